@@ -1,0 +1,159 @@
+//! The dynamic configuration: what every provider produces and what hot-reloads.
+//! Field names are v1's (camelCase in JSON; case-insensitive in TOML through `crate::de`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Duration;
+
+/// One provider's dynamic configuration (Traefik's `types.Configuration`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Configuration {
+    pub backends: BTreeMap<String, Backend>,
+    pub frontends: BTreeMap<String, Frontend>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Backend {
+    pub servers: BTreeMap<String, Server>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<LoadBalancer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker: Option<CircuitBreaker>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_conn: Option<MaxConn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buffering: Option<Buffering>,
+    /// v1 quirk: the TOML key is `responseForwarding`, the JSON key `forwardingResponse`.
+    #[serde(
+        rename(serialize = "forwardingResponse"),
+        alias = "forwardingResponse",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub response_forwarding: Option<ResponseForwarding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Server {
+    pub url: String,
+    /// v1: 0 means 1 unless `AllowMinWeightZero`; negative is rejected by validation.
+    pub weight: i64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server { url: String::new(), weight: 1 }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LoadBalancer {
+    /// `"wrr"` (default, also for an unknown value) or `"drr"`.
+    pub method: String,
+    /// Deprecated form of `stickiness`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sticky: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stickiness: Option<Stickiness>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Stickiness {
+    pub cookie_name: String,
+    pub secure: bool,
+    pub http_only: bool,
+    pub same_site: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CircuitBreaker {
+    pub expression: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HealthCheck {
+    pub scheme: String,
+    pub path: String,
+    pub port: u16,
+    pub interval: Option<Duration>,
+    pub hostname: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MaxConn {
+    pub amount: i64,
+    pub extractor_func: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Buffering {
+    pub max_request_body_bytes: i64,
+    pub mem_request_body_bytes: i64,
+    pub max_response_body_bytes: i64,
+    pub mem_response_body_bytes: i64,
+    pub retry_expression: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ResponseForwarding {
+    pub flush_interval: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Frontend {
+    /// Empty means the static `defaultEntryPoints`.
+    pub entry_points: Vec<String>,
+    pub backend: String,
+    pub routes: BTreeMap<String, Route>,
+    /// v1 file provider default: false.
+    pub pass_host_header: bool,
+    #[serde(rename = "passTLSCert", alias = "passTlsCert")]
+    pub pass_tls_cert: bool,
+    /// 0 means "sum of the rule lengths" (v1).
+    pub priority: i64,
+}
+
+impl Default for Frontend {
+    fn default() -> Self {
+        Frontend {
+            entry_points: Vec::new(),
+            backend: String::new(),
+            routes: BTreeMap::new(),
+            pass_host_header: false,
+            pass_tls_cert: false,
+            priority: 0,
+        }
+    }
+}
+
+impl Frontend {
+    /// The v1 default priority: every character of every route's rule, spaces included.
+    pub fn effective_priority(&self) -> i64 {
+        if self.priority > 0 {
+            self.priority
+        } else {
+            self.routes.values().map(|r| r.rule.len() as i64).sum()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Route {
+    pub rule: String,
+}

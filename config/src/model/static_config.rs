@@ -1,0 +1,258 @@
+//! The static configuration: read once at start; a change needs a restart (as in v1).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::dynamic::{Backend, Frontend};
+use crate::Duration;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct StaticConfig {
+    /// DEBUG, INFO, WARN, ERROR, FATAL, PANIC (v1 names); default ERROR.
+    pub log_level: Option<String>,
+    pub debug: bool,
+    /// Default `["http"]`.
+    pub default_entry_points: Option<Vec<String>>,
+    /// `None` (no `[entryPoints]` table) means `http` on `:80`.
+    pub entry_points: Option<BTreeMap<String, EntryPoint>>,
+    pub life_cycle: LifeCycle,
+    /// Deprecated top-level form; overrides `lifeCycle.graceTimeOut` when non-zero.
+    #[serde(rename = "graceTimeOut")]
+    pub grace_time_out: Option<Duration>,
+    pub responding_timeouts: RespondingTimeouts,
+    pub forwarding_timeouts: ForwardingTimeouts,
+    pub providers_throttle_duration: Duration,
+    pub max_idle_conns_per_host: usize,
+    pub keep_trailing_slash: bool,
+    #[serde(rename = "AllowMinWeightZero")]
+    pub allow_min_weight_zero: bool,
+    pub insecure_skip_verify: bool,
+    #[serde(rename = "rootCAs")]
+    pub root_cas: Vec<String>,
+    pub file: Option<FileProvider>,
+    pub access_log: Option<AccessLog>,
+    pub traefik_log: Option<TraefikLog>,
+    /// Deprecated (pre-1.4) form of `[accessLog] filePath`.
+    pub access_logs_file: Option<String>,
+    /// Deprecated (pre-1.4) form of `[traefikLog] filePath`.
+    pub traefik_logs_file: Option<String>,
+    pub retry: Option<Retry>,
+    pub healthcheck: Option<HealthCheckDefaults>,
+    /// `[file]` mode (a): the dynamic part may live in the main file itself.
+    pub backends: BTreeMap<String, Backend>,
+    pub frontends: BTreeMap<String, Frontend>,
+    // Recognised so they are not reported as unknown; later issues give them behaviour.
+    pub check_new_version: Option<bool>,
+    pub send_anonymous_usage: Option<bool>,
+    pub api: Option<serde_json::Value>,
+    pub rest: Option<serde_json::Value>,
+    pub ping: Option<serde_json::Value>,
+    pub metrics: Option<serde_json::Value>,
+    pub web: Option<serde_json::Value>,
+    pub acme: Option<serde_json::Value>,
+    pub constraints: Option<serde_json::Value>,
+    pub host_resolver: Option<serde_json::Value>,
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for StaticConfig {
+    fn default() -> Self {
+        StaticConfig {
+            log_level: None,
+            debug: false,
+            default_entry_points: None,
+            entry_points: None,
+            life_cycle: LifeCycle::default(),
+            grace_time_out: None,
+            responding_timeouts: RespondingTimeouts::default(),
+            forwarding_timeouts: ForwardingTimeouts::default(),
+            providers_throttle_duration: Duration::from_secs(2),
+            max_idle_conns_per_host: 200,
+            keep_trailing_slash: false,
+            allow_min_weight_zero: false,
+            insecure_skip_verify: false,
+            root_cas: Vec::new(),
+            file: None,
+            access_log: None,
+            traefik_log: None,
+            access_logs_file: None,
+            traefik_logs_file: None,
+            retry: None,
+            healthcheck: None,
+            backends: BTreeMap::new(),
+            frontends: BTreeMap::new(),
+            check_new_version: None,
+            send_anonymous_usage: None,
+            api: None,
+            rest: None,
+            ping: None,
+            metrics: None,
+            web: None,
+            acme: None,
+            constraints: None,
+            host_resolver: None,
+            idle_timeout: None,
+        }
+    }
+}
+
+impl StaticConfig {
+    /// Entry points after v1's defaulting: none declared ⇒ `http` on `:80`.
+    pub fn effective_entry_points(&self) -> BTreeMap<String, EntryPoint> {
+        match &self.entry_points {
+            Some(eps) => eps.clone(),
+            None => BTreeMap::from([(
+                "http".to_string(),
+                EntryPoint { address: ":80".into(), ..EntryPoint::default() },
+            )]),
+        }
+    }
+
+    pub fn effective_default_entry_points(&self) -> Vec<String> {
+        self.default_entry_points.clone().unwrap_or_else(|| vec!["http".to_string()])
+    }
+
+    /// The deprecated top-level `graceTimeOut` wins when non-zero (v1).
+    pub fn effective_grace_timeout(&self) -> Duration {
+        match self.grace_time_out {
+            Some(d) if !d.is_zero() => d,
+            _ => self.life_cycle.grace_time_out,
+        }
+    }
+
+    pub fn effective_idle_timeout(&self) -> Duration {
+        match self.idle_timeout {
+            Some(d) if !d.is_zero() => d,
+            _ => self.responding_timeouts.idle_timeout,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EntryPoint {
+    /// `":8080"`, `"127.0.0.1:8080"`, `"[::1]:8080"`.
+    pub address: String,
+    /// Absent ⇒ trust incoming `X-Forwarded-*` from anyone (v1's `insecure = true`).
+    pub forwarded_headers: Option<ForwardedHeaders>,
+    pub compress: bool,
+    // Parsed now, given behaviour by later issues.
+    pub tls: Option<serde_json::Value>,
+    pub redirect: Option<serde_json::Value>,
+    pub auth: Option<serde_json::Value>,
+    pub white_list: Option<serde_json::Value>,
+    pub proxy_protocol: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ForwardedHeaders {
+    #[serde(rename = "trustedIPs")]
+    pub trusted_ips: Vec<String>,
+    pub insecure: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LifeCycle {
+    pub request_accept_grace_timeout: Duration,
+    #[serde(rename = "graceTimeOut")]
+    pub grace_time_out: Duration,
+}
+
+impl Default for LifeCycle {
+    fn default() -> Self {
+        LifeCycle { request_accept_grace_timeout: Duration::ZERO, grace_time_out: Duration::from_secs(10) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RespondingTimeouts {
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+impl Default for RespondingTimeouts {
+    fn default() -> Self {
+        RespondingTimeouts {
+            read_timeout: Duration::ZERO,
+            write_timeout: Duration::ZERO,
+            idle_timeout: Duration::from_secs(180),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ForwardingTimeouts {
+    pub dial_timeout: Duration,
+    pub response_header_timeout: Duration,
+}
+
+impl Default for ForwardingTimeouts {
+    fn default() -> Self {
+        ForwardingTimeouts { dial_timeout: Duration::from_secs(30), response_header_timeout: Duration::ZERO }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FileProvider {
+    pub filename: Option<String>,
+    pub directory: Option<String>,
+    pub watch: bool,
+}
+
+impl Default for FileProvider {
+    fn default() -> Self {
+        FileProvider { filename: None, directory: None, watch: true }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AccessLog {
+    /// Empty ⇒ standard output.
+    pub file_path: String,
+    /// `"common"` (default) or `"json"`.
+    pub format: String,
+    pub buffering_size: i64,
+    pub filters: Option<serde_json::Value>,
+    pub fields: Option<serde_json::Value>,
+}
+
+impl Default for AccessLog {
+    fn default() -> Self {
+        AccessLog { file_path: String::new(), format: "common".into(), buffering_size: 0, filters: None, fields: None }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TraefikLog {
+    pub file_path: String,
+    pub format: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Retry {
+    /// 0 ⇒ the number of servers of the backend (v1 code).
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HealthCheckDefaults {
+    pub interval: Duration,
+}
+
+impl Default for HealthCheckDefaults {
+    fn default() -> Self {
+        HealthCheckDefaults { interval: Duration::from_secs(30) }
+    }
+}
