@@ -1,8 +1,17 @@
 //! trafik's configuration: the model, its parsing and validation, and the routing-rule grammar.
 //! Plain data and pure functions: no async, no network, no I/O beyond reading a string.
 
+pub mod de;
+pub mod diagnostic;
 pub mod duration;
+pub mod load;
 pub mod model;
+pub mod validate;
 
+pub use diagnostic::Diagnostic;
 pub use duration::Duration;
+pub use load::{Loaded, Locations, load_dynamic, load_static};
 pub use model::*;
+pub use validate::{
+    DynamicContext, Problem, Validated, parse_address, validate_dynamic, validate_static,
+};

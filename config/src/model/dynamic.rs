@@ -113,7 +113,7 @@ pub struct ResponseForwarding {
     pub flush_interval: Option<Duration>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Frontend {
     /// Empty means the static `defaultEntryPoints`.
@@ -126,19 +126,6 @@ pub struct Frontend {
     pub pass_tls_cert: bool,
     /// 0 means "sum of the rule lengths" (v1).
     pub priority: i64,
-}
-
-impl Default for Frontend {
-    fn default() -> Self {
-        Frontend {
-            entry_points: Vec::new(),
-            backend: String::new(),
-            routes: BTreeMap::new(),
-            pass_host_header: false,
-            pass_tls_cert: false,
-            priority: 0,
-        }
-    }
 }
 
 impl Frontend {
