@@ -44,7 +44,9 @@ impl Duration {
         while !rest.is_empty() {
             let num_len = rest
                 .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .ok_or_else(|| format!("invalid duration {text:?}: missing unit (use s, ms, m, h…)"))?;
+                .ok_or_else(|| {
+                    format!("invalid duration {text:?}: missing unit (use s, ms, m, h…)")
+                })?;
             if num_len == 0 {
                 return Err(format!("invalid duration {text:?}"));
             }
@@ -119,7 +121,9 @@ impl<'de> Deserialize<'de> for Duration {
         impl Visitor<'_> for V {
             type Value = Duration;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as \"10s\" or \"300ms\", or an integer number of seconds")
+                f.write_str(
+                    "a duration such as \"10s\" or \"300ms\", or an integer number of seconds",
+                )
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
                 u64::try_from(v)
@@ -144,9 +148,15 @@ mod tests {
     #[test]
     fn parses_go_strings_and_integers() {
         assert_eq!(Duration::parse("10s").unwrap(), Duration::from_secs(10));
-        assert_eq!(Duration::parse("300ms").unwrap(), Duration::from_millis(300));
+        assert_eq!(
+            Duration::parse("300ms").unwrap(),
+            Duration::from_millis(300)
+        );
         assert_eq!(Duration::parse("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(Duration::parse("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            Duration::parse("1.5s").unwrap(),
+            Duration::from_millis(1500)
+        );
         assert_eq!(Duration::parse("15").unwrap(), Duration::from_secs(15));
         assert!(Duration::parse("10 parsecs").is_err());
         assert!(Duration::parse("s").is_err());

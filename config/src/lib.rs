@@ -6,6 +6,7 @@ pub mod diagnostic;
 pub mod duration;
 pub mod load;
 pub mod model;
+pub mod rule;
 pub mod validate;
 
 pub use diagnostic::Diagnostic;

@@ -48,7 +48,10 @@ pub struct Server {
 
 impl Default for Server {
     fn default() -> Self {
-        Server { url: String::new(), weight: 1 }
+        Server {
+            url: String::new(),
+            weight: 1,
+        }
     }
 }
 

@@ -105,13 +105,18 @@ impl StaticConfig {
             Some(eps) => eps.clone(),
             None => BTreeMap::from([(
                 "http".to_string(),
-                EntryPoint { address: ":80".into(), ..EntryPoint::default() },
+                EntryPoint {
+                    address: ":80".into(),
+                    ..EntryPoint::default()
+                },
             )]),
         }
     }
 
     pub fn effective_default_entry_points(&self) -> Vec<String> {
-        self.default_entry_points.clone().unwrap_or_else(|| vec!["http".to_string()])
+        self.default_entry_points
+            .clone()
+            .unwrap_or_else(|| vec!["http".to_string()])
     }
 
     /// The deprecated top-level `graceTimeOut` wins when non-zero (v1).
@@ -164,7 +169,10 @@ pub struct LifeCycle {
 
 impl Default for LifeCycle {
     fn default() -> Self {
-        LifeCycle { request_accept_grace_timeout: Duration::ZERO, grace_time_out: Duration::from_secs(10) }
+        LifeCycle {
+            request_accept_grace_timeout: Duration::ZERO,
+            grace_time_out: Duration::from_secs(10),
+        }
     }
 }
 
@@ -195,7 +203,10 @@ pub struct ForwardingTimeouts {
 
 impl Default for ForwardingTimeouts {
     fn default() -> Self {
-        ForwardingTimeouts { dial_timeout: Duration::from_secs(30), response_header_timeout: Duration::ZERO }
+        ForwardingTimeouts {
+            dial_timeout: Duration::from_secs(30),
+            response_header_timeout: Duration::ZERO,
+        }
     }
 }
 
@@ -209,7 +220,11 @@ pub struct FileProvider {
 
 impl Default for FileProvider {
     fn default() -> Self {
-        FileProvider { filename: None, directory: None, watch: true }
+        FileProvider {
+            filename: None,
+            directory: None,
+            watch: true,
+        }
     }
 }
 
@@ -227,7 +242,13 @@ pub struct AccessLog {
 
 impl Default for AccessLog {
     fn default() -> Self {
-        AccessLog { file_path: String::new(), format: "common".into(), buffering_size: 0, filters: None, fields: None }
+        AccessLog {
+            file_path: String::new(),
+            format: "common".into(),
+            buffering_size: 0,
+            filters: None,
+            fields: None,
+        }
     }
 }
 
@@ -253,6 +274,8 @@ pub struct HealthCheckDefaults {
 
 impl Default for HealthCheckDefaults {
     fn default() -> Self {
-        HealthCheckDefaults { interval: Duration::from_secs(30) }
+        HealthCheckDefaults {
+            interval: Duration::from_secs(30),
+        }
     }
 }

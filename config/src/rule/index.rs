@@ -1,0 +1,245 @@
+//! A priority-ordered rule lookup that does not test every rule.
+//!
+//! Entries are bucketed by exact host (from a required `Host` matcher); inside a bucket, and for
+//! the entries without an exact host, by literal path (a radix tree over `Exact`/`Prefix` keys
+//! from `FrontendRule::literal_paths`); what has no such key sits in the bucket's `rest` list.
+//! A lookup walks the path once in the request host's bucket and once in the host-less one,
+//! gathers the sorted candidate lists met on the way, and merges them: candidates are tested in
+//! global order (smallest index first), so the answer is the one a linear scan would give.
+
+use std::collections::HashMap;
+
+use super::{FrontendRule, Match, PathKey, RequestInfo};
+
+/// Radix tree node; the root has an empty label.
+#[derive(Debug, Default)]
+struct Node {
+    label: Box<[u8]>,
+    /// Sorted by first label byte (labels of siblings start with distinct bytes).
+    children: Vec<Node>,
+    /// Entries with an `Exact` key ending here, ascending.
+    exact: Vec<u32>,
+    /// Entries with a `Prefix` key ending here, ascending.
+    prefix: Vec<u32>,
+}
+
+fn push_unique(list: &mut Vec<u32>, idx: u32) {
+    if list.last() != Some(&idx) {
+        list.push(idx);
+    }
+}
+
+impl Node {
+    /// The node for `key` below `self`, created (splitting labels) as needed.
+    fn node_for(&mut self, key: &[u8]) -> &mut Node {
+        let Some(&first) = key.first() else {
+            return self;
+        };
+        match self.children.binary_search_by_key(&first, |c| c.label[0]) {
+            Err(i) => {
+                self.children.insert(
+                    i,
+                    Node {
+                        label: key.into(),
+                        ..Node::default()
+                    },
+                );
+                &mut self.children[i]
+            }
+            Ok(i) => {
+                let child = &mut self.children[i];
+                let common = child
+                    .label
+                    .iter()
+                    .zip(key)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                if common < child.label.len() {
+                    let mut old = std::mem::take(child);
+                    let mid_label: Box<[u8]> = old.label[..common].into();
+                    old.label = old.label[common..].into();
+                    child.label = mid_label;
+                    child.children.push(old);
+                }
+                child.node_for(&key[common..])
+            }
+        }
+    }
+
+    /// Pushes the candidate lists met along `path`: `prefix` lists of every node whose key is a
+    /// prefix of `path`, and the `exact` list of the node whose key is `path`.
+    fn collect<'a>(&'a self, path: &[u8], out: &mut Lists<'a>) {
+        let mut node = self;
+        let mut rest = path;
+        loop {
+            out.push(&node.prefix);
+            let Some(&first) = rest.first() else {
+                out.push(&node.exact);
+                return;
+            };
+            let Ok(i) = node.children.binary_search_by_key(&first, |c| c.label[0]) else {
+                return;
+            };
+            let child = &node.children[i];
+            let Some(after) = rest.strip_prefix(&*child.label) else {
+                return;
+            };
+            rest = after;
+            node = child;
+        }
+    }
+}
+
+/// Entries sharing a host (or having none): a path tree and the rest.
+#[derive(Debug, Default)]
+struct Bucket {
+    paths: Node,
+    rest: Vec<u32>,
+}
+
+impl Bucket {
+    fn add(&mut self, idx: u32, keys: Option<&[PathKey]>) {
+        match keys {
+            Some(keys) => {
+                for key in keys {
+                    let node = self.paths.node_for(key.as_str().as_bytes());
+                    match key {
+                        PathKey::Exact(_) => push_unique(&mut node.exact, idx),
+                        PathKey::Prefix(_) => push_unique(&mut node.prefix, idx),
+                    }
+                }
+            }
+            None => push_unique(&mut self.rest, idx),
+        }
+    }
+
+    fn collect<'a>(&'a self, path: &str, out: &mut Lists<'a>) {
+        out.push(&self.rest);
+        self.paths.collect(path.as_bytes(), out);
+    }
+}
+
+const INLINE: usize = 16;
+
+/// Candidate lists of one lookup: on the stack unless there are many.
+struct Lists<'a> {
+    inline: [&'a [u32]; INLINE],
+    len: usize,
+    spill: Vec<&'a [u32]>,
+}
+
+impl<'a> Lists<'a> {
+    fn new() -> Self {
+        Lists {
+            inline: [&[]; INLINE],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, list: &'a [u32]) {
+        if list.is_empty() {
+            return;
+        }
+        if self.len < INLINE {
+            self.inline[self.len] = list;
+            self.len += 1;
+        } else {
+            self.spill.push(list);
+        }
+    }
+
+    fn lists_mut(&mut self) -> impl Iterator<Item = &mut &'a [u32]> {
+        self.inline[..self.len]
+            .iter_mut()
+            .chain(self.spill.iter_mut())
+    }
+
+    /// Removes and returns the smallest head (and its duplicates in other lists).
+    fn pop_min(&mut self) -> Option<u32> {
+        let min = self.lists_mut().filter_map(|l| l.first().copied()).min()?;
+        for l in self.lists_mut() {
+            if l.first() == Some(&min) {
+                *l = &l[1..];
+            }
+        }
+        Some(min)
+    }
+}
+
+/// Priority-ordered lookup over many frontends' rules (see the module documentation).
+#[derive(Debug)]
+pub struct RuleIndex<T> {
+    entries: Vec<(FrontendRule, T)>,
+    by_host: HashMap<Box<str>, Bucket>,
+    any_host: Bucket,
+}
+
+impl<T> Default for RuleIndex<T> {
+    fn default() -> Self {
+        RuleIndex::new(Vec::new())
+    }
+}
+
+impl<T> RuleIndex<T> {
+    /// `entries` in priority order, first = highest; ties keep this order.
+    ///
+    /// # Panics
+    /// With more than `u32::MAX` entries.
+    pub fn new(entries: Vec<(FrontendRule, T)>) -> Self {
+        assert!(u32::try_from(entries.len()).is_ok(), "too many rules");
+        let mut by_host: HashMap<Box<str>, Bucket> = HashMap::new();
+        let mut any_host = Bucket::default();
+        for (i, (rule, _)) in entries.iter().enumerate() {
+            let idx = i as u32;
+            let keys = rule.literal_paths();
+            match rule.exact_hosts() {
+                Some(hosts) => {
+                    // An empty host never matches: such an entry needs no bucket.
+                    for host in hosts.iter().filter(|h| !h.is_empty()) {
+                        by_host
+                            .entry(host.as_str().into())
+                            .or_default()
+                            .add(idx, keys.as_deref());
+                    }
+                }
+                None => any_host.add(idx, keys.as_deref()),
+            }
+        }
+        RuleIndex {
+            entries,
+            by_host,
+            any_host,
+        }
+    }
+
+    /// The first entry, in priority order, whose rule matches (`Yes` or `Redirect`).
+    pub fn lookup(&self, req: &RequestInfo) -> Option<(&T, Match)> {
+        let mut lists = Lists::new();
+        if let Some(bucket) = self.by_host.get(req.host) {
+            bucket.collect(req.path, &mut lists);
+        }
+        self.any_host.collect(req.path, &mut lists);
+        while let Some(idx) = lists.pop_min() {
+            let (rule, value) = &self.entries[idx as usize];
+            match rule.matches(req) {
+                Match::No => {}
+                m => return Some((value, m)),
+            }
+        }
+        None
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries, in priority order.
+    pub fn iter(&self) -> impl Iterator<Item = (&FrontendRule, &T)> {
+        self.entries.iter().map(|(r, t)| (r, t))
+    }
+}
