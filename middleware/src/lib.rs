@@ -1,1 +1,2 @@
-
+pub mod balance;
+pub mod path;

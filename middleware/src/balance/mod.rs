@@ -1,0 +1,5 @@
+//! Choosing a server among a backend's servers.
+
+pub mod wrr;
+
+pub use wrr::Wrr;
