@@ -1,1 +1,16 @@
+//! trafik: a reverse proxy and load balancer in the lineage of Traefik 1.x.
+//! See ARCHITECTURE.md for how a configuration and a request flow through these modules.
 
+pub mod access_log;
+pub mod aggregator;
+pub mod cli;
+pub mod compile;
+pub mod echo;
+pub mod entrypoint;
+pub mod handler;
+pub mod logging;
+pub mod provider;
+pub mod proxy;
+pub mod rewrite;
+pub mod runtime;
+pub mod server;

@@ -1,0 +1,108 @@
+//! The one place configurations become live: keeps each provider's latest snapshot,
+//! throttles bursts per provider (`providersThrottleDuration`: the first change applies
+//! at once, then at most one per window, the last one winning), compiles, and swaps
+//! the runtime atomically. In-flight requests finish on the runtime they started with.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::compile::{CompileSettings, compile};
+use crate::provider::{ProviderUpdate, Snapshot};
+use crate::runtime::Runtime;
+
+pub struct Aggregator {
+    settings: CompileSettings,
+    runtime: Arc<ArcSwap<Runtime>>,
+    throttle: Duration,
+    snapshots: BTreeMap<String, Snapshot>,
+    generation: u64,
+    applied: watch::Sender<u64>,
+}
+
+impl Aggregator {
+    pub fn new(
+        settings: CompileSettings,
+        runtime: Arc<ArcSwap<Runtime>>,
+        throttle: Duration,
+    ) -> Self {
+        let (applied, _) = watch::channel(0);
+        Aggregator {
+            settings,
+            runtime,
+            throttle,
+            snapshots: BTreeMap::new(),
+            generation: 0,
+            applied,
+        }
+    }
+
+    /// Tells the generation of every configuration applied from now on.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    pub async fn run(mut self, mut updates: mpsc::Receiver<ProviderUpdate>) {
+        let mut pending: HashMap<String, Snapshot> = HashMap::new();
+        let mut last_applied: HashMap<String, Instant> = HashMap::new();
+        loop {
+            let deadline = pending
+                .keys()
+                .filter_map(|p| last_applied.get(p))
+                .min()
+                .map(|t| *t + self.throttle);
+            tokio::select! {
+                update = updates.recv() => {
+                    let Some(ProviderUpdate { provider, snapshot }) = update else { break };
+                    let now = Instant::now();
+                    match last_applied.get(&provider) {
+                        Some(t) if now < *t + self.throttle => {
+                            pending.insert(provider, snapshot);
+                        }
+                        _ => {
+                            self.apply(provider.clone(), snapshot);
+                            last_applied.insert(provider, now);
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    let now = Instant::now();
+                    let due: Vec<String> = pending
+                        .keys()
+                        .filter(|p| last_applied.get(*p).is_none_or(|t| *t + self.throttle <= now))
+                        .cloned()
+                        .collect();
+                    for provider in due {
+                        if let Some(snapshot) = pending.remove(&provider) {
+                            self.apply(provider.clone(), snapshot);
+                            last_applied.insert(provider, now);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, provider: String, snapshot: Snapshot) {
+        self.snapshots.insert(provider.clone(), snapshot);
+        self.generation += 1;
+        let (runtime, problems) = compile(&self.snapshots, &self.settings, self.generation);
+        for p in &problems {
+            tracing::error!(provider = %provider, "{p}");
+        }
+        let frontends: usize = runtime.entry_points.values().map(|e| e.index.len()).sum();
+        self.runtime.store(Arc::new(runtime));
+        tracing::info!(
+            provider = %provider,
+            generation = self.generation,
+            routes = frontends,
+            skipped = problems.len(),
+            "configuration applied"
+        );
+        let _ = self.applied.send(self.generation);
+    }
+}

@@ -1,0 +1,228 @@
+//! The command line: `trafik [-c FILE]` runs the proxy; `check`, `version` and `echo`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use trafik_config::{Diagnostic, StaticConfig, load_static, validate_static};
+
+use crate::provider::file;
+use crate::{compile, echo, logging, server};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const CODENAME: &str = "maroilles";
+
+#[derive(Debug, Parser)]
+#[command(name = "trafik", version = VERSION, about = "A modern HTTP reverse proxy and load balancer (Traefik 1.x lineage)")]
+pub struct Cli {
+    /// Configuration file (default: ./trafik.toml, $HOME/.trafik/trafik.toml, /etc/trafik/trafik.toml)
+    #[arg(
+        short = 'c',
+        long = "configFile",
+        visible_alias = "configfile",
+        global = true,
+        value_name = "PATH"
+    )]
+    pub config_file: Option<PathBuf>,
+    /// Log level (DEBUG, INFO, WARN, ERROR, FATAL, PANIC); overrides logLevel of the file
+    #[arg(
+        long = "logLevel",
+        visible_alias = "loglevel",
+        global = true,
+        value_name = "LEVEL"
+    )]
+    pub log_level: Option<String>,
+    /// Worker threads serving requests (default: one per core)
+    #[arg(long, global = true, value_name = "N")]
+    pub workers: Option<usize>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and print every problem as file:line:col: message
+    Check,
+    /// Print the version
+    Version,
+    /// Run a small echo backend (whoami-style) on ADDR, e.g. 127.0.0.1:8091
+    Echo {
+        address: String,
+        /// Name it reports as Hostname (default: the host name)
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let workers = cli
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .enable_all()
+        .build();
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("trafik: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Some(Command::Version) => {
+            println!(
+                "Version:      {VERSION}\nCodename:     {CODENAME}\nGo version:   none (Rust)"
+            );
+            ExitCode::SUCCESS
+        }
+        Some(Command::Echo {
+            ref address,
+            ref name,
+        }) => match runtime.block_on(echo::run(address, name.clone())) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
+        Some(Command::Check) => runtime.block_on(check(&cli)),
+        None => match runtime.block_on(run(&cli)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
+    }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("trafik: {e:#}");
+    ExitCode::FAILURE
+}
+
+/// The file named on the command line, else the first that exists of v1's places.
+pub fn find_config(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    let mut candidates = vec![PathBuf::from("trafik.toml")];
+    if let Some(home) = std::env::var_os("HOME") {
+        candidates.push(Path::new(&home).join(".trafik/trafik.toml"));
+    }
+    candidates.push(PathBuf::from("/etc/trafik/trafik.toml"));
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+/// Reads and parses the static configuration; problems are returned as located diagnostics.
+fn read_static(path: Option<&Path>) -> Result<(StaticConfig, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let Some(path) = path else {
+        return Ok((StaticConfig::default(), Vec::new()));
+    };
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic {
+            file: file.clone(),
+            line: None,
+            col: None,
+            message: format!("cannot read file: {e}"),
+        }]
+    })?;
+    let loaded = load_static(&file, &text)?;
+    let problems = validate_static(&loaded.value);
+    if !problems.is_empty() {
+        return Err(problems
+            .iter()
+            .map(|p| {
+                let segs: Vec<&str> = p.path.iter().map(String::as_str).collect();
+                loaded.locations.diagnostic(&file, &segs, p.message.clone())
+            })
+            .collect());
+    }
+    Ok((loaded.value, loaded.warnings))
+}
+
+async fn run(cli: &Cli) -> anyhow::Result<()> {
+    let path = find_config(cli.config_file.as_deref());
+    let (cfg, warnings) = match read_static(path.as_deref()) {
+        Ok(ok) => ok,
+        Err(errors) => {
+            let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            anyhow::bail!("invalid configuration:\n{}", list.join("\n"));
+        }
+    };
+    let level = cli
+        .log_level
+        .clone()
+        .or_else(|| cfg.log_level.clone())
+        .unwrap_or_else(|| {
+            if cfg.debug {
+                "DEBUG".into()
+            } else {
+                "ERROR".into()
+            }
+        });
+    let log_file = cfg
+        .traefik_log
+        .as_ref()
+        .map(|l| l.file_path.clone())
+        .or_else(|| cfg.traefik_logs_file.clone());
+    let json = cfg
+        .traefik_log
+        .as_ref()
+        .is_some_and(|l| l.format.eq_ignore_ascii_case("json"));
+    logging::init(&level, log_file.as_deref(), json)?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    match &path {
+        Some(p) => tracing::info!("using configuration file {}", p.display()),
+        None => tracing::warn!("no configuration file found; running with defaults"),
+    }
+    server::run(cfg, path).await
+}
+
+async fn check(cli: &Cli) -> ExitCode {
+    let Some(path) = find_config(cli.config_file.as_deref()) else {
+        eprintln!("trafik check: no configuration file found (use -c PATH)");
+        return ExitCode::FAILURE;
+    };
+    let (cfg, mut warnings) = match read_static(Some(&path)) {
+        Ok(ok) => ok,
+        Err(errors) => return report(&errors, &[]),
+    };
+    let mut errors = Vec::new();
+    let mut snapshots = BTreeMap::new();
+    if let Some(source) = server::file_source(&cfg, Some(&path)) {
+        match file::load(&source) {
+            Ok((snapshot, mut w)) => {
+                warnings.append(&mut w);
+                snapshots.insert(file::NAME.to_string(), snapshot);
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    let (runtime, mut problems) = compile::compile(&snapshots, &server::compile_settings(&cfg), 0);
+    errors.append(&mut problems);
+    let code = report(&errors, &warnings);
+    if errors.is_empty() {
+        let routes: usize = runtime.entry_points.values().map(|e| e.index.len()).sum();
+        println!(
+            "{}: configuration OK ({routes} routes on {} entry points)",
+            path.display(),
+            runtime.entry_points.len()
+        );
+    }
+    code
+}
+
+fn report(errors: &[Diagnostic], warnings: &[Diagnostic]) -> ExitCode {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    for e in errors {
+        eprintln!("{e}");
+    }
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

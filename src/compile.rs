@@ -1,0 +1,204 @@
+//! Turns the providers' configurations into a `Runtime`: merge, validate, compile rules,
+//! build backends. What is wrong is reported with its location and left out; what is
+//! right still loads. Shared by the aggregator and `trafik check`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use trafik_config::rule::{CompileOptions, FrontendRule, RuleIndex};
+use trafik_config::{Configuration, Diagnostic, DynamicContext, validate_dynamic};
+
+use crate::provider::{Snapshot, SourceMap};
+use crate::proxy::Target;
+use crate::runtime::{BackendHandle, EntryPointRoutes, FrontendRoute, Runtime, ServerHandle};
+
+/// The static settings a compilation depends on.
+#[derive(Debug, Clone)]
+pub struct CompileSettings {
+    pub entry_points: BTreeSet<String>,
+    pub default_entry_points: Vec<String>,
+    pub keep_trailing_slash: bool,
+    pub allow_min_weight_zero: bool,
+}
+
+/// Builds a runtime from every provider's latest snapshot (keyed by provider name).
+pub fn compile(
+    snapshots: &BTreeMap<String, Snapshot>,
+    settings: &CompileSettings,
+    generation: u64,
+) -> (Runtime, Vec<Diagnostic>) {
+    let mut problems = Vec::new();
+    let (merged, owners) = merge(snapshots, &mut problems);
+    let source_of = |kind: &str, name: &str| -> &SourceMap {
+        let provider = owners.get(&(kind.to_string(), name.to_string()));
+        &snapshots[provider
+            .map(String::as_str)
+            .unwrap_or_else(|| snapshots.keys().next().unwrap())]
+        .sources
+    };
+
+    let ctx = DynamicContext {
+        entry_points: &settings.entry_points,
+        default_entry_points: &settings.default_entry_points,
+    };
+    let validated = validate_dynamic(&merged, &ctx);
+    for p in &validated.problems {
+        let kind = p.path.first().map(String::as_str).unwrap_or("");
+        let name = p.path.get(1).map(String::as_str).unwrap_or("");
+        problems.push(source_of(kind, name).diagnostic(&p.path, p.message.clone()));
+    }
+    let config = validated.config;
+
+    let mut backends = HashMap::new();
+    for (name, backend) in &config.backends {
+        let mut servers = Vec::new();
+        for (server_name, server) in &backend.servers {
+            match Target::parse(&server.url) {
+                Ok(target) => {
+                    let weight = match server.weight {
+                        0 if !settings.allow_min_weight_zero => 1,
+                        w => u32::try_from(w).unwrap_or(u32::MAX),
+                    };
+                    servers.push(ServerHandle {
+                        name: server_name.clone(),
+                        url: server.url.clone(),
+                        weight,
+                        target,
+                    });
+                }
+                Err(e) => {
+                    let path = path(&["backends", name, "servers", server_name, "url"]);
+                    problems.push(source_of("backends", name).diagnostic(
+                        &path,
+                        format!("backend {name:?} server {server_name:?}: {e}"),
+                    ));
+                }
+            }
+        }
+        if servers.is_empty() {
+            tracing::warn!("backend {name:?} has no server: its frontends answer 503");
+        }
+        backends.insert(
+            name.clone(),
+            Arc::new(BackendHandle::new(name.clone(), servers)),
+        );
+    }
+
+    let options = CompileOptions {
+        keep_trailing_slash: settings.keep_trailing_slash,
+    };
+    let mut per_entry_point: BTreeMap<&str, Vec<Candidate>> = BTreeMap::new();
+    for (name, frontend) in &config.frontends {
+        let route_names: Vec<&String> = frontend.routes.keys().collect();
+        let rules: Vec<&str> = frontend.routes.values().map(|r| r.rule.as_str()).collect();
+        let rule = match FrontendRule::compile(&rules, &options) {
+            Ok(rule) => rule,
+            Err(e) => {
+                let route = route_names.get(e.route).map(|s| s.as_str()).unwrap_or("");
+                let p = path(&["frontends", name, "routes", route, "rule"]);
+                let sources = source_of("frontends", name);
+                let message = format!("frontend {name:?} skipped: {}", e.message);
+                problems.push(match sources.locate(&p) {
+                    // +1 steps over the opening quote of the rule string.
+                    Some((file, line, col)) => Diagnostic {
+                        file,
+                        line: Some(line),
+                        col: Some(col + 1 + e.offset),
+                        message,
+                    },
+                    None => sources.diagnostic(&p, message),
+                });
+                continue;
+            }
+        };
+        let Some(backend) = backends.get(&frontend.backend) else {
+            continue;
+        };
+        let route = Arc::new(FrontendRoute {
+            name: name.clone(),
+            pass_host_header: frontend.pass_host_header,
+            modifiers: rule.modifiers().clone(),
+            backend: backend.clone(),
+        });
+        let eps = if frontend.entry_points.is_empty() {
+            &settings.default_entry_points
+        } else {
+            &frontend.entry_points
+        };
+        for ep in eps {
+            if let Some(ep) = settings.entry_points.get(ep) {
+                per_entry_point.entry(ep.as_str()).or_default().push((
+                    frontend.effective_priority(),
+                    name.as_str(),
+                    rule.clone(),
+                    route.clone(),
+                ));
+            }
+        }
+    }
+
+    let mut entry_points = HashMap::new();
+    for ep in &settings.entry_points {
+        let mut entries = per_entry_point.remove(ep.as_str()).unwrap_or_default();
+        // Highest priority first; equal priorities by name, so the order is stable across reloads.
+        entries.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        let index = RuleIndex::new(
+            entries
+                .into_iter()
+                .map(|(_, _, rule, route)| (rule, route))
+                .collect(),
+        );
+        entry_points.insert(ep.clone(), EntryPointRoutes { index });
+    }
+    (
+        Runtime {
+            entry_points,
+            generation,
+        },
+        problems,
+    )
+}
+
+/// A frontend waiting to be placed in an entry point's index: (priority, name, rule, route).
+type Candidate<'a> = (i64, &'a str, FrontendRule, Arc<FrontendRoute>);
+
+fn path(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+/// Merges providers in name order; a backend or frontend name already taken by another
+/// provider is reported and skipped.
+fn merge(
+    snapshots: &BTreeMap<String, Snapshot>,
+    problems: &mut Vec<Diagnostic>,
+) -> (Configuration, HashMap<(String, String), String>) {
+    let mut merged = Configuration::default();
+    let mut owners = HashMap::new();
+    for (provider, snapshot) in snapshots {
+        for (name, backend) in &snapshot.config.backends {
+            let key = ("backends".to_string(), name.clone());
+            if let Some(owner) = owners.get(&key) {
+                problems.push(snapshot.sources.diagnostic(
+                    &path(&["backends", name]),
+                    format!("backend {name:?} already defined by provider {owner:?}, skipping"),
+                ));
+                continue;
+            }
+            owners.insert(key, provider.clone());
+            merged.backends.insert(name.clone(), backend.clone());
+        }
+        for (name, frontend) in &snapshot.config.frontends {
+            let key = ("frontends".to_string(), name.clone());
+            if let Some(owner) = owners.get(&key) {
+                problems.push(snapshot.sources.diagnostic(
+                    &path(&["frontends", name]),
+                    format!("frontend {name:?} already defined by provider {owner:?}, skipping"),
+                ));
+                continue;
+            }
+            owners.insert(key, provider.clone());
+            merged.frontends.insert(name.clone(), frontend.clone());
+        }
+    }
+    (merged, owners)
+}

@@ -1,0 +1,271 @@
+//! What an entry point does with each request: find the frontend (priority order,
+//! through the rule index), rewrite the path as its rule says, pick a server, forward,
+//! and answer with v1's statuses when something fails. The compiled runtime is read
+//! once per request through an atomic pointer; nothing here takes a lock.
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use trafik_config::rule::{Match, RequestInfo};
+
+use crate::access_log::{AccessLog, LogOnEnd, Record};
+use crate::proxy::headers::{ClientContext, ForwardedTrust, set_forwarded};
+use crate::proxy::{ErrorKind, Forwarder, ProxyError, ResponseBody};
+use crate::rewrite;
+use crate::runtime::Runtime;
+
+/// Everything an entry point's requests share; built once at start.
+pub struct EntryPointContext {
+    pub name: String,
+    pub runtime: Arc<ArcSwap<Runtime>>,
+    pub forwarder: Arc<Forwarder>,
+    pub trust: ForwardedTrust,
+    /// `X-Forwarded-Server`: this host's name.
+    pub server_name: HeaderValue,
+    pub access_log: Option<AccessLog>,
+}
+
+pub async fn handle(
+    ctx: Arc<EntryPointContext>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let started = Instant::now();
+    let mut record = ctx.access_log.as_ref().map(|_| new_record(&req, peer));
+    let response = route(&ctx, peer, req, record.as_mut()).await;
+    Ok(match (ctx.access_log.clone(), record) {
+        (Some(log), Some(mut record)) => {
+            record.status = response.status().as_u16();
+            let (parts, body) = response.into_parts();
+            let observer = LogOnEnd {
+                log,
+                record: Some(record),
+                started,
+            };
+            Response::from_parts(parts, body.observe(Box::new(observer)))
+        }
+        _ => response,
+    })
+}
+
+async fn route(
+    ctx: &EntryPointContext,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+    record: Option<&mut Record>,
+) -> Response<ResponseBody> {
+    let runtime = ctx.runtime.load_full();
+    let Some(routes) = runtime.routes(&ctx.name) else {
+        return not_found();
+    };
+    let raw_host = request_host(&req);
+    let host = normalize_host(raw_host.unwrap_or(""));
+    let path = percent_decode(req.uri().path());
+    let info = RequestInfo {
+        method: req.method(),
+        host: &host,
+        path: &path,
+        query: req.uri().query(),
+        headers: req.headers(),
+    };
+    let Some((frontend, matched)) = routes.index.lookup(&info) else {
+        return not_found();
+    };
+    if let Match::Redirect(to) = matched {
+        let location = match req.uri().query() {
+            Some(q) => format!("{to}?{q}"),
+            None => to,
+        };
+        return redirect(StatusCode::MOVED_PERMANENTLY, &location);
+    }
+    let frontend = frontend.clone();
+    let client_host = raw_host.map(str::to_owned);
+    drop(path);
+    drop(host);
+
+    if let Err(status) = rewrite::apply(&frontend.modifiers, &mut req) {
+        return error_response(status);
+    }
+    let client = ClientContext {
+        ip: peer.ip(),
+        proto: "http",
+        host: client_host.as_deref(),
+        trusted: ctx.trust.trusts(peer.ip()),
+        server_name: &ctx.server_name,
+    };
+    set_forwarded(req.headers_mut(), &client);
+
+    let backend = &frontend.backend;
+    let Some(server) = backend.pick() else {
+        let err = ProxyError::new(ErrorKind::NoServer);
+        tracing::debug!(frontend = %frontend.name, backend = %backend.name, "{err}");
+        return error_response(err.status());
+    };
+    let origin_start = Instant::now();
+    let result = ctx
+        .forwarder
+        .forward(req, &server.target, frontend.pass_host_header)
+        .await;
+    if let Some(r) = record {
+        r.frontend = Some(frontend.name.clone());
+        r.backend = Some(backend.name.clone());
+        r.backend_url = Some(server.url.clone());
+        r.origin_duration = Some(origin_start.elapsed());
+    }
+    match result {
+        Ok(response) => response.map(ResponseBody::streamed),
+        Err(err) => {
+            tracing::debug!(frontend = %frontend.name, backend = %backend.name, server = %server.url, "{err}");
+            error_response(err.status())
+        }
+    }
+}
+
+fn new_record(req: &Request<Incoming>, peer: SocketAddr) -> Record {
+    let header = |name: header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    Record {
+        start: SystemTime::now(),
+        client: peer,
+        username: None,
+        method: req.method().to_string(),
+        path: req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "/".into()),
+        proto: proto_name(req.version()),
+        host: request_host(req).unwrap_or("").to_owned(),
+        referer: header(header::REFERER),
+        user_agent: header(header::USER_AGENT),
+        frontend: None,
+        backend: None,
+        backend_url: None,
+        status: 0,
+        content_size: 0,
+        request_content_size: req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0),
+        duration: Default::default(),
+        origin_duration: None,
+        request_count: AccessLog::next_request_count(),
+        retry_attempts: 0,
+    }
+}
+
+fn proto_name(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2.0",
+        Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// The Host the client asked for: the header for HTTP/1, `:authority` for HTTP/2.
+fn request_host<B>(req: &Request<B>) -> Option<&str> {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+}
+
+/// v1's host canonicalizer: lowercase, port stripped. Borrowed when already canonical.
+pub fn normalize_host(host: &str) -> Cow<'_, str> {
+    let without_port = match crate::proxy::headers::host_port(host) {
+        Some(port) => &host[..host.len() - port.len() - 1],
+        None => host,
+    };
+    if without_port.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(without_port.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(without_port)
+    }
+}
+
+/// Rules match the decoded path, as Go's `URL.Path`; invalid escapes are kept as written.
+pub fn percent_decode(path: &str) -> Cow<'_, str> {
+    if !path.contains('%') {
+        return Cow::Borrowed(path);
+    }
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn not_found() -> Response<ResponseBody> {
+    // Go's http.NotFound body, which v1 answers with.
+    text(StatusCode::NOT_FOUND, "404 page not found\n")
+}
+
+fn redirect(status: StatusCode, location: &str) -> Response<ResponseBody> {
+    let mut response = text(status, "");
+    if let Ok(v) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
+pub fn error_response(status: StatusCode) -> Response<ResponseBody> {
+    text(status, status.canonical_reason().unwrap_or(""))
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::full(body));
+    *response.status_mut() = status;
+    if !body.is_empty() {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_lowercased_without_port() {
+        assert_eq!(normalize_host("Example.COM:8080"), "example.com");
+        assert!(matches!(normalize_host("a.com"), Cow::Borrowed("a.com")));
+        assert_eq!(normalize_host("[::1]:80"), "[::1]");
+    }
+
+    #[test]
+    fn paths_are_percent_decoded() {
+        assert_eq!(percent_decode("/a%20b"), "/a b");
+        assert_eq!(percent_decode("/a%2Fb"), "/a/b");
+        assert_eq!(percent_decode("/bad%zz"), "/bad%zz");
+        assert_eq!(percent_decode("/end%2"), "/end%2");
+        assert!(matches!(percent_decode("/plain"), Cow::Borrowed(_)));
+    }
+}

@@ -1,0 +1,69 @@
+//! Providers produce configurations; they never touch the router. Each sends the
+//! whole of its current configuration, tagged with its name, to the aggregator.
+
+pub mod file;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use trafik_config::{Configuration, Diagnostic, Locations};
+
+/// One provider's configuration at one moment, with where each part came from.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub config: Configuration,
+    pub sources: SourceMap,
+}
+
+/// Maps a key path (`frontends.fe1.routes.r1.rule`) back to a file, line and column so
+/// a semantic error found after parsing still points at the text an operator wrote.
+#[derive(Debug, Clone, Default)]
+pub struct SourceMap {
+    /// The file that holds everything not listed in `by_item`.
+    pub default_file: String,
+    pub default_locations: Arc<Locations>,
+    /// `("backends"|"frontends", name)` → (file, its locations), for merged directories.
+    pub by_item: HashMap<(String, String), (Arc<str>, Arc<Locations>)>,
+}
+
+impl SourceMap {
+    pub fn single(file: String, locations: Locations) -> Self {
+        SourceMap {
+            default_file: file,
+            default_locations: Arc::new(locations),
+            by_item: HashMap::new(),
+        }
+    }
+
+    pub fn diagnostic(&self, path: &[String], message: impl Into<String>) -> Diagnostic {
+        let (file, locations) = self.owner(path);
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        locations.diagnostic(file, &path, message)
+    }
+
+    /// The file (and its locations) that holds the item a key path starts with.
+    fn owner(&self, path: &[String]) -> (&str, &Locations) {
+        if let [kind, name, ..] = path
+            && let Some((f, l)) = self.by_item.get(&(kind.clone(), name.clone()))
+        {
+            return (f, l);
+        }
+        (&self.default_file, &self.default_locations)
+    }
+
+    /// Where a string value starts (its opening quote), to add a column offset inside it.
+    pub fn locate(&self, path: &[String]) -> Option<(String, usize, usize)> {
+        let (file, locations) = self.owner(path);
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        locations
+            .locate(&path)
+            .map(|(l, c)| (file.to_string(), l, c))
+    }
+}
+
+/// What a provider sends to the aggregator.
+#[derive(Debug)]
+pub struct ProviderUpdate {
+    pub provider: String,
+    pub snapshot: Snapshot,
+}

@@ -1,0 +1,131 @@
+//! The one response body type every entry point answers with: a backend's streamed
+//! body, or a small body trafik makes itself (404, 502, redirects…). An optional
+//! observer sees every data frame and the end, so the access log can count bytes
+//! without buffering.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+
+/// Told about each data frame's size and, once, about the end of the body
+/// (`complete = false` when the client went away or the backend broke mid-body).
+pub trait BodyObserver: Send + Sync + 'static {
+    fn on_data(&mut self, len: usize);
+    fn on_end(&mut self, complete: bool);
+}
+
+pin_project_lite::pin_project! {
+    pub struct ResponseBody {
+        #[pin]
+        kind: Kind,
+        observer: Option<Box<dyn BodyObserver>>,
+    }
+
+    impl PinnedDrop for ResponseBody {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // A body hyper never polled because it was already empty counts as complete.
+            let complete = match &*this.kind {
+                Kind::Streamed { body } => body.is_end_stream(),
+                Kind::Full { data } => data.is_none(),
+            };
+            if let Some(mut o) = this.observer.take() {
+                o.on_end(complete);
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = KindProj]
+    enum Kind {
+        Streamed { #[pin] body: Incoming },
+        Full { data: Option<Bytes> },
+    }
+}
+
+impl ResponseBody {
+    pub fn streamed(body: Incoming) -> Self {
+        ResponseBody {
+            kind: Kind::Streamed { body },
+            observer: None,
+        }
+    }
+
+    pub fn full(data: impl Into<Bytes>) -> Self {
+        let data: Bytes = data.into();
+        let data = if data.is_empty() { None } else { Some(data) };
+        ResponseBody {
+            kind: Kind::Full { data },
+            observer: None,
+        }
+    }
+
+    pub fn empty() -> Self {
+        ResponseBody {
+            kind: Kind::Full { data: None },
+            observer: None,
+        }
+    }
+
+    pub fn observe(mut self, observer: Box<dyn BodyObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.project();
+        let polled = match this.kind.project() {
+            KindProj::Streamed { body } => body.poll_frame(cx),
+            KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+        };
+        if let Some(observer) = this.observer.as_mut() {
+            match &polled {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Some(d) = frame.data_ref() {
+                        observer.on_data(d.len());
+                    }
+                }
+                Poll::Ready(None) => {
+                    if let Some(mut o) = this.observer.take() {
+                        o.on_end(true);
+                    }
+                }
+                Poll::Ready(Some(Err(_))) => {
+                    if let Some(mut o) = this.observer.take() {
+                        o.on_end(false);
+                    }
+                }
+                Poll::Pending => {}
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Streamed { body } => body.is_end_stream(),
+            Kind::Full { data } => data.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Streamed { body } => body.size_hint(),
+            Kind::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Errors are data: each failure to forward knows its kind, which side caused it, and
+//! whether it happened before anything reached the backend (and so may be retried).
+//! The 502/503/504 choice, the access log and (later) retry and metrics all read it.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+
+use http::StatusCode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The backend refused the connection (nothing listening).
+    ConnectRefused,
+    /// Establishing the connection took longer than `dialTimeout`.
+    ConnectTimeout,
+    /// Any other failure while connecting (unreachable, DNS…).
+    Connect,
+    /// The backend did not send response headers within `responseHeaderTimeout`.
+    ResponseTimeout,
+    /// The connection broke after the request was (partly) sent.
+    Reset,
+    /// The backend has no server to send to.
+    NoServer,
+    /// The backend's URL cannot be used (scheme or transport not supported).
+    Unsupported,
+}
+
+#[derive(Debug)]
+pub struct ProxyError {
+    pub kind: ErrorKind,
+    source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+impl ProxyError {
+    pub fn new(kind: ErrorKind) -> Self {
+        ProxyError { kind, source: None }
+    }
+
+    pub fn with_source(
+        kind: ErrorKind,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        ProxyError {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    /// Classifies an error of hyper-util's client by walking its cause chain.
+    pub fn from_client(err: hyper_util::client::legacy::Error) -> Self {
+        let kind = if err.is_connect() {
+            match io_kind(&err) {
+                Some(io::ErrorKind::ConnectionRefused) => ErrorKind::ConnectRefused,
+                Some(io::ErrorKind::TimedOut) => ErrorKind::ConnectTimeout,
+                _ if mentions_timeout(&err) => ErrorKind::ConnectTimeout,
+                _ => ErrorKind::Connect,
+            }
+        } else {
+            ErrorKind::Reset
+        };
+        ProxyError::with_source(kind, err)
+    }
+
+    /// The status trafik answers with, as v1 does: timeouts 504, no server 503, else 502.
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            ErrorKind::ConnectTimeout | ErrorKind::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorKind::NoServer => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::ConnectRefused
+            | ErrorKind::Connect
+            | ErrorKind::Reset
+            | ErrorKind::Unsupported => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// True when nothing reached the backend, so another attempt cannot duplicate work.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::ConnectRefused | ErrorKind::ConnectTimeout | ErrorKind::Connect
+        )
+    }
+}
+
+impl fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            ErrorKind::ConnectRefused => "connection refused by backend",
+            ErrorKind::ConnectTimeout => "timed out connecting to backend",
+            ErrorKind::Connect => "cannot connect to backend",
+            ErrorKind::ResponseTimeout => "timed out waiting for the backend's response headers",
+            ErrorKind::Reset => "backend connection failed",
+            ErrorKind::NoServer => "backend has no server available",
+            ErrorKind::Unsupported => "backend URL not supported",
+        };
+        f.write_str(what)?;
+        if let Some(source) = &self.source {
+            let mut cause: Option<&(dyn StdError + 'static)> = Some(source.as_ref());
+            while let Some(c) = cause {
+                write!(f, ": {c}")?;
+                cause = c.source();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl StdError for ProxyError {}
+
+fn io_kind(err: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<io::Error>() {
+            return Some(io.kind());
+        }
+        cause = c.source();
+    }
+    None
+}
+
+fn mentions_timeout(err: &(dyn StdError + 'static)) -> bool {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(c) = cause {
+        if c.to_string().contains("timed out") {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_kinds_to_v1_statuses() {
+        assert_eq!(
+            ProxyError::new(ErrorKind::ConnectRefused).status(),
+            StatusCode::BAD_GATEWAY
+        );
+        assert_eq!(
+            ProxyError::new(ErrorKind::ConnectTimeout).status(),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        assert_eq!(
+            ProxyError::new(ErrorKind::ResponseTimeout).status(),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        assert_eq!(
+            ProxyError::new(ErrorKind::NoServer).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            ProxyError::new(ErrorKind::Reset).status(),
+            StatusCode::BAD_GATEWAY
+        );
+        assert!(ProxyError::new(ErrorKind::ConnectRefused).is_retryable());
+        assert!(!ProxyError::new(ErrorKind::Reset).is_retryable());
+    }
+}

@@ -1,0 +1,10 @@
+//! Forwarding a request to a backend server and its answer back.
+
+pub mod body;
+pub mod error;
+pub mod forward;
+pub mod headers;
+
+pub use body::ResponseBody;
+pub use error::{ErrorKind, ProxyError};
+pub use forward::{Forwarder, ForwarderSettings, Target, Transport};

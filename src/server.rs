@@ -1,0 +1,185 @@
+//! Wires a static configuration into a running proxy: entry points, the forwarder,
+//! the aggregator and the providers; then waits for SIGTERM/SIGINT and shuts down
+//! gracefully (keep accepting for `requestAcceptGraceTimeout`, then let in-flight
+//! requests finish within `graceTimeOut`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use arc_swap::ArcSwap;
+use http::HeaderValue;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use trafik_config::StaticConfig;
+
+use crate::access_log::{self, AccessLog};
+use crate::aggregator::Aggregator;
+use crate::compile::CompileSettings;
+use crate::entrypoint::{self, ServeSettings};
+use crate::handler::EntryPointContext;
+use crate::provider::file;
+use crate::proxy::headers::ForwardedTrust;
+use crate::proxy::{Forwarder, ForwarderSettings};
+use crate::runtime::Runtime;
+
+/// Which file provider mode the static configuration asks for, paths resolved against
+/// the directory of the main configuration file.
+pub fn file_source(cfg: &StaticConfig, config_path: Option<&Path>) -> Option<file::Source> {
+    let file_cfg = cfg.file.as_ref()?;
+    let base = config_path
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let resolve = |p: &str| {
+        if Path::new(p).is_absolute() {
+            PathBuf::from(p)
+        } else {
+            base.join(p)
+        }
+    };
+    Some(match (&file_cfg.filename, &file_cfg.directory) {
+        (Some(f), _) if !f.is_empty() => file::Source::File(resolve(f)),
+        (_, Some(d)) if !d.is_empty() => file::Source::Directory(resolve(d)),
+        _ => file::Source::MainFile(config_path?.to_path_buf()),
+    })
+}
+
+pub fn compile_settings(cfg: &StaticConfig) -> CompileSettings {
+    CompileSettings {
+        entry_points: cfg.effective_entry_points().into_keys().collect(),
+        default_entry_points: cfg.effective_default_entry_points(),
+        keep_trailing_slash: cfg.keep_trailing_slash,
+        allow_min_weight_zero: cfg.allow_min_weight_zero,
+    }
+}
+
+fn non_zero(d: trafik_config::Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d.get())
+}
+
+pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    let runtime = Arc::new(ArcSwap::from_pointee(Runtime::default()));
+    let forwarder = Arc::new(Forwarder::new(&ForwarderSettings {
+        dial_timeout: non_zero(cfg.forwarding_timeouts.dial_timeout),
+        response_header_timeout: non_zero(cfg.forwarding_timeouts.response_header_timeout),
+        max_idle_per_host: cfg.max_idle_conns_per_host,
+        idle_timeout: Duration::from_secs(90),
+    }));
+    let access_log = start_access_log(&cfg)?;
+    let server_name = HeaderValue::from_str(&gethostname::gethostname().to_string_lossy())
+        .unwrap_or_else(|_| HeaderValue::from_static("trafik"));
+    let idle = cfg.effective_idle_timeout();
+    let serve_settings = ServeSettings {
+        header_timeout: non_zero(cfg.responding_timeouts.read_timeout)
+            .or(non_zero(idle))
+            .unwrap_or(Duration::from_secs(180)),
+    };
+
+    // Bind every entry point before anything else: a port in use is fatal at start.
+    let mut listeners = Vec::new();
+    for (name, ep) in cfg.effective_entry_points() {
+        let listener = entrypoint::bind(&name, &ep.address)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let trust = match &ep.forwarded_headers {
+            None => ForwardedTrust::Everyone,
+            Some(f) => ForwardedTrust::from_config(f.insecure, &f.trusted_ips)
+                .map_err(|e| anyhow::anyhow!("entry point {name:?}: forwardedHeaders: {e}"))?,
+        };
+        tracing::info!(entry_point = %name, "listening on {}", listener.local_addr()?);
+        let ctx = Arc::new(EntryPointContext {
+            name,
+            runtime: runtime.clone(),
+            forwarder: forwarder.clone(),
+            trust,
+            server_name: server_name.clone(),
+            access_log: access_log.clone(),
+        });
+        listeners.push((listener, ctx));
+    }
+
+    let (updates_tx, updates_rx) = mpsc::channel(16);
+    let aggregator = Aggregator::new(
+        compile_settings(&cfg),
+        runtime.clone(),
+        cfg.providers_throttle_duration.get(),
+    );
+    tokio::spawn(aggregator.run(updates_rx));
+    match file_source(&cfg, config_path.as_deref()) {
+        Some(source) => {
+            let watch = cfg.file.as_ref().is_some_and(|f| f.watch);
+            tokio::spawn(file::run(source, watch, updates_tx.clone()));
+        }
+        None => {
+            tracing::warn!("no provider configured ([file] is absent): every request answers 404")
+        }
+    }
+
+    let stop_accepting = CancellationToken::new();
+    let mut servers = Vec::new();
+    for (listener, ctx) in listeners {
+        servers.push(tokio::spawn(entrypoint::serve(
+            listener,
+            ctx,
+            serve_settings.clone(),
+            stop_accepting.clone(),
+        )));
+    }
+
+    shutdown_signal().await?;
+    let accept_grace = cfg.life_cycle.request_accept_grace_timeout.get();
+    if !accept_grace.is_zero() {
+        tracing::info!(
+            "stopping: still accepting requests for {}",
+            cfg.life_cycle.request_accept_grace_timeout
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(accept_grace) => {}
+            // A second signal cuts the accept grace period short.
+            _ = shutdown_signal() => {}
+        }
+    }
+    stop_accepting.cancel();
+    let grace = cfg.effective_grace_timeout();
+    tracing::info!("stopping: no longer accepting; waiting up to {grace} for requests in flight");
+    let mut drains = Vec::new();
+    for server in servers {
+        drains.push(server.await?.shutdown());
+    }
+    let all = futures_util::future::join_all(drains);
+    if tokio::time::timeout(grace.get(), all).await.is_err() {
+        tracing::warn!("grace period of {grace} over: closing the remaining connections");
+    }
+    drop(updates_tx);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn start_access_log(cfg: &StaticConfig) -> anyhow::Result<Option<AccessLog>> {
+    let (path, format) = match (&cfg.access_log, &cfg.access_logs_file) {
+        (Some(a), _) => (a.file_path.clone(), a.format.clone()),
+        (None, Some(path)) => (path.clone(), "common".to_string()),
+        (None, None) => return Ok(None),
+    };
+    let format = match format.to_ascii_lowercase().as_str() {
+        "" | "common" => access_log::Format::Common,
+        "json" => access_log::Format::Json,
+        other => bail!("[accessLog] format {other:?}: use \"common\" or \"json\""),
+    };
+    AccessLog::start(&path, format)
+        .map(Some)
+        .with_context(|| format!("[accessLog] cannot open {path:?}"))
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("received SIGTERM"),
+        _ = int.recv() => tracing::info!("received SIGINT"),
+    }
+    Ok(())
+}

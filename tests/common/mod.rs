@@ -1,0 +1,327 @@
+//! Test kit: the real `trafik` binary on loopback ephemeral ports, real backends
+//! (in-process hyper servers that answer with what they received), a real HTTP client,
+//! and waiting by polling until a deadline instead of sleeping.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Generous: CI is a loaded 2-core machine.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A port nobody listens on right now (bound then released).
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `check` until it returns `Some` or the deadline passes.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if start.elapsed() > DEADLINE {
+            panic!("timed out waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// A running trafik process, killed on drop.
+pub struct Trafik {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    log: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Trafik {
+    /// Writes `toml` as `trafik.toml` in a fresh directory and starts trafik on it.
+    pub fn start(toml: &str) -> Trafik {
+        Self::start_with(toml, &[])
+    }
+
+    /// Also writes `files` (relative path → content) beside it first.
+    pub fn start_with(toml: &str, files: &[(&str, &str)]) -> Trafik {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        for (name, content) in files {
+            let p = dir.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
+        let config = dir.join("trafik.toml");
+        std::fs::write(&config, toml).unwrap();
+        let log = dir.join("trafik.stderr.log");
+        let child = Command::new(bin())
+            .arg("--configFile")
+            .arg(&config)
+            .arg("--workers")
+            .arg("2")
+            .current_dir(&dir)
+            .stdout(Stdio::from(
+                std::fs::File::create(dir.join("trafik.stdout.log")).unwrap(),
+            ))
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .env_remove("RUST_LOG")
+            .spawn()
+            .expect("start trafik");
+        Trafik {
+            child: Some(child),
+            dir,
+            config,
+            log,
+            _tmp: tmp,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.join("trafik.stdout.log")).unwrap_or_default()
+    }
+
+    /// Waits until `url` answers `status` (the configuration is loaded).
+    pub async fn wait_for(&self, url: &str, status: u16) {
+        let c = client();
+        let what = format!("{url} to answer {status}");
+        let log = self.log.clone();
+        let start = Instant::now();
+        loop {
+            if let Ok(r) = c.get(url).send().await
+                && r.status().as_u16() == status
+            {
+                return;
+            }
+            if start.elapsed() > DEADLINE {
+                panic!(
+                    "timed out waiting for {what}; trafik log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().unwrap().id();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits for the process to exit on its own.
+    pub async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > limit {
+                panic!(
+                    "trafik did not exit within {limit:?}; log:\n{}",
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+impl Drop for Trafik {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_trafik")
+}
+
+/// Runs `trafik` with `args` to completion: (exit status, stdout, stderr).
+pub fn run_trafik(args: &[&str], cwd: &Path) -> (ExitStatus, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// An in-process backend that answers JSON describing the request it got:
+/// `{"server", "method", "uri", "path", "headers": {name: value}, "body"}`.
+/// `?wait=MS` delays the answer, `?status=N` sets the status.
+pub struct Backend {
+    pub addr: SocketAddr,
+    pub name: String,
+    pub hits: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl Backend {
+    pub async fn start(name: &str) -> Backend {
+        Self::start_on(name, "127.0.0.1:0").await
+    }
+
+    pub async fn start_on(name: &str, addr: &str) -> Backend {
+        let listener = TcpListener::bind(addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (n, h) = (name.to_string(), hits.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (n, h) = (n.clone(), h.clone());
+                tokio::spawn(async move {
+                    let svc =
+                        hyper::service::service_fn(move |req| describe(req, n.clone(), h.clone()));
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Backend {
+            addr,
+            name: name.to_string(),
+            hits,
+            task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    /// Stops listening (new connections are refused).
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=').map(str::to_owned))
+}
+
+async fn describe(
+    req: hyper::Request<Incoming>,
+    name: String,
+    hits: Arc<AtomicUsize>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    hits.fetch_add(1, Ordering::SeqCst);
+    let query = req.uri().query().map(str::to_owned);
+    if let Some(ms) = query_param(query.as_deref(), "wait").and_then(|w| w.parse::<u64>().ok()) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let status = query_param(query.as_deref(), "status")
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(200);
+    let mut headers = BTreeMap::new();
+    for (k, v) in req.headers() {
+        headers.insert(
+            k.as_str().to_string(),
+            Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        );
+    }
+    let method = req.method().to_string();
+    let uri = req.uri().to_string();
+    let path = req.uri().path().to_string();
+    let version = format!("{:?}", req.version());
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let out = json!({
+        "server": name, "method": method, "uri": uri, "path": path, "version": version,
+        "headers": headers, "body": String::from_utf8_lossy(&body),
+    });
+    let mut resp = hyper::Response::new(Full::new(Bytes::from(out.to_string())));
+    *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+    resp.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    Ok(resp)
+}
+
+/// GETs `url` and returns (status, JSON body or Null); status 0 when no connection was made.
+pub async fn get_json(url: &str) -> (u16, Value) {
+    let Ok(r) = client().get(url).send().await else {
+        return (0, Value::Null);
+    };
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Writes `content` to `path` atomically (temp file + rename), as editors do.
+pub fn write_by_rename(path: &Path, content: &str) {
+    let tmp = path.with_extension("tmp-save");
+    std::fs::write(&tmp, content).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
