@@ -251,3 +251,28 @@ fn port_in_use_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backend_that_resets_gives_502_and_unknown_keys_only_warn() {
+    // A backend that accepts and immediately closes: the request is sent, no answer comes.
+    let rude = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rude_addr = rude.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = rude.accept().await {
+            drop(s);
+        }
+    });
+    let port = free_port();
+    let trafik = Trafik::start(&format!(
+        "logLevel = \"WARN\"\nnotAnOption = 1\n[entryPoints.http]\naddress = \"127.0.0.1:{port}\"\n[file]\n\
+         [backends.rude.servers.s]\nurl = \"http://{rude_addr}\"\n[frontends.f]\nbackend = \"rude\"\n[frontends.f.routes.r]\nrule = \"PathPrefix:/\"\n"
+    ));
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{port}/"), 502)
+        .await;
+    let logs = trafik.logs();
+    assert!(
+        logs.contains("trafik.toml:2:1") && logs.contains("notAnOption"),
+        "{logs}"
+    );
+}
