@@ -60,10 +60,18 @@ pub fn main() -> ExitCode {
     let workers = cli
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers.max(1))
-        .enable_all()
-        .build();
+    // One worker: a current-thread runtime, nginx's shape (no work-stealing, no cross-thread
+    // wake-ups). More: tokio's multi-thread scheduler.
+    let runtime = if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+    };
     let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {

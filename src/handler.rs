@@ -86,7 +86,11 @@ async fn route(
         return redirect(StatusCode::MOVED_PERMANENTLY, &location);
     }
     let frontend = frontend.clone();
-    let client_host = raw_host.map(str::to_owned);
+    // Shared, not copied: X-Forwarded-Host reuses the client's Host value.
+    let client_host = match req.headers().get(header::HOST) {
+        Some(h) => Some(h.clone()),
+        None => raw_host.and_then(|h| HeaderValue::from_str(h).ok()),
+    };
     drop(path);
     drop(host);
 
@@ -96,7 +100,7 @@ async fn route(
     let client = ClientContext {
         ip: peer.ip(),
         proto: "http",
-        host: client_host.as_deref(),
+        host: client_host.as_ref(),
         trusted: ctx.trust.trusts(peer.ip()),
         server_name: &ctx.server_name,
     };

@@ -93,7 +93,9 @@ impl Forwarder {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(settings.idle_timeout)
-            .pool_max_idle_per_host(settings.max_idle_per_host);
+            .pool_max_idle_per_host(settings.max_idle_per_host)
+            // One contiguous write per request: cheaper than writev for small messages.
+            .http1_writev(false);
         let http1 = builder.build(connector.clone());
         let h2c = builder.clone().http2_only(true).build(connector);
         Forwarder {

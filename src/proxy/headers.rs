@@ -15,23 +15,42 @@ pub static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
+        || name == header::PROXY_AUTHENTICATE
+        || name == header::PROXY_AUTHORIZATION
+        || name == header::TE
+        || name == header::TRAILER
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+}
+
 /// Removes the headers that describe one hop (RFC 9110 §7.6.1), both directions.
 /// `TE: trailers` is the one value that may pass: gRPC needs it end to end.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if let Some(connection) = headers.get(header::CONNECTION) {
-        // Names listed in Connection are hop-by-hop too; collect first, then remove.
-        let named: Vec<HeaderName> = connection
-            .to_str()
-            .unwrap_or("")
-            .split(',')
-            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-            .collect();
-        for name in named {
-            if name != header::TE {
+    // Most messages carry none: one pass over a handful of names beats nine hash lookups.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
+    if let Some(connection) = headers.remove(header::CONNECTION) {
+        // Names listed in Connection are hop-by-hop too. `keep-alive` and `close`, by far the
+        // most common tokens, name nothing else to remove.
+        for token in connection.to_str().unwrap_or("").split(',') {
+            let token = token.trim();
+            if token.is_empty()
+                || token.eq_ignore_ascii_case("keep-alive")
+                || token.eq_ignore_ascii_case("close")
+            {
+                continue;
+            }
+            if let Ok(name) = HeaderName::from_bytes(token.as_bytes())
+                && name != header::TE
+            {
                 headers.remove(&name);
             }
         }
-        headers.remove(header::CONNECTION);
     }
     for name in [
         &KEEP_ALIVE,
@@ -117,56 +136,73 @@ pub struct ClientContext<'a> {
     /// `"http"` or `"https"` (`"ws"`/`"wss"` for upgrades).
     pub proto: &'static str,
     /// The request's Host (authority for HTTP/2), as the client sent it.
-    pub host: Option<&'a str>,
+    pub host: Option<&'a HeaderValue>,
     pub trusted: bool,
     pub server_name: &'a HeaderValue,
 }
 
 /// Sets the `X-Forwarded-*` family as v1 (oxy) does: an untrusted client's values are dropped
 /// first; `X-Forwarded-For` gets the client appended; the others are set only when absent,
-/// except `X-Forwarded-Server`, which always names this proxy.
+/// except `X-Forwarded-Server`, which always names this proxy. On every proxied request,
+/// so values are shared rather than copied where the types allow.
 pub fn set_forwarded(headers: &mut HeaderMap, client: &ClientContext<'_>) {
+    // Up to six headers are added: grow the map once, not step by step.
+    headers.reserve(6);
     if !client.trusted {
         for name in FORWARDED_FAMILY {
             headers.remove(name);
         }
     }
-    let ip = canonical(client.ip).to_string();
-    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.is_empty() => format!("{prior}, {ip}"),
+    let ip = ip_header_value(canonical(client.ip));
+    let xff = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
+        Some(prior) if !prior.is_empty() => {
+            let mut joined = Vec::with_capacity(prior.len() + 2 + ip.len());
+            joined.extend_from_slice(prior);
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(ip.as_bytes());
+            HeaderValue::from_bytes(&joined).unwrap_or_else(|_| ip.clone())
+        }
         _ => ip.clone(),
     };
-    if let Ok(v) = HeaderValue::from_str(&xff) {
-        headers.insert(&X_FORWARDED_FOR, v);
-    }
-    if !headers.contains_key(&X_REAL_IP)
-        && let Ok(v) = HeaderValue::from_str(&ip)
-    {
-        headers.insert(&X_REAL_IP, v);
+    headers.insert(&X_FORWARDED_FOR, xff);
+    if !headers.contains_key(&X_REAL_IP) {
+        headers.insert(&X_REAL_IP, ip);
     }
     if !headers.contains_key(&X_FORWARDED_PROTO) {
         headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(client.proto));
     }
     if !headers.contains_key(&X_FORWARDED_PORT) {
-        let port =
-            client
-                .host
-                .and_then(host_port)
-                .unwrap_or(if matches!(client.proto, "https" | "wss") {
-                    "443"
-                } else {
-                    "80"
-                });
-        if let Ok(v) = HeaderValue::from_str(port) {
-            headers.insert(&X_FORWARDED_PORT, v);
+        let port = match client
+            .host
+            .and_then(|h| h.to_str().ok())
+            .and_then(host_port)
+        {
+            Some(p) => HeaderValue::from_str(p).ok(),
+            None if matches!(client.proto, "https" | "wss") => {
+                Some(HeaderValue::from_static("443"))
+            }
+            None => Some(HeaderValue::from_static("80")),
+        };
+        if let Some(port) = port {
+            headers.insert(&X_FORWARDED_PORT, port);
         }
     }
     if !headers.contains_key(&X_FORWARDED_HOST)
-        && let Some(v) = client.host.and_then(|h| HeaderValue::from_str(h).ok())
+        && let Some(host) = client.host
     {
-        headers.insert(&X_FORWARDED_HOST, v);
+        headers.insert(&X_FORWARDED_HOST, host.clone());
     }
     headers.insert(&X_FORWARDED_SERVER, client.server_name.clone());
+}
+
+/// The address as a header value, formatted without a heap-allocated String.
+fn ip_header_value(ip: IpAddr) -> HeaderValue {
+    use std::io::Write;
+    let mut buf = [0u8; 48];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let _ = write!(cursor, "{ip}");
+    let len = cursor.position() as usize;
+    HeaderValue::from_bytes(&buf[..len]).expect("an IP address is a valid header value")
 }
 
 /// The port part of a Host value (`example.com:8080`, `[::1]:8080`), if any.
@@ -185,7 +221,11 @@ pub fn host_port(host: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
-    fn ctx<'a>(trusted: bool, host: Option<&'a str>, name: &'a HeaderValue) -> ClientContext<'a> {
+    fn ctx<'a>(
+        trusted: bool,
+        host: Option<&'a HeaderValue>,
+        name: &'a HeaderValue,
+    ) -> ClientContext<'a> {
         ClientContext {
             ip: "10.0.0.7".parse().unwrap(),
             proto: "http",
@@ -223,7 +263,8 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("1.2.3.4"));
         h.insert(&X_FORWARDED_HOST, HeaderValue::from_static("evil.com"));
-        set_forwarded(&mut h, &ctx(false, Some("example.com:8080"), &name));
+        let host = HeaderValue::from_static("example.com:8080");
+        set_forwarded(&mut h, &ctx(false, Some(&host), &name));
         assert_eq!(h[&X_FORWARDED_FOR], "10.0.0.7");
         assert_eq!(h[&X_FORWARDED_HOST], "example.com:8080");
         assert_eq!(h[&X_FORWARDED_PORT], "8080");
@@ -238,7 +279,8 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("1.2.3.4"));
         h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
-        set_forwarded(&mut h, &ctx(true, Some("example.com"), &name));
+        let host = HeaderValue::from_static("example.com");
+        set_forwarded(&mut h, &ctx(true, Some(&host), &name));
         assert_eq!(h[&X_FORWARDED_FOR], "1.2.3.4, 10.0.0.7");
         assert_eq!(h[&X_FORWARDED_PROTO], "https");
         assert_eq!(h[&X_FORWARDED_PORT], "80");
