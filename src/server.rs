@@ -70,6 +70,10 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
     let access_log = start_access_log(&cfg)?;
     let server_name = HeaderValue::from_str(&gethostname::gethostname().to_string_lossy())
         .unwrap_or_else(|_| HeaderValue::from_static("trafik"));
+    if !cfg.responding_timeouts.write_timeout.is_zero() {
+        // hyper has no write deadline; applying one needs a body wrapper (not done yet).
+        tracing::warn!("respondingTimeouts.writeTimeout is not applied yet; responses are not time-limited");
+    }
     let idle = cfg.effective_idle_timeout();
     let serve_settings = ServeSettings {
         header_timeout: non_zero(cfg.responding_timeouts.read_timeout)
