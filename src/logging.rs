@@ -43,7 +43,11 @@ pub fn init(level: &str, file_path: Option<&str>, json: bool) -> anyhow::Result<
             }
         }
         None => {
-            let builder = builder.with_writer(std::io::stderr);
+            use std::io::IsTerminal;
+            // Colours only for a person at a terminal, not in files or pipes.
+            let builder = builder
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr);
             if json {
                 builder.json().try_init()
             } else {

@@ -72,7 +72,9 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
         .unwrap_or_else(|_| HeaderValue::from_static("trafik"));
     if !cfg.responding_timeouts.write_timeout.is_zero() {
         // hyper has no write deadline; applying one needs a body wrapper (not done yet).
-        tracing::warn!("respondingTimeouts.writeTimeout is not applied yet; responses are not time-limited");
+        tracing::warn!(
+            "respondingTimeouts.writeTimeout is not applied yet; responses are not time-limited"
+        );
     }
     let idle = cfg.effective_idle_timeout();
     let serve_settings = ServeSettings {

@@ -38,13 +38,13 @@ impl Source {
         let mut dirs = BTreeSet::new();
         match self {
             Source::MainFile(p) | Source::File(p) => {
-                dirs.insert(parent_of(p));
+                dirs.insert(canonical(&parent_of(p)));
                 if let Ok(real) = std::fs::canonicalize(p) {
                     dirs.insert(parent_of(&real));
                 }
             }
             Source::Directory(d) => {
-                dirs.insert(d.clone());
+                dirs.insert(canonical(d));
             }
         }
         dirs
@@ -68,6 +68,11 @@ impl Source {
             Source::Directory(_) => name.ends_with(".toml") || path.is_dir(),
         }
     }
+}
+
+/// Absolute and symlink-free where possible, so one directory is never watched twice.
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 fn parent_of(p: &Path) -> PathBuf {
