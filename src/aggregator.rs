@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::compile::{CompileSettings, compile};
+use crate::health::HealthRegistry;
 use crate::provider::{ProviderUpdate, Snapshot};
 use crate::runtime::Runtime;
 
@@ -22,6 +23,7 @@ pub struct Aggregator {
     snapshots: BTreeMap<String, Snapshot>,
     generation: u64,
     applied: watch::Sender<u64>,
+    health: HealthRegistry,
 }
 
 impl Aggregator {
@@ -38,6 +40,7 @@ impl Aggregator {
             snapshots: BTreeMap::new(),
             generation: 0,
             applied,
+            health: HealthRegistry::default(),
         }
     }
 
@@ -90,7 +93,12 @@ impl Aggregator {
     fn apply(&mut self, provider: String, snapshot: Snapshot) {
         self.snapshots.insert(provider.clone(), snapshot);
         self.generation += 1;
-        let (runtime, problems) = compile(&self.snapshots, &self.settings, self.generation);
+        let (runtime, problems) = compile(
+            &self.snapshots,
+            &self.settings,
+            self.generation,
+            Some(&mut self.health),
+        );
         for p in &problems {
             tracing::error!(provider = %provider, "{p}");
         }

@@ -207,7 +207,8 @@ async fn check(cli: &Cli) -> ExitCode {
             Err(mut e) => errors.append(&mut e),
         }
     }
-    let (runtime, mut problems) = compile::compile(&snapshots, &server::compile_settings(&cfg), 0);
+    let (runtime, mut problems) =
+        compile::compile(&snapshots, &server::compile_settings(&cfg), 0, None);
     errors.append(&mut problems);
     let code = report(&errors, &warnings);
     if errors.is_empty() {

@@ -2,12 +2,13 @@
 //! build backends. What is wrong is reported with its location and left out; what is
 //! right still loads. Shared by the aggregator and `trafik check`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use trafik_config::rule::{CompileOptions, FrontendRule, RuleIndex};
 use trafik_config::{Configuration, Diagnostic, DynamicContext, validate_dynamic};
 
+use crate::health::{CheckSpec, HealthRegistry};
 use crate::provider::{Snapshot, SourceMap};
 use crate::proxy::Target;
 use crate::runtime::{BackendHandle, EntryPointRoutes, FrontendRoute, Runtime, ServerHandle};
@@ -19,13 +20,18 @@ pub struct CompileSettings {
     pub default_entry_points: Vec<String>,
     pub keep_trailing_slash: bool,
     pub allow_min_weight_zero: bool,
+    /// `[healthcheck] interval`: for backends whose check names none.
+    pub health_check_interval: std::time::Duration,
 }
 
 /// Builds a runtime from every provider's latest snapshot (keyed by provider name).
+/// With a `HealthRegistry`, servers of backends with a health check get their checker
+/// (reused when unchanged, stopped when gone); without one (`trafik check`) none runs.
 pub fn compile(
     snapshots: &BTreeMap<String, Snapshot>,
     settings: &CompileSettings,
     generation: u64,
+    mut health: Option<&mut HealthRegistry>,
 ) -> (Runtime, Vec<Diagnostic>) {
     let mut problems = Vec::new();
     let (merged, owners) = merge(snapshots, &mut problems);
@@ -50,30 +56,52 @@ pub fn compile(
     let config = validated.config;
 
     let mut backends = HashMap::new();
-    for (name, backend) in &config.backends {
+    let mut live_checks = HashSet::new();
+    'backends: for (name, backend) in &config.backends {
         let mut servers = Vec::new();
         for (server_name, server) in &backend.servers {
-            match Target::parse(&server.url) {
-                Ok(target) => {
-                    let weight = match server.weight {
-                        0 if !settings.allow_min_weight_zero => 1,
-                        w => u32::try_from(w).unwrap_or(u32::MAX),
-                    };
-                    servers.push(ServerHandle {
-                        name: server_name.clone(),
-                        url: server.url.clone(),
-                        weight,
-                        target,
-                    });
-                }
+            let target = match Target::parse(&server.url) {
+                Ok(target) => target,
                 Err(e) => {
                     let path = path(&["backends", name, "servers", server_name, "url"]);
                     problems.push(source_of("backends", name).diagnostic(
                         &path,
                         format!("backend {name:?} server {server_name:?}: {e}"),
                     ));
+                    continue;
                 }
-            }
+            };
+            let server_health = match &backend.health_check {
+                None => None,
+                Some(check) => {
+                    match CheckSpec::new(name, &server.url, check, settings.health_check_interval) {
+                        Ok(spec) => {
+                            let h = health.as_deref_mut().map(|registry| registry.health(&spec));
+                            live_checks.insert(spec);
+                            h
+                        }
+                        Err(e) => {
+                            let path = path(&["backends", name, "healthCheck", "path"]);
+                            problems.push(
+                                source_of("backends", name)
+                                    .diagnostic(&path, format!("backend {name:?} skipped: {e}")),
+                            );
+                            continue 'backends;
+                        }
+                    }
+                }
+            };
+            let weight = match server.weight {
+                0 if !settings.allow_min_weight_zero => 1,
+                w => u32::try_from(w).unwrap_or(u32::MAX),
+            };
+            servers.push(ServerHandle {
+                name: server_name.clone(),
+                url: server.url.clone(),
+                weight,
+                target,
+                health: server_health,
+            });
         }
         if servers.is_empty() {
             tracing::warn!("backend {name:?} has no server: its frontends answer 503");
@@ -82,6 +110,9 @@ pub fn compile(
             name.clone(),
             Arc::new(BackendHandle::new(name.clone(), servers)),
         );
+    }
+    if let Some(registry) = health {
+        registry.retain(&live_checks);
     }
 
     let options = CompileOptions {
@@ -112,6 +143,14 @@ pub fn compile(
             }
         };
         let Some(backend) = backends.get(&frontend.backend) else {
+            let p = path(&["frontends", name, "backend"]);
+            problems.push(source_of("frontends", name).diagnostic(
+                &p,
+                format!(
+                    "frontend {name:?} skipped: its backend {:?} was skipped",
+                    frontend.backend
+                ),
+            ));
             continue;
         };
         let route = Arc::new(FrontendRoute {

@@ -8,6 +8,7 @@ pub mod compile;
 pub mod echo;
 pub mod entrypoint;
 pub mod handler;
+pub mod health;
 pub mod logging;
 pub mod provider;
 pub mod proxy;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use trafik_config::rule::{Modifiers, RuleIndex};
 use trafik_middleware::balance::Wrr;
 
+use crate::health::Health;
 use crate::proxy::Target;
 
 #[derive(Default)]
@@ -51,9 +52,11 @@ impl BackendHandle {
         }
     }
 
-    /// The server the next request goes to, or `None` (⇒ 503) when there is none.
+    /// The server the next request goes to, or `None` (⇒ 503) when none is healthy.
     pub fn pick(&self) -> Option<&ServerHandle> {
-        self.balancer.next().map(|i| &self.servers[i])
+        self.balancer
+            .next_where(|i| self.servers[i].is_up())
+            .map(|i| &self.servers[i])
     }
 }
 
@@ -62,4 +65,12 @@ pub struct ServerHandle {
     pub url: String,
     pub weight: u32,
     pub target: Target,
+    /// Present when the backend has a health check; shared with its checker task.
+    pub health: Option<Arc<Health>>,
+}
+
+impl ServerHandle {
+    pub fn is_up(&self) -> bool {
+        self.health.as_ref().is_none_or(|h| h.is_up())
+    }
 }

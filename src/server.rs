@@ -52,6 +52,7 @@ pub fn compile_settings(cfg: &StaticConfig) -> CompileSettings {
         default_entry_points: cfg.effective_default_entry_points(),
         keep_trailing_slash: cfg.keep_trailing_slash,
         allow_min_weight_zero: cfg.allow_min_weight_zero,
+        health_check_interval: cfg.healthcheck.clone().unwrap_or_default().interval.get(),
     }
 }
 

@@ -207,6 +207,7 @@ pub struct Backend {
     pub name: String,
     pub hits: Arc<AtomicUsize>,
     task: JoinHandle<()>,
+    connections: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
 }
 
 impl Backend {
@@ -218,20 +219,22 @@ impl Backend {
         let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
-        let (n, h) = (name.to_string(), hits.clone());
+        let connections = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (n, h, conns) = (name.to_string(), hits.clone(), connections.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 let (n, h) = (n.clone(), h.clone());
-                tokio::spawn(async move {
+                let conn = tokio::spawn(async move {
                     let svc =
                         hyper::service::service_fn(move |req| describe(req, n.clone(), h.clone()));
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), svc)
                         .await;
                 });
+                conns.lock().unwrap().push(conn.abort_handle());
             }
         });
         Backend {
@@ -239,6 +242,7 @@ impl Backend {
             name: name.to_string(),
             hits,
             task,
+            connections,
         }
     }
 
@@ -250,15 +254,16 @@ impl Backend {
         self.hits.load(Ordering::SeqCst)
     }
 
-    /// Stops listening (new connections are refused).
-    pub fn stop(self) {
-        self.task.abort();
-    }
+    /// Dies: stops listening and closes every open connection, as a killed process would.
+    pub fn stop(self) {}
 }
 
 impl Drop for Backend {
     fn drop(&mut self) {
         self.task.abort();
+        for c in self.connections.lock().unwrap().drain(..) {
+            c.abort();
+        }
     }
 }
 
