@@ -104,3 +104,33 @@ async fn check_accepts_the_seed_and_version_prints() {
     assert!(status.success());
     assert!(stdout.contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_entry_points_speak_h2c_with_prior_knowledge() {
+    let backend = Backend::start("b").await;
+    let port = free_port();
+    let trafik = Trafik::start(&seed(port, &backend.url()));
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{port}/echo"), 200)
+        .await;
+    let h2 = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = h2
+        .post(format!("http://127.0.0.1:{port}/echo"))
+        .body("over h2c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    let v: serde_json::Value = r.json().await.unwrap();
+    // The backend speaks HTTP/1.1; the :authority became X-Forwarded-Host.
+    assert_eq!(v["version"], "HTTP/1.1");
+    assert_eq!(v["body"], "over h2c");
+    assert_eq!(
+        v["headers"]["x-forwarded-host"],
+        format!("127.0.0.1:{port}")
+    );
+}
