@@ -1,2 +1,3 @@
 pub mod balance;
+pub mod breaker;
 pub mod path;
