@@ -11,9 +11,9 @@ use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::compile::{CompileSettings, compile};
-use crate::health::HealthRegistry;
+use crate::compile::{CompileSettings, Registries, compile};
 use crate::provider::{ProviderUpdate, Snapshot};
+use crate::proxy::Forwarder;
 use crate::runtime::Runtime;
 
 pub struct Aggregator {
@@ -23,7 +23,8 @@ pub struct Aggregator {
     snapshots: BTreeMap<String, Snapshot>,
     generation: u64,
     applied: watch::Sender<u64>,
-    health: HealthRegistry,
+    registries: Registries,
+    forwarder: Arc<Forwarder>,
 }
 
 impl Aggregator {
@@ -31,6 +32,7 @@ impl Aggregator {
         settings: CompileSettings,
         runtime: Arc<ArcSwap<Runtime>>,
         throttle: Duration,
+        forwarder: Arc<Forwarder>,
     ) -> Self {
         let (applied, _) = watch::channel(0);
         Aggregator {
@@ -40,7 +42,8 @@ impl Aggregator {
             snapshots: BTreeMap::new(),
             generation: 0,
             applied,
-            health: HealthRegistry::default(),
+            registries: Registries::default(),
+            forwarder,
         }
     }
 
@@ -97,7 +100,8 @@ impl Aggregator {
             &self.snapshots,
             &self.settings,
             self.generation,
-            Some(&mut self.health),
+            &self.forwarder,
+            Some(&mut self.registries),
         );
         for p in &problems {
             tracing::error!(provider = %provider, "{p}");

@@ -207,8 +207,13 @@ async fn check(cli: &Cli) -> ExitCode {
             Err(mut e) => errors.append(&mut e),
         }
     }
-    let (runtime, mut problems) =
-        compile::compile(&snapshots, &server::compile_settings(&cfg), 0, None);
+    let (runtime, mut problems) = compile::compile(
+        &snapshots,
+        &server::compile_settings(&cfg),
+        0,
+        &check_forwarder(),
+        None,
+    );
     errors.append(&mut problems);
     let code = report(&errors, &warnings);
     if errors.is_empty() {
@@ -220,6 +225,18 @@ async fn check(cli: &Cli) -> ExitCode {
         );
     }
     code
+}
+
+/// `check` compiles backends like a run does, but never sends anything through them.
+fn check_forwarder() -> std::sync::Arc<crate::proxy::Forwarder> {
+    std::sync::Arc::new(crate::proxy::Forwarder::new(
+        &crate::proxy::ForwarderSettings {
+            dial_timeout: None,
+            response_header_timeout: None,
+            max_idle_per_host: 0,
+            idle_timeout: std::time::Duration::from_secs(1),
+        },
+    ))
 }
 
 fn report(errors: &[Diagnostic], warnings: &[Diagnostic]) -> ExitCode {

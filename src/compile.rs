@@ -8,8 +8,10 @@ use std::sync::Arc;
 use trafik_config::rule::{CompileOptions, FrontendRule, RuleIndex};
 use trafik_config::{Configuration, Diagnostic, DynamicContext, validate_dynamic};
 
+use crate::backend::{BackendService, BreakerRegistry, Forward, detached_layer};
 use crate::health::{CheckSpec, HealthRegistry};
 use crate::provider::{Snapshot, SourceMap};
+use crate::proxy::Forwarder;
 use crate::proxy::Target;
 use crate::runtime::{BackendHandle, EntryPointRoutes, FrontendRoute, Runtime, ServerHandle};
 
@@ -24,14 +26,23 @@ pub struct CompileSettings {
     pub health_check_interval: std::time::Duration,
 }
 
+/// State that outlives one configuration, owned by the aggregator.
+#[derive(Default)]
+pub struct Registries {
+    pub health: HealthRegistry,
+    pub breakers: BreakerRegistry,
+}
+
 /// Builds a runtime from every provider's latest snapshot (keyed by provider name).
-/// With a `HealthRegistry`, servers of backends with a health check get their checker
-/// (reused when unchanged, stopped when gone); without one (`trafik check`) none runs.
+/// With `Registries`, servers of backends with a health check get their checker and
+/// backends with a circuit breaker their state (both reused when unchanged, dropped when
+/// gone); without (`trafik check`) nothing is started.
 pub fn compile(
     snapshots: &BTreeMap<String, Snapshot>,
     settings: &CompileSettings,
     generation: u64,
-    mut health: Option<&mut HealthRegistry>,
+    forwarder: &Arc<Forwarder>,
+    mut registries: Option<&mut Registries>,
 ) -> (Runtime, Vec<Diagnostic>) {
     let mut problems = Vec::new();
     let (merged, owners) = merge(snapshots, &mut problems);
@@ -57,6 +68,8 @@ pub fn compile(
 
     let mut backends = HashMap::new();
     let mut live_checks = HashSet::new();
+    let mut live_breakers = HashSet::new();
+    let mut breaker_layers = HashMap::new();
     'backends: for (name, backend) in &config.backends {
         let mut servers = Vec::new();
         for (server_name, server) in &backend.servers {
@@ -76,7 +89,7 @@ pub fn compile(
                 Some(check) => {
                     match CheckSpec::new(name, &server.url, check, settings.health_check_interval) {
                         Ok(spec) => {
-                            let h = health.as_deref_mut().map(|registry| registry.health(&spec));
+                            let h = registries.as_deref_mut().map(|r| r.health.health(&spec));
                             live_checks.insert(spec);
                             h
                         }
@@ -111,8 +124,50 @@ pub fn compile(
             Arc::new(BackendHandle::new(name.clone(), servers)),
         );
     }
-    if let Some(registry) = health {
-        registry.retain(&live_checks);
+    for (name, backend) in &config.backends {
+        let Some(expression) = backend
+            .circuit_breaker
+            .as_ref()
+            .map(|c| c.expression.trim())
+            .filter(|e| !e.is_empty())
+        else {
+            continue;
+        };
+        if !backends.contains_key(name) {
+            continue;
+        }
+        match trafik_config::breaker::parse(expression) {
+            Ok(expr) => {
+                let layer = match registries.as_deref_mut() {
+                    Some(r) => r.breakers.layer(name, expression, expr),
+                    None => detached_layer(expr),
+                };
+                live_breakers.insert((name.clone(), expression.to_string()));
+                breaker_layers.insert(name.clone(), layer);
+            }
+            Err(e) => {
+                let p = path(&["backends", name, "circuitBreaker", "expression"]);
+                let sources = source_of("backends", name);
+                let message = format!(
+                    "backend {name:?} skipped: circuitBreaker expression: {}",
+                    e.message
+                );
+                problems.push(match sources.locate(&p) {
+                    Some((file, line, col)) => Diagnostic {
+                        file,
+                        line: Some(line),
+                        col: Some(col + 1 + e.offset),
+                        message,
+                    },
+                    None => sources.diagnostic(&p, message),
+                });
+                backends.remove(name);
+            }
+        }
+    }
+    if let Some(r) = registries {
+        r.health.retain(&live_checks);
+        r.breakers.retain(&live_breakers);
     }
 
     let options = CompileOptions {
@@ -158,6 +213,14 @@ pub fn compile(
             pass_host_header: frontend.pass_host_header,
             modifiers: rule.modifiers().clone(),
             backend: backend.clone(),
+            service: BackendService::new(
+                Forward {
+                    backend: backend.clone(),
+                    forwarder: forwarder.clone(),
+                    pass_host_header: frontend.pass_host_header,
+                },
+                breaker_layers.get(&frontend.backend),
+            ),
         });
         let eps = if frontend.entry_points.is_empty() {
             &settings.default_entry_points

@@ -17,7 +17,7 @@ use trafik_config::rule::{Match, RequestInfo};
 
 use crate::access_log::{AccessLog, LogOnEnd, Record};
 use crate::proxy::headers::{ClientContext, ForwardedTrust, set_forwarded};
-use crate::proxy::{ErrorKind, Forwarder, ProxyError, ResponseBody};
+use crate::proxy::{Forwarder, ResponseBody};
 use crate::rewrite;
 use crate::runtime::Runtime;
 
@@ -107,26 +107,21 @@ async fn route(
     set_forwarded(req.headers_mut(), &client);
 
     let backend = &frontend.backend;
-    let Some(server) = backend.pick() else {
-        let err = ProxyError::new(ErrorKind::NoServer);
-        tracing::debug!(frontend = %frontend.name, backend = %backend.name, "{err}");
-        return error_response(err.status());
-    };
     let origin_start = Instant::now();
-    let result = ctx
-        .forwarder
-        .forward(req, &server.target, frontend.pass_host_header)
-        .await;
+    let (result, served_by) = frontend.service.call(req).await;
     if let Some(r) = record {
         r.frontend = Some(frontend.name.clone());
         r.backend = Some(backend.name.clone());
-        r.backend_url = Some(server.url.clone());
+        r.backend_url = served_by.map(|i| backend.servers[i].url.clone());
         r.origin_duration = Some(origin_start.elapsed());
     }
     match result {
-        Ok(response) => response.map(ResponseBody::streamed),
+        Ok(response) => response,
         Err(err) => {
-            tracing::debug!(frontend = %frontend.name, backend = %backend.name, server = %server.url, "{err}");
+            let server = served_by
+                .map(|i| backend.servers[i].url.as_str())
+                .unwrap_or("-");
+            tracing::debug!(frontend = %frontend.name, backend = %backend.name, server, "{err}");
             error_response(err.status())
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod aggregator;
+pub mod backend;
 pub mod cli;
 pub mod compile;
 pub mod echo;

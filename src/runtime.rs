@@ -8,6 +8,7 @@ use std::sync::Arc;
 use trafik_config::rule::{Modifiers, RuleIndex};
 use trafik_middleware::balance::Wrr;
 
+use crate::backend::BackendService;
 use crate::health::Health;
 use crate::proxy::Target;
 
@@ -34,6 +35,8 @@ pub struct FrontendRoute {
     pub pass_host_header: bool,
     pub modifiers: Modifiers,
     pub backend: Arc<BackendHandle>,
+    /// The backend's stack as this frontend calls it (its passHostHeader differs per frontend).
+    pub service: BackendService,
 }
 
 pub struct BackendHandle {
@@ -54,9 +57,11 @@ impl BackendHandle {
 
     /// The server the next request goes to, or `None` (⇒ 503) when none is healthy.
     pub fn pick(&self) -> Option<&ServerHandle> {
-        self.balancer
-            .next_where(|i| self.servers[i].is_up())
-            .map(|i| &self.servers[i])
+        self.pick_index().map(|i| &self.servers[i])
+    }
+
+    pub fn pick_index(&self) -> Option<usize> {
+        self.balancer.next_where(|i| self.servers[i].is_up())
     }
 }
 

@@ -112,6 +112,7 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
         compile_settings(&cfg),
         runtime.clone(),
         cfg.providers_throttle_duration.get(),
+        forwarder.clone(),
     );
     tokio::spawn(aggregator.run(updates_rx));
     match file_source(&cfg, config_path.as_deref()) {
