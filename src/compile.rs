@@ -277,29 +277,28 @@ fn merge(
     let mut merged = Configuration::default();
     let mut owners = HashMap::new();
     for (provider, snapshot) in snapshots {
-        for (name, backend) in &snapshot.config.backends {
-            let key = ("backends".to_string(), name.clone());
+        let mut take = |kind: &str, name: &str| -> bool {
+            let key = (kind.to_string(), name.to_string());
             if let Some(owner) = owners.get(&key) {
+                let what = kind.trim_end_matches('s');
                 problems.push(snapshot.sources.diagnostic(
-                    &path(&["backends", name]),
-                    format!("backend {name:?} already defined by provider {owner:?}, skipping"),
+                    &path(&[kind, name]),
+                    format!("{what} {name:?} already defined by provider {owner:?}, skipping"),
                 ));
-                continue;
+                return false;
             }
             owners.insert(key, provider.clone());
-            merged.backends.insert(name.clone(), backend.clone());
+            true
+        };
+        for (name, backend) in &snapshot.config.backends {
+            if take("backends", name) {
+                merged.backends.insert(name.clone(), backend.clone());
+            }
         }
         for (name, frontend) in &snapshot.config.frontends {
-            let key = ("frontends".to_string(), name.clone());
-            if let Some(owner) = owners.get(&key) {
-                problems.push(snapshot.sources.diagnostic(
-                    &path(&["frontends", name]),
-                    format!("frontend {name:?} already defined by provider {owner:?}, skipping"),
-                ));
-                continue;
+            if take("frontends", name) {
+                merged.frontends.insert(name.clone(), frontend.clone());
             }
-            owners.insert(key, provider.clone());
-            merged.frontends.insert(name.clone(), frontend.clone());
         }
     }
     (merged, owners)

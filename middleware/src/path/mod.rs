@@ -145,7 +145,7 @@ pub(crate) fn raw_len(raw: &str, decoded: usize) -> usize {
 }
 
 /// The percent-decoded path bytes (borrowed when there is no `%`).
-pub(crate) fn decode(raw: &str) -> Cow<'_, [u8]> {
+pub fn decode(raw: &str) -> Cow<'_, [u8]> {
     if !raw.contains('%') {
         return Cow::Borrowed(raw.as_bytes());
     }
