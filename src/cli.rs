@@ -177,7 +177,18 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         .as_ref()
         .is_some_and(|l| l.format.eq_ignore_ascii_case("json"));
     logging::init(&level, log_file.as_deref(), json)?;
+    // In `[file]` mode (a) the file provider reads `[backends]`/`[frontends]` of this very file
+    // and reports their warnings itself; reporting them here too would say everything twice.
+    let dynamic_in_main_file = matches!(
+        server::file_source(&cfg, path.as_deref()),
+        Some(file::Source::MainFile(_))
+    );
     for w in warnings {
+        if dynamic_in_main_file
+            && (w.message.starts_with("backends.") || w.message.starts_with("frontends."))
+        {
+            continue;
+        }
         tracing::warn!("{w}");
     }
     match &path {

@@ -99,7 +99,11 @@ async fn route(
     }
     let client = ClientContext {
         ip: peer.ip(),
-        proto: "http",
+        proto: if crate::proxy::forward::upgrade_protocol(req.headers()).is_some() {
+            "ws"
+        } else {
+            "http"
+        },
         host: client_host.as_ref(),
         trusted: ctx.trust.trusts(peer.ip()),
         server_name: &ctx.server_name,

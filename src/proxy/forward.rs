@@ -143,8 +143,17 @@ impl Forwarder {
         *req.uri_mut() =
             Uri::from_parts(parts).expect("scheme, authority and path make a valid URI");
 
+        // An upgrade (WebSocket) keeps its Upgrade/Connection pair, and the client side of
+        // the tunnel is claimed before the request moves on.
+        let upgrade =
+            upgrade_protocol(req.headers()).filter(|_| target.transport == Transport::Http);
+        let client_side = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
         let headers = req.headers_mut();
         strip_hop_by_hop(headers);
+        if let Some(protocol) = &upgrade {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, protocol.clone());
+        }
         if !pass_host_header {
             headers.insert(header::HOST, target.host_header.clone());
         } else if !headers.contains_key(header::HOST) {
@@ -167,8 +176,46 @@ impl Forwarder {
             None => response.await,
         };
         let mut response = result.map_err(ProxyError::from_client)?;
-        strip_hop_by_hop(response.headers_mut());
+        match client_side {
+            Some(client_side) if response.status() == http::StatusCode::SWITCHING_PROTOCOLS => {
+                let backend_side = hyper::upgrade::on(&mut response);
+                tokio::spawn(tunnel(client_side, backend_side));
+            }
+            // Any other answer to an upgrade request (401, 404…) passes through as is.
+            _ => strip_hop_by_hop(response.headers_mut()),
+        }
         Ok(response)
+    }
+}
+
+/// The protocol asked for when the request wants an upgrade (`Connection: upgrade`).
+pub fn upgrade_protocol(headers: &http::HeaderMap) -> Option<HeaderValue> {
+    let wants = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        });
+    if wants {
+        headers.get(header::UPGRADE).cloned()
+    } else {
+        None
+    }
+}
+
+/// Splices the two upgraded connections until either side closes.
+async fn tunnel(client: hyper::upgrade::OnUpgrade, backend: hyper::upgrade::OnUpgrade) {
+    match tokio::try_join!(client, backend) {
+        Ok((client, backend)) => {
+            let mut client = hyper_util::rt::TokioIo::new(client);
+            let mut backend = hyper_util::rt::TokioIo::new(backend);
+            if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut backend).await {
+                tracing::debug!("upgraded connection ended: {e}");
+            }
+        }
+        Err(e) => tracing::debug!("upgrade failed: {e}"),
     }
 }
 
