@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::compile::{CompileSettings, Registries, compile};
@@ -22,7 +22,6 @@ pub struct Aggregator {
     throttle: Duration,
     snapshots: BTreeMap<String, Snapshot>,
     generation: u64,
-    applied: watch::Sender<u64>,
     registries: Registries,
     forwarder: Arc<Forwarder>,
 }
@@ -34,22 +33,15 @@ impl Aggregator {
         throttle: Duration,
         forwarder: Arc<Forwarder>,
     ) -> Self {
-        let (applied, _) = watch::channel(0);
         Aggregator {
             settings,
             runtime,
             throttle,
             snapshots: BTreeMap::new(),
             generation: 0,
-            applied,
             registries: Registries::default(),
             forwarder,
         }
-    }
-
-    /// Tells the generation of every configuration applied from now on.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.applied.subscribe()
     }
 
     pub async fn run(mut self, mut updates: mpsc::Receiver<ProviderUpdate>) {
@@ -115,6 +107,5 @@ impl Aggregator {
             skipped = problems.len(),
             "configuration applied"
         );
-        let _ = self.applied.send(self.generation);
     }
 }

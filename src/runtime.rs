@@ -56,10 +56,6 @@ impl BackendHandle {
     }
 
     /// The server the next request goes to, or `None` (⇒ 503) when none is healthy.
-    pub fn pick(&self) -> Option<&ServerHandle> {
-        self.pick_index().map(|i| &self.servers[i])
-    }
-
     pub fn pick_index(&self) -> Option<usize> {
         self.balancer.next_where(|i| self.servers[i].is_up())
     }
