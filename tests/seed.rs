@@ -134,3 +134,22 @@ async fn plain_entry_points_speak_h2c_with_prior_knowledge() {
         format!("127.0.0.1:{port}")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ipv6_and_wildcard_entry_points() {
+    let backend = Backend::start("b").await;
+    let (v6, any) = (free_port(), free_port());
+    let trafik = Trafik::start(&format!(
+        "defaultEntryPoints = [\"v6\", \"any\"]\n[entryPoints.v6]\naddress = \"[::1]:{v6}\"\n[entryPoints.any]\naddress = \":{any}\"\n\
+         [file]\n[backends.b.servers.s]\nurl = \"{}\"\n[frontends.f]\nbackend = \"b\"\n[frontends.f.routes.r]\nrule = \"PathPrefix:/\"\n",
+        backend.url()
+    ));
+    trafik.wait_for(&format!("http://[::1]:{v6}/"), 200).await;
+    // ":port" listens on both families, as Go does.
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{any}/"), 200)
+        .await;
+    trafik.wait_for(&format!("http://[::1]:{any}/"), 200).await;
+    let (_, v) = get_json(&format!("http://[::1]:{v6}/x")).await;
+    assert_eq!(v["headers"]["x-real-ip"], "::1");
+}
