@@ -46,12 +46,13 @@ pub fn compile(
 ) -> (Runtime, Vec<Diagnostic>) {
     let mut problems = Vec::new();
     let (merged, owners) = merge(snapshots, &mut problems);
+    // Every merged item has an owner; the empty map is only a fallback that cannot panic.
+    let no_sources = SourceMap::default();
     let source_of = |kind: &str, name: &str| -> &SourceMap {
-        let provider = owners.get(&(kind.to_string(), name.to_string()));
-        &snapshots[provider
-            .map(String::as_str)
-            .unwrap_or_else(|| snapshots.keys().next().unwrap())]
-        .sources
+        owners
+            .get(&(kind.to_string(), name.to_string()))
+            .and_then(|provider| snapshots.get(provider))
+            .map_or(&no_sources, |s| &s.sources)
     };
 
     let ctx = DynamicContext {
@@ -147,20 +148,12 @@ pub fn compile(
             }
             Err(e) => {
                 let p = path(&["backends", name, "circuitBreaker", "expression"]);
-                let sources = source_of("backends", name);
                 let message = format!(
                     "backend {name:?} skipped: circuitBreaker expression: {}",
                     e.message
                 );
-                problems.push(match sources.locate(&p) {
-                    Some((file, line, col)) => Diagnostic {
-                        file,
-                        line: Some(line),
-                        col: Some(col + 1 + e.offset),
-                        message,
-                    },
-                    None => sources.diagnostic(&p, message),
-                });
+                problems
+                    .push(source_of("backends", name).diagnostic_in_string(&p, e.offset, message));
                 backends.remove(name);
             }
         }
@@ -182,18 +175,9 @@ pub fn compile(
             Err(e) => {
                 let route = route_names.get(e.route).map(|s| s.as_str()).unwrap_or("");
                 let p = path(&["frontends", name, "routes", route, "rule"]);
-                let sources = source_of("frontends", name);
                 let message = format!("frontend {name:?} skipped: {}", e.message);
-                problems.push(match sources.locate(&p) {
-                    // +1 steps over the opening quote of the rule string.
-                    Some((file, line, col)) => Diagnostic {
-                        file,
-                        line: Some(line),
-                        col: Some(col + 1 + e.offset),
-                        message,
-                    },
-                    None => sources.diagnostic(&p, message),
-                });
+                problems
+                    .push(source_of("frontends", name).diagnostic_in_string(&p, e.offset, message));
                 continue;
             }
         };

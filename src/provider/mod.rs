@@ -51,13 +51,26 @@ impl SourceMap {
         (&self.default_file, &self.default_locations)
     }
 
-    /// Where a string value starts (its opening quote), to add a column offset inside it.
-    pub fn locate(&self, path: &[String]) -> Option<(String, usize, usize)> {
+    /// A diagnostic pointing `offset` bytes into the string value at `path` (rule and
+    /// expression errors know their byte within the string, not within the file).
+    pub fn diagnostic_in_string(
+        &self,
+        path: &[String],
+        offset: usize,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         let (file, locations) = self.owner(path);
-        let path: Vec<&str> = path.iter().map(String::as_str).collect();
-        locations
-            .locate(&path)
-            .map(|(l, c)| (file.to_string(), l, c))
+        let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+        match locations.locate(&segs) {
+            // +1 steps over the opening quote.
+            Some((line, col)) => Diagnostic {
+                file: file.to_string(),
+                line: Some(line),
+                col: Some(col + 1 + offset),
+                message: message.into(),
+            },
+            None => locations.diagnostic(file, &segs, message),
+        }
     }
 }
 
