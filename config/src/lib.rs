@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod duration;
 pub mod load;
 pub mod model;
+pub mod retry_expr;
 pub mod rule;
 pub mod validate;
 

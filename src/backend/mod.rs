@@ -1,0 +1,87 @@
+//! A backend as requests see it. Most backends are just a load balancer and the
+//! forwarder ([`Forward`]), called directly; a backend with resilience options gets the
+//! layered [`Stack`] v1's order asks for (see `stack`).
+
+mod attempts;
+mod balancer;
+mod breakers;
+mod forward;
+mod stack;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Request, Response};
+use tower::ServiceExt;
+use trafik_middleware::limit::ClientAddr;
+
+pub use attempts::Attempts;
+pub use balancer::{Balancer, Method as BalanceMethod, Pick};
+pub use breakers::{BreakerRegistry, Classifier, detached_layer};
+pub use forward::Forward;
+pub use stack::{Buffering, Layers, Stack};
+
+use crate::proxy::{ProxyError, RequestBody, ResponseBody};
+use crate::stats::BackendStats;
+
+/// What became of a request sent to a backend.
+pub struct Outcome {
+    pub result: Result<Response<ResponseBody>, ProxyError>,
+    /// The server that answered, or the last one tried.
+    pub served_by: Option<usize>,
+    /// Attempts after the first (v1's `RetryAttempts`).
+    pub retries: u32,
+}
+
+/// The per-frontend view of a backend: what a request is handed to.
+#[derive(Clone)]
+pub enum BackendService {
+    Plain(Forward),
+    Layered(Stack),
+}
+
+impl BackendService {
+    pub fn new(forward: Forward, layers: &Layers) -> Self {
+        if layers.is_empty() {
+            BackendService::Plain(forward)
+        } else {
+            BackendService::Layered(layers.build(forward))
+        }
+    }
+
+    /// Sends the request through the stack. The request counts as open on the backend
+    /// until its response body is gone.
+    pub async fn call(
+        &self,
+        mut req: Request<RequestBody>,
+        peer: SocketAddr,
+        stats: &Arc<BackendStats>,
+    ) -> Outcome {
+        let open = stats.open();
+        let mut outcome = match self {
+            BackendService::Plain(forward) => {
+                let (result, served_by) = forward.forward(req).await;
+                Outcome {
+                    result,
+                    served_by,
+                    retries: 0,
+                }
+            }
+            BackendService::Layered(stack) => {
+                let attempts = Attempts::default();
+                let extensions = req.extensions_mut();
+                extensions.insert(attempts.clone());
+                extensions.insert(ClientAddr(peer));
+                let result = stack.clone().oneshot(req).await;
+                stats.add_retries(attempts.retries());
+                Outcome {
+                    result,
+                    served_by: attempts.last_server(),
+                    retries: attempts.retries(),
+                }
+            }
+        };
+        outcome.result = outcome.result.map(|r| r.map(|body| body.hold(open)));
+        outcome
+    }
+}
