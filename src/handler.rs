@@ -17,7 +17,7 @@ use trafik_config::rule::{Match, RequestInfo};
 
 use crate::access_log::{AccessLog, LogOnEnd, Record};
 use crate::proxy::headers::{ClientContext, ForwardedTrust, set_forwarded};
-use crate::proxy::{Forwarder, ResponseBody};
+use crate::proxy::{Forwarder, RequestBody, ResponseBody};
 use crate::rewrite;
 use crate::runtime::Runtime;
 
@@ -112,14 +112,19 @@ async fn route(
 
     let backend = &frontend.backend;
     let origin_start = Instant::now();
-    let (result, served_by) = frontend.service.call(req).await;
+    let outcome = frontend
+        .service
+        .call(req.map(RequestBody::from), peer, &backend.stats)
+        .await;
+    let served_by = outcome.served_by;
     if let Some(r) = record {
         r.frontend = Some(frontend.name.clone());
         r.backend = Some(backend.name.clone());
         r.backend_url = served_by.map(|i| backend.servers[i].url.clone());
         r.origin_duration = Some(origin_start.elapsed());
+        r.retry_attempts = outcome.retries;
     }
-    match result {
+    match outcome.result {
         Ok(response) => response,
         Err(err) => {
             let server = served_by

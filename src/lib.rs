@@ -16,3 +16,4 @@ pub mod proxy;
 pub mod rewrite;
 pub mod runtime;
 pub mod server;
+pub mod stats;

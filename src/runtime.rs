@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use trafik_config::rule::{Modifiers, RuleIndex};
-use trafik_middleware::balance::Wrr;
 
-use crate::backend::BackendService;
+use crate::backend::{BackendService, Balancer};
 use crate::health::Health;
 use crate::proxy::Target;
+use crate::stats::BackendStats;
 
 #[derive(Default)]
 pub struct Runtime {
@@ -42,23 +42,11 @@ pub struct FrontendRoute {
 pub struct BackendHandle {
     pub name: String,
     pub servers: Vec<ServerHandle>,
-    pub balancer: Wrr,
-}
-
-impl BackendHandle {
-    pub fn new(name: String, servers: Vec<ServerHandle>) -> Self {
-        let balancer = Wrr::new(servers.iter().map(|s| s.weight).collect());
-        BackendHandle {
-            name,
-            servers,
-            balancer,
-        }
-    }
-
-    /// The server the next request goes to, or `None` (⇒ 503) when none is healthy.
-    pub fn pick_index(&self) -> Option<usize> {
-        self.balancer.next_where(|i| self.servers[i].is_up())
-    }
+    pub balancer: Balancer,
+    /// The circuit breaker's state, when the backend has one.
+    pub breaker: Option<trafik_middleware::breaker::BreakerState>,
+    /// Counters kept across reloads (retries, open connections).
+    pub stats: Arc<BackendStats>,
 }
 
 pub struct ServerHandle {

@@ -53,6 +53,28 @@ pub fn compile_settings(cfg: &StaticConfig) -> CompileSettings {
         keep_trailing_slash: cfg.keep_trailing_slash,
         allow_min_weight_zero: cfg.allow_min_weight_zero,
         health_check_interval: cfg.healthcheck.clone().unwrap_or_default().interval.get(),
+        retry_attempts: cfg
+            .retry
+            .as_ref()
+            .map(|r| u32::try_from(r.attempts).unwrap_or(0)),
+    }
+}
+
+/// Waits (boundedly) for the first configuration before serving, so the first clients get
+/// routes rather than 404s; they wait in the listen backlog meanwhile, the ports being
+/// bound already. A provider that never delivers does not keep trafik from serving.
+async fn first_configuration(runtime: &ArcSwap<Runtime>) {
+    const LIMIT: Duration = Duration::from_secs(5);
+    let waited = tokio::time::timeout(LIMIT, async {
+        while runtime.load().generation == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    if waited.is_err() {
+        tracing::warn!(
+            "no configuration after {LIMIT:?}: serving anyway, requests answer 404 until one arrives"
+        );
     }
 }
 
@@ -115,14 +137,19 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
         forwarder.clone(),
     );
     tokio::spawn(aggregator.run(updates_rx));
-    match file_source(&cfg, config_path.as_deref()) {
+    let has_provider = match file_source(&cfg, config_path.as_deref()) {
         Some(source) => {
             let watch = cfg.file.as_ref().is_some_and(|f| f.watch);
             tokio::spawn(file::run(source, watch, updates_tx.clone()));
+            true
         }
         None => {
-            tracing::warn!("no provider configured ([file] is absent): every request answers 404")
+            tracing::warn!("no provider configured ([file] is absent): every request answers 404");
+            false
         }
+    };
+    if has_provider {
+        first_configuration(&runtime).await;
     }
 
     let stop_accepting = CancellationToken::new();

@@ -93,7 +93,8 @@ pub fn compile(
     if let Some(r) = registries {
         r.health.retain(&live.checks);
         r.breakers.retain(&live.breakers);
-        r.stats.retain(&backends.keys().map(String::as_str).collect());
+        r.stats
+            .retain(&backends.keys().map(String::as_str).collect());
     }
 
     let options = CompileOptions {

@@ -8,7 +8,12 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
+
+use super::request_body::BoxError;
+use crate::stats::OpenGuard;
 
 /// Told about each data frame's size and, once, about the end of the body
 /// (`complete = false` when the client went away or the backend broke mid-body).
@@ -22,6 +27,8 @@ pin_project_lite::pin_project! {
         #[pin]
         kind: Kind,
         observer: Option<Box<dyn BodyObserver>>,
+        // Counts the request as open on its backend until the body is gone.
+        guard: Option<OpenGuard>,
     }
 
     impl PinnedDrop for ResponseBody {
@@ -31,6 +38,7 @@ pin_project_lite::pin_project! {
             let complete = match &*this.kind {
                 Kind::Streamed { body } => body.is_end_stream(),
                 Kind::Full { data } => data.is_none(),
+                Kind::Boxed { body } => body.is_end_stream(),
             };
             if let Some(mut o) = this.observer.take() {
                 o.on_end(complete);
@@ -44,6 +52,8 @@ pin_project_lite::pin_project! {
     enum Kind {
         Streamed { #[pin] body: Incoming },
         Full { data: Option<Bytes> },
+        // What a resilience layer answered with (buffered, limited…).
+        Boxed { #[pin] body: UnsyncBoxBody<Bytes, BoxError> },
     }
 }
 
@@ -52,6 +62,7 @@ impl ResponseBody {
         ResponseBody {
             kind: Kind::Streamed { body },
             observer: None,
+            guard: None,
         }
     }
 
@@ -61,6 +72,21 @@ impl ResponseBody {
         ResponseBody {
             kind: Kind::Full { data },
             observer: None,
+            guard: None,
+        }
+    }
+
+    pub fn boxed<B>(body: B) -> Self
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        ResponseBody {
+            kind: Kind::Boxed {
+                body: body.map_err(Into::into).boxed_unsync(),
+            },
+            observer: None,
+            guard: None,
         }
     }
 
@@ -68,7 +94,13 @@ impl ResponseBody {
         ResponseBody {
             kind: Kind::Full { data: None },
             observer: None,
+            guard: None,
         }
+    }
+
+    pub fn hold(mut self, guard: OpenGuard) -> Self {
+        self.guard = Some(guard);
+        self
     }
 
     pub fn observe(mut self, observer: Box<dyn BodyObserver>) -> Self {
@@ -79,16 +111,17 @@ impl ResponseBody {
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.project();
         let polled = match this.kind.project() {
-            KindProj::Streamed { body } => body.poll_frame(cx),
+            KindProj::Streamed { body } => body.poll_frame(cx).map_err(Into::into),
             KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            KindProj::Boxed { body } => body.poll_frame(cx),
         };
         if let Some(observer) = this.observer.as_mut() {
             match &polled {
@@ -117,6 +150,7 @@ impl Body for ResponseBody {
         match &self.kind {
             Kind::Streamed { body } => body.is_end_stream(),
             Kind::Full { data } => data.is_none(),
+            Kind::Boxed { body } => body.is_end_stream(),
         }
     }
 
@@ -126,6 +160,19 @@ impl Body for ResponseBody {
             Kind::Full { data } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
+            Kind::Boxed { body } => body.size_hint(),
         }
+    }
+}
+
+impl From<&'static str> for ResponseBody {
+    fn from(text: &'static str) -> Self {
+        ResponseBody::full(text)
+    }
+}
+
+impl From<String> for ResponseBody {
+    fn from(text: String) -> Self {
+        ResponseBody::full(text)
     }
 }

@@ -30,11 +30,18 @@ pub enum ErrorKind {
 pub struct ProxyError {
     pub kind: ErrorKind,
     source: Option<Box<dyn StdError + Send + Sync>>,
+    /// A broken connection of an idempotent request, before any response: sending it
+    /// again is safe even though the backend may have seen it (RFC 9110 §9.2.2).
+    idempotent_reset: bool,
 }
 
 impl ProxyError {
     pub fn new(kind: ErrorKind) -> Self {
-        ProxyError { kind, source: None }
+        ProxyError {
+            kind,
+            source: None,
+            idempotent_reset: false,
+        }
     }
 
     pub fn with_source(
@@ -44,6 +51,7 @@ impl ProxyError {
         ProxyError {
             kind,
             source: Some(source.into()),
+            idempotent_reset: false,
         }
     }
 
@@ -74,12 +82,22 @@ impl ProxyError {
         }
     }
 
-    /// True when nothing reached the backend, so another attempt cannot duplicate work.
+    /// Marks a connection that broke before any response as safe to retry when the
+    /// request's method is idempotent (GET, HEAD, PUT, DELETE, OPTIONS, TRACE), as nginx's
+    /// `proxy_next_upstream error` does; a broken POST is never sent twice.
+    pub fn for_method(mut self, method: &http::Method) -> Self {
+        self.idempotent_reset = self.kind == ErrorKind::Reset && is_idempotent(method);
+        self
+    }
+
+    /// True when another attempt cannot duplicate work: nothing reached the backend (the
+    /// connection failed), or the request is idempotent and no response had started.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::ConnectRefused | ErrorKind::ConnectTimeout | ErrorKind::Connect
-        )
+        self.idempotent_reset
+            || matches!(
+                self.kind,
+                ErrorKind::ConnectRefused | ErrorKind::ConnectTimeout | ErrorKind::Connect
+            )
     }
 }
 
@@ -107,6 +125,19 @@ impl fmt::Display for ProxyError {
 }
 
 impl StdError for ProxyError {}
+
+fn is_idempotent(method: &http::Method) -> bool {
+    use http::Method;
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::PUT,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::TRACE,
+    ]
+    .contains(method)
+}
 
 fn io_kind(err: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
     let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
@@ -158,5 +189,13 @@ mod tests {
         );
         assert!(ProxyError::new(ErrorKind::ConnectRefused).is_retryable());
         assert!(!ProxyError::new(ErrorKind::Reset).is_retryable());
+        let reset = || ProxyError::new(ErrorKind::Reset);
+        assert!(reset().for_method(&http::Method::GET).is_retryable());
+        assert!(!reset().for_method(&http::Method::POST).is_retryable());
+        assert!(
+            !ProxyError::new(ErrorKind::ResponseTimeout)
+                .for_method(&http::Method::GET)
+                .is_retryable()
+        );
     }
 }

@@ -14,6 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::error::{ErrorKind, ProxyError};
 use super::headers::strip_hop_by_hop;
+use super::request_body::RequestBody;
 
 /// How to reach one server, parsed once per configuration from its `url`.
 #[derive(Debug, Clone)]
@@ -76,8 +77,8 @@ pub struct ForwarderSettings {
 
 /// Shared by every backend of a configuration and kept across reloads, so pools survive.
 pub struct Forwarder {
-    http1: Client<HttpConnector, Incoming>,
-    h2c: Client<HttpConnector, Incoming>,
+    http1: Client<HttpConnector, RequestBody>,
+    h2c: Client<HttpConnector, RequestBody>,
     response_header_timeout: Option<Duration>,
 }
 
@@ -109,7 +110,7 @@ impl Forwarder {
     /// kept when `pass_host_header`, else the server's authority is sent, as v1 does.
     pub async fn forward(
         &self,
-        mut req: Request<Incoming>,
+        mut req: Request<RequestBody>,
         target: &Target,
         pass_host_header: bool,
     ) -> Result<Response<Incoming>, ProxyError> {
@@ -167,6 +168,7 @@ impl Forwarder {
             headers.remove(header::HOST);
         }
 
+        let method = req.method().clone();
         let response = client.request(req);
         let result = match self.response_header_timeout {
             Some(limit) => match tokio::time::timeout(limit, response).await {
@@ -175,7 +177,7 @@ impl Forwarder {
             },
             None => response.await,
         };
-        let mut response = result.map_err(ProxyError::from_client)?;
+        let mut response = result.map_err(|e| ProxyError::from_client(e).for_method(&method))?;
         match client_side {
             Some(client_side) if response.status() == http::StatusCode::SWITCHING_PROTOCOLS => {
                 let backend_side = hyper::upgrade::on(&mut response);

@@ -4,7 +4,9 @@ pub mod body;
 pub mod error;
 pub mod forward;
 pub mod headers;
+pub mod request_body;
 
 pub use body::ResponseBody;
 pub use error::{ErrorKind, ProxyError};
 pub use forward::{Forwarder, ForwarderSettings, Target, Transport};
+pub use request_body::{BoxError, RequestBody};

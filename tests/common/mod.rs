@@ -26,12 +26,24 @@ use tokio::task::JoinHandle;
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// A port nobody listens on right now (bound then released).
+/// A port nothing listens on, for trafik to bind later. Taken below Linux's ephemeral
+/// range (32768–60999), so a port-0 bind elsewhere (a test backend, a client socket) cannot
+/// be handed the same port between this check and trafik's bind; a per-process counter
+/// keeps the tests of one binary apart, the pid keeps concurrent binaries apart.
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 20000;
+    const SPAN: u32 = 12000;
+    let seed = std::process::id().wrapping_mul(2654435761) % SPAN;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (LOW + (seed + n * 7) % SPAN) as u16;
+        if StdListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {LOW} and {}", LOW + SPAN);
 }
 
 /// Polls `check` until it returns `Some` or the deadline passes.

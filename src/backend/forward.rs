@@ -1,0 +1,85 @@
+//! The innermost service of every backend: pick a server, forward, and tell the balancer
+//! how it went.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::header::SET_COOKIE;
+use http::{Request, Response};
+use tower::Service;
+
+use super::attempts::Attempts;
+use crate::proxy::{ErrorKind, Forwarder, ProxyError, RequestBody, ResponseBody};
+use crate::runtime::BackendHandle;
+
+#[derive(Clone)]
+pub struct Forward {
+    pub backend: Arc<BackendHandle>,
+    pub forwarder: Arc<Forwarder>,
+    pub pass_host_header: bool,
+}
+
+impl Forward {
+    /// Picks a server and forwards; also says which server was picked. With an
+    /// [`Attempts`] in the request (a retried request), servers already tried are passed
+    /// over while others are up.
+    pub async fn forward(
+        &self,
+        req: Request<RequestBody>,
+    ) -> (Result<Response<ResponseBody>, ProxyError>, Option<usize>) {
+        let backend = &self.backend;
+        let attempts = req.extensions().get::<Attempts>();
+        let Some(pick) = backend
+            .balancer
+            .pick(req.headers(), &backend.servers, attempts)
+        else {
+            return (Err(ProxyError::new(ErrorKind::NoServer)), None);
+        };
+        if let Some(a) = attempts {
+            a.begin(pick.index);
+        }
+        let started = backend.balancer.learns().then(Instant::now);
+        let target = &backend.servers[pick.index].target;
+        let result = self
+            .forwarder
+            .forward(req, target, self.pass_host_header)
+            .await;
+        if let Some(started) = started {
+            let failed = match &result {
+                Ok(r) => (500..=504).contains(&r.status().as_u16()),
+                Err(_) => true,
+            };
+            backend
+                .balancer
+                .record(pick.index, started.elapsed(), failed);
+        }
+        let result = result.map(|r| {
+            let mut r = r.map(ResponseBody::streamed);
+            if let Some(cookie) = pick.set_cookie {
+                r.headers_mut().append(SET_COOKIE, cookie);
+            }
+            r
+        });
+        (result, Some(pick.index))
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl Service<Request<RequestBody>> for Forward {
+    type Response = Response<ResponseBody>;
+    type Error = ProxyError;
+    type Future = BoxFuture<Result<Response<ResponseBody>, ProxyError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<RequestBody>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { this.forward(req).await.0 })
+    }
+}
