@@ -1,3 +1,4 @@
+pub mod auth;
 pub mod balance;
 pub mod breaker;
 pub mod buffer;
