@@ -218,6 +218,8 @@ pub struct Backend {
     pub addr: SocketAddr,
     pub name: String,
     pub hits: Arc<AtomicUsize>,
+    /// Milliseconds every answer is delayed by (see `set_delay`).
+    delay: Arc<AtomicUsize>,
     task: JoinHandle<()>,
     connections: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
 }
@@ -231,17 +233,20 @@ impl Backend {
         let listener = TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
+        let delay = Arc::new(AtomicUsize::new(0));
         let connections = Arc::new(std::sync::Mutex::new(Vec::new()));
         let (n, h, conns) = (name.to_string(), hits.clone(), connections.clone());
+        let d = delay.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (n, h) = (n.clone(), h.clone());
+                let (n, h, d) = (n.clone(), h.clone(), d.clone());
                 let conn = tokio::spawn(async move {
-                    let svc =
-                        hyper::service::service_fn(move |req| describe(req, n.clone(), h.clone()));
+                    let svc = hyper::service::service_fn(move |req| {
+                        describe(req, n.clone(), h.clone(), d.load(Ordering::Relaxed))
+                    });
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), svc)
                         .await;
@@ -253,9 +258,15 @@ impl Backend {
             addr,
             name: name.to_string(),
             hits,
+            delay,
             task,
             connections,
         }
+    }
+
+    /// Makes every later answer wait `ms` milliseconds (a slow server).
+    pub fn set_delay(&self, ms: usize) {
+        self.delay.store(ms, Ordering::Relaxed);
     }
 
     pub fn url(&self) -> String {
@@ -289,8 +300,12 @@ async fn describe(
     req: hyper::Request<Incoming>,
     name: String,
     hits: Arc<AtomicUsize>,
+    delay_ms: usize,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     hits.fetch_add(1, Ordering::SeqCst);
+    if delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(delay_ms as u64)).await;
+    }
     let query = req.uri().query().map(str::to_owned);
     if let Some(ms) = query_param(query.as_deref(), "wait").and_then(|w| w.parse::<u64>().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
