@@ -15,6 +15,7 @@ use crate::compile::{CompileSettings, Registries, compile};
 use crate::provider::{ProviderUpdate, Snapshot};
 use crate::proxy::Forwarder;
 use crate::runtime::Runtime;
+use crate::tls::dynamic::DynamicTls;
 
 pub struct Aggregator {
     settings: CompileSettings,
@@ -24,6 +25,8 @@ pub struct Aggregator {
     generation: u64,
     registries: Registries,
     forwarder: Arc<Forwarder>,
+    /// `[[tls]]` certificates, applied with every configuration.
+    tls: Option<Arc<DynamicTls>>,
 }
 
 impl Aggregator {
@@ -41,7 +44,14 @@ impl Aggregator {
             generation: 0,
             registries: Registries::default(),
             forwarder,
+            tls: None,
         }
+    }
+
+    /// Also applies providers' `[[tls]]` certificates to the TLS entry points.
+    pub fn with_tls(mut self, tls: Arc<DynamicTls>) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     pub async fn run(mut self, mut updates: mpsc::Receiver<ProviderUpdate>) {
@@ -97,6 +107,11 @@ impl Aggregator {
         );
         for p in &problems {
             tracing::error!(provider = %provider, "{p}");
+        }
+        if let Some(tls) = &self.tls {
+            for p in tls.apply(&self.snapshots) {
+                tracing::error!(provider = %provider, "{p}");
+            }
         }
         let frontends: usize = runtime.entry_points.values().map(|e| e.index.len()).sum();
         self.runtime.store(Arc::new(runtime));

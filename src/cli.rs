@@ -240,14 +240,17 @@ async fn check(cli: &Cli) -> ExitCode {
 
 /// `check` compiles backends like a run does, but never sends anything through them.
 fn check_forwarder() -> std::sync::Arc<crate::proxy::Forwarder> {
-    std::sync::Arc::new(crate::proxy::Forwarder::new(
-        &crate::proxy::ForwarderSettings {
+    std::sync::Arc::new(
+        crate::proxy::Forwarder::new(&crate::proxy::ForwarderSettings {
             dial_timeout: None,
             response_header_timeout: None,
             max_idle_per_host: 0,
             idle_timeout: std::time::Duration::from_secs(1),
-        },
-    ))
+            root_cas: Vec::new(),
+            insecure_skip_verify: false,
+        })
+        .expect("a forwarder without rootCAs always builds"),
+    )
 }
 
 fn report(errors: &[Diagnostic], warnings: &[Diagnostic]) -> ExitCode {

@@ -1,6 +1,7 @@
 //! Entry points: a listening socket each, an accept loop, and HTTP/1.1 + HTTP/2
-//! (prior-knowledge h2c) connections served by hyper-util. Connections are tracked so
-//! a shutdown lets in-flight requests finish.
+//! (prior-knowledge h2c) connections served by hyper-util; on a TLS entry point the
+//! handshake comes first (ALPN picks h2 or http/1.1). Connections are tracked so a
+//! shutdown lets in-flight requests finish.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,9 +12,15 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::handler::{self, EntryPointContext};
+use crate::redirect::EntryPointRedirect;
+use crate::tls::TlsConnection;
+
+/// A client has this long to finish its TLS handshake: a silent peer must not hold a task.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Client-side timeouts (`[respondingTimeouts]`).
 #[derive(Debug, Clone)]
@@ -21,6 +28,13 @@ pub struct ServeSettings {
     /// Time allowed for a request's headers, and for an idle keep-alive connection to
     /// start its next request (hyper runs one timer for both).
     pub header_timeout: Duration,
+}
+
+/// What an entry point does before HTTP: terminate TLS, and/or redirect everything.
+#[derive(Clone, Default)]
+pub struct EntryPointOptions {
+    pub tls: Option<TlsAcceptor>,
+    pub redirect: Option<Arc<EntryPointRedirect>>,
 }
 
 /// Binds `address` (`":8080"`, `"127.0.0.1:8080"`, `"[::1]:8080"`, `"localhost:80"`).
@@ -77,6 +91,7 @@ pub async fn serve(
     listener: TcpListener,
     ctx: Arc<EntryPointContext>,
     settings: ServeSettings,
+    options: EntryPointOptions,
     stop: CancellationToken,
 ) -> GracefulShutdown {
     let graceful = GracefulShutdown::new();
@@ -93,6 +108,7 @@ pub async fn serve(
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(250);
+    let builder = Arc::new(builder);
     loop {
         let (stream, peer) = tokio::select! {
             biased;
@@ -108,20 +124,97 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let ctx = ctx.clone();
-        let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-            handler::handle(ctx.clone(), peer, req)
+        let conn = Connection {
+            ctx: ctx.clone(),
+            builder: builder.clone(),
+            redirect: options.redirect.clone(),
+            peer,
+            watcher: graceful.watcher(),
+        };
+        match &options.tls {
+            None => conn.serve(stream, None),
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                // The handshake runs in the connection's task, never in the accept loop.
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            let (_, session) = tls.get_ref();
+                            let info = TlsConnection {
+                                peer_certificates: session
+                                    .peer_certificates()
+                                    .map(|c| Arc::new(c.to_vec())),
+                            };
+                            conn.serve(tls, Some(info));
+                        }
+                        // Garbage, plaintext HTTP, a refused SNI, an old TLS version: the
+                        // client's problem, not the operator's.
+                        Ok(Err(e)) => tracing::debug!(
+                            entry_point = %conn.ctx.name,
+                            "TLS handshake with {peer} failed: {e}"
+                        ),
+                        Err(_) => tracing::debug!(
+                            entry_point = %conn.ctx.name,
+                            "TLS handshake with {peer}: no handshake within {HANDSHAKE_TIMEOUT:?}"
+                        ),
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    graceful
+}
+
+/// One accepted connection, ready to be served once its transport (TCP or TLS) is.
+struct Connection {
+    ctx: Arc<EntryPointContext>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    redirect: Option<Arc<EntryPointRedirect>>,
+    peer: SocketAddr,
+    watcher: hyper_util::server::graceful::Watcher,
+}
+
+impl Connection {
+    fn serve<S>(self, stream: S, tls: Option<TlsConnection>)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            ctx,
+            builder,
+            redirect,
+            peer,
+            watcher,
+        } = self;
+        let tls = tls.map(Arc::new);
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            let ctx = ctx.clone();
+            let redirect = redirect.clone();
+            if let Some(info) = &tls {
+                req.extensions_mut().insert(info.clone());
+            }
+            async move {
+                if let Some(r) = redirect
+                    && let Some(response) = r.respond(&req, tls_of(&req))
+                {
+                    return Ok(response);
+                }
+                handler::handle(ctx, peer, req).await
+            }
         });
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
-        let conn = graceful.watch(conn);
+        let conn = watcher.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::trace!("connection from {peer}: {e}");
             }
         });
     }
-    drop(listener);
-    graceful
+}
+
+fn tls_of(req: &hyper::Request<Incoming>) -> bool {
+    req.extensions().get::<Arc<TlsConnection>>().is_some()
 }

@@ -99,10 +99,16 @@ async fn route(
     }
     let client = ClientContext {
         ip: peer.ip(),
-        proto: if crate::proxy::forward::upgrade_protocol(req.headers()).is_some() {
-            "ws"
-        } else {
-            "http"
+        proto: match (
+            crate::proxy::forward::upgrade_protocol(req.headers()).is_some(),
+            req.extensions()
+                .get::<Arc<crate::tls::TlsConnection>>()
+                .is_some(),
+        ) {
+            (true, true) => "wss",
+            (true, false) => "ws",
+            (false, true) => "https",
+            (false, false) => "http",
         },
         host: client_host.as_ref(),
         trusted: ctx.trust.trusts(peer.ip()),

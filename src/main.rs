@@ -4,5 +4,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // Before anything builds a TLS configuration: one crypto provider for the process.
+    trafik::tls::install_crypto_provider();
     trafik::cli::main()
 }

@@ -17,12 +17,14 @@ use trafik_config::StaticConfig;
 use crate::access_log::{self, AccessLog};
 use crate::aggregator::Aggregator;
 use crate::compile::CompileSettings;
-use crate::entrypoint::{self, ServeSettings};
+use crate::entrypoint::{self, EntryPointOptions, ServeSettings};
 use crate::handler::EntryPointContext;
 use crate::provider::file;
 use crate::proxy::headers::ForwardedTrust;
 use crate::proxy::{Forwarder, ForwarderSettings};
+use crate::redirect::EntryPointRedirect;
 use crate::runtime::Runtime;
+use crate::tls::dynamic::DynamicTls;
 
 /// Which file provider mode the static configuration asks for, paths resolved against
 /// the directory of the main configuration file.
@@ -89,7 +91,9 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
         response_header_timeout: non_zero(cfg.forwarding_timeouts.response_header_timeout),
         max_idle_per_host: cfg.max_idle_conns_per_host,
         idle_timeout: Duration::from_secs(90),
-    }));
+        root_cas: cfg.root_cas.clone(),
+        insecure_skip_verify: cfg.insecure_skip_verify,
+    })?);
     let access_log = start_access_log(&cfg)?;
     let server_name = HeaderValue::from_str(&gethostname::gethostname().to_string_lossy())
         .unwrap_or_else(|_| HeaderValue::from_static("trafik"));
@@ -107,8 +111,26 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
     };
 
     // Bind every entry point before anything else: a port in use is fatal at start.
+    // So is a TLS entry point whose certificates do not load.
+    let dynamic_tls = Arc::new(DynamicTls::new(&cfg));
+    let entry_points = cfg.effective_entry_points();
     let mut listeners = Vec::new();
-    for (name, ep) in cfg.effective_entry_points() {
+    for (name, ep) in entry_points.clone() {
+        let options = EntryPointOptions {
+            tls: match &ep.tls {
+                Some(tls) => Some(tokio_rustls::TlsAcceptor::from(
+                    crate::tls::config::server_config(&name, tls, dynamic_tls.certs())
+                        .map_err(anyhow::Error::msg)?,
+                )),
+                None => None,
+            },
+            redirect: match &ep.redirect {
+                Some(r) => Some(Arc::new(
+                    EntryPointRedirect::new(&name, r, &entry_points).map_err(anyhow::Error::msg)?,
+                )),
+                None => None,
+            },
+        };
         let listener = entrypoint::bind(&name, &ep.address)
             .await
             .map_err(anyhow::Error::msg)?;
@@ -126,7 +148,7 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
             server_name: server_name.clone(),
             access_log: access_log.clone(),
         });
-        listeners.push((listener, ctx));
+        listeners.push((listener, ctx, options));
     }
 
     let (updates_tx, updates_rx) = mpsc::channel(16);
@@ -135,7 +157,8 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
         runtime.clone(),
         cfg.providers_throttle_duration.get(),
         forwarder.clone(),
-    );
+    )
+    .with_tls(dynamic_tls);
     tokio::spawn(aggregator.run(updates_rx));
     let has_provider = match file_source(&cfg, config_path.as_deref()) {
         Some(source) => {
@@ -154,11 +177,12 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
 
     let stop_accepting = CancellationToken::new();
     let mut servers = Vec::new();
-    for (listener, ctx) in listeners {
+    for (listener, ctx, options) in listeners {
         servers.push(tokio::spawn(entrypoint::serve(
             listener,
             ctx,
             serve_settings.clone(),
+            options,
             stop_accepting.clone(),
         )));
     }

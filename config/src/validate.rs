@@ -232,6 +232,8 @@ pub fn validate_dynamic(cfg: &Configuration, ctx: &DynamicContext<'_>) -> Valida
         config: Configuration {
             backends,
             frontends,
+            // Certificates are checked where they are loaded (trafik's tls module).
+            tls: cfg.tls.clone(),
         },
         problems,
     }
@@ -632,6 +634,7 @@ mod tests {
             ..Backend::default()
         };
         let cfg = Configuration {
+            tls: Vec::new(),
             backends: [("b1".to_string(), backend)].into(),
             ..Default::default()
         };
@@ -657,6 +660,7 @@ mod tests {
     #[test]
     fn frontends() {
         let cfg = Configuration {
+            tls: Vec::new(),
             backends: [("b".to_string(), Backend::default())].into(),
             frontends: [
                 ("good", frontend("b", &[], &[("r", "Path:/")])),
@@ -734,6 +738,7 @@ mod tests {
     #[test]
     fn frontends_without_usable_default_entry_points_are_dropped() {
         let cfg = Configuration {
+            tls: Vec::new(),
             backends: [("b".to_string(), Backend::default())].into(),
             frontends: [("f".to_string(), frontend("b", &[], &[("r", "Path:/")]))].into(),
         };

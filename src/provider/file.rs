@@ -191,6 +191,13 @@ fn parse(read: &Read) -> Result<(Snapshot, Vec<Diagnostic>), Vec<Diagnostic>> {
             );
             merged.frontends.insert(name, frontend);
         }
+        for tls in loaded.value.tls {
+            by_item.insert(
+                ("tls".to_string(), merged.tls.len().to_string()),
+                (shared_file.clone(), locations.clone()),
+            );
+            merged.tls.push(tls);
+        }
         first.get_or_insert((file, locations));
     }
     if !errors.is_empty() {

@@ -8,6 +8,7 @@ use http::header::{self, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -30,7 +31,7 @@ pub enum Transport {
     Http,
     /// HTTP/2 over cleartext, prior knowledge (`h2c://`).
     H2c,
-    /// `https://`: needs the TLS issue; answered with 502 until then.
+    /// `https://`: TLS, HTTP/2 when the server offers it through ALPN.
     Https,
 }
 
@@ -73,17 +74,26 @@ pub struct ForwarderSettings {
     pub response_header_timeout: Option<Duration>,
     pub max_idle_per_host: usize,
     pub idle_timeout: Duration,
+    /// Extra CAs for `https://` servers (paths or PEM), besides the system's.
+    pub root_cas: Vec<String>,
+    /// Do not check `https://` servers' certificates.
+    pub insecure_skip_verify: bool,
 }
 
 /// Shared by every backend of a configuration and kept across reloads, so pools survive.
 pub struct Forwarder {
     http1: Client<HttpConnector, RequestBody>,
     h2c: Client<HttpConnector, RequestBody>,
+    /// `https://`, h2 or http/1.1 as ALPN decides.
+    https: Client<HttpsConnector<HttpConnector>, RequestBody>,
+    /// `https://` for upgrades (WebSocket), which need HTTP/1.1.
+    https_http1: Client<HttpsConnector<HttpConnector>, RequestBody>,
     response_header_timeout: Option<Duration>,
 }
 
 impl Forwarder {
-    pub fn new(settings: &ForwarderSettings) -> Self {
+    /// Fails only when a `rootCAs` entry cannot be read.
+    pub fn new(settings: &ForwarderSettings) -> anyhow::Result<Self> {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(settings.dial_timeout);
@@ -98,12 +108,33 @@ impl Forwarder {
             // One contiguous write per request: cheaper than writev for small messages.
             .http1_writev(false);
         let http1 = builder.build(connector.clone());
-        let h2c = builder.clone().http2_only(true).build(connector);
-        Forwarder {
+        let h2c = builder.clone().http2_only(true).build(connector.clone());
+        let tls =
+            crate::tls::client::backend_tls(&settings.root_cas, settings.insecure_skip_verify)
+                .map_err(anyhow::Error::msg)?;
+        // ALPN `h2` + `http/1.1`: hyper speaks whichever the server picks.
+        let https = builder.build(
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls.clone())
+                .https_or_http()
+                .enable_all_versions()
+                .wrap_connector(connector.clone()),
+        );
+        // Upgrades need HTTP/1.1: offer only that.
+        let https_http1 = builder.build(
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls)
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(connector.clone()),
+        );
+        Ok(Forwarder {
             http1,
             h2c,
+            https,
+            https_http1,
             response_header_timeout: settings.response_header_timeout,
-        }
+        })
     }
 
     /// Forwards `req` (already rewritten by the frontend) to `target`. The client's Host is
@@ -114,21 +145,13 @@ impl Forwarder {
         target: &Target,
         pass_host_header: bool,
     ) -> Result<Response<Incoming>, ProxyError> {
-        let client = match target.transport {
-            Transport::Http => {
-                *req.version_mut() = Version::HTTP_11;
-                &self.http1
-            }
-            Transport::H2c => {
-                *req.version_mut() = Version::HTTP_2;
-                &self.h2c
-            }
-            Transport::Https => {
-                return Err(ProxyError::with_source(
-                    ErrorKind::Unsupported,
-                    "https:// backends are not supported yet",
-                ));
-            }
+        // An upgrade (WebSocket) keeps its Upgrade/Connection pair, and needs HTTP/1.1.
+        let upgrade =
+            upgrade_protocol(req.headers()).filter(|_| target.transport != Transport::H2c);
+        *req.version_mut() = match target.transport {
+            Transport::H2c => Version::HTTP_2,
+            // For https, hyper sends it as HTTP/2 when ALPN chose h2.
+            Transport::Http | Transport::Https => Version::HTTP_11,
         };
 
         let path_and_query = req
@@ -138,16 +161,17 @@ impl Forwarder {
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let client_authority = req.uri().authority().cloned();
         let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(Scheme::HTTP);
+        parts.scheme = Some(if target.transport == Transport::Https {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        });
         parts.authority = Some(target.authority.clone());
         parts.path_and_query = Some(path_and_query);
         *req.uri_mut() =
             Uri::from_parts(parts).expect("scheme, authority and path make a valid URI");
 
-        // An upgrade (WebSocket) keeps its Upgrade/Connection pair, and the client side of
-        // the tunnel is claimed before the request moves on.
-        let upgrade =
-            upgrade_protocol(req.headers()).filter(|_| target.transport == Transport::Http);
+        // The client side of an upgrade's tunnel is claimed before the request moves on.
         let client_side = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
         let headers = req.headers_mut();
         strip_hop_by_hop(headers);
@@ -169,7 +193,12 @@ impl Forwarder {
         }
 
         let method = req.method().clone();
-        let response = client.request(req);
+        let response = match target.transport {
+            Transport::Http => self.http1.request(req),
+            Transport::H2c => self.h2c.request(req),
+            Transport::Https if upgrade.is_some() => self.https_http1.request(req),
+            Transport::Https => self.https.request(req),
+        };
         let result = match self.response_header_timeout {
             Some(limit) => match tokio::time::timeout(limit, response).await {
                 Ok(r) => r,

@@ -13,6 +13,26 @@ use crate::Duration;
 pub struct Configuration {
     pub backends: BTreeMap<String, Backend>,
     pub frontends: BTreeMap<String, Frontend>,
+    /// `[[tls]]`: certificates added to TLS entry points while trafik runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls: Vec<TlsConfiguration>,
+}
+
+/// One `[[tls]]` item.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TlsConfiguration {
+    /// Empty ⇒ every default entry point that has TLS.
+    pub entry_points: Vec<String>,
+    pub certificate: Certificate,
+}
+
+/// A certificate and its key, each a file path or the PEM text itself (v1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Certificate {
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -127,6 +147,12 @@ pub struct Frontend {
     pub pass_host_header: bool,
     #[serde(rename = "passTLSCert", alias = "passTlsCert")]
     pub pass_tls_cert: bool,
+    #[serde(
+        rename = "passTLSClientCert",
+        alias = "passTlsClientCert",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pass_tls_client_cert: Option<PassTlsClientCert>,
     /// 0 means "sum of the rule lengths" (v1).
     pub priority: i64,
 }
@@ -146,4 +172,36 @@ impl Frontend {
 #[serde(rename_all = "camelCase", default)]
 pub struct Route {
     pub rule: String,
+}
+
+/// `[frontends.X.passTLSClientCert]`: what of the client's certificate goes upstream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PassTlsClientCert {
+    /// `X-Forwarded-Ssl-Client-Cert`: the PEM, escaped.
+    pub pem: bool,
+    /// `X-Forwarded-Ssl-Client-Cert-Infos`.
+    pub infos: Option<TlsClientCertInfos>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TlsClientCertInfos {
+    pub not_before: bool,
+    pub not_after: bool,
+    pub sans: bool,
+    pub subject: Option<TlsCertDnInfos>,
+    pub issuer: Option<TlsCertDnInfos>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TlsCertDnInfos {
+    pub country: bool,
+    pub province: bool,
+    pub locality: bool,
+    pub organization: bool,
+    pub common_name: bool,
+    pub serial_number: bool,
+    pub domain_component: bool,
 }

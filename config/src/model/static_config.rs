@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::dynamic::{Backend, Frontend};
+use super::dynamic::{Backend, Certificate, Frontend, TlsConfiguration};
 use crate::Duration;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +43,8 @@ pub struct StaticConfig {
     /// `[file]` mode (a): the dynamic part may live in the main file itself.
     pub backends: BTreeMap<String, Backend>,
     pub frontends: BTreeMap<String, Frontend>,
+    /// `[[tls]]`: certificates of the dynamic part, when it lives in this file.
+    pub tls: Vec<TlsConfiguration>,
     // Recognised so they are not reported as unknown; later issues give them behaviour.
     pub check_new_version: Option<bool>,
     pub send_anonymous_usage: Option<bool>,
@@ -83,6 +85,7 @@ impl Default for StaticConfig {
             healthcheck: None,
             backends: BTreeMap::new(),
             frontends: BTreeMap::new(),
+            tls: Vec::new(),
             check_new_version: None,
             send_anonymous_usage: None,
             api: None,
@@ -143,12 +146,54 @@ pub struct EntryPoint {
     /// Absent ⇒ trust incoming `X-Forwarded-*` from anyone (v1's `insecure = true`).
     pub forwarded_headers: Option<ForwardedHeaders>,
     pub compress: bool,
+    /// Present (even empty) ⇒ the entry point speaks TLS.
+    pub tls: Option<EntryPointTls>,
+    pub redirect: Option<Redirect>,
     // Parsed now, given behaviour by later issues.
-    pub tls: Option<serde_json::Value>,
-    pub redirect: Option<serde_json::Value>,
     pub auth: Option<serde_json::Value>,
     pub white_list: Option<serde_json::Value>,
     pub proxy_protocol: Option<serde_json::Value>,
+}
+
+/// `[entryPoints.X.tls]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EntryPointTls {
+    /// `VersionTLS10` … `VersionTLS13`; empty ⇒ TLS 1.2 (rustls has nothing older).
+    pub min_version: String,
+    /// Go `crypto/tls` names; empty ⇒ the crypto provider's defaults.
+    pub cipher_suites: Vec<String>,
+    /// Refuse handshakes whose server name matches no certificate.
+    pub sni_strict: bool,
+    pub certificates: Vec<Certificate>,
+    pub default_certificate: Option<Certificate>,
+    #[serde(rename = "clientCA")]
+    pub client_ca: Option<ClientCa>,
+    /// Deprecated form of `clientCA.files`.
+    #[serde(rename = "ClientCAFiles")]
+    pub client_ca_files: Vec<String>,
+}
+
+/// `[entryPoints.X.tls.clientCA]`: mutual TLS.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClientCa {
+    /// CA certificates (paths or inline PEM) client certificates must chain to.
+    pub files: Vec<String>,
+    /// `true`: a client without a certificate is let in; one with a bad certificate is not.
+    pub optional: bool,
+}
+
+/// `[entryPoints.X.redirect]`: every request of the entry point is redirected.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Redirect {
+    /// Redirect to this entry point (scheme and port from it); wins over `regex`.
+    pub entry_point: String,
+    pub regex: String,
+    pub replacement: String,
+    /// 301/308 instead of 302/307.
+    pub permanent: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
