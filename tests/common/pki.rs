@@ -124,3 +124,115 @@ pub async fn wait_listening(port: u16) {
     })
     .await
 }
+
+/// A rustls client trusting `ca_pem` (and offering `alpn`).
+pub fn client_config(ca_pem: &str, alpn: &[&[u8]]) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    std::sync::Arc::new(config)
+}
+
+/// A rustls server on `pem`, ALPN h2 + http/1.1.
+pub fn server_config(pem: &Pem) -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<_> = CertificateDer::pem_slice_iter(pem.cert.as_bytes())
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_slice(pem.key.as_bytes()).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    std::sync::Arc::new(config)
+}
+
+/// An https backend on `pem` answering like `Backend` (JSON describing the request);
+/// `/trailers` answers a body then `grpc-status: 0` and `grpc-message: ok` trailers.
+pub async fn https_backend(name: &str, pem: &Pem) -> std::net::SocketAddr {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(server_config(pem));
+    let name = name.to_string();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, name) = (acceptor.clone(), name.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let name = name.clone();
+                        async move {
+                            if req.uri().path() == "/trailers" {
+                                return Ok::<_, std::convert::Infallible>(with_trailers(req).await);
+                            }
+                            let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                            let r = super::describe(req, name, hits, 0).await.unwrap();
+                            Ok(r.map(|b| {
+                                http_body_util::BodyExt::boxed_unsync(
+                                    http_body_util::BodyExt::map_err(
+                                        b,
+                                        |e: std::convert::Infallible| match e {},
+                                    ),
+                                )
+                            }))
+                        }
+                    },
+                );
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+type TestBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, std::convert::Infallible>;
+
+/// A gRPC-like answer: echoes the request body and its `te` header, then trailers.
+async fn with_trailers(req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<TestBody> {
+    use http_body_util::BodyExt;
+    let te = req
+        .headers()
+        .get("te")
+        .map(|v| v.to_str().unwrap_or("").to_string())
+        .unwrap_or_default();
+    let version = format!("{:?}", req.version());
+    let body = req.into_body().collect().await.unwrap().to_bytes();
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("grpc-status", "0".parse().unwrap());
+    trailers.insert("grpc-message", "ok".parse().unwrap());
+    let frames = vec![
+        Ok::<_, std::convert::Infallible>(http_body::Frame::data(body)),
+        Ok(http_body::Frame::trailers(trailers)),
+    ];
+    let stream = futures_util::stream::iter(frames);
+    let body = http_body_util::StreamBody::new(stream).boxed_unsync();
+    hyper::Response::builder()
+        .header("content-type", "application/grpc")
+        .header("x-seen-te", te)
+        .header("x-seen-version", version)
+        .body(body)
+        .unwrap()
+}
