@@ -59,13 +59,11 @@ impl DynamicTls {
                 let loaded = match certs::load(&item.certificate, &provider) {
                     Ok(l) => l,
                     Err(e) => {
-                        problems.push(snapshot.sources.diagnostic(
-                            &at,
-                            format!(
-                                "tls certificate {}: {e}; skipping it",
-                                certs::describe(&item.certificate.cert_file)
-                            ),
-                        ));
+                        problems.push(
+                            snapshot
+                                .sources
+                                .diagnostic(&at, format!("[[tls]] certificate skipped: {e}")),
+                        );
                         continue;
                     }
                 };
