@@ -207,10 +207,13 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
     for server in servers {
         drains.push(server.await?.shutdown());
     }
+    let deadline = tokio::time::Instant::now() + grace.get();
     let all = futures_util::future::join_all(drains);
-    if tokio::time::timeout(grace.get(), all).await.is_err() {
+    if tokio::time::timeout_at(deadline, all).await.is_err() {
         tracing::warn!("grace period of {grace} over: closing the remaining connections");
     }
+    // Upgraded connections (WebSocket) left hyper's tracking at their 101: same deadline.
+    forwarder.tunnels.shutdown(deadline).await;
     drop(updates_tx);
     tracing::info!("stopped");
     Ok(())

@@ -193,6 +193,21 @@ backend = "b"
     .await;
     assert!(ok, "{err}");
     assert_eq!(out, "2");
+
+    // `Upgrade: h2c` (curl --http2 on http://) is served as HTTP/1.1 and not passed on.
+    let (ok, out, err) = curl(&[
+        "--http2".into(),
+        "-w".into(),
+        "\n%{http_version}".into(),
+        format!("http://127.0.0.1:{port}/"),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    let (body, version) = out.rsplit_once('\n').unwrap();
+    assert_eq!(version, "1.1");
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert!(v["headers"].get("upgrade").is_none(), "{v}");
+    assert!(v["headers"].get("http2-settings").is_none(), "{v}");
 }
 
 #[tokio::test]

@@ -89,6 +89,8 @@ pub struct Forwarder {
     /// `https://` for upgrades (WebSocket), which need HTTP/1.1.
     https_http1: Client<HttpsConnector<HttpConnector>, RequestBody>,
     response_header_timeout: Option<Duration>,
+    /// Open upgraded connections, for graceful shutdown.
+    pub tunnels: super::tunnels::Tunnels,
 }
 
 impl Forwarder {
@@ -134,6 +136,7 @@ impl Forwarder {
             https,
             https_http1,
             response_header_timeout: settings.response_header_timeout,
+            tunnels: Default::default(),
         })
     }
 
@@ -210,7 +213,7 @@ impl Forwarder {
         match client_side {
             Some(client_side) if response.status() == http::StatusCode::SWITCHING_PROTOCOLS => {
                 let backend_side = hyper::upgrade::on(&mut response);
-                tokio::spawn(tunnel(client_side, backend_side));
+                self.tunnels.spawn(tunnel(client_side, backend_side));
             }
             // Any other answer to an upgrade request (401, 404…) passes through as is.
             _ => strip_hop_by_hop(response.headers_mut()),
@@ -229,11 +232,16 @@ pub fn upgrade_protocol(headers: &http::HeaderMap) -> Option<HeaderValue> {
             v.split(',')
                 .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
         });
-    if wants {
-        headers.get(header::UPGRADE).cloned()
-    } else {
-        None
+    if !wants {
+        return None;
     }
+    // `Upgrade: h2c` asks trafik itself for HTTP/2, which it does not do that way (hyper
+    // has no h2c upgrade); the request is served as HTTP/1.1, as the RFC allows, and the
+    // upgrade is not passed on to a server that might accept it behind trafik's back.
+    headers
+        .get(header::UPGRADE)
+        .filter(|p| !p.as_bytes().eq_ignore_ascii_case(b"h2c"))
+        .cloned()
 }
 
 /// Splices the two upgraded connections until either side closes.

@@ -5,6 +5,7 @@ pub mod error;
 pub mod forward;
 pub mod headers;
 pub mod request_body;
+pub mod tunnels;
 
 pub use body::ResponseBody;
 pub use error::{ErrorKind, ProxyError};
