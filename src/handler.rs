@@ -115,6 +115,13 @@ async fn route(
         server_name: &ctx.server_name,
     };
     set_forwarded(req.headers_mut(), &client);
+    if let Some(pass) = &frontend.client_cert_headers {
+        let tls = req
+            .extensions()
+            .get::<Arc<crate::tls::TlsConnection>>()
+            .cloned();
+        pass.apply(req.headers_mut(), tls.as_deref());
+    }
 
     let backend = &frontend.backend;
     let origin_start = Instant::now();

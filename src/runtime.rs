@@ -37,6 +37,8 @@ pub struct FrontendRoute {
     pub backend: Arc<BackendHandle>,
     /// The backend's stack as this frontend calls it (its passHostHeader differs per frontend).
     pub service: BackendService,
+    /// `passTLSClientCert` / `passTLSCert`.
+    pub client_cert_headers: Option<crate::tls::client_cert::ClientCertHeaders>,
 }
 
 pub struct BackendHandle {

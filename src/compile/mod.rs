@@ -139,6 +139,9 @@ pub fn compile(
                 },
                 &layers[&frontend.backend],
             ),
+            client_cert_headers: crate::tls::client_cert::ClientCertHeaders::from_frontend(
+                frontend,
+            ),
         });
         let eps = if frontend.entry_points.is_empty() {
             &settings.default_entry_points
