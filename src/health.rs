@@ -94,12 +94,22 @@ pub struct HealthRegistry {
 
 impl Default for HealthRegistry {
     fn default() -> Self {
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(TIMEOUT)
+            .timeout(TIMEOUT);
+        // https checks trust what https forwarding trusts (rootCAs, insecureSkipVerify).
+        let tls = crate::tls::client::shared().unwrap_or_else(|| {
+            rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+                .with_safe_default_protocol_versions()
+                .expect("the provider supports the default versions")
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        });
+        let client = builder
+            .tls_backend_preconfigured(tls)
             .build()
-            .expect("a plain-HTTP client builds");
+            .expect("a client with a preconfigured TLS backend builds");
         HealthRegistry {
             client,
             checkers: HashMap::new(),

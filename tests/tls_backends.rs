@@ -118,3 +118,30 @@ async fn http2_trailers_pass_through_both_hops() {
     assert_eq!(trailers["grpc-message"], "ok");
     assert_eq!(&collected.to_bytes()[..], b"\0\0\0\0\x05hello");
 }
+
+#[tokio::test]
+async fn health_checks_over_https_trust_root_cas() {
+    let ca = Ca::new("Backend CA");
+    let (backend, hits) = https_backend_counted("checked", &ca.server(&["127.0.0.1"], "b")).await;
+    let health = "[backends.b.healthCheck]\npath = \"/health\"\ninterval = \"1s\"\n";
+    let port = free_port();
+    let t = Trafik::start_with(
+        &format!(
+            "{}{health}",
+            config(port, backend, r#"rootCAs = ["ca.crt"]"#)
+        ),
+        &[("ca.crt", &ca.cert_pem)],
+    );
+    // Only a verified handshake reaches the backend's handler.
+    eventually("a health check over TLS", || async {
+        (hits.load(std::sync::atomic::Ordering::SeqCst) > 0).then_some(())
+    })
+    .await;
+    t.wait_for(&format!("http://127.0.0.1:{port}/"), 200).await;
+    drop(t);
+
+    // Not trusted: the check fails and the server leaves the rotation (503, not 502).
+    let port = free_port();
+    let t = Trafik::start(&format!("{}{health}", config(port, backend, "")));
+    t.wait_for(&format!("http://127.0.0.1:{port}/"), 503).await;
+}

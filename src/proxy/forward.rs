@@ -114,6 +114,7 @@ impl Forwarder {
         let tls =
             crate::tls::client::backend_tls(&settings.root_cas, settings.insecure_skip_verify)
                 .map_err(anyhow::Error::msg)?;
+        crate::tls::client::set_shared(tls.clone());
         // ALPN `h2` + `http/1.1`: hyper speaks whichever the server picks.
         let https = builder.build(
             hyper_rustls::HttpsConnectorBuilder::new()

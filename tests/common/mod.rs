@@ -67,6 +67,8 @@ where
 }
 
 pub fn client() -> reqwest::Client {
+    // reqwest is built without a crypto provider of its own: trafik's (aws-lc-rs) it is.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())

@@ -167,26 +167,38 @@ pub fn server_config(pem: &Pem) -> std::sync::Arc<rustls::ServerConfig> {
 /// An https backend on `pem` answering like `Backend` (JSON describing the request);
 /// `/trailers` answers a body then `grpc-status: 0` and `grpc-message: ok` trailers.
 pub async fn https_backend(name: &str, pem: &Pem) -> std::net::SocketAddr {
+    https_backend_counted(name, pem).await.0
+}
+
+/// As [`https_backend`], also counting the requests that reached it.
+pub async fn https_backend_counted(
+    name: &str,
+    pem: &Pem,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(server_config(pem));
     let name = name.to_string();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let (acceptor, name) = (acceptor.clone(), name.clone());
+            let (acceptor, name, hits) = (acceptor.clone(), name.clone(), counted.clone());
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(stream).await else {
                     return;
                 };
                 let svc = hyper::service::service_fn(
                     move |req: hyper::Request<hyper::body::Incoming>| {
-                        let name = name.clone();
+                        let (name, hits) = (name.clone(), hits.clone());
                         async move {
                             if req.uri().path() == "/trailers" {
                                 return Ok::<_, std::convert::Infallible>(with_trailers(req).await);
                             }
-                            let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
                             let r = super::describe(req, name, hits, 0).await.unwrap();
                             Ok(r.map(|b| {
                                 http_body_util::BodyExt::boxed_unsync(
@@ -205,7 +217,7 @@ pub async fn https_backend(name: &str, pem: &Pem) -> std::net::SocketAddr {
             });
         }
     });
-    addr
+    (addr, hits)
 }
 
 type TestBody = http_body_util::combinators::UnsyncBoxBody<bytes::Bytes, std::convert::Infallible>;
