@@ -226,6 +226,7 @@ async fn check(cli: &Cli) -> ExitCode {
         None,
     );
     errors.append(&mut problems);
+    errors.append(&mut check_tls_and_redirects(&cfg, &path, &snapshots));
     let code = report(&errors, &warnings);
     if errors.is_empty() {
         let routes: usize = runtime.entry_points.values().map(|e| e.index.len()).sum();
@@ -236,6 +237,36 @@ async fn check(cli: &Cli) -> ExitCode {
         );
     }
     code
+}
+
+/// What a run would refuse at start (certificates, cipher names, client CAs, rootCAs,
+/// redirects) or skip on load (`[[tls]]` items), built the same way and thrown away.
+fn check_tls_and_redirects(
+    cfg: &trafik_config::StaticConfig,
+    path: &std::path::Path,
+    snapshots: &BTreeMap<String, crate::provider::Snapshot>,
+) -> Vec<Diagnostic> {
+    let file = path.display().to_string();
+    let mut errors = Vec::new();
+    let dynamic = crate::tls::dynamic::DynamicTls::new(cfg);
+    let entry_points = cfg.effective_entry_points();
+    for (name, ep) in &entry_points {
+        if let Some(tls) = &ep.tls
+            && let Err(e) = crate::tls::config::server_config(name, tls, dynamic.certs())
+        {
+            errors.push(Diagnostic::at(&file, None, e));
+        }
+        if let Some(r) = &ep.redirect
+            && let Err(e) = crate::redirect::EntryPointRedirect::new(name, r, &entry_points)
+        {
+            errors.push(Diagnostic::at(&file, None, e));
+        }
+    }
+    if let Err(e) = crate::tls::client::backend_tls(&cfg.root_cas, cfg.insecure_skip_verify) {
+        errors.push(Diagnostic::at(&file, None, e));
+    }
+    errors.extend(dynamic.apply(snapshots));
+    errors
 }
 
 /// `check` compiles backends like a run does, but never sends anything through them.

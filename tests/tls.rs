@@ -275,3 +275,33 @@ async fn bad_certificates_and_cipher_names_stop_the_start_with_a_clear_error() {
         }
     }
 }
+
+#[tokio::test]
+async fn check_reports_tls_and_redirect_mistakes() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = sni_certs();
+    for (n, c) in &certs.files {
+        std::fs::write(dir.path().join(n), c).unwrap();
+    }
+    let toml = sni_config(1, "http://127.0.0.1:1", "cipherSuites = [\"TLS_NOPE\"]")
+        + r#"
+[[tls]]
+entryPoints = ["https"]
+  [tls.certificate]
+  certFile = "gone.crt"
+  keyFile = "a.key"
+"#;
+    let toml = toml.replace(
+        "[file]",
+        "[entryPoints.http]\naddress = \"127.0.0.1:2\"\n  [entryPoints.http.redirect]\n  entryPoint = \"nowhere\"\n[file]",
+    );
+    std::fs::write(dir.path().join("trafik.toml"), toml).unwrap();
+    let (status, _, stderr) = run_trafik(&["check", "-c", "trafik.toml"], dir.path());
+    assert!(!status.success());
+    for want in ["TLS_NOPE", "gone.crt", "\"nowhere\""] {
+        assert!(
+            stderr.contains(want),
+            "check should report {want}: {stderr}"
+        );
+    }
+}
