@@ -106,8 +106,10 @@ async fn retries_go_to_another_server_and_are_logged() {
     let dead = format!("http://127.0.0.1:{}", free_port());
     let port = free_port();
     let trafik = Trafik::start_with(
-        &config(port, &[dead, live.url()], "")
-            .replace("[file]", "[accessLog]\nformat = \"json\"\nfilePath = \"access.log\"\n[file]"),
+        &config(port, &[dead, live.url()], "").replace(
+            "[file]",
+            "[accessLog]\nformat = \"json\"\nfilePath = \"access.log\"\n[file]",
+        ),
         &[],
     );
     let url = format!("http://127.0.0.1:{port}/x");
@@ -158,7 +160,11 @@ async fn a_body_too_large_to_replay_is_not_retried() {
         let r = post(small.clone()).await;
         statuses.push(r.status().as_u16());
         let v: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(v["body"].as_str().map(str::len), Some(1000), "replayed body differs");
+        assert_eq!(
+            v["body"].as_str().map(str::len),
+            Some(1000),
+            "replayed body differs"
+        );
     }
     assert_eq!(statuses, [200, 200], "small bodies are replayed");
     let mut statuses = Vec::new();
