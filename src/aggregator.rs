@@ -15,6 +15,7 @@ use crate::compile::{CompileSettings, Registries, compile};
 use crate::provider::{ProviderUpdate, Snapshot};
 use crate::proxy::Forwarder;
 use crate::runtime::Runtime;
+use crate::status::StatusBoard;
 
 pub struct Aggregator {
     settings: CompileSettings,
@@ -24,6 +25,7 @@ pub struct Aggregator {
     generation: u64,
     registries: Registries,
     forwarder: Arc<Forwarder>,
+    status: Arc<StatusBoard>,
 }
 
 impl Aggregator {
@@ -32,6 +34,7 @@ impl Aggregator {
         runtime: Arc<ArcSwap<Runtime>>,
         throttle: Duration,
         forwarder: Arc<Forwarder>,
+        status: Arc<StatusBoard>,
     ) -> Self {
         Aggregator {
             settings,
@@ -41,6 +44,7 @@ impl Aggregator {
             generation: 0,
             registries: Registries::default(),
             forwarder,
+            status,
         }
     }
 
@@ -55,7 +59,14 @@ impl Aggregator {
                 .map(|t| *t + self.throttle);
             tokio::select! {
                 update = updates.recv() => {
-                    let Some(ProviderUpdate { provider, snapshot }) = update else { break };
+                    let Some(ProviderUpdate { provider, update }) = update else { break };
+                    let snapshot = match update {
+                        Ok(snapshot) => snapshot,
+                        Err(error) => {
+                            self.status.failed(&provider, error);
+                            continue;
+                        }
+                    };
                     let now = Instant::now();
                     match last_applied.get(&provider) {
                         Some(t) if now < *t + self.throttle => {
@@ -86,6 +97,7 @@ impl Aggregator {
     }
 
     fn apply(&mut self, provider: String, snapshot: Snapshot) {
+        let config = snapshot.config.clone();
         self.snapshots.insert(provider.clone(), snapshot);
         self.generation += 1;
         let (runtime, problems) = compile(
@@ -98,6 +110,8 @@ impl Aggregator {
         for p in &problems {
             tracing::error!(provider = %provider, "{p}");
         }
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        self.status.applied(&provider, config, &lines);
         let frontends: usize = runtime.entry_points.values().map(|e| e.index.len()).sum();
         self.runtime.store(Arc::new(runtime));
         tracing::info!(

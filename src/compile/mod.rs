@@ -173,6 +173,7 @@ pub fn compile(
     (
         Runtime {
             entry_points,
+            backends: backends.into_iter().collect(),
             generation,
         },
         problems,
