@@ -480,3 +480,27 @@ async fn the_dashboard_is_embedded_and_nothing_else_can_be_read() {
         assert!(!answer.contains("[package]"), "{path} leaked a file");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ping_answers_503_once_shutdown_has_started() {
+    let s = setup("[lifeCycle]\nrequestAcceptGraceTimeout = \"20s\"").await;
+    assert_eq!(get(&s.api("/ping")).await.0, 200);
+    s.trafik.signal("TERM");
+    // Still accepting during the grace period, but telling load balancers to go away.
+    eventually("/ping to answer 503", || async {
+        let r = client().get(s.api("/ping")).send().await.ok()?;
+        (r.status() == 503).then_some(())
+    })
+    .await;
+    let r = client()
+        .get(s.proxy("/echo"))
+        .header("host", "example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "requests must still be served during the grace period"
+    );
+}
