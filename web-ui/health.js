@@ -48,7 +48,7 @@ export class HealthView {
     } else {
       if (p) this.samples = [];
       rate = cur.live; // the live window covers the last second
-      latency = cur.avg;
+      latency = cur.total === 0 ? null : cur.avg; // no request yet: no response time to draw (not 0 ms)
     }
     this.samples.push({ t: now, rate, latency, gap });
     const cutoff = now - WINDOW_MS;
