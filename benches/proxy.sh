@@ -60,6 +60,7 @@ BACKEND_PORT=${BACKEND_PORT:-19001}
 NGINX_PORT=${NGINX_PORT:-18081}
 TRAFIK_PORT=${TRAFIK_PORT:-18082}
 NGINX2_PORT=${NGINX2_PORT:-18083}   # "nginx2": a second nginx proxy, A/A check
+TRAFIK_RES_PORT=${TRAFIK_RES_PORT:-18084} # "trafik-res": trafik with the resilience stack
 
 # The three cases: name, request path, wrk connections.
 CASE_NAMES=(hello-c50 hello-c200 16k-c50)
@@ -92,8 +93,12 @@ Options (environment variable in brackets):
   --rounds N          interleaved rounds                   [ROUNDS=$ROUNDS]
   --quick             1 round of 5 s (a smoke test, not a measurement)
   --unpinned          no CPU pinning                        [PINNED=0]
-  --targets "A B"     proxies to run: nginx trafik nginx2  [TARGETS="$TARGETS"]
+  --targets "A B"     proxies to run: nginx trafik trafik-res nginx2
+                                                           [TARGETS="$TARGETS"]
                       (nginx is the reference for the ratio columns;
+                       trafik-res is trafik with retry, health check, circuit
+                       breaker, maxConn and stickiness on the backend, to
+                       measure what the resilience stack costs;
                        nginx2 is a second identical nginx, for an A/A check)
   --trafik-bin PATH   use this trafik binary, skip the build [TRAFIK_BIN]
   --scratch DIR       scratch/results dir (default: mktemp) [SCRATCH]
@@ -131,7 +136,7 @@ parse_args() {
 
 validate_settings() {
     local name value
-    for name in DURATION ROUNDS WARMUP WARMUP_CONNS BACKEND_PORT NGINX_PORT TRAFIK_PORT NGINX2_PORT; do
+    for name in DURATION ROUNDS WARMUP WARMUP_CONNS BACKEND_PORT NGINX_PORT TRAFIK_PORT TRAFIK_RES_PORT NGINX2_PORT; do
         value=${!name}
         [[ $value =~ ^[0-9]+$ && $value -ge 1 ]] || die "$name must be a positive integer, got '$value'"
     done
@@ -143,8 +148,9 @@ validate_settings() {
         case $t in
             nginx) TARGET_PORT[$t]=$NGINX_PORT ;;
             trafik) TARGET_PORT[$t]=$TRAFIK_PORT ;;
+            trafik-res) TARGET_PORT[$t]=$TRAFIK_RES_PORT ;;
             nginx2) TARGET_PORT[$t]=$NGINX2_PORT ;;
-            *) die "unknown target '$t' (known: nginx trafik nginx2)" ;;
+            *) die "unknown target '$t' (known: nginx trafik trafik-res nginx2)" ;;
         esac
     done
 }
@@ -208,7 +214,7 @@ check_tools() {
     if ((${#missing[@]})); then
         die "missing tools; on Debian/Ubuntu install them with: apt-get install -y ${missing[*]}"
     fi
-    if target_wanted trafik && [[ -z $TRAFIK_BIN ]]; then
+    if { target_wanted trafik || target_wanted trafik-res; } && [[ -z $TRAFIK_BIN ]]; then
         command -v cargo >/dev/null || die "cargo not found (needed to build trafik; or pass --trafik-bin)"
     fi
     if ((PINNED)); then
@@ -221,7 +227,7 @@ check_tools() {
 }
 
 build_trafik() {
-    target_wanted trafik || return 0
+    target_wanted trafik || target_wanted trafik-res || return 0
     if [[ -n $TRAFIK_BIN ]]; then
         [[ -x $TRAFIK_BIN ]] || die "--trafik-bin $TRAFIK_BIN is not an executable"
         log "using trafik binary $TRAFIK_BIN (no build)"
@@ -263,12 +269,12 @@ write_meta() {
         echo "host: $(uname -srm), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
         echo "nginx: $("$NGINX" -v 2>&1)"
         echo "wrk: $( (wrk -v 2>&1 || true) | head -n 1)"
-        if target_wanted trafik; then
+        if target_wanted trafik || target_wanted trafik-res; then
             echo "trafik: $TRAFIK_BIN"
             echo "git: $(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$REPO_DIR" && git diff --quiet HEAD 2>/dev/null || echo ' (dirty)')"
         fi
         echo "settings: duration=${DURATION}s rounds=$ROUNDS warmup=${WARMUP}s@c$WARMUP_CONNS pinned=$PINNED proxy_cpu=$PROXY_CPU load_cpu=$LOAD_CPU targets=[$TARGETS]"
-        echo "ports: backend=$BACKEND_PORT nginx=$NGINX_PORT trafik=$TRAFIK_PORT nginx2=$NGINX2_PORT"
+        echo "ports: backend=$BACKEND_PORT nginx=$NGINX_PORT trafik=$TRAFIK_PORT trafik-res=$TRAFIK_RES_PORT nginx2=$NGINX2_PORT"
     } >"$SCRATCH/meta.txt"
 }
 
@@ -348,12 +354,13 @@ start_nginx_proxy() {
     pin_tree "$SPAWNED_PID" "$PROXY_CPU"
 }
 
+# start_trafik NAME TEMPLATE
 start_trafik() {
-    local port=${TARGET_PORT[trafik]}
-    render trafik.toml "$SCRATCH/conf/trafik.toml" trafik "$port"
-    spawn trafik "$PROXY_CPU" "$TRAFIK_BIN" --workers 1 -c "$SCRATCH/conf/trafik.toml"
-    TARGET_PID[trafik]=$SPAWNED_PID
-    wait_ready trafik "$SPAWNED_PID" "$port"
+    local name=$1 template=$2 port=${TARGET_PORT[$1]}
+    render "$template" "$SCRATCH/conf/$name.toml" "$name" "$port"
+    spawn "$name" "$PROXY_CPU" "$TRAFIK_BIN" --workers 1 -c "$SCRATCH/conf/$name.toml"
+    TARGET_PID[$name]=$SPAWNED_PID
+    wait_ready "$name" "$SPAWNED_PID" "$port"
     pin_tree "$SPAWNED_PID" "$PROXY_CPU"
 }
 
@@ -362,7 +369,8 @@ start_targets() {
     for t in "${TARGET_LIST[@]}"; do
         case $t in
             nginx | nginx2) start_nginx_proxy "$t" ;;
-            trafik) start_trafik ;;
+            trafik) start_trafik trafik trafik.toml ;;
+            trafik-res) start_trafik trafik-res trafik-resilient.toml ;;
         esac
         log "started $t on 127.0.0.1:${TARGET_PORT[$t]} (pid ${TARGET_PID[$t]})"
     done

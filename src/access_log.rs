@@ -13,8 +13,6 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use crate::proxy::body::BodyObserver;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Common,
@@ -197,27 +195,6 @@ fn split_host_port(host: &str) -> (&str, Option<&str>) {
 }
 
 /// Counts the response bytes and writes the line when the body ends.
-pub struct LogOnEnd {
-    pub log: AccessLog,
-    pub record: Option<Record>,
-    pub started: std::time::Instant,
-}
-
-impl BodyObserver for LogOnEnd {
-    fn on_data(&mut self, len: usize) {
-        if let Some(r) = self.record.as_mut() {
-            r.content_size += len as u64;
-        }
-    }
-
-    fn on_end(&mut self, _complete: bool) {
-        if let Some(mut r) = self.record.take() {
-            r.duration = self.started.elapsed();
-            self.log.log(r);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ use crate::compile::{CompileSettings, Registries, compile};
 use crate::provider::{ProviderUpdate, Snapshot};
 use crate::proxy::Forwarder;
 use crate::runtime::Runtime;
+use crate::status::StatusBoard;
 use crate::tls::dynamic::DynamicTls;
 
 pub struct Aggregator {
@@ -27,6 +28,7 @@ pub struct Aggregator {
     forwarder: Arc<Forwarder>,
     /// `[[tls]]` certificates, applied with every configuration.
     tls: Option<Arc<DynamicTls>>,
+    status: Arc<StatusBoard>,
 }
 
 impl Aggregator {
@@ -35,6 +37,7 @@ impl Aggregator {
         runtime: Arc<ArcSwap<Runtime>>,
         throttle: Duration,
         forwarder: Arc<Forwarder>,
+        status: Arc<StatusBoard>,
     ) -> Self {
         Aggregator {
             settings,
@@ -45,6 +48,7 @@ impl Aggregator {
             registries: Registries::default(),
             forwarder,
             tls: None,
+            status,
         }
     }
 
@@ -65,7 +69,14 @@ impl Aggregator {
                 .map(|t| *t + self.throttle);
             tokio::select! {
                 update = updates.recv() => {
-                    let Some(ProviderUpdate { provider, snapshot }) = update else { break };
+                    let Some(ProviderUpdate { provider, update }) = update else { break };
+                    let snapshot = match update {
+                        Ok(snapshot) => snapshot,
+                        Err(error) => {
+                            self.status.failed(&provider, error);
+                            continue;
+                        }
+                    };
                     let now = Instant::now();
                     match last_applied.get(&provider) {
                         Some(t) if now < *t + self.throttle => {
@@ -96,6 +107,7 @@ impl Aggregator {
     }
 
     fn apply(&mut self, provider: String, snapshot: Snapshot) {
+        let config = snapshot.config.clone();
         self.snapshots.insert(provider.clone(), snapshot);
         self.generation += 1;
         let (runtime, problems) = compile(
@@ -113,6 +125,8 @@ impl Aggregator {
                 tracing::error!(provider = %provider, "{p}");
             }
         }
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        self.status.applied(&provider, config, &lines);
         let frontends: usize = runtime.entry_points.values().map(|e| e.index.len()).sum();
         self.runtime.store(Arc::new(runtime));
         tracing::info!(

@@ -203,11 +203,21 @@ async fn check(cli: &Cli) -> ExitCode {
         eprintln!("trafik check: no configuration file found (use -c PATH)");
         return ExitCode::FAILURE;
     };
-    let (cfg, mut warnings) = match read_static(Some(&path)) {
+    let (mut cfg, mut warnings) = match read_static(Some(&path)) {
         Ok(ok) => ok,
         Err(errors) => return report(&errors, &[]),
     };
     let mut errors = Vec::new();
+    // The entry points a run would add for the API; a bad [api]/[ping]/… entry point is
+    // reported like any other error.
+    if let Err(e) = crate::api::plan(&mut cfg) {
+        errors.push(trafik_config::Diagnostic {
+            file: path.display().to_string(),
+            line: None,
+            col: None,
+            message: e,
+        });
+    }
     let mut snapshots = BTreeMap::new();
     if let Some(source) = server::file_source(&cfg, Some(&path)) {
         match file::load(&source) {

@@ -15,7 +15,13 @@ use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use trafik_config::rule::{Match, RequestInfo};
 
-use crate::access_log::{AccessLog, LogOnEnd, Record};
+use tower::{Layer, ServiceExt};
+use trafik_middleware::auth::AuthLayer;
+
+use crate::access_log::{AccessLog, Record};
+use crate::api::Internal;
+use crate::metrics::{Sample, Telemetry};
+use crate::proxy::body::BodyObserver;
 use crate::proxy::headers::{ClientContext, ForwardedTrust, set_forwarded};
 use crate::proxy::{Forwarder, RequestBody, ResponseBody};
 use crate::rewrite;
@@ -30,6 +36,11 @@ pub struct EntryPointContext {
     /// `X-Forwarded-Server`: this host's name.
     pub server_name: HeaderValue,
     pub access_log: Option<AccessLog>,
+    /// `[entryPoints.X.auth]`: checked before anything else, internal routes included.
+    pub auth: Option<AuthLayer>,
+    /// The API, dashboard, ping, REST or metrics routes this entry point serves.
+    pub internal: Option<Internal>,
+    pub telemetry: Arc<Telemetry>,
 }
 
 pub async fn handle(
@@ -37,22 +48,92 @@ pub async fn handle(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    match &ctx.auth {
+        None => serve(ctx, peer, req).await,
+        Some(auth) => {
+            let inner = ctx.clone();
+            let service = tower::service_fn(move |req| serve(inner.clone(), peer, req));
+            auth.layer(service).oneshot(req).await
+        }
+    }
+}
+
+async fn serve(
+    ctx: Arc<EntryPointContext>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    if let Some(internal) = &ctx.internal
+        && internal.claims(req.uri().path())
+    {
+        return Ok(internal.call(req).await);
+    }
     let started = Instant::now();
     let mut record = ctx.access_log.as_ref().map(|_| new_record(&req, peer));
-    let response = route(&ctx, peer, req, record.as_mut()).await;
-    Ok(match (ctx.access_log.clone(), record) {
-        (Some(log), Some(mut record)) => {
-            record.status = response.status().as_u16();
-            let (parts, body) = response.into_parts();
-            let observer = LogOnEnd {
-                log,
-                record: Some(record),
-                started,
-            };
-            Response::from_parts(parts, body.observe(Box::new(observer)))
+    let mut sample = (!ctx.telemetry.is_empty()).then(|| new_sample(&ctx, &req));
+    if let Some(s) = &sample {
+        ctx.telemetry.started(&s.entry_point, &s.method, s.protocol);
+    }
+    let response = route(&ctx, peer, req, record.as_mut(), sample.as_mut()).await;
+    if record.is_none() && sample.is_none() {
+        return Ok(response);
+    }
+    let status = response.status().as_u16();
+    if let Some(r) = record.as_mut() {
+        r.status = status;
+    }
+    if let Some(s) = sample.as_mut() {
+        s.status = status;
+    }
+    let observer = Finish {
+        log: ctx.access_log.clone().zip(record),
+        metrics: sample.map(|s| (ctx.telemetry.clone(), s)),
+        started,
+    };
+    let (parts, body) = response.into_parts();
+    Ok(Response::from_parts(
+        parts,
+        body.observe(Box::new(observer)),
+    ))
+}
+
+/// Reports a request once its response has ended: to the access log and the metrics.
+struct Finish {
+    log: Option<(AccessLog, Record)>,
+    metrics: Option<(Arc<Telemetry>, Sample)>,
+    started: Instant,
+}
+
+impl BodyObserver for Finish {
+    fn on_data(&mut self, len: usize) {
+        if let Some((_, r)) = self.log.as_mut() {
+            r.content_size += len as u64;
         }
-        _ => response,
-    })
+    }
+
+    fn on_end(&mut self, _complete: bool) {
+        let took = self.started.elapsed();
+        if let Some((log, mut r)) = self.log.take() {
+            r.duration = took;
+            log.log(r);
+        }
+        if let Some((telemetry, s)) = self.metrics.take() {
+            telemetry.finished(&s, took);
+        }
+    }
+}
+
+fn new_sample(ctx: &EntryPointContext, req: &Request<Incoming>) -> Sample {
+    let websocket = crate::proxy::forward::upgrade_protocol(req.headers()).is_some();
+    Sample {
+        entry_point: Arc::from(ctx.name.as_str()),
+        backend: None,
+        method: req.method().to_string(),
+        protocol: if websocket { "websocket" } else { "http" },
+        host: request_host(req).unwrap_or("").to_owned(),
+        path: req.uri().path().to_owned(),
+        status: 0,
+    }
 }
 
 async fn route(
@@ -60,6 +141,7 @@ async fn route(
     peer: SocketAddr,
     mut req: Request<Incoming>,
     record: Option<&mut Record>,
+    sample: Option<&mut Sample>,
 ) -> Response<ResponseBody> {
     let runtime = ctx.runtime.load_full();
     let Some(routes) = runtime.routes(&ctx.name) else {
@@ -136,6 +218,9 @@ async fn route(
         r.backend_url = served_by.map(|i| backend.servers[i].url.clone());
         r.origin_duration = Some(origin_start.elapsed());
         r.retry_attempts = outcome.retries;
+    }
+    if let Some(s) = sample {
+        s.backend = Some(backend.name.clone());
     }
     match outcome.result {
         Ok(response) => response,

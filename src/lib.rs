@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod aggregator;
+pub mod api;
 pub mod backend;
 pub mod cli;
 pub mod compile;
@@ -11,6 +12,7 @@ pub mod entrypoint;
 pub mod handler;
 pub mod health;
 pub mod logging;
+pub mod metrics;
 pub mod provider;
 pub mod proxy;
 pub mod redirect;
@@ -18,4 +20,5 @@ pub mod rewrite;
 pub mod runtime;
 pub mod server;
 pub mod stats;
+pub mod status;
 pub mod tls;

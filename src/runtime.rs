@@ -15,6 +15,8 @@ use crate::stats::BackendStats;
 #[derive(Default)]
 pub struct Runtime {
     pub entry_points: HashMap<String, EntryPointRoutes>,
+    /// Every backend that compiled, by name: what the API reports live state for.
+    pub backends: std::collections::BTreeMap<String, Arc<BackendHandle>>,
     /// Increases by one with every applied configuration.
     pub generation: u64,
 }

@@ -3,8 +3,10 @@
 //! gracefully (keep accepting for `requestAcceptGraceTimeout`, then let in-flight
 //! requests finish within `graceTimeOut`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -14,16 +16,23 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use trafik_config::StaticConfig;
 
+use trafik_middleware::auth::{AuthConfig, AuthLayer, UsersConfig};
+
 use crate::access_log::{self, AccessLog};
 use crate::aggregator::Aggregator;
+use crate::api::{self, Api, Features, Internal};
 use crate::compile::CompileSettings;
+use crate::compile::compile;
 use crate::entrypoint::{self, EntryPointOptions, ServeSettings};
 use crate::handler::EntryPointContext;
+use crate::metrics::{HealthStats, Prometheus, Telemetry};
 use crate::provider::file;
+use crate::provider::rest::{self, RestProvider};
 use crate::proxy::headers::ForwardedTrust;
 use crate::proxy::{Forwarder, ForwarderSettings};
 use crate::redirect::EntryPointRedirect;
 use crate::runtime::Runtime;
+use crate::status::StatusBoard;
 use crate::tls::dynamic::DynamicTls;
 
 /// Which file provider mode the static configuration asks for, paths resolved against
@@ -84,8 +93,17 @@ fn non_zero(d: trafik_config::Duration) -> Option<Duration> {
     (!d.is_zero()).then_some(d.get())
 }
 
-pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    let internal = api::plan(&mut cfg).map_err(anyhow::Error::msg)?;
+    let base_dir = config_path
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let runtime = Arc::new(ArcSwap::from_pointee(Runtime::default()));
+    let status = Arc::new(StatusBoard::default());
+    let telemetry = Arc::new(telemetry(&cfg));
+    let terminating = Arc::new(AtomicBool::new(false));
     let forwarder = Arc::new(Forwarder::new(&ForwarderSettings {
         dial_timeout: non_zero(cfg.forwarding_timeouts.dial_timeout),
         response_header_timeout: non_zero(cfg.forwarding_timeouts.response_header_timeout),
@@ -109,6 +127,32 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
             .or(non_zero(idle))
             .unwrap_or(Duration::from_secs(180)),
     };
+
+    let (updates_tx, updates_rx) = mpsc::channel(16);
+    let rest = match &cfg.rest {
+        None => None,
+        Some(r) => {
+            let path = base_dir.join(&r.store_file);
+            let settings = compile_settings(&cfg);
+            let fwd = forwarder.clone();
+            let check = Box::new(move |snapshot: &crate::provider::Snapshot| {
+                let snapshots = BTreeMap::from([(rest::NAME.to_string(), snapshot.clone())]);
+                let (_, problems) = compile(&snapshots, &settings, 0, &fwd, None);
+                problems.iter().map(ToString::to_string).collect()
+            });
+            Some(Arc::new(
+                RestProvider::open(&path, updates_tx.clone(), check).map_err(anyhow::Error::msg)?,
+            ))
+        }
+    };
+    let api_state = Arc::new(Api {
+        runtime: runtime.clone(),
+        status: status.clone(),
+        telemetry: telemetry.clone(),
+        rest: rest.clone(),
+        terminating: terminating.clone(),
+        started_at: std::time::SystemTime::now(),
+    });
 
     // Bind every entry point before anything else: a port in use is fatal at start.
     // So is a TLS entry point whose certificates do not load.
@@ -139,6 +183,14 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
             Some(f) => ForwardedTrust::from_config(f.insecure, &f.trusted_ips)
                 .map_err(|e| anyhow::anyhow!("entry point {name:?}: forwardedHeaders: {e}"))?,
         };
+        let features = internal.get(&name).copied().unwrap_or_default();
+        let auth = match &ep.auth {
+            None => None,
+            Some(a) => Some(
+                auth_layer(a, features, &base_dir)
+                    .map_err(|e| anyhow::anyhow!("entry point {name:?}: auth: {e}"))?,
+            ),
+        };
         tracing::info!(entry_point = %name, "listening on {}", listener.local_addr()?);
         let ctx = Arc::new(EntryPointContext {
             name,
@@ -147,30 +199,37 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
             trust,
             server_name: server_name.clone(),
             access_log: access_log.clone(),
+            auth,
+            internal: features
+                .any()
+                .then(|| Internal::new(features, api_state.clone())),
+            telemetry: telemetry.clone(),
         });
         listeners.push((listener, ctx, options));
     }
 
-    let (updates_tx, updates_rx) = mpsc::channel(16);
     let aggregator = Aggregator::new(
         compile_settings(&cfg),
         runtime.clone(),
         cfg.providers_throttle_duration.get(),
         forwarder.clone(),
+        status.clone(),
     )
     .with_tls(dynamic_tls);
     tokio::spawn(aggregator.run(updates_rx));
-    let has_provider = match file_source(&cfg, config_path.as_deref()) {
+    let mut has_provider = match file_source(&cfg, config_path.as_deref()) {
         Some(source) => {
             let watch = cfg.file.as_ref().is_some_and(|f| f.watch);
             tokio::spawn(file::run(source, watch, updates_tx.clone()));
             true
         }
-        None => {
-            tracing::warn!("no provider configured ([file] is absent): every request answers 404");
-            false
-        }
+        None => false,
     };
+    if let Some(rest) = &rest {
+        has_provider |= rest.restore().await.map_err(anyhow::Error::msg)?;
+    } else if !has_provider {
+        tracing::warn!("no provider configured ([file] is absent): every request answers 404");
+    }
     if has_provider {
         first_configuration(&runtime).await;
     }
@@ -188,6 +247,7 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
     }
 
     shutdown_signal().await?;
+    terminating.store(true, Ordering::Relaxed);
     let accept_grace = cfg.life_cycle.request_accept_grace_timeout.get();
     if !accept_grace.is_zero() {
         tracing::info!(
@@ -217,6 +277,57 @@ pub async fn run(cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow::Res
     drop(updates_tx);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `/health` statistics with `[api]`, Prometheus metrics with `[metrics.prometheus]`.
+fn telemetry(cfg: &StaticConfig) -> Telemetry {
+    if let Some(m) = &cfg.metrics {
+        for (name, set) in [
+            ("datadog", m.datadog.is_some()),
+            ("statsd", m.statsd.is_some()),
+            ("influxdb", m.influxdb.is_some()),
+        ] {
+            if set {
+                tracing::warn!("[metrics.{name}] is not supported; use [metrics.prometheus]");
+            }
+        }
+    }
+    Telemetry {
+        health: cfg
+            .api
+            .as_ref()
+            .map(|a| HealthStats::new(a.statistics.as_ref().map_or(0, |s| s.recent_errors))),
+        prometheus: cfg
+            .metrics
+            .as_ref()
+            .and_then(|m| m.prometheus.as_ref())
+            .map(|p| Prometheus::new(&p.buckets)),
+    }
+}
+
+/// `[entryPoints.X.auth]` as a layer; `/ping` stays open on the entry point that serves it.
+fn auth_layer(
+    auth: &trafik_config::Auth,
+    features: Features,
+    base_dir: &Path,
+) -> Result<AuthLayer, String> {
+    let users = |u: &trafik_config::Users| UsersConfig {
+        users: u.users.clone(),
+        users_file: (!u.users_file.is_empty()).then(|| base_dir.join(&u.users_file)),
+        remove_header: u.remove_header,
+        realm: None,
+    };
+    let config = AuthConfig {
+        basic: auth.basic.as_ref().map(users),
+        digest: auth.digest.as_ref().map(users),
+        header_field: (!auth.header_field.is_empty()).then(|| auth.header_field.clone()),
+        exempt_paths: if features.ping {
+            vec!["/ping".to_string()]
+        } else {
+            Vec::new()
+        },
+    };
+    AuthLayer::from_config(&config).map_err(|e| e.to_string())
 }
 
 fn start_access_log(cfg: &StaticConfig) -> anyhow::Result<Option<AccessLog>> {

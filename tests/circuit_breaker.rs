@@ -83,3 +83,62 @@ fn a_bad_expression_is_located_and_skips_the_backend() {
     );
     assert!(stderr.contains("frontend \"f\" skipped"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_backend_trips_on_latency_and_recovers_once_it_heals() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let trafik = Trafik::start(&format!(
+        r#"[entryPoints.http]
+address = "127.0.0.1:{port}"
+[file]
+[backends.b.circuitBreaker]
+expression = "LatencyAtQuantileMS(50.0) > 20"
+[backends.b.servers.s]
+url = "{url}"
+[frontends.f]
+backend = "b"
+[frontends.f.routes.r]
+rule = "PathPrefix:/"
+"#,
+        url = b.url()
+    ));
+    let url = format!("http://127.0.0.1:{port}/");
+    trafik.wait_for(&url, 200).await;
+
+    b.set_delay(60);
+    eventually("breaker on latency trips", || async {
+        let (status, _) = get_json(&url).await;
+        (status == 503).then_some(())
+    })
+    .await;
+    let tripped_at = std::time::Instant::now();
+
+    // Healed: after the 10 s fallback the ramp lets a growing share through, and after
+    // the 10 s ramp everything passes again.
+    b.set_delay(0);
+    let deadline = tripped_at + std::time::Duration::from_secs(45);
+    let mut first_pass = None;
+    let mut passes_in_a_row = 0;
+    while passes_in_a_row < 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "breaker never recovered; log:\n{}",
+            trafik.logs()
+        );
+        let (status, _) = get_json(&url).await;
+        if status == 200 {
+            first_pass.get_or_insert_with(|| tripped_at.elapsed());
+            passes_in_a_row += 1;
+        } else {
+            assert_eq!(status, 503);
+            passes_in_a_row = 0;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    let first_pass = first_pass.unwrap();
+    assert!(
+        first_pass >= std::time::Duration::from_secs(9),
+        "a request passed {first_pass:?} after tripping, inside the 10 s fallback"
+    );
+}

@@ -5,6 +5,7 @@ pub mod breaker;
 pub mod de;
 pub mod diagnostic;
 pub mod duration;
+mod expr;
 pub mod load;
 pub mod model;
 pub mod retry_expr;

@@ -284,15 +284,16 @@ fn no_entry_points_means_http_on_80() {
 }
 
 #[test]
-fn opaque_tables_are_kept_as_json() {
-    let text = "[api]\nentryPoint = \"traefik\"\ndashboard = true\n[entryPoints.https.tls]\n\
+fn api_sections_are_typed_and_opaque_tables_are_kept_as_json() {
+    let text = "[api]\nentryPoint = \"admin\"\ndashboard = false\n[api.statistics]\n[entryPoints.https.tls]\n\
                 [[entryPoints.https.tls.certificates]]\ncertFile = \"a.crt\"\nkeyFile = \"a.key\"\n";
     let loaded = load_static("t.toml", text).unwrap();
     assert!(loaded.warnings.is_empty());
-    assert_eq!(
-        loaded.value.api,
-        Some(serde_json::json!({"entryPoint": "traefik", "dashboard": true}))
-    );
+    let api = loaded.value.api.clone().unwrap();
+    assert_eq!(api.entry_point, "admin");
+    assert!(!api.dashboard);
+    // An empty table still gets v1's defaults.
+    assert_eq!(api.statistics.unwrap().recent_errors, 10);
     let tls = loaded.value.entry_points.unwrap()["https"]
         .tls
         .clone()

@@ -176,6 +176,7 @@ pub fn compile(
     (
         Runtime {
             entry_points,
+            backends: backends.into_iter().collect(),
             generation,
         },
         problems,

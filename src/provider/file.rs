@@ -285,10 +285,7 @@ async fn reload(source: &Source, last_hash: &mut Option<u64>, tx: &mpsc::Sender<
     let read = match read_source(source) {
         Ok(r) => r,
         Err(errors) => {
-            for e in errors {
-                tracing::error!(provider = NAME, "{e}; keeping the running configuration");
-            }
-            return;
+            return failed(errors, tx).await;
         }
     };
     if *last_hash == Some(read.hash) {
@@ -304,14 +301,27 @@ async fn reload(source: &Source, last_hash: &mut Option<u64>, tx: &mpsc::Sender<
             let _ = tx
                 .send(ProviderUpdate {
                     provider: NAME.to_string(),
-                    snapshot,
+                    update: Ok(snapshot),
                 })
                 .await;
         }
         Err(errors) => {
-            for e in errors {
-                tracing::error!(provider = NAME, "{e}; keeping the running configuration");
-            }
+            // The same content stays broken until it changes: report it once.
+            failed(errors, tx).await;
         }
     }
+}
+
+async fn failed<E: std::fmt::Display>(errors: Vec<E>, tx: &mpsc::Sender<ProviderUpdate>) {
+    let mut lines = Vec::new();
+    for e in errors {
+        tracing::error!(provider = NAME, "{e}; keeping the running configuration");
+        lines.push(e.to_string());
+    }
+    let _ = tx
+        .send(ProviderUpdate {
+            provider: NAME.to_string(),
+            update: Err(lines.join("\n")),
+        })
+        .await;
 }

@@ -2,6 +2,7 @@
 //! whole of its current configuration, tagged with its name, to the aggregator.
 
 pub mod file;
+pub mod rest;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -74,9 +75,10 @@ impl SourceMap {
     }
 }
 
-/// What a provider sends to the aggregator.
+/// What a provider sends to the aggregator: its whole new configuration, or why it has
+/// none (the previous one keeps serving; the API shows the error).
 #[derive(Debug)]
 pub struct ProviderUpdate {
     pub provider: String,
-    pub snapshot: Snapshot,
+    pub update: Result<Snapshot, String>,
 }

@@ -104,19 +104,7 @@ impl Trafik {
         let config = dir.join("trafik.toml");
         std::fs::write(&config, toml).unwrap();
         let log = dir.join("trafik.stderr.log");
-        let child = Command::new(bin())
-            .arg("--configFile")
-            .arg(&config)
-            .arg("--workers")
-            .arg("2")
-            .current_dir(&dir)
-            .stdout(Stdio::from(
-                std::fs::File::create(dir.join("trafik.stdout.log")).unwrap(),
-            ))
-            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-            .env_remove("RUST_LOG")
-            .spawn()
-            .expect("start trafik");
+        let child = spawn(&config, &dir, &log);
         Trafik {
             child: Some(child),
             dir,
@@ -124,6 +112,16 @@ impl Trafik {
             log,
             _tmp: tmp,
         }
+    }
+
+    /// Stops trafik (SIGTERM, then waits) and starts it again on the same directory,
+    /// files and configuration; its log starts afresh.
+    pub async fn restart(&mut self) {
+        if self.child.is_some() {
+            self.signal("TERM");
+            self.wait_exit(DEADLINE).await;
+        }
+        self.child = Some(spawn(&self.config, &self.dir, &self.log));
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -195,6 +193,22 @@ impl Drop for Trafik {
             let _ = c.wait();
         }
     }
+}
+
+fn spawn(config: &Path, dir: &Path, log: &Path) -> Child {
+    Command::new(bin())
+        .arg("--configFile")
+        .arg(config)
+        .arg("--workers")
+        .arg("2")
+        .current_dir(dir)
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.join("trafik.stdout.log")).unwrap(),
+        ))
+        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
+        .env_remove("RUST_LOG")
+        .spawn()
+        .expect("start trafik")
 }
 
 pub fn bin() -> &'static str {

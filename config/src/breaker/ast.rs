@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::expr::write_list;
+
 use super::lexer::CmpOp;
 
 /// A boolean node. `&&` and `||` chains are flat lists (not nested pairs) so that a long chain
@@ -48,32 +50,11 @@ pub(crate) enum IntMetric {
 impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Node::And(items) => list(f, items, "&&", |n| matches!(n, Node::Or(_))),
-            Node::Or(items) => list(f, items, "||", |_| false),
+            Node::And(items) => write_list(f, items, "&&", |n| matches!(n, Node::Or(_))),
+            Node::Or(items) => write_list(f, items, "||", |_| false),
             Node::Cmp(cmp) => cmp.fmt(f),
         }
     }
-}
-
-/// `a op b op c`, parenthesising the items `needs_parens` says bind looser than `op` (an `||`
-/// inside `&&`). Same-kind chains need none: `&&` and `||` are associative.
-fn list(
-    f: &mut fmt::Formatter<'_>,
-    items: &[Node],
-    op: &str,
-    needs_parens: impl Fn(&Node) -> bool,
-) -> fmt::Result {
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            write!(f, " {op} ")?;
-        }
-        if needs_parens(item) {
-            write!(f, "({item})")?;
-        } else {
-            write!(f, "{item}")?;
-        }
-    }
-    Ok(())
 }
 
 impl fmt::Display for Cmp {

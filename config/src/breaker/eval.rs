@@ -1,7 +1,6 @@
 //! Evaluating a parsed expression against the breaker's rolling metrics.
 
 use super::ast::{Cmp, FloatMetric, IntMetric, Node};
-use super::lexer::CmpOp;
 
 /// What an expression reads. The circuit breaker implements it over its rolling window; the
 /// expression knows nothing of how the numbers are kept.
@@ -33,28 +32,15 @@ impl Cmp {
                     FloatMetric::NetworkErrorRatio => m.network_error_ratio(),
                     FloatMetric::ResponseCodeRatio(a, b, c, d) => m.response_code_ratio(a, b, c, d),
                 };
-                apply(op, actual.partial_cmp(&value))
+                op.holds(actual.partial_cmp(&value))
             }
             Cmp::Int { metric, op, value } => {
                 let IntMetric::LatencyAtQuantileMs(q) = metric;
                 // v1: `int(latency / time.Millisecond)`, i.e. truncated. `as` saturates and
                 // maps NaN to 0, so a misbehaving `Metrics` cannot make this panic.
                 let actual = m.latency_at_quantile_ms(q).trunc() as i64;
-                apply(op, Some(actual.cmp(&value)))
+                op.holds(Some(actual.cmp(&value)))
             }
         }
-    }
-}
-
-/// `None` (a NaN ratio) satisfies only `!=`, as in Go.
-fn apply(op: CmpOp, ord: Option<std::cmp::Ordering>) -> bool {
-    use std::cmp::Ordering::*;
-    match op {
-        CmpOp::Eq => ord == Some(Equal),
-        CmpOp::Ne => ord != Some(Equal),
-        CmpOp::Lt => ord == Some(Less),
-        CmpOp::Le => matches!(ord, Some(Less | Equal)),
-        CmpOp::Gt => ord == Some(Greater),
-        CmpOp::Ge => matches!(ord, Some(Greater | Equal)),
     }
 }

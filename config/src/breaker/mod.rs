@@ -21,6 +21,10 @@
 //! (`0.5 < NetworkErrorRatio()` means `NetworkErrorRatio() > 0.5`). Every error carries the
 //! byte offset of the token at fault, where v1 gave a Go parser message or a reflection panic.
 //!
+//! The lexer and the precedence-climbing parser are shared with the retry expressions
+//! ([`crate::retry_expr`]); this module holds what is the breaker's own: its lexicon (no
+//! strings), its metrics and their typing, its syntax tree and its evaluation.
+//!
 //! ```
 //! use trafik_config::breaker::{Metrics, parse};
 //!
@@ -76,30 +80,9 @@ impl std::str::FromStr for BreakerExpr {
     }
 }
 
-/// Why an expression was refused, at a byte offset of the expression text (always a char
-/// boundary, at most its length).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExprError {
-    pub offset: usize,
-    pub message: String,
-}
-
-impl ExprError {
-    pub(crate) fn new(offset: usize, message: impl Into<String>) -> Self {
-        ExprError {
-            offset,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ExprError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (at byte {})", self.message, self.offset)
-    }
-}
-
-impl std::error::Error for ExprError {}
+// Defined with the shared lexer and parser that produce it, and public from here as before;
+// `retry_expr::ExprError` is the same type.
+pub use crate::expr::ExprError;
 
 /// Parses and type-checks a circuit-breaker expression.
 pub fn parse(expr: &str) -> Result<BreakerExpr, ExprError> {

@@ -1,49 +1,24 @@
-//! Recursive descent over the tokens, typing as it goes.
+//! The breaker expression's functions and types, plugged into the shared parser
+//! ([`crate::expr::parser`]).
 //!
-//! Go's precedence: `||` < `&&` < comparisons, all left-associative. Every sub-expression is
-//! typed (condition, float metric, int metric, float or int literal) the moment it is built,
-//! so a type error is reported at the operand that has the wrong type, not at the end.
+//! Every sub-expression is typed (condition, float metric, int metric, float or int literal)
+//! the moment it is built, so a type error is reported at the operand that has the wrong type,
+//! not at the end.
 
 use super::ExprError;
 use super::ast::{Cmp, FloatMetric, IntMetric, Node};
-use super::lexer::{CmpOp, Tok, tokenize};
-
-/// Deep enough for any hand-written expression, shallow enough that the parser's recursion
-/// (four frames a level) cannot exhaust the stack on hostile input.
-const MAX_NESTING: usize = 64;
+use super::lexer::LEXICON;
+use crate::expr::lexer::{CmpOp, Lexicon, Tok};
+use crate::expr::parser::{Cursor, Grammar, Term, grammar_tree, int_instead_of};
 
 const FUNCTIONS: &str =
     "NetworkErrorRatio(), LatencyAtQuantileMS(quantile) and ResponseCodeRatio(a, b, c, d)";
 
 pub(crate) fn parse(src: &str) -> Result<Node, ExprError> {
-    let mut p = Parser {
-        toks: tokenize(src)?,
-        pos: 0,
-    };
-    if p.peek() == &Tok::End {
-        return Err(ExprError::new(0, "empty expression"));
-    }
-    let root = p.or(0)?;
-    match p.peek() {
-        Tok::End => {}
-        Tok::RParen => return Err(p.error_here("unmatched `)`")),
-        tok => {
-            let msg = format!(
-                "unexpected {}; expected `&&`, `||` or the end",
-                tok.describe()
-            );
-            return Err(p.error_here(msg));
-        }
-    }
-    condition(root)
+    crate::expr::parser::parse::<Breaker>(src)
 }
 
-/// A sub-expression with its type and where it starts.
-struct Term {
-    at: usize,
-    kind: Kind,
-}
-
+/// The type of a sub-expression.
 enum Kind {
     Cond(Node),
     Float(FloatMetric),
@@ -58,131 +33,27 @@ enum Num {
     Float(f64),
 }
 
-struct Parser<'a> {
-    toks: Vec<(usize, Tok<'a>)>,
-    pos: usize,
-}
+struct Breaker;
 
-impl<'a> Parser<'a> {
-    fn peek(&self) -> &Tok<'a> {
-        &self.toks[self.pos].1
-    }
+impl Grammar for Breaker {
+    grammar_tree!(Node, Kind);
 
-    fn offset(&self) -> usize {
-        self.toks[self.pos].0
-    }
+    const LEXICON: Lexicon = LEXICON;
 
-    /// The current token and its offset; stays on [`Tok::End`] once there.
-    fn next(&mut self) -> (usize, Tok<'a>) {
-        let tok = self.toks[self.pos].clone();
-        if self.pos + 1 < self.toks.len() {
-            self.pos += 1;
+    fn literal(tok: &Tok<'_>) -> Option<Kind> {
+        match *tok {
+            Tok::Int(v) => Some(Kind::IntLit(v)),
+            Tok::Float(v) => Some(Kind::FloatLit(v)),
+            _ => None,
         }
-        tok
     }
 
-    fn error_here(&self, message: impl Into<String>) -> ExprError {
-        ExprError::new(self.offset(), message)
-    }
-
-    fn or(&mut self, depth: usize) -> Result<Term, ExprError> {
-        self.chain(depth, Tok::OrOr, Self::and)
-    }
-
-    fn and(&mut self, depth: usize) -> Result<Term, ExprError> {
-        self.chain(depth, Tok::AndAnd, Self::cmp)
-    }
-
-    /// `item (sep item)*` with `sep` `&&` or `||`, every item a condition; a parenthesised
-    /// list of the same kind is flattened into this one.
-    fn chain(
-        &mut self,
-        depth: usize,
-        sep: Tok<'static>,
-        item: fn(&mut Self, usize) -> Result<Term, ExprError>,
-    ) -> Result<Term, ExprError> {
-        let first = item(self, depth)?;
-        if *self.peek() != sep {
-            return Ok(first);
-        }
-        let at = first.at;
-        let is_and = sep == Tok::AndAnd;
-        let mut items = Vec::new();
-        let mut push = |node| match node {
-            Node::And(inner) if is_and => items.extend(inner),
-            Node::Or(inner) if !is_and => items.extend(inner),
-            node => items.push(node),
-        };
-        push(condition(first)?);
-        while *self.peek() == sep {
-            self.next();
-            push(condition(item(self, depth)?)?);
-        }
-        let node = if is_and {
-            Node::And(items)
-        } else {
-            Node::Or(items)
-        };
-        Ok(Term {
-            at,
-            kind: Kind::Cond(node),
-        })
-    }
-
-    fn cmp(&mut self, depth: usize) -> Result<Term, ExprError> {
-        let mut left = self.operand(depth)?;
-        while let Tok::Op(op) = *self.peek() {
-            let (op_at, _) = self.next();
-            let right = self.operand(depth)?;
-            left = Term {
-                at: left.at,
-                kind: Kind::Cond(Node::Cmp(compare(left, op, op_at, right)?)),
-            };
-        }
-        Ok(left)
-    }
-
-    fn operand(&mut self, depth: usize) -> Result<Term, ExprError> {
-        let pos = self.pos;
-        let (at, tok) = self.next();
-        let kind = match tok {
-            Tok::Ident(name) => return self.call(at, name),
-            Tok::Int(v) => Kind::IntLit(v),
-            Tok::Float(v) => Kind::FloatLit(v),
-            Tok::LParen => {
-                if depth >= MAX_NESTING {
-                    return Err(ExprError::new(at, "parentheses nested too deeply"));
-                }
-                let inner = self.or(depth + 1)?;
-                match self.peek() {
-                    Tok::RParen => {
-                        self.next();
-                    }
-                    Tok::End => return Err(ExprError::new(at, "unclosed `(`")),
-                    tok => {
-                        let msg = format!("expected `)`, found {}", tok.describe());
-                        return Err(self.error_here(msg));
-                    }
-                }
-                // Keep the `(` as the start, so that "not a condition" points at the group.
-                return Ok(Term {
-                    at,
-                    kind: inner.kind,
-                });
-            }
-            tok => {
-                let msg = match pos.checked_sub(1) {
-                    Some(prev) => format!("missing operand after {}", self.toks[prev].1.describe()),
-                    None => format!("missing operand before {}", tok.describe()),
-                };
-                return Err(ExprError::new(at, msg));
-            }
-        };
-        Ok(Term { at, kind })
+    fn condition(term: Term<Kind>) -> Result<Node, ExprError> {
+        condition(term)
     }
 
     /// `Name(literal, …)`, with `name` at `at` already consumed.
-    fn call(&mut self, at: usize, name: &str) -> Result<Term, ExprError> {
+    fn call(p: &mut Cursor<'_>, at: usize, name: &str) -> Result<Kind, ExprError> {
         let known = matches!(
             name,
             "NetworkErrorRatio" | "LatencyAtQuantileMS" | "ResponseCodeRatio"
@@ -191,14 +62,14 @@ impl<'a> Parser<'a> {
             let msg = format!("unknown function `{name}`; the functions are {FUNCTIONS}");
             return Err(ExprError::new(at, msg));
         }
-        if self.peek() != &Tok::LParen {
+        if p.peek() != &Tok::LParen {
             let msg = format!("`{name}` is a function: call it, e.g. `{name}(…)`");
             return Err(ExprError::new(at, msg));
         }
-        let (open, _) = self.next();
+        let (open, _) = p.next();
         let mut args = Vec::new();
         loop {
-            let (arg_at, tok) = self.next();
+            let (arg_at, tok) = p.next();
             match tok {
                 Tok::RParen => break,
                 Tok::Int(v) => args.push((arg_at, Num::Int(v))),
@@ -218,7 +89,7 @@ impl<'a> Parser<'a> {
                 }
             }
             // Go allows a trailing comma: `f(1, 2,)`.
-            match self.next() {
+            match p.next() {
                 (_, Tok::Comma) => {}
                 (_, Tok::RParen) => break,
                 (_, Tok::End) => return Err(ExprError::new(open, "unclosed `(`")),
@@ -228,7 +99,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        let close = self.toks[self.pos - 1].0;
+        let close = p.last_offset();
         let kind = match name {
             "NetworkErrorRatio" => {
                 if let Some((arg_at, _)) = args.first() {
@@ -284,12 +155,16 @@ impl<'a> Parser<'a> {
                 Kind::Float(FloatMetric::ResponseCodeRatio(a, b, c, d))
             }
         };
-        Ok(Term { at, kind })
+        Ok(kind)
+    }
+
+    fn compare(l: Term<Kind>, op: CmpOp, at: usize, r: Term<Kind>) -> Result<Node, ExprError> {
+        compare(l, op, at, r).map(Node::Cmp)
     }
 }
 
 /// The term as a condition, or an error saying how to make it one.
-fn condition(term: Term) -> Result<Node, ExprError> {
+fn condition(term: Term<Kind>) -> Result<Node, ExprError> {
     let msg = match term.kind {
         Kind::Cond(node) => return Ok(node),
         Kind::Float(m) => format!("`{m}` alone is not a condition; compare it, e.g. `{m} > 0.5`"),
@@ -302,7 +177,7 @@ fn condition(term: Term) -> Result<Node, ExprError> {
 }
 
 /// Types `left op right`: one side a metric, the other a literal of the metric's type.
-fn compare(left: Term, op: CmpOp, op_at: usize, right: Term) -> Result<Cmp, ExprError> {
+fn compare(left: Term<Kind>, op: CmpOp, op_at: usize, right: Term<Kind>) -> Result<Cmp, ExprError> {
     use Kind::*;
     let err = |at: usize, msg: String| Err(ExprError::new(at, msg));
     match (left.kind, right.kind) {
@@ -351,11 +226,7 @@ fn ratio_vs_int(metric: FloatMetric, value: i64) -> String {
 }
 
 fn latency_vs_float(metric: IntMetric, value: f64) -> String {
-    let hint = if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("write {} instead of {value:?}", value as i64)
-    } else {
-        "write an int such as 50".to_string()
-    };
+    let hint = int_instead_of(value, 50);
     format!("latency compared to a float: `{metric}` is an int number of milliseconds, {hint}")
 }
 

@@ -48,10 +48,10 @@ pub struct StaticConfig {
     // Recognised so they are not reported as unknown; later issues give them behaviour.
     pub check_new_version: Option<bool>,
     pub send_anonymous_usage: Option<bool>,
-    pub api: Option<serde_json::Value>,
-    pub rest: Option<serde_json::Value>,
-    pub ping: Option<serde_json::Value>,
-    pub metrics: Option<serde_json::Value>,
+    pub api: Option<Api>,
+    pub rest: Option<Rest>,
+    pub ping: Option<Ping>,
+    pub metrics: Option<Metrics>,
     pub web: Option<serde_json::Value>,
     pub acme: Option<serde_json::Value>,
     pub constraints: Option<serde_json::Value>,
@@ -149,8 +149,8 @@ pub struct EntryPoint {
     /// Present (even empty) ⇒ the entry point speaks TLS.
     pub tls: Option<EntryPointTls>,
     pub redirect: Option<Redirect>,
+    pub auth: Option<Auth>,
     // Parsed now, given behaviour by later issues.
-    pub auth: Option<serde_json::Value>,
     pub white_list: Option<serde_json::Value>,
     pub proxy_protocol: Option<serde_json::Value>,
 }
@@ -323,4 +323,118 @@ impl Default for HealthCheckDefaults {
             interval: Duration::from_secs(30),
         }
     }
+}
+
+/// The entry point v1 creates for the API, ping, REST and metrics when none is named.
+pub const DEFAULT_INTERNAL_ENTRY_POINT: &str = "traefik";
+
+fn default_internal_entry_point() -> String {
+    DEFAULT_INTERNAL_ENTRY_POINT.to_string()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Api {
+    pub entry_point: String,
+    pub dashboard: bool,
+    pub debug: bool,
+    pub statistics: Option<Statistics>,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api {
+            entry_point: default_internal_entry_point(),
+            dashboard: true,
+            debug: false,
+            statistics: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Statistics {
+    pub recent_errors: usize,
+}
+
+impl Default for Statistics {
+    fn default() -> Self {
+        Statistics { recent_errors: 10 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Rest {
+    pub entry_point: String,
+    /// trafik's own: where what was PUT is kept across restarts, relative to the
+    /// configuration file's directory.
+    pub store_file: String,
+}
+
+impl Default for Rest {
+    fn default() -> Self {
+        Rest {
+            entry_point: default_internal_entry_point(),
+            store_file: "trafik-rest.redb".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Ping {
+    pub entry_point: String,
+}
+
+impl Default for Ping {
+    fn default() -> Self {
+        Ping {
+            entry_point: default_internal_entry_point(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Metrics {
+    pub prometheus: Option<Prometheus>,
+    // Push exporters: recognised, not implemented (a warning says so).
+    pub datadog: Option<serde_json::Value>,
+    pub statsd: Option<serde_json::Value>,
+    pub influxdb: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Prometheus {
+    pub entry_point: String,
+    pub buckets: Vec<f64>,
+}
+
+impl Default for Prometheus {
+    fn default() -> Self {
+        Prometheus {
+            entry_point: default_internal_entry_point(),
+            buckets: vec![0.1, 0.3, 1.2, 5.0],
+        }
+    }
+}
+
+/// `[entryPoints.X.auth]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Auth {
+    pub basic: Option<Users>,
+    pub digest: Option<Users>,
+    pub header_field: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Users {
+    pub users: Vec<String>,
+    pub users_file: String,
+    pub remove_header: bool,
 }

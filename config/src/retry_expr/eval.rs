@@ -1,7 +1,6 @@
 //! Evaluating a parsed expression against the attempt just made.
 
 use super::ast::{Cmp, IntFn, Node};
-use super::lexer::CmpOp;
 
 /// What an expression reads: the request's method, how many attempts were made and the status
 /// of the last one.
@@ -33,15 +32,7 @@ impl Cmp {
                     IntFn::Attempts => i64::from(a.attempts),
                     IntFn::ResponseCode => i64::from(a.status),
                 };
-                let ord = actual.cmp(value);
-                match op {
-                    CmpOp::Eq => ord.is_eq(),
-                    CmpOp::Ne => ord.is_ne(),
-                    CmpOp::Lt => ord.is_lt(),
-                    CmpOp::Le => ord.is_le(),
-                    CmpOp::Gt => ord.is_gt(),
-                    CmpOp::Ge => ord.is_ge(),
-                }
+                op.holds(Some(actual.cmp(value)))
             }
             // Go's `==` on strings: exact, case-sensitive.
             Cmp::Method { equal, value } => (a.method == value) == *equal,

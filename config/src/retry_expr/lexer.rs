@@ -1,224 +1,37 @@
-//! Tokens of the expression, each with the byte offset where it starts.
-//!
-//! Only the part of Go's lexical grammar that a retry expression can use is recognised:
-//! identifiers, decimal numbers, string literals (for `RequestMethod()`), parentheses, commas
-//! and the operators. Anything else (`!`, a lone `=`, rune literals, unicode operators…) is an
-//! error at its offset, so the user sees where the expression stops making sense rather than a
-//! later, vaguer error.
-
-use std::fmt::{self, Write as _};
+//! The retry expression's lexical grammar: the shared Go subset of [`crate::expr::lexer`]
+//! plus Go string literals, for `RequestMethod()`. `!`, rune literals and any other character
+//! outside that subset are errors at their offset, with advice where some is known.
 
 use super::ExprError;
+pub(super) use crate::expr::lexer::{CmpOp, GoQuoted};
+use crate::expr::lexer::{Lexed, Lexicon, Tok};
 
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Tok<'a> {
-    Ident(&'a str),
-    Int(i64),
-    /// Floats are lexed only to report them as a type error where an int is expected.
-    Float(f64),
-    /// The value of a string literal, escapes resolved.
-    Str(String),
-    LParen,
-    RParen,
-    Comma,
-    AndAnd,
-    OrOr,
-    Op(CmpOp),
-    End,
-}
+pub(super) const LEXICON: Lexicon = Lexicon {
+    string: Some(string),
+    refused: |c| match c {
+        '!' => Some(
+            "`!` (negation) is not supported (v1 refused it too); write the opposite \
+             comparison instead, e.g. `Attempts() > 2` for `!(Attempts() <= 2)`",
+        ),
+        '\'' => Some("rune literals are not supported; strings use double quotes, e.g. \"GET\""),
+        _ => None,
+    },
+    number_examples: "2 or 502",
+};
 
-/// A comparison operator. All six share one precedence level, as in Go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CmpOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl CmpOp {
-    pub(crate) fn symbol(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "==",
-            CmpOp::Ne => "!=",
-            CmpOp::Lt => "<",
-            CmpOp::Le => "<=",
-            CmpOp::Gt => ">",
-            CmpOp::Ge => ">=",
-        }
-    }
-
-    /// The operator that gives the same answer with its operands swapped (`a < b` ⇔ `b > a`).
-    pub(crate) fn mirrored(self) -> CmpOp {
-        match self {
-            CmpOp::Eq => CmpOp::Eq,
-            CmpOp::Ne => CmpOp::Ne,
-            CmpOp::Lt => CmpOp::Gt,
-            CmpOp::Le => CmpOp::Ge,
-            CmpOp::Gt => CmpOp::Lt,
-            CmpOp::Ge => CmpOp::Le,
-        }
-    }
-}
-
-impl Tok<'_> {
-    /// How the token reads in an error message.
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Tok::Ident(name) => format!("`{name}`"),
-            Tok::Int(v) => format!("the number {v}"),
-            Tok::Float(v) => format!("the number {v:?}"),
-            Tok::Str(s) => format!("the string {}", GoQuoted(s)),
-            Tok::LParen => "`(`".into(),
-            Tok::RParen => "`)`".into(),
-            Tok::Comma => "`,`".into(),
-            Tok::AndAnd => "`&&`".into(),
-            Tok::OrOr => "`||`".into(),
-            Tok::Op(op) => format!("`{}`", op.symbol()),
-            Tok::End => "the end of the expression".into(),
-        }
-    }
-}
-
-/// Splits `src` into tokens; the last one is always [`Tok::End`] at `src.len()`.
-pub(crate) fn tokenize(src: &str) -> Result<Vec<(usize, Tok<'_>)>, ExprError> {
-    let bytes = src.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        // Go's white space: only these four.
-        if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            i += 1;
-            continue;
-        }
-        let two = bytes.get(i..i + 2);
-        let (tok, len) = match b {
-            b'(' => (Tok::LParen, 1),
-            b')' => (Tok::RParen, 1),
-            b',' => (Tok::Comma, 1),
-            b'&' if two == Some(b"&&") => (Tok::AndAnd, 2),
-            b'|' if two == Some(b"||") => (Tok::OrOr, 2),
-            b'=' if two == Some(b"==") => (Tok::Op(CmpOp::Eq), 2),
-            b'!' if two == Some(b"!=") => (Tok::Op(CmpOp::Ne), 2),
-            b'<' if two == Some(b"<=") => (Tok::Op(CmpOp::Le), 2),
-            b'>' if two == Some(b">=") => (Tok::Op(CmpOp::Ge), 2),
-            b'<' => (Tok::Op(CmpOp::Lt), 1),
-            b'>' => (Tok::Op(CmpOp::Gt), 1),
-            b'"' => interpreted_string(src, i)?,
-            b'`' => raw_string(src, i)?,
-            b'0'..=b'9' => number(src, i)?,
-            b'.' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => number(src, i)?,
-            _ => {
-                let c = src[i..].chars().next().unwrap_or_default();
-                if is_ident_start(c) {
-                    let len = src[i..]
-                        .char_indices()
-                        .find(|&(_, c)| !is_ident_continue(c))
-                        .map_or(src.len() - i, |(n, _)| n);
-                    (Tok::Ident(&src[i..i + len]), len)
-                } else {
-                    return Err(ExprError::new(i, unexpected(c)));
-                }
-            }
-        };
-        out.push((i, tok));
-        i += len;
-    }
-    out.push((src.len(), Tok::End));
-    Ok(out)
-}
-
-fn unexpected(c: char) -> String {
-    match c {
-        '=' => "`=` is not an operator here; use `==` to compare".into(),
-        '!' => "`!` (negation) is not supported (v1 refused it too); write the opposite \
-                comparison instead, e.g. `Attempts() > 2` for `!(Attempts() <= 2)`"
-            .into(),
-        '&' => "`&` is not supported; use `&&`".into(),
-        '|' => "`|` is not supported; use `||`".into(),
-        '\'' => "rune literals are not supported; strings use double quotes, e.g. \"GET\"".into(),
-        '-' | '+' => format!("`{c}` is not supported; numbers are written without a sign"),
-        _ => format!("unexpected character {c:?}"),
-    }
-}
-
-fn is_ident_start(c: char) -> bool {
-    c == '_' || c.is_alphabetic()
-}
-
-fn is_ident_continue(c: char) -> bool {
-    c == '_' || c.is_alphanumeric()
-}
-
-/// A decimal number starting at `start`: `12`, `12.5`, `12.`, `.5`, `1e3`, `1.5E-2`. An int
-/// has neither `.` nor exponent, as in Go. Letters, digits, `_` or `.` glued to it (`0x10`,
-/// `1_000`, `2s`, `1.2.3`) make it a bad literal, reported at its start.
-fn number(src: &str, start: usize) -> Result<(Tok<'static>, usize), ExprError> {
-    let bytes = src.as_bytes();
-    let digits = |mut i: usize| {
-        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        i
-    };
-    let mut i = digits(start);
-    let mut float = false;
-    if bytes.get(i) == Some(&b'.') {
-        float = true;
-        i = digits(i + 1);
-    }
-    if matches!(bytes.get(i), Some(b'e' | b'E')) {
-        float = true;
-        let mut j = i + 1;
-        if matches!(bytes.get(j), Some(b'+' | b'-')) {
-            j += 1;
-        }
-        let end = digits(j);
-        if end == j {
-            return Err(ExprError::new(
-                start,
-                format!("bad number `{}`: exponent has no digits", &src[start..end]),
-            ));
-        }
-        i = end;
-    }
-    let glued = src[i..]
-        .chars()
-        .next()
-        .filter(|&c| c == '.' || is_ident_continue(c));
-    if glued.is_some() {
-        let end = src[i..]
-            .char_indices()
-            .find(|&(_, c)| c != '.' && !is_ident_continue(c))
-            .map_or(src.len(), |(n, _)| i + n);
-        return Err(ExprError::new(
-            start,
-            format!(
-                "bad number `{}`: only plain decimal numbers such as 2 or 502 are allowed",
-                &src[start..end]
-            ),
-        ));
-    }
-    let text = &src[start..i];
-    let out_of_range = || ExprError::new(start, format!("bad number `{text}`: out of range"));
-    let tok = if float {
-        match text.parse::<f64>() {
-            Ok(v) if v.is_finite() => Tok::Float(v),
-            _ => return Err(out_of_range()),
-        }
+/// The string literal opening at `start`, interpreted (`"…"`) or raw (`` `…` ``).
+fn string(src: &str, start: usize) -> Lexed {
+    if src.as_bytes()[start] == b'"' {
+        interpreted_string(src, start)
     } else {
-        Tok::Int(text.parse::<i64>().map_err(|_| out_of_range())?)
-    };
-    Ok((tok, i - start))
+        raw_string(src, start)
+    }
 }
 
 /// A Go interpreted string literal `"…"` starting at `start`, with Go's escapes: `\a \b \f
 /// \n \r \t \v \\ \"`, `\xHH`, `\ooo` (both below `\x80`: an HTTP method is ASCII), `\uHHHH`
 /// and `\UHHHHHHHH`. A bad escape is reported at its `\`, a missing `"` at the opening one.
-fn interpreted_string(src: &str, start: usize) -> Result<(Tok<'static>, usize), ExprError> {
+fn interpreted_string(src: &str, start: usize) -> Lexed {
     let unterminated = || ExprError::new(start, "string literal not terminated");
     let mut value = String::new();
     let mut chars = src[start + 1..].char_indices();
@@ -302,7 +115,7 @@ fn escape(src: &str, at: usize, chars: &mut std::str::CharIndices<'_>) -> Result
 
 /// A Go raw string literal `` `…` `` starting at `start`: no escapes, may span lines, and
 /// carriage returns are dropped, as in Go.
-fn raw_string(src: &str, start: usize) -> Result<(Tok<'static>, usize), ExprError> {
+fn raw_string(src: &str, start: usize) -> Lexed {
     let body = &src[start + 1..];
     let Some(end) = body.find('`') else {
         return Err(ExprError::new(start, "raw string literal not terminated"));
@@ -311,37 +124,13 @@ fn raw_string(src: &str, start: usize) -> Result<(Tok<'static>, usize), ExprErro
     Ok((Tok::Str(value), end + 2))
 }
 
-/// A string written as a Go interpreted literal that reads back to itself.
-pub(crate) struct GoQuoted<'a>(pub(crate) &'a str);
-
-impl fmt::Display for GoQuoted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_char('"')?;
-        for c in self.0.chars() {
-            match c {
-                '"' => f.write_str("\\\"")?,
-                '\\' => f.write_str("\\\\")?,
-                '\n' => f.write_str("\\n")?,
-                '\r' => f.write_str("\\r")?,
-                '\t' => f.write_str("\\t")?,
-                c if c.is_control() || c == '\u{feff}' => {
-                    let n = u32::from(c);
-                    if n <= 0xffff {
-                        write!(f, "\\u{n:04x}")?;
-                    } else {
-                        write!(f, "\\U{n:08x}")?;
-                    }
-                }
-                c => f.write_char(c)?,
-            }
-        }
-        f.write_char('"')
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tokenize(src: &str) -> Result<Vec<(usize, Tok<'_>)>, ExprError> {
+        crate::expr::lexer::tokenize(src, &LEXICON)
+    }
 
     fn toks(src: &str) -> Vec<(usize, Tok<'_>)> {
         tokenize(src).unwrap()

@@ -33,6 +33,10 @@
 //! One refusal v1 did not make: a string escape for a non-ASCII byte (`"\xff"`), which no
 //! HTTP method can equal.
 //!
+//! The lexer and the precedence-climbing parser are shared with the circuit-breaker
+//! expressions ([`crate::breaker`]); this module holds what is retry's own: its lexicon (with
+//! string literals), its functions and their typing, its syntax tree and its evaluation.
+//!
 //! ```
 //! use trafik_config::retry_expr::parse;
 //!

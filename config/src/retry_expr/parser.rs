@@ -1,49 +1,23 @@
-//! Recursive descent over the tokens, typing as it goes.
+//! The retry expression's functions and types, plugged into the shared parser
+//! ([`crate::expr::parser`]).
 //!
-//! Go's precedence: `||` < `&&` < comparisons, all left-associative. Every sub-expression is
-//! typed (condition, int function, string function, int, float or string literal) the moment
-//! it is built, so a type error is reported at the operand that has the wrong type, not at the
-//! end.
+//! Every sub-expression is typed (condition, int function, string function, int, float or
+//! string literal) the moment it is built, so a type error is reported at the operand that has
+//! the wrong type, not at the end.
 
 use super::ExprError;
 use super::ast::{Cmp, IntFn, Node};
-use super::lexer::{CmpOp, Tok, tokenize};
-
-/// Deep enough for any hand-written expression, shallow enough that the parser's recursion
-/// (four frames a level) cannot exhaust the stack on hostile input.
-const MAX_NESTING: usize = 64;
+use super::lexer::LEXICON;
+use crate::expr::lexer::{CmpOp, Lexicon, Tok};
+use crate::expr::parser::{Cursor, Grammar, Term, grammar_tree, int_instead_of};
 
 const FUNCTIONS: &str = "IsNetworkError(), Attempts(), ResponseCode() and RequestMethod()";
 
 pub(crate) fn parse(src: &str) -> Result<Node, ExprError> {
-    let mut p = Parser {
-        toks: tokenize(src)?,
-        pos: 0,
-    };
-    if p.peek() == &Tok::End {
-        return Err(ExprError::new(0, "empty expression"));
-    }
-    let root = p.or(0)?;
-    match p.peek() {
-        Tok::End => {}
-        Tok::RParen => return Err(p.error_here("unmatched `)`")),
-        tok => {
-            let msg = format!(
-                "unexpected {}; expected `&&`, `||` or the end",
-                tok.describe()
-            );
-            return Err(p.error_here(msg));
-        }
-    }
-    condition(root)
+    crate::expr::parser::parse::<Retry>(src)
 }
 
-/// A sub-expression with its type and where it starts.
-struct Term {
-    at: usize,
-    kind: Kind,
-}
-
+/// The type of a sub-expression.
 enum Kind {
     Cond(Node),
     Func(Func),
@@ -64,132 +38,29 @@ enum Lit {
     Str(String),
 }
 
-struct Parser<'a> {
-    toks: Vec<(usize, Tok<'a>)>,
-    pos: usize,
-}
+struct Retry;
 
-impl<'a> Parser<'a> {
-    fn peek(&self) -> &Tok<'a> {
-        &self.toks[self.pos].1
-    }
+impl Grammar for Retry {
+    grammar_tree!(Node, Kind);
 
-    fn offset(&self) -> usize {
-        self.toks[self.pos].0
-    }
+    const LEXICON: Lexicon = LEXICON;
 
-    /// The current token and its offset; stays on [`Tok::End`] once there.
-    fn next(&mut self) -> (usize, Tok<'a>) {
-        let tok = self.toks[self.pos].clone();
-        if self.pos + 1 < self.toks.len() {
-            self.pos += 1;
-        }
-        tok
-    }
-
-    fn error_here(&self, message: impl Into<String>) -> ExprError {
-        ExprError::new(self.offset(), message)
-    }
-
-    fn or(&mut self, depth: usize) -> Result<Term, ExprError> {
-        self.chain(depth, Tok::OrOr, Self::and)
-    }
-
-    fn and(&mut self, depth: usize) -> Result<Term, ExprError> {
-        self.chain(depth, Tok::AndAnd, Self::cmp)
-    }
-
-    /// `item (sep item)*` with `sep` `&&` or `||`, every item a condition; a parenthesised
-    /// list of the same kind is flattened into this one.
-    fn chain(
-        &mut self,
-        depth: usize,
-        sep: Tok<'static>,
-        item: fn(&mut Self, usize) -> Result<Term, ExprError>,
-    ) -> Result<Term, ExprError> {
-        let first = item(self, depth)?;
-        if *self.peek() != sep {
-            return Ok(first);
-        }
-        let at = first.at;
-        let is_and = sep == Tok::AndAnd;
-        let mut items = Vec::new();
-        let mut push = |node| match node {
-            Node::And(inner) if is_and => items.extend(inner),
-            Node::Or(inner) if !is_and => items.extend(inner),
-            node => items.push(node),
+    fn literal(tok: &Tok<'_>) -> Option<Kind> {
+        let lit = match tok {
+            Tok::Int(v) => Lit::Int(*v),
+            Tok::Float(v) => Lit::Float(*v),
+            Tok::Str(s) => Lit::Str(s.clone()),
+            _ => return None,
         };
-        push(condition(first)?);
-        while *self.peek() == sep {
-            self.next();
-            push(condition(item(self, depth)?)?);
-        }
-        let node = if is_and {
-            Node::And(items)
-        } else {
-            Node::Or(items)
-        };
-        Ok(Term {
-            at,
-            kind: Kind::Cond(node),
-        })
+        Some(Kind::Lit(lit))
     }
 
-    fn cmp(&mut self, depth: usize) -> Result<Term, ExprError> {
-        let mut left = self.operand(depth)?;
-        while let Tok::Op(op) = *self.peek() {
-            let (op_at, _) = self.next();
-            let right = self.operand(depth)?;
-            left = Term {
-                at: left.at,
-                kind: Kind::Cond(Node::Cmp(compare(left, op, op_at, right)?)),
-            };
-        }
-        Ok(left)
-    }
-
-    fn operand(&mut self, depth: usize) -> Result<Term, ExprError> {
-        let pos = self.pos;
-        let (at, tok) = self.next();
-        let kind = match tok {
-            Tok::Ident(name) => return self.call(at, name),
-            Tok::Int(v) => Kind::Lit(Lit::Int(v)),
-            Tok::Float(v) => Kind::Lit(Lit::Float(v)),
-            Tok::Str(s) => Kind::Lit(Lit::Str(s)),
-            Tok::LParen => {
-                if depth >= MAX_NESTING {
-                    return Err(ExprError::new(at, "parentheses nested too deeply"));
-                }
-                let inner = self.or(depth + 1)?;
-                match self.peek() {
-                    Tok::RParen => {
-                        self.next();
-                    }
-                    Tok::End => return Err(ExprError::new(at, "unclosed `(`")),
-                    tok => {
-                        let msg = format!("expected `)`, found {}", tok.describe());
-                        return Err(self.error_here(msg));
-                    }
-                }
-                // Keep the `(` as the start, so that "not a condition" points at the group.
-                return Ok(Term {
-                    at,
-                    kind: inner.kind,
-                });
-            }
-            tok => {
-                let msg = match pos.checked_sub(1) {
-                    Some(prev) => format!("missing operand after {}", self.toks[prev].1.describe()),
-                    None => format!("missing operand before {}", tok.describe()),
-                };
-                return Err(ExprError::new(at, msg));
-            }
-        };
-        Ok(Term { at, kind })
+    fn condition(term: Term<Kind>) -> Result<Node, ExprError> {
+        condition(term)
     }
 
     /// `Name()`, with `name` at `at` already consumed. No function takes arguments.
-    fn call(&mut self, at: usize, name: &str) -> Result<Term, ExprError> {
+    fn call(p: &mut Cursor<'_>, at: usize, name: &str) -> Result<Kind, ExprError> {
         let kind = match name {
             "IsNetworkError" => Kind::Cond(Node::IsNetworkError),
             "Attempts" => Kind::Func(Func::Int(IntFn::Attempts)),
@@ -217,13 +88,13 @@ impl<'a> Parser<'a> {
                 return Err(ExprError::new(at, msg));
             }
         };
-        if self.peek() != &Tok::LParen {
+        if p.peek() != &Tok::LParen {
             let msg = format!("`{name}` is a function: call it, `{name}()`");
             return Err(ExprError::new(at, msg));
         }
-        let (open, _) = self.next();
-        match self.next() {
-            (_, Tok::RParen) => Ok(Term { at, kind }),
+        let (open, _) = p.next();
+        match p.next() {
+            (_, Tok::RParen) => Ok(kind),
             (_, Tok::End) => Err(ExprError::new(open, "unclosed `(`")),
             (arg_at, Tok::Ident(_) | Tok::Int(_) | Tok::Float(_) | Tok::Str(_) | Tok::LParen) => {
                 let msg = format!("`{name}()` takes no arguments");
@@ -236,10 +107,14 @@ impl<'a> Parser<'a> {
             }
         }
     }
+
+    fn compare(l: Term<Kind>, op: CmpOp, at: usize, r: Term<Kind>) -> Result<Node, ExprError> {
+        compare(l, op, at, r).map(Node::Cmp)
+    }
 }
 
 /// The term as a condition, or an error saying how to make it one.
-fn condition(term: Term) -> Result<Node, ExprError> {
+fn condition(term: Term<Kind>) -> Result<Node, ExprError> {
     let msg = match term.kind {
         Kind::Cond(node) => return Ok(node),
         Kind::Func(Func::Int(f @ IntFn::Attempts)) => {
@@ -263,7 +138,7 @@ fn condition(term: Term) -> Result<Node, ExprError> {
 }
 
 /// Types `left op right`: one side a function, the other a literal of the function's type.
-fn compare(left: Term, op: CmpOp, op_at: usize, right: Term) -> Result<Cmp, ExprError> {
+fn compare(left: Term<Kind>, op: CmpOp, op_at: usize, right: Term<Kind>) -> Result<Cmp, ExprError> {
     let err = |at: usize, msg: String| Err(ExprError::new(at, msg));
     // v1 refused a literal on the left; accepting it changes no expression v1 accepted.
     let (func, op, lit, lit_at) = match (left.kind, right.kind) {
@@ -317,11 +192,7 @@ fn compare(left: Term, op: CmpOp, op_at: usize, right: Term) -> Result<Cmp, Expr
             ),
         },
         (Func::Int(func), Lit::Float(v)) => {
-            let hint = if v.fract() == 0.0 && v.abs() < 1e15 {
-                format!("write {} instead of {v:?}", v as i64)
-            } else {
-                "write an int such as 2".to_string()
-            };
+            let hint = int_instead_of(v, 2);
             err(
                 lit_at,
                 format!("`{func}` is an int, compared to a float: {hint}"),

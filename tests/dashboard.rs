@@ -1,0 +1,510 @@
+//! The dashboard in a real browser, through the real binary: headless Chromium, driven
+//! over the W3C WebDriver protocol (Debian's `chromedriver`, spoken to with reqwest), loads
+//! `/dashboard/`, shows the file provider's frontend, picks up a frontend added to the
+//! watched file without a page reload, and draws the traffic it is sent on the health
+//! view. Screenshots of both views are written to `<target dir>/test-artifacts/`.
+//!
+//! Needs `apt-get install -y chromium chromium-driver` (`.ci/run` installs them).
+
+mod common;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// Per wait: the dashboard polls every 2 s, and CI is a loaded 2-core machine.
+const WAIT: Duration = Duration::from_secs(30);
+
+// ------------------------------------------------------------------ WebDriver
+
+/// A chromedriver process (in its own process group, so Chromium goes with it) and one
+/// browser session; both are ended on drop, also when the test panics.
+struct Browser {
+    driver: Option<Child>,
+    port: u16,
+    session: String,
+    http: reqwest::Client,
+}
+
+impl Browser {
+    async fn start(log: &Path) -> Browser {
+        for bin in [CHROMEDRIVER, CHROMIUM] {
+            assert!(
+                Path::new(bin).exists(),
+                "{bin} is missing: the dashboard test needs headless Chromium and its driver; \
+                 install them with `apt-get install -y chromium chromium-driver`"
+            );
+        }
+        let port = free_port();
+        let driver = {
+            use std::os::unix::process::CommandExt;
+            Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .arg(format!("--log-path={}", log.display()))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("start chromedriver")
+        };
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(90))
+            .build()
+            .unwrap();
+        let mut browser = Browser {
+            driver: Some(driver),
+            port,
+            session: String::new(),
+            http,
+        };
+        let status = format!("{}/status", browser.base());
+        let c = browser.http.clone();
+        wait_until("chromedriver to be ready", || {
+            let (c, status) = (c.clone(), status.clone());
+            async move {
+                let v: Value = c.get(&status).send().await.ok()?.json().await.ok()?;
+                (v["value"]["ready"] == json!(true)).then_some(())
+            }
+        })
+        .await;
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--window-size=1400,900",
+                    // Loopback only: no background traffic, no name resolution at all.
+                    "--disable-background-networking", "--disable-component-update",
+                    "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                ],
+            },
+        }}});
+        let v = browser.call("POST", "/session", Some(caps)).await;
+        browser.session = v["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no sessionId in {v}"))
+            .to_string();
+        browser
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// One WebDriver command; returns its `value`, panics on a WebDriver error.
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.base());
+        let req = match method {
+            "GET" => self.http.get(&url),
+            "POST" => self.http.post(&url).json(&body.unwrap_or(json!({}))),
+            "DELETE" => self.http.delete(&url),
+            _ => unreachable!(),
+        };
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert!(
+            status.is_success(),
+            "WebDriver {method} {path} answered {status}: {v}"
+        );
+        v["value"].clone()
+    }
+
+    async fn session_call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let path = format!("/session/{}{path}", self.session);
+        self.call(method, &path, body).await
+    }
+
+    async fn goto(&self, url: &str) {
+        self.session_call("POST", "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    /// Runs `script` (a function body: use `return`) in the page.
+    async fn js(&self, script: &str) -> Value {
+        self.session_call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Polls `script` until it returns something truthy (not null/false/""/0) and returns it.
+    async fn until(&self, what: &str, script: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let v = self.js(script).await;
+            let truthy = match &v {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                Value::String(s) => !s.is_empty(),
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                _ => true,
+            };
+            if truthy {
+                return v;
+            }
+            if start.elapsed() > WAIT {
+                let page = self.js(PAGE_STATE).await;
+                panic!("timed out waiting for {what} (last result: {v}); page: {page}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Writes a PNG screenshot of the viewport to `path`.
+    async fn screenshot(&self, path: &Path) {
+        let v = self.session_call("GET", "/screenshot", None).await;
+        let png = base64_decode(v.as_str().expect("screenshot is a base64 string"));
+        assert!(
+            png.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "screenshot is no PNG"
+        );
+        let (w, h) = (
+            u32::from_be_bytes(png[16..20].try_into().unwrap()),
+            u32::from_be_bytes(png[20..24].try_into().unwrap()),
+        );
+        assert!(w >= 1000 && h >= 600, "screenshot is only {w}x{h}");
+        std::fs::write(path, &png).unwrap();
+        println!("screenshot: {} ({w}x{h})", path.display());
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Blocking and by hand: this also runs while a failed test unwinds.
+        if !self.session.is_empty() {
+            delete_session(self.port, &self.session);
+        }
+        if let Some(mut c) = self.driver.take() {
+            // The whole group: chromedriver and any Chromium it left behind.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", c.id())])
+                .stderr(Stdio::null())
+                .status();
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `DELETE /session/{id}` over a plain socket (quits Chromium cleanly).
+fn delete_session(port: u16, session: &str) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+    let req = format!(
+        "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    if s.write_all(req.as_bytes()).is_err() {
+        return;
+    }
+    // Until the whole answer is in (chromedriver may keep the connection open).
+    let (mut got, mut buf) = (Vec::new(), [0u8; 4096]);
+    while let Ok(n @ 1..) = s.read(&mut buf) {
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if got.len() >= end + 4 + length {
+                return;
+            }
+        }
+    }
+}
+
+/// What the page looks like, for timeout messages.
+const PAGE_STATE: &str = r#"return {
+  url: location.href,
+  connection: document.documentElement.dataset.connection,
+  route: document.documentElement.dataset.route,
+  error: document.getElementById('connection-error-detail')?.textContent,
+  frontends: [...document.querySelectorAll('article[data-frontend]')].map(a => a.dataset.frontend),
+  total: document.getElementById('total-count')?.dataset.value,
+  points: document.getElementById('health-chart')?.dataset.points,
+};"#;
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {:?}", c as char),
+        }
+    };
+    let bytes: Vec<u8> = s
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &c)| acc | (val(c) << (18 - 6 * i)));
+        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
+    }
+    out
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<()>>,
+{
+    let start = Instant::now();
+    while check().await.is_none() {
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `<target dir>/test-artifacts` (`target/test-artifacts` in a default build).
+fn artifacts_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+// ------------------------------------------------------------------ the test
+
+const RULE1: &str = "Host: app.test ; PathPrefix:/a";
+const RULE2: &str = "PathPrefix:/two";
+
+fn rules(backend: &str, second: bool) -> String {
+    let mut s = format!(
+        "[backends.echo.servers.s1]\nurl = \"{backend}\"\n\
+         [frontends.fe1]\nbackend = \"echo\"\n[frontends.fe1.routes.r1]\nrule = \"{RULE1}\"\n"
+    );
+    if second {
+        s += &format!(
+            "[frontends.fe2]\nbackend = \"echo\"\n[frontends.fe2.routes.r2]\nrule = \"{RULE2}\"\n"
+        );
+    }
+    s
+}
+
+fn rule_text(frontend: &str, route: &str) -> String {
+    format!(
+        "return document.querySelector('article[data-frontend=\"{frontend}\"] \
+         li[data-route=\"{route}\"] code[data-field=\"rule\"]')?.textContent ?? null;"
+    )
+}
+
+/// The chart panel `g.panel-<panel>`: its zero line's y and the y of every drawn point
+/// (SVG y grows downwards: above the zero line means a value above 0).
+fn chart_points(panel: &str) -> String {
+    format!(
+        r#"const g = document.querySelector('#health-chart g.panel-{panel}');
+const zero = Number(g?.querySelector('line.axis')?.getAttribute('y1'));
+if (!g || !Number.isFinite(zero)) return null;
+const ys = [...g.querySelectorAll('path.line')]
+  .flatMap(p => [...(p.getAttribute('d') || '').matchAll(/[ML][-\d.]+,([-\d.]+)/g)].map(m => Number(m[1])));
+"#
+    )
+}
+
+/// True once the rate panel draws a point above its zero line: traffic is on the chart.
+fn rate_drawn() -> String {
+    chart_points("rate") + "return ys.some(y => y < zero - 1);"
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dashboard_in_headless_chromium() {
+    let started = Instant::now();
+    let artifacts = artifacts_dir();
+    println!("test artifacts: {}", artifacts.display());
+
+    let backend = Backend::start("echo").await;
+    let (http, api) = (free_port(), free_port());
+    let trafik = Trafik::start_with(
+        &format!(
+            r#"logLevel = "INFO"
+providersThrottleDuration = "0s"
+defaultEntryPoints = ["http"]
+[entryPoints.http]
+address = "127.0.0.1:{http}"
+[entryPoints.traefik]
+address = "127.0.0.1:{api}"
+[api]
+[file]
+filename = "rules.toml"
+watch = true
+"#
+        ),
+        &[("rules.toml", &rules(&backend.url(), false))],
+    );
+    let dashboard = format!("http://127.0.0.1:{api}/dashboard/");
+    trafik.wait_for(&dashboard, 200).await;
+
+    let browser = Browser::start(&artifacts.join("chromedriver.log")).await;
+    println!("{:.1?}: browser started", started.elapsed());
+    browser.goto(&dashboard).await;
+    // Marks this document: it must survive until the end (no reload).
+    browser
+        .js("window.__sameDocument = true; return null;")
+        .await;
+
+    // Providers: the file provider's frontend, rule verbatim.
+    browser
+        .until(
+            "the dashboard to connect",
+            "return document.documentElement.dataset.connection === 'ok';",
+        )
+        .await;
+    let rule = browser
+        .until("frontend fe1 with its rule", &rule_text("fe1", "r1"))
+        .await;
+    assert_eq!(rule, json!(RULE1));
+    let provider = browser
+        .js("return document.querySelector('article[data-frontend=\"fe1\"]').dataset.provider;")
+        .await;
+    assert_eq!(provider, json!("file"));
+    assert_eq!(
+        browser
+            .js("return document.querySelector('article[data-frontend=\"fe2\"]');")
+            .await,
+        Value::Null
+    );
+
+    // A frontend added to the watched file shows up on its own.
+    write_by_rename(&trafik.path("rules.toml"), &rules(&backend.url(), true));
+    let rule = browser
+        .until("frontend fe2 to appear", &rule_text("fe2", "r2"))
+        .await;
+    assert_eq!(rule, json!(RULE2));
+    assert_eq!(
+        browser.js("return window.__sameDocument === true;").await,
+        json!(true),
+        "the page was reloaded"
+    );
+    assert_eq!(
+        browser
+            .js("return document.querySelector('#view-providers [data-list=\"frontends\"] .count').dataset.count;")
+            .await,
+        json!("2")
+    );
+    browser
+        .screenshot(&artifacts.join("dashboard-providers.png"))
+        .await;
+    println!("{:.1?}: providers checked", started.elapsed());
+
+    // Health: through the nav link, as a user would.
+    browser
+        .js("document.getElementById('nav-health').click(); return null;")
+        .await;
+    browser
+        .until(
+            "the health view",
+            "return document.documentElement.dataset.route === 'health' \
+             && !document.getElementById('view-health').hidden \
+             && document.getElementById('view-providers').hidden;",
+        )
+        .await;
+    let before = browser
+        .until(
+            "a health sample",
+            "const p = Number(document.getElementById('health-chart').dataset.points); \
+             return document.getElementById('total-count').dataset.value === '0' && p >= 1 ? p : null;",
+        )
+        .await
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        browser.js(&rate_drawn()).await,
+        json!(false),
+        "rate drawn before any traffic"
+    );
+
+    println!("{:.1?}: health view shown", started.elapsed());
+    let c = client();
+    for i in 0..20 {
+        let r = c
+            .get(format!("http://127.0.0.1:{http}/a/{i}"))
+            .header("host", "app.test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "proxied request {i}");
+    }
+    assert_eq!(backend.hits(), 20);
+
+    let total = browser
+        .until(
+            "the total count to reach 20",
+            "const el = document.getElementById('total-count'); \
+             return Number(el.dataset.value) >= 20 ? [el.dataset.value, el.textContent] : null;",
+        )
+        .await;
+    assert_eq!(total, json!(["20", "20"]), "total-count (data-value, text)");
+    browser
+        .until("traffic on the rate chart", &rate_drawn())
+        .await;
+    // Response times exist only where requests were: nothing is drawn at 0 s.
+    let latency = browser
+        .js(&(chart_points("latency") + "return [ys.length, ys.every(y => y < zero)];"))
+        .await;
+    assert!(
+        latency[0].as_u64() >= Some(1) && latency[1] == json!(true),
+        "response-time points [count, all above 0]: {latency}"
+    );
+    let after = browser
+        .js("return Number(document.getElementById('health-chart').dataset.points);")
+        .await
+        .as_u64()
+        .unwrap();
+    assert!(after > before, "chart data-points {before} -> {after}");
+    browser
+        .until(
+            "the 200 row of the status codes",
+            "return document.querySelector('#status-codes tr[data-status-code=\"200\"] [data-field=\"total\"]')?.dataset.value === '20';",
+        )
+        .await;
+    assert_eq!(
+        browser.js("return window.__sameDocument === true;").await,
+        json!(true),
+        "the page was reloaded"
+    );
+    browser
+        .screenshot(&artifacts.join("dashboard-health.png"))
+        .await;
+
+    let quit = Instant::now();
+    drop(browser);
+    println!("browser closed in {:.1?}", quit.elapsed());
+    println!("dashboard test took {:.1?}", started.elapsed());
+}
+
+#[test]
+fn base64_decoder() {
+    assert_eq!(base64_decode("aGVsbG8="), b"hello");
+    assert_eq!(base64_decode("aGVsbG8h"), b"hello!");
+    assert_eq!(base64_decode("aGk="), b"hi");
+    assert_eq!(base64_decode(""), b"");
+}
