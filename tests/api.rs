@@ -504,3 +504,35 @@ async fn ping_answers_503_once_shutdown_has_started() {
         "requests must still be served during the grace period"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_on_a_proxy_entry_point_names_the_user_to_the_backend() {
+    let s = setup(
+        "[entryPoints.http.auth]\nheaderField = \"X-WebAuth-User\"\n\
+         [entryPoints.http.auth.basic]\nremoveHeader = true\n\
+         users = [\"test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/\"]",
+    )
+    .await;
+    let send = |user: Option<(&'static str, &'static str)>| {
+        let mut req = client()
+            .get(s.proxy("/echo"))
+            .header("host", "example.com")
+            .header("x-webauth-user", "forged");
+        if let Some((u, p)) = user {
+            req = req.basic_auth(u, Some(p));
+        }
+        req.send()
+    };
+    assert_eq!(send(None).await.unwrap().status(), 401);
+    assert_eq!(send(Some(("test", "nope"))).await.unwrap().status(), 401);
+    let r = send(Some(("test", "test"))).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["headers"]["x-webauth-user"], "test", "{v}");
+    assert!(
+        v["headers"].get("authorization").is_none(),
+        "removeHeader: {v}"
+    );
+    // The API entry point has no auth here: it stays open.
+    assert_eq!(get(&s.api("/api/version")).await.0, 200);
+}
