@@ -29,7 +29,8 @@ use crate::runtime::Runtime;
 
 /// Everything an entry point's requests share; built once at start.
 pub struct EntryPointContext {
-    pub name: String,
+    /// Shared with every metrics sample of this entry point.
+    pub name: Arc<str>,
     pub runtime: Arc<ArcSwap<Runtime>>,
     pub forwarder: Arc<Forwarder>,
     pub trust: ForwardedTrust,
@@ -126,7 +127,7 @@ impl BodyObserver for Finish {
 fn new_sample(ctx: &EntryPointContext, req: &Request<Incoming>) -> Sample {
     let websocket = crate::proxy::forward::upgrade_protocol(req.headers()).is_some();
     Sample {
-        entry_point: Arc::from(ctx.name.as_str()),
+        entry_point: ctx.name.clone(),
         backend: None,
         method: req.method().to_string(),
         protocol: if websocket { "websocket" } else { "http" },
@@ -292,10 +293,7 @@ fn request_host<B>(req: &Request<B>) -> Option<&str> {
 
 /// v1's host canonicalizer: lowercase, port stripped. Borrowed when already canonical.
 pub fn normalize_host(host: &str) -> Cow<'_, str> {
-    let without_port = match crate::proxy::headers::host_port(host) {
-        Some(port) => &host[..host.len() - port.len() - 1],
-        None => host,
-    };
+    let without_port = crate::proxy::headers::strip_port(host);
     if without_port.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(without_port.to_ascii_lowercase())
     } else {
@@ -316,7 +314,7 @@ fn not_found() -> Response<ResponseBody> {
     text(StatusCode::NOT_FOUND, "404 page not found\n")
 }
 
-fn redirect(status: StatusCode, location: &str) -> Response<ResponseBody> {
+pub fn redirect(status: StatusCode, location: &str) -> Response<ResponseBody> {
     let mut response = text(status, "");
     if let Ok(v) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, v);

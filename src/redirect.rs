@@ -3,12 +3,13 @@
 //! always written out: `https://example.com:8443/api`), or by `regex` + `replacement`
 //! over the full URL. 302 for GET / 307 otherwise; `permanent` ⇒ 301 / 308.
 
-use http::header::{self, HeaderValue};
+use http::header;
 use http::{Method, Request, Response, StatusCode};
 use regex::Regex;
 use trafik_config::{EntryPoint, Redirect};
 
 use crate::proxy::ResponseBody;
+use crate::proxy::headers::strip_port;
 
 #[derive(Debug)]
 pub struct EntryPointRedirect {
@@ -106,24 +107,7 @@ impl EntryPointRedirect {
             (false, true) => StatusCode::FOUND,
             (false, false) => StatusCode::TEMPORARY_REDIRECT,
         };
-        let mut response = Response::new(ResponseBody::empty());
-        *response.status_mut() = status;
-        if let Ok(v) = HeaderValue::from_str(&location) {
-            response.headers_mut().insert(header::LOCATION, v);
-        }
-        Some(response)
-    }
-}
-
-/// `example.com:8080` ⇒ `example.com`; `[::1]:80` ⇒ `[::1]`.
-fn strip_port(host: &str) -> &str {
-    match host.rfind(':') {
-        Some(i)
-            if !host[i..].contains(']') && host[i + 1..].bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            &host[..i]
-        }
-        _ => host,
+        Some(crate::handler::redirect(status, &location))
     }
 }
 

@@ -193,7 +193,7 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
         };
         tracing::info!(entry_point = %name, "listening on {}", listener.local_addr()?);
         let ctx = Arc::new(EntryPointContext {
-            name,
+            name: name.into(),
             runtime: runtime.clone(),
             forwarder: forwarder.clone(),
             trust,

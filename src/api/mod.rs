@@ -127,7 +127,11 @@ impl Internal {
     /// Whether a request to `path` is for the internal routes rather than the proxy.
     pub fn claims(&self, path: &str) -> bool {
         let f = &self.features;
-        let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+        // `prefix` itself or anything below it, without allocating on every request.
+        let under = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
         (f.api && (under("/api") || path == "/health"))
             || (f.rest && path.starts_with("/api/providers/"))
             || (f.api && f.dashboard && (path == "/" || under("/dashboard")))

@@ -206,6 +206,14 @@ fn ip_header_value(ip: IpAddr) -> HeaderValue {
 }
 
 /// The port part of a Host value (`example.com:8080`, `[::1]:8080`), if any.
+/// `example.com:8080` ⇒ `example.com`; `[::1]:80` ⇒ `[::1]`.
+pub fn strip_port(host: &str) -> &str {
+    match host_port(host) {
+        Some(port) => &host[..host.len() - port.len() - 1],
+        None => host,
+    }
+}
+
 pub fn host_port(host: &str) -> Option<&str> {
     let after_bracket = match host.rfind(']') {
         Some(i) => &host[i..],
