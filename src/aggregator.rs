@@ -45,7 +45,7 @@ impl Aggregator {
             throttle,
             snapshots: BTreeMap::new(),
             generation: 0,
-            registries: Registries::default(),
+            registries: Registries::new(&forwarder),
             forwarder,
             tls: None,
             status,

@@ -92,20 +92,13 @@ pub struct HealthRegistry {
     checkers: HashMap<CheckSpec, Checker>,
 }
 
-impl Default for HealthRegistry {
-    fn default() -> Self {
+impl HealthRegistry {
+    /// `tls`: what https checks trust, the forwarder's own (rootCAs, insecureSkipVerify).
+    pub fn new(tls: rustls::ClientConfig) -> Self {
         let builder = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(TIMEOUT);
-        // https checks trust what https forwarding trusts (rootCAs, insecureSkipVerify).
-        let tls = crate::tls::client::shared().unwrap_or_else(|| {
-            rustls::ClientConfig::builder_with_provider(crate::tls::provider())
-                .with_safe_default_protocol_versions()
-                .expect("the provider supports the default versions")
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth()
-        });
         let client = builder
             .tls_backend_preconfigured(tls)
             .build()
@@ -115,9 +108,7 @@ impl Default for HealthRegistry {
             checkers: HashMap::new(),
         }
     }
-}
 
-impl HealthRegistry {
     /// The health of the server `spec` checks, starting a checker if none runs yet.
     pub fn health(&mut self, spec: &CheckSpec) -> Arc<Health> {
         if let Some(c) = self.checkers.get(spec) {

@@ -31,11 +31,21 @@ pub struct CompileSettings {
 }
 
 /// State that outlives one configuration, owned by the aggregator.
-#[derive(Default)]
 pub struct Registries {
     pub health: HealthRegistry,
     pub breakers: BreakerRegistry,
     pub stats: StatsRegistry,
+}
+
+impl Registries {
+    /// Health checks over https trust what the forwarder trusts.
+    pub fn new(forwarder: &Forwarder) -> Self {
+        Registries {
+            health: HealthRegistry::new(forwarder.backend_tls().clone()),
+            breakers: BreakerRegistry::default(),
+            stats: StatsRegistry::default(),
+        }
+    }
 }
 
 /// Builds a runtime from every provider's latest snapshot (keyed by provider name).

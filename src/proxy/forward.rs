@@ -91,6 +91,9 @@ pub struct Forwarder {
     response_header_timeout: Option<Duration>,
     /// Open upgraded connections, for graceful shutdown.
     pub tunnels: super::tunnels::Tunnels,
+    /// What `https://` servers are trusted with (rootCAs, insecureSkipVerify); health
+    /// checks over https use the same.
+    backend_tls: rustls::ClientConfig,
 }
 
 impl Forwarder {
@@ -114,7 +117,6 @@ impl Forwarder {
         let tls =
             crate::tls::client::backend_tls(&settings.root_cas, settings.insecure_skip_verify)
                 .map_err(anyhow::Error::msg)?;
-        crate::tls::client::set_shared(tls.clone());
         // ALPN `h2` + `http/1.1`: hyper speaks whichever the server picks.
         let https = builder.build(
             hyper_rustls::HttpsConnectorBuilder::new()
@@ -126,7 +128,7 @@ impl Forwarder {
         // Upgrades need HTTP/1.1: offer only that.
         let https_http1 = builder.build(
             hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(tls)
+                .with_tls_config(tls.clone())
                 .https_or_http()
                 .enable_http1()
                 .wrap_connector(connector.clone()),
@@ -138,7 +140,12 @@ impl Forwarder {
             https_http1,
             response_header_timeout: settings.response_header_timeout,
             tunnels: Default::default(),
+            backend_tls: tls,
         })
+    }
+
+    pub fn backend_tls(&self) -> &rustls::ClientConfig {
+        &self.backend_tls
     }
 
     /// Forwards `req` (already rewritten by the frontend) to `target`. The client's Host is

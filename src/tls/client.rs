@@ -12,18 +12,6 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 
 use super::certs;
 
-/// The backend TLS configuration of this process, for clients built where the static
-/// configuration is out of reach (health checks). Set once by `server::run`.
-static SHARED: std::sync::OnceLock<ClientConfig> = std::sync::OnceLock::new();
-
-pub fn set_shared(config: ClientConfig) {
-    let _ = SHARED.set(config);
-}
-
-pub fn shared() -> Option<ClientConfig> {
-    SHARED.get().cloned()
-}
-
 /// The client configuration for backends, without ALPN (the connector sets it).
 pub fn backend_tls(
     root_cas: &[String],
