@@ -7,21 +7,8 @@ use std::time::Duration;
 use common::*;
 
 fn config(port: u16, servers: &[String], backend_extra: &str) -> String {
-    let mut toml = format!(
-        r#"[entryPoints.http]
-address = "127.0.0.1:{port}"
-[file]
-[frontends.f]
-backend = "b"
-[frontends.f.routes.r]
-rule = "PathPrefix:/"
-{backend_extra}
-"#
-    );
-    for (i, url) in servers.iter().enumerate() {
-        toml.push_str(&format!("[backends.b.servers.s{i}]\nurl = \"{url}\"\n"));
-    }
-    toml
+    let servers: Vec<(String, u32)> = servers.iter().map(|u| (u.clone(), 1)).collect();
+    catch_all_config(port, &servers, backend_extra)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,26 +8,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn config(port: u16, servers: &[(String, u32)], backend_extra: &str) -> String {
-    let mut toml = format!(
-        r#"[entryPoints.http]
-address = "127.0.0.1:{port}"
-[file]
-[frontends.f]
-backend = "b"
-[frontends.f.routes.r]
-rule = "PathPrefix:/"
-{backend_extra}
-"#
-    );
-    for (i, (url, weight)) in servers.iter().enumerate() {
-        toml.push_str(&format!(
-            "[backends.b.servers.s{i}]\nurl = \"{url}\"\nweight = {weight}\n"
-        ));
-    }
-    toml
-}
-
 async fn server_of(c: &reqwest::Client, url: &str) -> String {
     let r = c.get(url).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -40,7 +20,11 @@ async fn wrr_honours_weights_and_interleaves() {
     let heavy = Backend::start("heavy").await;
     let light = Backend::start("light").await;
     let port = free_port();
-    let trafik = Trafik::start(&config(port, &[(heavy.url(), 3), (light.url(), 1)], ""));
+    let trafik = Trafik::start(&catch_all_config(
+        port,
+        &[(heavy.url(), 3), (light.url(), 1)],
+        "",
+    ));
     let url = format!("http://127.0.0.1:{port}/");
     trafik.wait_for(&url, 200).await;
 
@@ -73,7 +57,7 @@ async fn drr_moves_traffic_away_from_a_slow_server() {
     let fast = Backend::start("fast").await;
     let slow = Backend::start("slow").await;
     let port = free_port();
-    let trafik = Trafik::start(&config(
+    let trafik = Trafik::start(&catch_all_config(
         port,
         &[(fast.url(), 1), (slow.url(), 1)],
         "[backends.b.loadBalancer]\nmethod = \"drr\"",
@@ -124,7 +108,7 @@ async fn stickiness_holds_a_client_and_repicks_when_its_server_dies() {
     let a = Backend::start("a").await;
     let b = Backend::start("b").await;
     let port = free_port();
-    let trafik = Trafik::start(&config(
+    let trafik = Trafik::start(&catch_all_config(
         port,
         &[(a.url(), 1), (b.url(), 1)],
         "[backends.b.loadBalancer.stickiness]\ncookieName = \"pin\"\nhttpOnly = true\n\

@@ -10,22 +10,8 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn config(port: u16, servers: &[String], extra: &str) -> String {
-    let mut toml = format!(
-        r#"[entryPoints.http]
-address = "127.0.0.1:{port}"
-[retry]
-[file]
-{extra}
-[frontends.f]
-backend = "b"
-[frontends.f.routes.r]
-rule = "PathPrefix:/"
-"#
-    );
-    for (i, url) in servers.iter().enumerate() {
-        toml.push_str(&format!("[backends.b.servers.s{i}]\nurl = \"{url}\"\n"));
-    }
-    toml
+    let servers: Vec<(String, u32)> = servers.iter().map(|u| (u.clone(), 1)).collect();
+    catch_all_config(port, &servers, &format!("[retry]\n{extra}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

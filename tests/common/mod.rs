@@ -48,6 +48,22 @@ pub fn free_port() -> u16 {
     panic!("no free port between {LOW} and {}", LOW + SPAN);
 }
 
+/// trafik on `127.0.0.1:port` with one catch-all frontend `f` in front of backend `b`,
+/// whose servers are `(url, weight)`; `extra` (whole tables: `[retry]`, `[backends.b.…]`)
+/// is added after `[file]`.
+pub fn catch_all_config(port: u16, servers: &[(String, u32)], extra: &str) -> String {
+    let mut toml = format!(
+        "[entryPoints.http]\naddress = \"127.0.0.1:{port}\"\n[file]\n{extra}\n\
+         [frontends.f]\nbackend = \"b\"\n[frontends.f.routes.r]\nrule = \"PathPrefix:/\"\n"
+    );
+    for (i, (url, weight)) in servers.iter().enumerate() {
+        toml.push_str(&format!(
+            "[backends.b.servers.s{i}]\nurl = \"{url}\"\nweight = {weight}\n"
+        ));
+    }
+    toml
+}
+
 /// Polls `check` until it returns `Some` or the deadline passes.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
