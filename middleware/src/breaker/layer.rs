@@ -1,6 +1,7 @@
 //! The tower layer and service.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -170,7 +171,8 @@ where
                 ticket,
             },
             None => Kind::Fallback {
-                response: Some(service_unavailable()),
+                answered: false,
+                body: PhantomData,
             },
         };
         ResponseFuture { kind }
@@ -201,7 +203,9 @@ pin_project_lite::pin_project! {
     #[project = KindProj]
     enum Kind<F, C, B> {
         Inner { #[pin] future: F, shared: Arc<Shared<C>>, ticket: Ticket },
-        Fallback { response: Option<Response<B>> },
+        // The 503 is made when polled: a future that holds no response stays small, and
+        // every request pays for moving its future around.
+        Fallback { answered: bool, body: PhantomData<fn() -> B> },
     }
 }
 
@@ -209,6 +213,7 @@ impl<F, C, B, E> Future for ResponseFuture<F, C, B>
 where
     F: Future<Output = Result<Response<B>, E>>,
     C: ClassifyError<E>,
+    B: From<&'static str>,
 {
     type Output = Result<Response<B>, E>;
 
@@ -233,8 +238,10 @@ where
                     .complete(*ticket, Instant::now(), outcome, &shared.policy);
                 Poll::Ready(result)
             }
-            KindProj::Fallback { response } => {
-                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            KindProj::Fallback { answered, .. } => {
+                assert!(!*answered, "polled after completion");
+                *answered = true;
+                Poll::Ready(Ok(service_unavailable()))
             }
         }
     }

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, ready};
@@ -12,7 +13,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use tower::{Layer, Service};
 
-use super::key::{Extractor, KeyExtractor};
+use super::key::{Extractor, Key, KeyExtractor};
 
 /// Layer of [`MaxConn`]. The counts live in the layer: every service it builds, and their
 /// clones, share them.
@@ -38,9 +39,13 @@ impl<K> MaxConnLayer<K> {
         self.limiter.amount
     }
 
-    /// Requests under `key` whose response has not ended yet.
+    /// Requests under the key that reads as `key` whose response has not ended yet.
     pub fn in_flight(&self, key: &str) -> usize {
-        self.limiter.counts().get(key).copied().unwrap_or(0)
+        let counts = self.limiter.counts();
+        counts
+            .iter()
+            .find(|(k, _)| k.is(key))
+            .map_or(0, |(_, n)| *n)
     }
 }
 
@@ -146,14 +151,14 @@ where
         let Some(key) = self.layer.extractor.key(&req) else {
             return ResponseFuture::answer(StatusCode::INTERNAL_SERVER_ERROR, None);
         };
-        let Some(slot) = self.layer.limiter.acquire(key) else {
+        let Some(permit) = self.layer.limiter.acquire(key) else {
             let text = format!("max connections reached: {}", self.layer.limiter.amount);
             return ResponseFuture::answer(StatusCode::TOO_MANY_REQUESTS, Some(text));
         };
         ResponseFuture {
             kind: Kind::Inner {
                 future: self.inner.call(req),
-                slot: Some(slot),
+                permit: Some(permit),
             },
         }
     }
@@ -162,15 +167,18 @@ where
 /// In-flight counts per key; a key is forgotten when its count drops to 0.
 struct Limiter {
     amount: usize,
-    counts: Mutex<HashMap<String, usize>>,
+    /// foldhash rather than SipHash: a key is hashed two or three times per request, and
+    /// foldhash is seeded per map, so its keys (client addresses, headers) cannot be
+    /// chosen to collide without first learning the seed.
+    counts: Mutex<HashMap<Key, usize, foldhash::fast::RandomState>>,
 }
 
 impl Limiter {
-    fn counts(&self) -> MutexGuard<'_, HashMap<String, usize>> {
+    fn counts(&self) -> MutexGuard<'_, HashMap<Key, usize, foldhash::fast::RandomState>> {
         self.counts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn acquire(self: &Arc<Self>, key: String) -> Option<Slot> {
+    fn acquire(self: &Arc<Self>, key: Key) -> Option<Permit> {
         let mut counts = self.counts();
         let count = counts.entry(key.clone()).or_insert(0);
         if *count >= self.amount {
@@ -180,20 +188,28 @@ impl Limiter {
             return None;
         }
         *count += 1;
-        Some(Slot {
+        Some(Permit {
             limiter: self.clone(),
             key,
         })
     }
 }
 
-/// One request in flight; counted until dropped.
-struct Slot {
+/// One request in flight, counted until this is dropped. A [`MaxConnBody`] holds it; a
+/// caller with a body type of its own can take it out with
+/// [`MaxConnBody::into_parts`] and hold it there instead.
+pub struct Permit {
     limiter: Arc<Limiter>,
-    key: String,
+    key: Key,
 }
 
-impl Drop for Slot {
+impl fmt::Debug for Permit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit").field("key", &self.key).finish()
+    }
+}
+
+impl Drop for Permit {
     fn drop(&mut self) {
         let mut counts = self.limiter.counts();
         if let Some(count) = counts.get_mut(&self.key) {
@@ -216,69 +232,84 @@ pin_project_lite::pin_project! {
 pin_project_lite::pin_project! {
     #[project = KindProj]
     enum Kind<F, B> {
-        Inner { #[pin] future: F, slot: Option<Slot> },
-        Answer { response: Option<Response<B>> },
+        Inner { #[pin] future: F, permit: Option<Permit> },
+        // The response is made when polled, so that the future stays small: every
+        // request pays for moving it around.
+        Answer { answer: Option<(StatusCode, Option<String>)>, body: PhantomData<fn() -> B> },
     }
 }
 
 impl<F, B> ResponseFuture<F, B> {
-    /// Plain text as v1 writes it (Go sniffs the content type); the status text when
-    /// `text` is `None`.
-    fn answer(status: StatusCode, text: Option<String>) -> Self
-    where
-        B: From<String>,
-    {
-        let text = text.unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned());
-        let mut response = Response::new(B::from(text));
-        *response.status_mut() = status;
-        response.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+    /// The layer's own answer: `text`, or the status text when it is `None`.
+    fn answer(status: StatusCode, text: Option<String>) -> Self {
         ResponseFuture {
             kind: Kind::Answer {
-                response: Some(response),
+                answer: Some((status, text)),
+                body: PhantomData,
             },
         }
     }
 }
 
+/// Plain text as v1 writes it (Go sniffs the content type).
+fn plain_text<B: From<String>>(status: StatusCode, text: Option<String>) -> Response<B> {
+    let text = text.unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned());
+    let mut response = Response::new(B::from(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
 impl<F, B, E> Future for ResponseFuture<F, B>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: From<String>,
 {
     type Output = Result<Response<MaxConnBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future, slot } => {
-                // An error drops the slot with this future.
+            KindProj::Inner { future, permit } => {
+                // An error drops the permit with this future.
                 let response = ready!(future.poll(cx))?;
-                let slot = slot.take();
-                Poll::Ready(Ok(response.map(|inner| MaxConnBody { inner, slot })))
+                let permit = permit.take();
+                Poll::Ready(Ok(response.map(|inner| MaxConnBody { inner, permit })))
             }
-            KindProj::Answer { response } => {
-                let response = response.take().expect("polled after completion");
-                Poll::Ready(Ok(response.map(|inner| MaxConnBody { inner, slot: None })))
+            KindProj::Answer { answer, .. } => {
+                let (status, text) = answer.take().expect("polled after completion");
+                let response = plain_text(status, text);
+                Poll::Ready(Ok(response.map(|inner| MaxConnBody {
+                    inner,
+                    permit: None,
+                })))
             }
         }
     }
 }
 
 pin_project_lite::pin_project! {
-    /// The inner response body, holding the request's slot until it ends or is dropped:
-    /// a request is in flight while its response streams, as in v1 where the handler
-    /// returns only after copying the body.
+    /// The inner response body, holding the request's permit until it ends or is
+    /// dropped: a request is in flight while its response streams, as in v1 where the
+    /// handler returns only after copying the body.
     pub struct MaxConnBody<B> {
         #[pin]
         inner: B,
-        slot: Option<Slot>,
+        permit: Option<Permit>,
     }
 }
 
 impl<B> MaxConnBody<B> {
     pub fn get_ref(&self) -> &B {
         &self.inner
+    }
+
+    /// The inner body and the permit (none for the layer's own answers). The request
+    /// stays counted until the permit is dropped, so hold it as long as the body.
+    pub fn into_parts(self) -> (B, Option<Permit>) {
+        (self.inner, self.permit)
     }
 }
 
@@ -288,7 +319,7 @@ impl<B: From<&'static str>> From<&'static str> for MaxConnBody<B> {
     fn from(text: &'static str) -> Self {
         MaxConnBody {
             inner: B::from(text),
-            slot: None,
+            permit: None,
         }
     }
 }
@@ -297,7 +328,7 @@ impl<B: From<String>> From<String> for MaxConnBody<B> {
     fn from(text: String) -> Self {
         MaxConnBody {
             inner: B::from(text),
-            slot: None,
+            permit: None,
         }
     }
 }
@@ -317,7 +348,7 @@ impl<B: Body> Body for MaxConnBody<B> {
             Some(Ok(_)) => this.inner.is_end_stream(),
         };
         if done {
-            *this.slot = None;
+            *this.permit = None;
         }
         Poll::Ready(frame)
     }
@@ -335,7 +366,7 @@ impl<B: fmt::Debug> fmt::Debug for MaxConnBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MaxConnBody")
             .field("inner", &self.inner)
-            .field("counted", &self.slot.is_some())
+            .field("counted", &self.permit.is_some())
             .finish()
     }
 }

@@ -11,8 +11,8 @@
 //!
 //! **A request stays in flight until its response body ends** (or is dropped, or fails),
 //! not merely until the response head arrives: the response body is wrapped in a
-//! [`MaxConnBody`] that holds the request's slot. An error of the inner service frees the
-//! slot at once.
+//! [`MaxConnBody`] that holds the request's [`Permit`]. An error of the inner service frees
+//! it at once.
 //!
 //! **Responses.** The service's answers need `ResBody: From<String>` (`String`,
 //! `http_body_util::Full<Bytes>`, axum's `Body`…) and carry `Content-Type: text/plain;
@@ -38,5 +38,5 @@
 mod key;
 mod max_conn;
 
-pub use key::{ClientAddr, Extractor, KeyExtractor, UnknownExtractor};
-pub use max_conn::{MaxConn, MaxConnBody, MaxConnLayer, ResponseFuture};
+pub use key::{ClientAddr, Extractor, Key, KeyExtractor, UnknownExtractor};
+pub use max_conn::{MaxConn, MaxConnBody, MaxConnLayer, Permit, ResponseFuture};

@@ -138,16 +138,18 @@ where
             && content_length(&parts.headers).is_none_or(|n| n <= max as u64);
         let retry = self.layer.attempts > 1 && fits;
         let body = ReplayBody::new(body, max, retry);
-        let replay = retry.then(|| Replay {
-            service: self.inner.clone(),
-            classifier: self.layer.classifier.clone(),
-            max_attempts: self.layer.attempts,
-            method: parts.method.clone(),
-            uri: parts.uri.clone(),
-            version: parts.version,
-            headers: parts.headers.clone(),
-            extensions: parts.extensions.clone(),
-            body: body.replay(),
+        let replay = retry.then(|| {
+            Box::new(Replay {
+                service: self.inner.clone(),
+                classifier: self.layer.classifier.clone(),
+                max_attempts: self.layer.attempts,
+                method: parts.method.clone(),
+                uri: parts.uri.clone(),
+                version: parts.version,
+                headers: parts.headers.clone(),
+                extensions: parts.extensions.clone(),
+                body: body.replay(),
+            })
         });
         let future = self.inner.call(Request::from_parts(parts, body));
         ResponseFuture {
@@ -201,8 +203,9 @@ pin_project_lite::pin_project! {
     pub struct ResponseFuture<F, S, C, B> {
         #[pin]
         state: State<F, S>,
-        // `None` when the request cannot be retried.
-        replay: Option<Replay<S, C, B>>,
+        // `None` when the request cannot be retried. Boxed: a retried request allocates
+        // for its copies anyway, and the others keep a small future to move around.
+        replay: Option<Box<Replay<S, C, B>>>,
         attempts: u32,
     }
 }
@@ -230,9 +233,13 @@ where
                 StateProj::Called { future } => {
                     let error = match ready!(future.poll(cx)) {
                         Ok(mut response) => {
-                            response
-                                .extensions_mut()
-                                .insert(RetryAttempts(*this.attempts));
+                            // Only after a retry: the first insert into a response's
+                            // extensions allocates, and most responses need no retry.
+                            if *this.attempts > 1 {
+                                response
+                                    .extensions_mut()
+                                    .insert(RetryAttempts(*this.attempts));
+                            }
                             return Poll::Ready(Ok(response));
                         }
                         Err(error) => error,

@@ -22,8 +22,9 @@
 //! attempts, which is enough when nothing of it was sent; keeping what was read also covers
 //! a classifier that retries errors raised after the body started to go out.
 //!
-//! **Attempts** are reported in the response extensions as [`RetryAttempts`] (1 when the
-//! first attempt answered). When every attempt failed, the last error is returned unchanged.
+//! **Attempts** are reported in the response extensions as [`RetryAttempts`] when there was
+//! more than one; a response without it came from the first attempt. When every attempt
+//! failed, the last error is returned unchanged.
 //!
 //! ```
 //! use std::convert::Infallible;
@@ -61,7 +62,8 @@ where
     }
 }
 
-/// How many times the inner service was called for a response, found in its extensions.
+/// How many times the inner service was called for a response, found in its extensions
+/// when that was more than once.
 ///
 /// v1's access-log field `RetryAttempts` counts retries only: that is [`RetryAttempts::retries`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
