@@ -18,7 +18,14 @@ pub enum Method {
 
 pub struct Balancer {
     method: Method,
-    sticky: Option<Sticky>,
+    sticky: Option<Stickiness>,
+}
+
+/// Cookie stickiness, with the `Set-Cookie` value of each server made once rather than
+/// for every response that sets it.
+struct Stickiness {
+    sticky: Sticky,
+    cookies: Vec<HeaderValue>,
 }
 
 /// A pick: the server, and the stickiness cookie to set when it is a new choice.
@@ -28,12 +35,17 @@ pub struct Pick {
 }
 
 impl Balancer {
-    pub fn new(method: Method, sticky: Option<Sticky>) -> Self {
+    /// A balancer over `servers`, in their order.
+    pub fn new(method: Method, sticky: Option<Sticky>, servers: &[ServerHandle]) -> Self {
+        let sticky = sticky.map(|sticky| Stickiness {
+            cookies: servers.iter().map(|s| sticky.set_cookie(&s.url)).collect(),
+            sticky,
+        });
         Balancer { method, sticky }
     }
 
     pub fn wrr(weights: Vec<u32>) -> Self {
-        Balancer::new(Method::Wrr(Wrr::new(weights)), None)
+        Balancer::new(Method::Wrr(Wrr::new(weights)), None, &[])
     }
 
     pub fn method_name(&self) -> &'static str {
@@ -44,7 +56,7 @@ impl Balancer {
     }
 
     pub fn sticky(&self) -> Option<&Sticky> {
-        self.sticky.as_ref()
+        self.sticky.as_ref().map(|s| &s.sticky)
     }
 
     /// The current weights (drr moves them).
@@ -70,23 +82,23 @@ impl Balancer {
     ) -> Option<Pick> {
         let untried = |i: usize| servers[i].is_up() && attempts.is_none_or(|a| !a.tried(i));
         let up = |i: usize| servers[i].is_up();
-        match &self.sticky {
-            None => self
-                .next_where(untried)
-                .or_else(|| self.next_where(up))
-                .map(|index| Pick {
-                    index,
-                    set_cookie: None,
-                }),
-            Some(sticky) => sticky
-                .choose(headers, servers, untried, || {
-                    self.next_where(untried).or_else(|| self.next_where(up))
-                })
-                .map(|c| Pick {
-                    index: c.index,
-                    set_cookie: c.set_cookie,
-                }),
+        if let Some(index) = self
+            .sticky
+            .as_ref()
+            .and_then(|s| s.sticky.stuck(headers, servers, untried))
+        {
+            return Some(Pick {
+                index,
+                set_cookie: None,
+            });
         }
+        let index = self.next_where(untried).or_else(|| self.next_where(up))?;
+        // A new choice: a sticky backend tells the client (oxy sets it only then).
+        let set_cookie = self
+            .sticky
+            .as_ref()
+            .and_then(|s| s.cookies.get(index).cloned());
+        Some(Pick { index, set_cookie })
     }
 
     /// Tells drr how a request to `index` fared (oxy counts 500–504 and failures to

@@ -11,7 +11,7 @@ use http::header::SET_COOKIE;
 use http::{Request, Response};
 use tower::Service;
 
-use super::attempts::Attempts;
+use super::attempts;
 use crate::proxy::{ErrorKind, Forwarder, ProxyError, RequestBody, ResponseBody};
 use crate::runtime::BackendHandle;
 
@@ -23,24 +23,26 @@ pub struct Forward {
 }
 
 impl Forward {
-    /// Picks a server and forwards; also says which server was picked. With an
-    /// [`Attempts`] in the request (a retried request), servers already tried are passed
-    /// over while others are up.
+    /// Picks a server and forwards; also says which server was picked. Within an
+    /// attempts scope (a backend with layers, maybe retrying), servers already tried are
+    /// passed over while others are up.
     pub async fn forward(
         &self,
         req: Request<RequestBody>,
     ) -> (Result<Response<ResponseBody>, ProxyError>, Option<usize>) {
         let backend = &self.backend;
-        let attempts = req.extensions().get::<Attempts>();
-        let Some(pick) = backend
-            .balancer
-            .pick(req.headers(), &backend.servers, attempts)
-        else {
+        let pick = attempts::with_attempts(|attempts| {
+            let pick = backend
+                .balancer
+                .pick(req.headers(), &backend.servers, attempts)?;
+            if let Some(a) = attempts {
+                a.begin(pick.index);
+            }
+            Some(pick)
+        });
+        let Some(pick) = pick else {
             return (Err(ProxyError::new(ErrorKind::NoServer)), None);
         };
-        if let Some(a) = attempts {
-            a.begin(pick.index);
-        }
         let started = backend.balancer.learns().then(Instant::now);
         let target = &backend.servers[pick.index].target;
         let result = self

@@ -13,9 +13,8 @@ use std::sync::Arc;
 
 use http::{Request, Response};
 use tower::ServiceExt;
-use trafik_middleware::limit::ClientAddr;
 
-pub use attempts::Attempts;
+pub use attempts::{Attempts, PeerKey};
 pub use balancer::{Balancer, Method as BalanceMethod, Pick};
 pub use breakers::{BreakerRegistry, Classifier, detached_layer};
 pub use forward::Forward;
@@ -53,7 +52,7 @@ impl BackendService {
     /// until its response body is gone.
     pub async fn call(
         &self,
-        mut req: Request<RequestBody>,
+        req: Request<RequestBody>,
         peer: SocketAddr,
         stats: &Arc<BackendStats>,
     ) -> Outcome {
@@ -68,16 +67,12 @@ impl BackendService {
                 }
             }
             BackendService::Layered(stack) => {
-                let attempts = Attempts::default();
-                let extensions = req.extensions_mut();
-                extensions.insert(attempts.clone());
-                extensions.insert(ClientAddr(peer));
-                let result = stack.clone().oneshot(req).await;
-                stats.add_retries(attempts.retries());
+                let (result, record) = attempts::scope(peer, stack.clone().oneshot(req)).await;
+                stats.add_retries(record.retries);
                 Outcome {
                     result,
-                    served_by: attempts.last_server(),
-                    retries: attempts.retries(),
+                    served_by: record.last_server,
+                    retries: record.retries,
                 }
             }
         };

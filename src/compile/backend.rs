@@ -12,7 +12,7 @@ use trafik_middleware::buffer::BufferingLayer;
 use trafik_middleware::limit::{Extractor, MaxConnLayer};
 
 use super::{CompileSettings, Registries, path};
-use crate::backend::{BalanceMethod, Balancer, Buffering, Layers, detached_layer};
+use crate::backend::{BalanceMethod, Balancer, Buffering, Layers, PeerKey, detached_layer};
 use crate::health::CheckSpec;
 use crate::provider::SourceMap;
 use crate::proxy::Target;
@@ -175,7 +175,11 @@ type KeyError = (&'static [&'static str], String);
 fn balancer(name: &str, backend: &Backend, servers: &[ServerHandle]) -> Result<Balancer, KeyError> {
     let weights: Vec<u32> = servers.iter().map(|s| s.weight).collect();
     let Some(lb) = &backend.load_balancer else {
-        return Ok(Balancer::new(BalanceMethod::Wrr(Wrr::new(weights)), None));
+        return Ok(Balancer::new(
+            BalanceMethod::Wrr(Wrr::new(weights)),
+            None,
+            servers,
+        ));
     };
     let method = match lb.method.to_ascii_lowercase().as_str() {
         "drr" => BalanceMethod::Drr(Drr::new(weights)),
@@ -210,12 +214,12 @@ fn balancer(name: &str, backend: &Backend, servers: &[ServerHandle]) -> Result<B
         (None, true) => Some(Sticky::for_backend(name, "")),
         (None, false) => None,
     };
-    Ok(Balancer::new(method, sticky))
+    Ok(Balancer::new(method, sticky, servers))
 }
 
 fn max_conn_layer(
     max_conn: &trafik_config::MaxConn,
-) -> Result<Option<MaxConnLayer>, (&'static str, String)> {
+) -> Result<Option<MaxConnLayer<PeerKey>>, (&'static str, String)> {
     // v1 installs no limit for an amount of 0.
     if max_conn.amount == 0 {
         return Ok(None);
@@ -230,7 +234,7 @@ fn max_conn_layer(
         .extractor_func
         .parse()
         .map_err(|e| ("extractorFunc", format!("{e}")))?;
-    Ok(Some(MaxConnLayer::new(amount, extractor)))
+    Ok(Some(MaxConnLayer::new(amount, PeerKey(extractor))))
 }
 
 enum BufferingError {

@@ -13,6 +13,9 @@ use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
 
 use super::request_body::BoxError;
+use trafik_middleware::buffer::BufferedBody;
+use trafik_middleware::limit::Permit;
+
 use crate::stats::OpenGuard;
 
 /// Told about each data frame's size and, once, about the end of the body
@@ -29,6 +32,8 @@ pin_project_lite::pin_project! {
         observer: Option<Box<dyn BodyObserver>>,
         // Counts the request as open on its backend until the body is gone.
         guard: Option<OpenGuard>,
+        // The backend's maxConn slot, held as long as the body.
+        permit: Option<Permit>,
     }
 
     impl PinnedDrop for ResponseBody {
@@ -38,6 +43,7 @@ pin_project_lite::pin_project! {
             let complete = match &*this.kind {
                 Kind::Streamed { body } => body.is_end_stream(),
                 Kind::Full { data } => data.is_none(),
+                Kind::Buffered { body } => body.is_end_stream(),
                 Kind::Boxed { body } => body.is_end_stream(),
             };
             if let Some(mut o) = this.observer.take() {
@@ -52,7 +58,9 @@ pin_project_lite::pin_project! {
     enum Kind {
         Streamed { #[pin] body: Incoming },
         Full { data: Option<Bytes> },
-        // What a resilience layer answered with (buffered, limited…).
+        // A response the buffering layer read whole; boxed, as it is large and rare.
+        Buffered { body: Box<BufferedBody> },
+        // Anything else (the API's axum bodies).
         Boxed { #[pin] body: UnsyncBoxBody<Bytes, BoxError> },
     }
 }
@@ -63,6 +71,7 @@ impl ResponseBody {
             kind: Kind::Streamed { body },
             observer: None,
             guard: None,
+            permit: None,
         }
     }
 
@@ -73,6 +82,7 @@ impl ResponseBody {
             kind: Kind::Full { data },
             observer: None,
             guard: None,
+            permit: None,
         }
     }
 
@@ -87,6 +97,18 @@ impl ResponseBody {
             },
             observer: None,
             guard: None,
+            permit: None,
+        }
+    }
+
+    pub fn buffered(body: BufferedBody) -> Self {
+        ResponseBody {
+            kind: Kind::Buffered {
+                body: Box::new(body),
+            },
+            observer: None,
+            guard: None,
+            permit: None,
         }
     }
 
@@ -95,11 +117,17 @@ impl ResponseBody {
             kind: Kind::Full { data: None },
             observer: None,
             guard: None,
+            permit: None,
         }
     }
 
     pub fn hold(mut self, guard: OpenGuard) -> Self {
         self.guard = Some(guard);
+        self
+    }
+
+    pub fn hold_permit(mut self, permit: Option<Permit>) -> Self {
+        self.permit = permit;
         self
     }
 
@@ -121,6 +149,9 @@ impl Body for ResponseBody {
         let polled = match this.kind.project() {
             KindProj::Streamed { body } => body.poll_frame(cx).map_err(Into::into),
             KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            KindProj::Buffered { body } => {
+                Pin::new(&mut **body).poll_frame(cx).map_err(|e| match e {})
+            }
             KindProj::Boxed { body } => body.poll_frame(cx),
         };
         if let Some(observer) = this.observer.as_mut() {
@@ -150,6 +181,7 @@ impl Body for ResponseBody {
         match &self.kind {
             Kind::Streamed { body } => body.is_end_stream(),
             Kind::Full { data } => data.is_none(),
+            Kind::Buffered { body } => body.is_end_stream(),
             Kind::Boxed { body } => body.is_end_stream(),
         }
     }
@@ -160,6 +192,7 @@ impl Body for ResponseBody {
             Kind::Full { data } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
+            Kind::Buffered { body } => body.size_hint(),
             Kind::Boxed { body } => body.size_hint(),
         }
     }

@@ -1,36 +1,43 @@
 //! The body the forwarder sends upstream: the client's body as hyper received it (the
-//! common case, no indirection), or whatever a resilience layer made of it (a replayable
-//! copy for retries, a buffered one), boxed because each layer has its own type.
+//! common case, no indirection), or what a resilience layer made of it (a replayable copy
+//! for retries, a buffered one). Each layer's body is a variant here rather than a boxed
+//! trait object, so the backend stack hands one concrete type from layer to layer without
+//! an allocation per request.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::BodyExt;
-use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
+use trafik_middleware::buffer::BufferedBody;
+use trafik_middleware::retry::ReplayBody;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 pub enum RequestBody {
     Streamed(Incoming),
-    Boxed(UnsyncBoxBody<Bytes, BoxError>),
-}
-
-impl RequestBody {
-    pub fn boxed<B>(body: B) -> Self
-    where
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        RequestBody::Boxed(body.map_err(Into::into).boxed_unsync())
-    }
+    /// A retried request's copy: yields what an earlier attempt read, then reads on.
+    Replay(ReplayBody<RequestBody>),
+    /// Boxed: it is large, and rare enough that the allocation is not felt.
+    Buffered(Box<BufferedBody>),
 }
 
 impl From<Incoming> for RequestBody {
     fn from(body: Incoming) -> Self {
         RequestBody::Streamed(body)
+    }
+}
+
+impl From<ReplayBody<RequestBody>> for RequestBody {
+    fn from(body: ReplayBody<RequestBody>) -> Self {
+        RequestBody::Replay(body)
+    }
+}
+
+impl From<BufferedBody> for RequestBody {
+    fn from(body: BufferedBody) -> Self {
+        RequestBody::Buffered(Box::new(body))
     }
 }
 
@@ -42,24 +49,27 @@ impl Body for RequestBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        // Both variants are Unpin, so the enum is too.
+        // Every variant is Unpin, so the enum is too.
         match self.get_mut() {
             RequestBody::Streamed(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
-            RequestBody::Boxed(b) => Pin::new(b).poll_frame(cx),
+            RequestBody::Replay(b) => Pin::new(b).poll_frame(cx),
+            RequestBody::Buffered(b) => Pin::new(&mut **b).poll_frame(cx).map_err(|e| match e {}),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
             RequestBody::Streamed(b) => b.is_end_stream(),
-            RequestBody::Boxed(b) => b.is_end_stream(),
+            RequestBody::Replay(b) => b.is_end_stream(),
+            RequestBody::Buffered(b) => b.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
             RequestBody::Streamed(b) => b.size_hint(),
-            RequestBody::Boxed(b) => b.size_hint(),
+            RequestBody::Replay(b) => b.size_hint(),
+            RequestBody::Buffered(b) => b.size_hint(),
         }
     }
 }

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# benches/instructions.sh: user-space instructions per request, counted by callgrind.
+#
+# Why: on a shared 2-vCPU VM, req/s and CPU time per request move by ±10 % from one run
+# to the next, more than the differences we want to see (one layer's cost). The number
+# of instructions trafik executes per request is exact and repeatable to a fraction of a
+# percent, so it is what to compare when changing the request path. It does not count the
+# kernel's share (system calls are the same with and without the layers: `strace -c`
+# shows 2 sendto + 2 recvfrom per request either way), so a ratio of instructions is an
+# upper bound of the ratio of CPU time.
+#
+# What it does: starts the nginx backend of proxy.sh on 127.0.0.1, then, for each
+# configuration, runs trafik under `valgrind --tool=callgrind`, sends WARM requests, zeroes
+# the counters, sends N requests on one keep-alive connection (curl's URL globbing), dumps
+# the counters and divides. Configurations: benches/proxy/trafik.toml ("bare") and
+# trafik-resilient.toml ("resilient"), plus any trafik.toml templates given as arguments
+# (rendered the same way: @PORT@ and @BACKEND_PORT@).
+#
+# Usage: benches/instructions.sh [--requests N] [--trafik-bin PATH] [EXTRA.toml...]
+# Needs: valgrind, nginx, curl (Debian: apt-get install -y valgrind nginx-light curl).
+# Takes about 30 s per configuration.
+
+set -Eeuo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(dirname "$BENCH_DIR")
+REQUESTS=2000
+WARM=300
+TRAFIK_BIN=
+EXTRA=()
+while (($#)); do
+    case $1 in
+        --requests) REQUESTS=$2; shift 2 ;;
+        --trafik-bin) TRAFIK_BIN=$2; shift 2 ;;
+        -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+        *) EXTRA+=("$1"); shift ;;
+    esac
+done
+
+for tool in valgrind callgrind_control callgrind_annotate nginx curl; do
+    command -v "$tool" >/dev/null || { echo "needs $tool (see --help)" >&2; exit 1; }
+done
+if [[ -z $TRAFIK_BIN ]]; then
+    (cd "$REPO_DIR" && cargo build --release --locked >&2)
+    TRAFIK_BIN=${CARGO_TARGET_DIR:-$REPO_DIR/target}/release/trafik
+fi
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/trafik-instr.XXXXXX")
+mkdir -p "$W"/{run,logs,tmp,www/static}
+chmod 755 "$W" "$W/www"
+BACKEND_PORT=${BACKEND_PORT:-19101}
+PORT=${PORT:-19102}
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+render() { sed -e "s|@W@|$W|g" -e "s|@PORT@|$PORT|g" -e "s|@BACKEND_PORT@|$BACKEND_PORT|g" "$1" >"$2"; }
+ready() { # ready URL: waits up to 60 s (valgrind starts slowly)
+    local i
+    for ((i = 0; i < 600; i++)); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
+    echo "no answer from $1" >&2
+    return 1
+}
+
+render "$BENCH_DIR/proxy/backend.nginx.conf" "$W/backend.conf"
+nginx -p "$W/" -e "$W/logs/backend.err" -c "$W/backend.conf" -g 'daemon off;' &
+PIDS+=($!)
+ready "http://127.0.0.1:$BACKEND_PORT/"
+
+# count NAME TEMPLATE: prints instructions per request.
+count() {
+    local name=$1 template=$2 out="$W/callgrind.$1"
+    render "$template" "$W/$name.toml"
+    valgrind --tool=callgrind --callgrind-out-file="$out" \
+        "$TRAFIK_BIN" --workers 1 -c "$W/$name.toml" >"$W/logs/$name.out" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    ready "http://127.0.0.1:$PORT/"
+    curl -s -o /dev/null "http://127.0.0.1:$PORT/?[1-$WARM]"
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    curl -s -o /dev/null "http://127.0.0.1:$PORT/?[1-$REQUESTS]"
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    local dump total
+    dump=$(ls -t "$out".* | head -n 1)
+    total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    echo $((total / REQUESTS))
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+
+bare=$(count bare "$BENCH_DIR/proxy/trafik.toml")
+printf '%-28s %10s %8s\n' configuration instr/req ratio
+printf '%-28s %10d %8s\n' bare "$bare" 1.000
+resilient=$(count resilient "$BENCH_DIR/proxy/trafik-resilient.toml")
+printf '%-28s %10d %8s\n' resilient "$resilient" "$(ratio "$resilient" "$bare")"
+for t in "${EXTRA[@]}"; do
+    n=$(count "$(basename "$t" .toml)" "$t")
+    printf '%-28s %10d %8s\n' "$(basename "$t")" "$n" "$(ratio "$n" "$bare")"
+done
+echo "(user-space instructions per request over $REQUESTS sequential keep-alive requests; scratch: $W)"
