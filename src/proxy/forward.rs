@@ -13,6 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use super::connector::Connector;
 use super::error::{ErrorKind, ProxyError};
 use super::headers::strip_hop_by_hop;
 use super::request_body::RequestBody;
@@ -82,12 +83,12 @@ pub struct ForwarderSettings {
 
 /// Shared by every backend of a configuration and kept across reloads, so pools survive.
 pub struct Forwarder {
-    http1: Client<HttpConnector, RequestBody>,
-    h2c: Client<HttpConnector, RequestBody>,
+    http1: Client<Connector, RequestBody>,
+    h2c: Client<Connector, RequestBody>,
     /// `https://`, h2 or http/1.1 as ALPN decides.
-    https: Client<HttpsConnector<HttpConnector>, RequestBody>,
+    https: Client<HttpsConnector<Connector>, RequestBody>,
     /// `https://` for upgrades (WebSocket), which need HTTP/1.1.
-    https_http1: Client<HttpsConnector<HttpConnector>, RequestBody>,
+    https_http1: Client<HttpsConnector<Connector>, RequestBody>,
     response_header_timeout: Option<Duration>,
     /// Open upgraded connections, for graceful shutdown.
     pub tunnels: super::tunnels::Tunnels,
@@ -103,6 +104,7 @@ impl Forwarder {
         connector.set_nodelay(true);
         connector.set_connect_timeout(settings.dial_timeout);
         connector.enforce_http(false);
+        let connector = super::connector::connector(connector);
         let mut builder = Client::builder(TokioExecutor::new());
         // Without a timer the idle-pool timeout silently does nothing.
         builder
