@@ -96,6 +96,7 @@ impl Attempts {
 
 /// maxConn's key for trafik: v1's extractors, with `client.ip` read from the scope rather
 /// than from the request's extensions.
+#[derive(Clone)]
 pub struct PeerKey(pub Extractor);
 
 impl<B> KeyExtractor<B> for PeerKey {

@@ -15,14 +15,30 @@ use super::attempts;
 use crate::proxy::{ErrorKind, Forwarder, ProxyError, RequestBody, ResponseBody};
 use crate::runtime::BackendHandle;
 
+/// Cheap to clone (one reference count): a request through a backend with layers clones
+/// it a few times.
 #[derive(Clone)]
-pub struct Forward {
-    pub backend: Arc<BackendHandle>,
-    pub forwarder: Arc<Forwarder>,
-    pub pass_host_header: bool,
+pub struct Forward(Arc<Inner>);
+
+struct Inner {
+    backend: Arc<BackendHandle>,
+    forwarder: Arc<Forwarder>,
+    pass_host_header: bool,
 }
 
 impl Forward {
+    pub fn new(
+        backend: Arc<BackendHandle>,
+        forwarder: Arc<Forwarder>,
+        pass_host_header: bool,
+    ) -> Self {
+        Forward(Arc::new(Inner {
+            backend,
+            forwarder,
+            pass_host_header,
+        }))
+    }
+
     /// Picks a server and forwards; also says which server was picked. Within an
     /// attempts scope (a backend with layers, maybe retrying), servers already tried are
     /// passed over while others are up.
@@ -30,7 +46,7 @@ impl Forward {
         &self,
         req: Request<RequestBody>,
     ) -> (Result<Response<ResponseBody>, ProxyError>, Option<usize>) {
-        let backend = &self.backend;
+        let backend = &self.0.backend;
         let pick = attempts::with_attempts(|attempts| {
             let pick = backend
                 .balancer
@@ -46,8 +62,9 @@ impl Forward {
         let started = backend.balancer.learns().then(Instant::now);
         let target = &backend.servers[pick.index].target;
         let result = self
+            .0
             .forwarder
-            .forward(req, target, self.pass_host_header)
+            .forward(req, target, self.0.pass_host_header)
             .await;
         if let Some(started) = started {
             let failed = match &result {

@@ -142,11 +142,11 @@ pub fn compile(
             modifiers: rule.modifiers().clone(),
             backend: backend.clone(),
             service: BackendService::new(
-                Forward {
-                    backend: backend.clone(),
-                    forwarder: forwarder.clone(),
-                    pass_host_header: frontend.pass_host_header,
-                },
+                Forward::new(
+                    backend.clone(),
+                    forwarder.clone(),
+                    frontend.pass_host_header,
+                ),
                 &layers[&frontend.backend],
             ),
             client_cert_headers: crate::tls::client_cert::ClientCertHeaders::from_frontend(

@@ -19,7 +19,9 @@ use super::key::{Extractor, Key, KeyExtractor};
 /// clones, share them.
 pub struct MaxConnLayer<K = Extractor> {
     limiter: Arc<Limiter>,
-    extractor: Arc<K>,
+    /// Cloned with the layer, which every request through a stack may do: extractors are
+    /// small (v1's are an enum).
+    extractor: K,
 }
 
 impl<K> MaxConnLayer<K> {
@@ -31,7 +33,7 @@ impl<K> MaxConnLayer<K> {
                 amount,
                 counts: Mutex::default(),
             }),
-            extractor: Arc::new(extractor),
+            extractor,
         }
     }
 
@@ -66,7 +68,7 @@ impl MaxConnLayer {
     }
 }
 
-impl<K> Clone for MaxConnLayer<K> {
+impl<K: Clone> Clone for MaxConnLayer<K> {
     fn clone(&self) -> Self {
         MaxConnLayer {
             limiter: self.limiter.clone(),
@@ -83,7 +85,7 @@ impl<K> fmt::Debug for MaxConnLayer<K> {
     }
 }
 
-impl<S, K> Layer<S> for MaxConnLayer<K> {
+impl<S, K: Clone> Layer<S> for MaxConnLayer<K> {
     type Service = MaxConn<S, K>;
 
     fn layer(&self, inner: S) -> MaxConn<S, K> {
@@ -101,7 +103,7 @@ pub struct MaxConn<S, K = Extractor> {
     layer: MaxConnLayer<K>,
 }
 
-impl<S: Clone, K> Clone for MaxConn<S, K> {
+impl<S: Clone, K: Clone> Clone for MaxConn<S, K> {
     fn clone(&self) -> Self {
         MaxConn {
             inner: self.inner.clone(),

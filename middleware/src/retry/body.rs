@@ -22,7 +22,9 @@ type BoxError = Box<dyn Error + Send + Sync>;
 /// Chunks are kept only up to a byte limit; past it they are dropped, the request stops
 /// being replayable, and a copy that would need them fails with [`ReplayError`].
 pub struct ReplayBody<B> {
-    shared: Arc<Mutex<Shared<B>>>,
+    /// `None` for a body that was empty from the start (most retried requests: GET, HEAD):
+    /// every copy is empty, with nothing to share, lock or allocate.
+    shared: Option<Arc<Mutex<Shared<B>>>>,
     /// Data frames this copy has yielded.
     pos: usize,
     /// Whether this copy has yielded the trailers (or found there are none).
@@ -62,9 +64,19 @@ impl Error for ReplayError {}
 impl<B> ReplayBody<B> {
     /// Wraps `body`, keeping up to `limit` bytes; `replayable: false` keeps nothing (a body
     /// known to be too large, or a request that will not be retried).
-    pub(crate) fn new(body: B, limit: usize, replayable: bool) -> Self {
+    pub(crate) fn new(body: B, limit: usize, replayable: bool) -> Self
+    where
+        B: Body,
+    {
+        if body.is_end_stream() {
+            return ReplayBody {
+                shared: None,
+                pos: 0,
+                trailers_done: true,
+            };
+        }
         ReplayBody {
-            shared: Arc::new(Mutex::new(Shared {
+            shared: Some(Arc::new(Mutex::new(Shared {
                 body: Box::pin(body),
                 chunks: Vec::new(),
                 read: 0,
@@ -74,7 +86,7 @@ impl<B> ReplayBody<B> {
                 trailers: None,
                 ended: false,
                 failed: false,
-            })),
+            }))),
             pos: 0,
             trailers_done: false,
         }
@@ -85,13 +97,13 @@ impl<B> ReplayBody<B> {
         ReplayBody {
             shared: self.shared.clone(),
             pos: 0,
-            trailers_done: false,
+            trailers_done: self.shared.is_none(),
         }
     }
 
     /// Whether a fresh copy would yield the whole body.
     pub(crate) fn is_replayable(&self) -> bool {
-        lock(&self.shared).replayable
+        self.shared.as_ref().is_none_or(|s| lock(s).replayable)
     }
 }
 
@@ -113,7 +125,10 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        let mut shared = lock(&this.shared);
+        let Some(shared) = &this.shared else {
+            return Poll::Ready(None);
+        };
+        let mut shared = lock(shared);
         if this.pos < shared.read {
             let Some(chunk) = shared.chunks.get(this.pos) else {
                 return Poll::Ready(Some(Err(ReplayError.into())));
@@ -168,7 +183,10 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        let shared = lock(&self.shared);
+        let Some(shared) = &self.shared else {
+            return true;
+        };
+        let shared = lock(shared);
         if self.pos < shared.read {
             return false;
         }
@@ -179,7 +197,10 @@ where
     }
 
     fn size_hint(&self) -> SizeHint {
-        let shared = lock(&self.shared);
+        let Some(shared) = &self.shared else {
+            return SizeHint::with_exact(0);
+        };
+        let shared = lock(shared);
         let rest = if shared.ended {
             SizeHint::with_exact(0)
         } else {
@@ -224,7 +245,10 @@ impl<B> Shared<B> {
 
 impl<B> fmt::Debug for ReplayBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shared = lock(&self.shared);
+        let Some(shared) = &self.shared else {
+            return f.debug_struct("ReplayBody").field("empty", &true).finish();
+        };
+        let shared = lock(shared);
         f.debug_struct("ReplayBody")
             .field("pos", &self.pos)
             .field("read", &shared.read)
@@ -278,6 +302,17 @@ mod tests {
         let collected = body.collect().await?;
         let trailers = collected.trailers().cloned();
         Ok((collected.to_bytes(), trailers))
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_needs_nothing_shared() {
+        let first = ReplayBody::new(http_body_util::Empty::<Bytes>::new(), 64, true);
+        assert!(first.shared.is_none());
+        let second = first.replay();
+        assert!(first.is_replayable() && first.is_end_stream());
+        assert_eq!(second.size_hint().exact(), Some(0));
+        assert_eq!(read_all(first).await.unwrap(), (Bytes::new(), None));
+        assert_eq!(read_all(second).await.unwrap(), (Bytes::new(), None));
     }
 
     #[tokio::test]

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::header::CONTENT_LENGTH;
@@ -12,6 +11,7 @@ use http_body::Body;
 use tower::{Layer, Service};
 
 use super::body::ReplayBody;
+use super::headers::FlatHeaders;
 use super::{IsRetryable, RetryAttempts};
 
 /// The largest request body kept for replay unless told otherwise (linkerd's bound).
@@ -21,7 +21,9 @@ pub const DEFAULT_MAX_REPLAY_BYTES: usize = 64 * 1024;
 pub struct RetryLayer<C> {
     attempts: u32,
     max_replay_bytes: usize,
-    classifier: Arc<C>,
+    /// Cloned into every retryable request's future: a plain function or a closure that
+    /// captures little is the cheap choice.
+    classifier: C,
 }
 
 impl<C> RetryLayer<C> {
@@ -31,7 +33,7 @@ impl<C> RetryLayer<C> {
         RetryLayer {
             attempts: attempts.max(1),
             max_replay_bytes: DEFAULT_MAX_REPLAY_BYTES,
-            classifier: Arc::new(classifier),
+            classifier,
         }
     }
 
@@ -46,7 +48,7 @@ impl<C> RetryLayer<C> {
     }
 }
 
-impl<C> Clone for RetryLayer<C> {
+impl<C: Clone> Clone for RetryLayer<C> {
     fn clone(&self) -> Self {
         RetryLayer {
             attempts: self.attempts,
@@ -65,7 +67,7 @@ impl<C> fmt::Debug for RetryLayer<C> {
     }
 }
 
-impl<S, C> Layer<S> for RetryLayer<C> {
+impl<S, C: Clone> Layer<S> for RetryLayer<C> {
     type Service = Retry<S, C>;
 
     fn layer(&self, inner: S) -> Retry<S, C> {
@@ -83,7 +85,7 @@ pub struct Retry<S, C> {
     layer: RetryLayer<C>,
 }
 
-impl<S: Clone, C> Clone for Retry<S, C> {
+impl<S: Clone, C: Clone> Clone for Retry<S, C> {
     fn clone(&self) -> Self {
         Retry {
             inner: self.inner.clone(),
@@ -118,7 +120,7 @@ impl<S, C> Retry<S, C> {
 impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for Retry<S, C>
 where
     S: Service<Request<ReplayBody<ReqBody>>, Response = Response<ResBody>> + Clone,
-    C: IsRetryable<S::Error>,
+    C: IsRetryable<S::Error> + Clone,
     ReqBody: Body,
 {
     type Response = Response<ResBody>;
@@ -146,7 +148,7 @@ where
                 method: parts.method.clone(),
                 uri: parts.uri.clone(),
                 version: parts.version,
-                headers: parts.headers.clone(),
+                headers: FlatHeaders::new(&parts.headers),
                 extensions: parts.extensions.clone(),
                 body: body.replay(),
             })
@@ -174,12 +176,12 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 struct Replay<S, C, B> {
     /// Cloned for each further attempt.
     service: S,
-    classifier: Arc<C>,
+    classifier: C,
     max_attempts: u32,
     method: Method,
     uri: Uri,
     version: Version,
-    headers: HeaderMap,
+    headers: FlatHeaders,
     extensions: Extensions,
     /// Never read itself: copies of it are.
     body: ReplayBody<B>,
@@ -191,7 +193,7 @@ impl<S, C, B> Replay<S, C, B> {
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         *request.version_mut() = self.version;
-        *request.headers_mut() = self.headers.clone();
+        *request.headers_mut() = self.headers.to_map();
         *request.extensions_mut() = self.extensions.clone();
         request
     }

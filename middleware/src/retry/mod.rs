@@ -42,6 +42,7 @@
 //! ```
 
 mod body;
+mod headers;
 mod layer;
 
 pub use body::{ReplayBody, ReplayError};
