@@ -574,14 +574,14 @@ column_values() {
     ' "$SCRATCH/results.csv"
 }
 
-# ratio_values CASE TARGET COLUMN: TARGET/nginx for COLUMN, one per round in
-# which both have a value.
+# ratio_values CASE TARGET COLUMN [REFERENCE]: TARGET/REFERENCE (default nginx)
+# for COLUMN, one per round in which both have a value.
 ratio_values() {
-    awk -F, -v c="$1" -v t="$2" -v col="$3" '
+    awk -F, -v c="$1" -v t="$2" -v col="$3" -v ref="${4:-nginx}" '
         NR == 1 { for (i = 1; i <= NF; i++) idx[$i] = i; next }
         $(idx["case"]) != c || $(idx[col]) == "NA" { next }
-        $(idx["target"]) == t       { num[$(idx["round"])] = $(idx[col]) }
-        $(idx["target"]) == "nginx" { den[$(idx["round"])] = $(idx[col]) }
+        $(idx["target"]) == t   { num[$(idx["round"])] = $(idx[col]) }
+        $(idx["target"]) == ref { den[$(idx["round"])] = $(idx[col]) }
         END { for (r in num) if ((r in den) && den[r] > 0) print num[r] / den[r] }
     ' "$SCRATCH/results.csv"
 }
@@ -648,6 +648,18 @@ print_summary() {
                 "$(fmt %.2f "$rratio")" "$(fmt %.2f "$cratio")"
         done
     done
+    if target_wanted trafik && target_wanted trafik-res; then
+        echo
+        echo "== what the resilience stack costs: trafik-res / trafik, median of same-round ratios =="
+        printf '%-12s %14s %14s %s\n' case "req/s ratio" "CPU ratio" "(each round's req/s ratio)"
+        for ((ci = 0; ci < ${#CASE_NAMES[@]}; ci++)); do
+            local c=${CASE_NAMES[$ci]}
+            printf '%-12s %14s %14s (%s)\n' "$c" \
+                "$(fmt %.3f "$(ratio_values "$c" trafik-res rps trafik | median)")" \
+                "$(fmt %.3f "$(ratio_values "$c" trafik-res proxy_cpu_us_per_req trafik | median)")" \
+                "$(ratio_values "$c" trafik-res rps trafik | sort -g | awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }')"
+        done
+    fi
     echo
     if ((ANY_FLAGGED)); then
         echo "!! some runs had socket errors, non-2xx responses or wrk failures (errors column marked '!');"
