@@ -37,9 +37,10 @@ async fn max_conn_answers_429_past_the_limit() {
                 .as_u16()
         })
     };
+    let before = b.hits();
     let held = [slow("t1"), slow("t1")];
     eventually("both slow requests to reach the backend", || async {
-        (b.hits() >= 3).then_some(())
+        (b.hits() >= before + 2).then_some(())
     })
     .await;
     // …so a third is refused at once, while another tenant still gets through.
@@ -68,6 +69,36 @@ async fn max_conn_answers_429_past_the_limit() {
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// `client.ip` counts by the connection's peer address, which reaches the layer through
+/// the backend's attempts scope rather than the request: without it every request would
+/// be answered 500 (no key), as v1 answers a failed extraction.
+#[tokio::test(flavor = "multi_thread")]
+async fn max_conn_counts_per_client_ip() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let trafik = Trafik::start(&config(
+        port,
+        &[b.url()],
+        "[backends.b.maxConn]\namount = 1\nextractorFunc = \"client.ip\"",
+    ));
+    let base = format!("http://127.0.0.1:{port}");
+    trafik.wait_for(&format!("{base}/"), 200).await;
+
+    let before = b.hits();
+    let url = format!("{base}/slow?wait=3000");
+    let held = tokio::spawn(async move { client().get(url).send().await.unwrap().status() });
+    eventually("the slow request to reach the backend", || async {
+        (b.hits() > before).then_some(())
+    })
+    .await;
+    let r = client().get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.text().await.unwrap(), "max connections reached: 1");
+    assert_eq!(held.await.unwrap(), 200);
+    let r = client().get(format!("{base}/")).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
 
