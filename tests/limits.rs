@@ -11,17 +11,21 @@ fn config(port: u16, servers: &[String], backend_extra: &str) -> String {
     catch_all_config(port, &servers, backend_extra)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn max_conn_answers_429_past_the_limit() {
+/// trafik serving one backend `b` with `backend_extra`, ready; and the base URL.
+async fn serving_b(backend_extra: &str) -> (Backend, Trafik, String) {
     let b = Backend::start("b").await;
     let port = free_port();
-    let trafik = Trafik::start(&config(
-        port,
-        &[b.url()],
-        "[backends.b.maxConn]\namount = 2\nextractorFunc = \"request.header.X-Tenant\"",
-    ));
+    let trafik = Trafik::start(&config(port, &[b.url()], backend_extra));
     let base = format!("http://127.0.0.1:{port}");
     trafik.wait_for(&format!("{base}/"), 200).await;
+    (b, trafik, base)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_conn_answers_429_past_the_limit() {
+    let (b, _trafik, base) =
+        serving_b("[backends.b.maxConn]\namount = 2\nextractorFunc = \"request.header.X-Tenant\"")
+            .await;
 
     // Two slow requests of tenant t1 hold both of its slots…
     let slow = |tenant: &'static str| {
@@ -77,15 +81,8 @@ async fn max_conn_answers_429_past_the_limit() {
 /// be answered 500 (no key), as v1 answers a failed extraction.
 #[tokio::test(flavor = "multi_thread")]
 async fn max_conn_counts_per_client_ip() {
-    let b = Backend::start("b").await;
-    let port = free_port();
-    let trafik = Trafik::start(&config(
-        port,
-        &[b.url()],
-        "[backends.b.maxConn]\namount = 1\nextractorFunc = \"client.ip\"",
-    ));
-    let base = format!("http://127.0.0.1:{port}");
-    trafik.wait_for(&format!("{base}/"), 200).await;
+    let (b, _trafik, base) =
+        serving_b("[backends.b.maxConn]\namount = 1\nextractorFunc = \"client.ip\"").await;
 
     let before = b.hits();
     let url = format!("{base}/slow?wait=3000");

@@ -82,23 +82,18 @@ impl Balancer {
     ) -> Option<Pick> {
         let untried = |i: usize| servers[i].is_up() && attempts.is_none_or(|a| !a.tried(i));
         let up = |i: usize| servers[i].is_up();
-        if let Some(index) = self
-            .sticky
-            .as_ref()
-            .and_then(|s| s.sticky.stuck(headers, servers, untried))
-        {
-            return Some(Pick {
+        let pick = || self.next_where(untried).or_else(|| self.next_where(up));
+        let Some(s) = &self.sticky else {
+            return pick().map(|index| Pick {
                 index,
                 set_cookie: None,
             });
-        }
-        let index = self.next_where(untried).or_else(|| self.next_where(up))?;
-        // A new choice: a sticky backend tells the client (oxy sets it only then).
-        let set_cookie = self
-            .sticky
-            .as_ref()
-            .and_then(|s| s.cookies.get(index).cloned());
-        Some(Pick { index, set_cookie })
+        };
+        let (index, new) = s.sticky.choose_index(headers, servers, untried, pick)?;
+        Some(Pick {
+            index,
+            set_cookie: s.cookies.get(index).filter(|_| new).cloned(),
+        })
     }
 
     /// Tells drr how a request to `index` fared (oxy counts 500–504 and failures to

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use http::{Request, Response};
 use tower::ServiceExt;
 
-pub use attempts::{Attempts, PeerKey};
+pub use attempts::PeerKey;
 pub use balancer::{Balancer, Method as BalanceMethod, Pick};
 pub use breakers::{BreakerRegistry, Classifier, detached_layer};
 pub use forward::Forward;

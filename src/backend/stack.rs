@@ -214,8 +214,6 @@ fn response_as_failure(
 
 #[cfg(test)]
 mod tests {
-    use tower::Service;
-
     use super::*;
 
     /// Every request moves the stack's future around a few times, so its size is a cost

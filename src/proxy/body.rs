@@ -12,10 +12,10 @@ use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
 
-use super::request_body::BoxError;
 use trafik_middleware::buffer::BufferedBody;
 use trafik_middleware::limit::Permit;
 
+use super::request_body::BoxError;
 use crate::stats::OpenGuard;
 
 /// Told about each data frame's size and, once, about the end of the body
@@ -66,24 +66,24 @@ pin_project_lite::pin_project! {
 }
 
 impl ResponseBody {
-    pub fn streamed(body: Incoming) -> Self {
+    /// A body of `kind` with nothing attached yet.
+    fn of(kind: Kind) -> Self {
         ResponseBody {
-            kind: Kind::Streamed { body },
+            kind,
             observer: None,
             guard: None,
             permit: None,
         }
     }
 
+    pub fn streamed(body: Incoming) -> Self {
+        ResponseBody::of(Kind::Streamed { body })
+    }
+
     pub fn full(data: impl Into<Bytes>) -> Self {
         let data: Bytes = data.into();
         let data = if data.is_empty() { None } else { Some(data) };
-        ResponseBody {
-            kind: Kind::Full { data },
-            observer: None,
-            guard: None,
-            permit: None,
-        }
+        ResponseBody::of(Kind::Full { data })
     }
 
     pub fn boxed<B>(body: B) -> Self
@@ -91,34 +91,19 @@ impl ResponseBody {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        ResponseBody {
-            kind: Kind::Boxed {
-                body: body.map_err(Into::into).boxed_unsync(),
-            },
-            observer: None,
-            guard: None,
-            permit: None,
-        }
+        ResponseBody::of(Kind::Boxed {
+            body: body.map_err(Into::into).boxed_unsync(),
+        })
     }
 
     pub fn buffered(body: BufferedBody) -> Self {
-        ResponseBody {
-            kind: Kind::Buffered {
-                body: Box::new(body),
-            },
-            observer: None,
-            guard: None,
-            permit: None,
-        }
+        ResponseBody::of(Kind::Buffered {
+            body: Box::new(body),
+        })
     }
 
     pub fn empty() -> Self {
-        ResponseBody {
-            kind: Kind::Full { data: None },
-            observer: None,
-            guard: None,
-            permit: None,
-        }
+        ResponseBody::of(Kind::Full { data: None })
     }
 
     pub fn hold(mut self, guard: OpenGuard) -> Self {

@@ -218,18 +218,28 @@ impl Sticky {
         available: impl Fn(usize) -> bool,
         pick: impl FnOnce() -> Option<usize>,
     ) -> Option<Choice> {
-        if let Some(index) = self.stuck(headers, servers, available) {
-            return Some(Choice {
-                index,
-                set_cookie: None,
-            });
+        let (index, new) = self.choose_index(headers, servers, available, pick)?;
+        let set_cookie = match new {
+            true => Some(self.set_cookie(servers.get(index)?.as_ref())),
+            false => None,
+        };
+        Some(Choice { index, set_cookie })
+    }
+
+    /// [`choose`](Self::choose) without making the cookie: the server, and whether it is a
+    /// new choice (whose response must set the cookie). For a caller that keeps each
+    /// server's [`set_cookie`](Self::set_cookie) value rather than making it per response.
+    pub fn choose_index<U: AsRef<str>>(
+        &self,
+        headers: &HeaderMap,
+        servers: &[U],
+        available: impl Fn(usize) -> bool,
+        pick: impl FnOnce() -> Option<usize>,
+    ) -> Option<(usize, bool)> {
+        match self.stuck(headers, servers, available) {
+            Some(index) => Some((index, false)),
+            None => pick().map(|index| (index, true)),
         }
-        let index = pick()?;
-        let url = servers.get(index)?;
-        Some(Choice {
-            index,
-            set_cookie: Some(self.set_cookie(url.as_ref())),
-        })
     }
 }
 

@@ -41,7 +41,8 @@ impl<K> MaxConnLayer<K> {
         self.limiter.amount
     }
 
-    /// Requests under the key that reads as `key` whose response has not ended yet.
+    /// Requests under the key that reads as `key` whose response has not ended yet. Scans
+    /// the counts: for tests and diagnostics, not the request path.
     pub fn in_flight(&self, key: &str) -> usize {
         let counts = self.limiter.counts();
         counts
