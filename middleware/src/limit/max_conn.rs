@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, ready};
 
@@ -31,7 +32,10 @@ impl<K> MaxConnLayer<K> {
         MaxConnLayer {
             limiter: Arc::new(Limiter {
                 amount,
-                counts: Mutex::default(),
+                counts: Mutex::new(Counts {
+                    slots: HashMap::default(),
+                    prune_at: Counts::MIN_PRUNE_AT,
+                }),
             }),
             extractor,
         }
@@ -46,9 +50,16 @@ impl<K> MaxConnLayer<K> {
     pub fn in_flight(&self, key: &str) -> usize {
         let counts = self.limiter.counts();
         counts
+            .slots
             .iter()
             .find(|(k, _)| k.is(key))
-            .map_or(0, |(_, n)| *n)
+            .map_or(0, |(_, slot)| slot.load(Ordering::Acquire))
+    }
+
+    /// Keys remembered, counted or not: for tests of the pruning.
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
+        self.limiter.counts().slots.len()
     }
 }
 
@@ -167,34 +178,65 @@ where
     }
 }
 
-/// In-flight counts per key; a key is forgotten when its count drops to 0.
+/// In-flight counts per key. A key whose count drops to 0 is kept, so that a client's
+/// next request finds its slot again instead of inserting and removing it every time; keys
+/// at 0 are forgotten in bulk when the map grows past a threshold (see [`Counts`]).
 struct Limiter {
     amount: usize,
-    /// foldhash rather than SipHash: a key is hashed two or three times per request, and
-    /// foldhash is seeded per map, so its keys (client addresses, headers) cannot be
+    counts: Mutex<Counts>,
+}
+
+/// One key's in-flight count, shared by the map and the key's permits. Increments happen
+/// only under the map's lock; decrements, by [`Permit`]s, without it.
+type Slot = Arc<AtomicUsize>;
+
+struct Counts {
+    /// foldhash rather than SipHash: a key is hashed once per request (twice when new),
+    /// and foldhash is seeded per map, so its keys (client addresses, headers) cannot be
     /// chosen to collide without first learning the seed.
-    counts: Mutex<HashMap<Key, usize, foldhash::fast::RandomState>>,
+    slots: HashMap<Key, Slot, foldhash::fast::RandomState>,
+    /// Past this many keys, a new key first prunes the ones at 0. Keys are chosen by
+    /// clients, so they must not pile up; twice the keys left after the last prune, so
+    /// that each prune is paid for by as many insertions as it scans.
+    prune_at: usize,
+}
+
+impl Counts {
+    const MIN_PRUNE_AT: usize = 1024;
+
+    /// A new key's slot, pruning first if the map is full.
+    fn insert(&mut self, key: Key) -> Slot {
+        if self.slots.len() >= self.prune_at {
+            // Under the lock every increment is seen, so a count read as 0 has no permit
+            // left to decrement it: such a slot can go, a later request makes a new one.
+            self.slots
+                .retain(|_, slot| slot.load(Ordering::Acquire) > 0);
+            self.prune_at = Self::MIN_PRUNE_AT.max(2 * self.slots.len());
+        }
+        self.slots.entry(key).or_default().clone()
+    }
 }
 
 impl Limiter {
-    fn counts(&self) -> MutexGuard<'_, HashMap<Key, usize, foldhash::fast::RandomState>> {
+    fn counts(&self) -> MutexGuard<'_, Counts> {
         self.counts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn acquire(self: &Arc<Self>, key: Key) -> Option<Permit> {
-        let mut counts = self.counts();
-        let count = counts.entry(key.clone()).or_insert(0);
-        if *count >= self.amount {
-            if *count == 0 {
-                counts.remove(&key);
-            }
+    fn acquire(&self, key: Key) -> Option<Permit> {
+        if self.amount == 0 {
             return None;
         }
-        *count += 1;
-        Some(Permit {
-            limiter: self.clone(),
-            key,
-        })
+        let mut counts = self.counts();
+        // Checked then incremented under the lock, as every increment is: a permit
+        // dropped meanwhile only lowers the count, so it cannot pass `amount`.
+        let slot = match counts.slots.get(&key) {
+            Some(slot) if slot.load(Ordering::Acquire) >= self.amount => return None,
+            Some(slot) => slot.clone(),
+            // A new key starts at 0, below any amount but 0.
+            None => counts.insert(key),
+        };
+        slot.fetch_add(1, Ordering::Relaxed);
+        Some(Permit { slot })
     }
 }
 
@@ -202,25 +244,22 @@ impl Limiter {
 /// caller with a body type of its own can take it out with
 /// [`MaxConnBody::into_parts`] and hold it there instead.
 pub struct Permit {
-    limiter: Arc<Limiter>,
-    key: Key,
+    /// Just the count: dropping a permit, once per request, takes no lock and hashes
+    /// nothing.
+    slot: Slot,
 }
 
 impl fmt::Debug for Permit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit").field("key", &self.key).finish()
+        f.debug_struct("Permit")
+            .field("in_flight", &self.slot.load(Ordering::Relaxed))
+            .finish()
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let mut counts = self.limiter.counts();
-        if let Some(count) = counts.get_mut(&self.key) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.key);
-            }
-        }
+        self.slot.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -371,5 +410,93 @@ impl<B: fmt::Debug> fmt::Debug for MaxConnBody<B> {
             .field("inner", &self.inner)
             .field("counted", &self.permit.is_some())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+
+    fn ip(n: u32) -> Key {
+        Key::Ip(IpAddr::V4(Ipv4Addr::from(n)))
+    }
+
+    #[test]
+    fn a_dropped_permit_frees_its_key() {
+        let layer = MaxConnLayer::client_ip(1);
+        let permit = layer
+            .limiter
+            .acquire(ip(0x0a00_0001))
+            .expect("first admitted");
+        assert_eq!(layer.in_flight("10.0.0.1"), 1);
+        assert!(layer.limiter.acquire(ip(0x0a00_0001)).is_none());
+        // Another key has a count of its own.
+        let other = layer
+            .limiter
+            .acquire(ip(0x0a00_0002))
+            .expect("other key admitted");
+        drop(permit);
+        assert_eq!(layer.in_flight("10.0.0.1"), 0);
+        assert_eq!(layer.in_flight("10.0.0.2"), 1);
+        let again = layer.limiter.acquire(ip(0x0a00_0001));
+        assert!(again.is_some(), "admitted again after the drop");
+        assert_eq!(layer.in_flight("10.0.0.1"), 1);
+        drop((again, other));
+        assert_eq!(layer.in_flight("10.0.0.1"), 0);
+        assert_eq!(layer.in_flight("10.0.0.2"), 0);
+    }
+
+    #[test]
+    fn amount_zero_refuses_and_remembers_nothing() {
+        let layer = MaxConnLayer::client_ip(0);
+        assert!(layer.limiter.acquire(ip(1)).is_none());
+        assert_eq!(layer.remembered(), 0);
+    }
+
+    #[test]
+    fn keys_at_zero_are_pruned_but_counted_ones_kept() {
+        let layer = MaxConnLayer::client_ip(1);
+        let held = layer.limiter.acquire(ip(0x0a00_0001)).expect("admitted");
+        let mut most = 0;
+        for n in 0..5000 {
+            let permit = layer.limiter.acquire(ip(0xc0a8_0000 + n));
+            assert!(permit.is_some(), "a fresh key is admitted");
+            drop(permit);
+            most = most.max(layer.remembered());
+        }
+        assert!(
+            most <= Counts::MIN_PRUNE_AT,
+            "{most} keys remembered, pruning should keep at most {}",
+            Counts::MIN_PRUNE_AT
+        );
+        // Pruned several times over, the held key still counts its request.
+        assert_eq!(layer.in_flight("10.0.0.1"), 1);
+        assert!(layer.limiter.acquire(ip(0x0a00_0001)).is_none());
+        drop(held);
+        assert_eq!(layer.in_flight("10.0.0.1"), 0);
+        assert!(layer.limiter.acquire(ip(0x0a00_0001)).is_some());
+    }
+
+    #[test]
+    fn many_counted_keys_raise_the_threshold() {
+        let layer = MaxConnLayer::client_ip(1);
+        let held: Vec<_> = (0..2000)
+            .map(|n| layer.limiter.acquire(ip(n)).expect("admitted"))
+            .collect();
+        assert_eq!(layer.remembered(), 2000);
+        for n in 0..2000 {
+            assert!(
+                layer.limiter.acquire(ip(n)).is_none(),
+                "key {n} still counted"
+            );
+        }
+        drop(held);
+        // Keys at 0 linger until the next prune, which a burst of new keys triggers.
+        for n in 10_000..20_000 {
+            drop(layer.limiter.acquire(ip(n)));
+        }
+        assert!(layer.remembered() <= 4000);
     }
 }
