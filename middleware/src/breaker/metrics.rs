@@ -77,8 +77,10 @@ impl RollingMetrics {
         }
     }
 
+    /// In whole seconds, not nanoseconds: this runs for every request, and a `u128`
+    /// division is a library call.
     fn second(&self, at: Instant) -> u64 {
-        (at.saturating_duration_since(self.origin).as_nanos() / BUCKET_WIDTH.as_nanos()) as u64
+        at.saturating_duration_since(self.origin).as_secs() / BUCKET_WIDTH.as_secs()
     }
 
     fn live(&self) -> impl Iterator<Item = &Slot> {
@@ -114,7 +116,10 @@ impl RollingMetrics {
         if network {
             slot.network_errors += 1;
         }
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        let micros = latency
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(latency.subsec_micros().into());
         slot.latency
             .get_or_insert_with(|| Box::new(Histogram::new()))
             .record(micros);

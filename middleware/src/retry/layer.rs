@@ -135,9 +135,16 @@ where
         let (parts, body) = req.into_parts();
         let max = self.layer.max_replay_bytes;
         // Decided before reading anything when the size is known (linkerd2-proxy#1017): a
-        // body that cannot be kept is not kept at all.
-        let fits = body.size_hint().lower() <= max as u64
-            && content_length(&parts.headers).is_none_or(|n| n <= max as u64);
+        // body that cannot be kept is not kept at all. A body that knows its exact size
+        // (hyper's know their Content-Length) saves looking the header up.
+        let hint = body.size_hint();
+        let fits = match hint.exact() {
+            Some(n) => n <= max as u64,
+            None => {
+                hint.lower() <= max as u64
+                    && content_length(&parts.headers).is_none_or(|n| n <= max as u64)
+            }
+        };
         let retry = self.layer.attempts > 1 && fits;
         let body = ReplayBody::new(body, max, retry);
         let replay = retry.then(|| {
