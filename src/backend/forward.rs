@@ -4,15 +4,15 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use http::header::SET_COOKIE;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use tower::Service;
 
 use super::attempts;
-use crate::proxy::{ErrorKind, Forwarder, ProxyError, RequestBody, ResponseBody};
+use crate::proxy::{ErrorKind, Forwarder, ProxyError, RequestBody, ResponseBody, Sending};
 use crate::runtime::BackendHandle;
 
 /// Cheap to clone (one reference count): a request through a backend with layers clones
@@ -39,13 +39,10 @@ impl Forward {
         }))
     }
 
-    /// Picks a server and forwards; also says which server was picked. Within an
-    /// attempts scope (a backend with layers, maybe retrying), servers already tried are
-    /// passed over while others are up.
-    pub async fn forward(
-        &self,
-        req: Request<RequestBody>,
-    ) -> (Result<Response<ResponseBody>, ProxyError>, Option<usize>) {
+    /// Picks a server and forwards; the future also says which server was picked. Within
+    /// an attempts scope (a backend with layers, maybe retrying), servers already tried
+    /// are passed over while others are up.
+    pub fn forward(&self, req: Request<RequestBody>) -> Forwarding {
         let backend = &self.0.backend;
         let pick = attempts::with_attempts(|attempts| {
             let pick = backend
@@ -57,48 +54,102 @@ impl Forward {
             Some(pick)
         });
         let Some(pick) = pick else {
-            return (Err(ProxyError::new(ErrorKind::NoServer)), None);
+            return Forwarding {
+                sending: None,
+                server: 0,
+                set_cookie: None,
+                learning: None,
+            };
         };
-        let started = backend.balancer.learns().then(Instant::now);
         let target = &backend.servers[pick.index].target;
-        let result = self
-            .0
-            .forwarder
-            .forward(req, target, self.0.pass_host_header)
-            .await;
-        if let Some(started) = started {
+        let learning = backend
+            .balancer
+            .learns()
+            .then(|| (backend.clone(), Instant::now()));
+        Forwarding {
+            sending: Some(
+                self.0
+                    .forwarder
+                    .forward(req, target, self.0.pass_host_header),
+            ),
+            server: pick.index,
+            set_cookie: pick.set_cookie,
+            learning,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Future of [`Forward::forward`]: the response, or why there is none, and the server
+    /// picked (`None`: the backend had none to pick).
+    pub struct Forwarding {
+        #[pin]
+        sending: Option<Sending>,
+        server: usize,
+        // Stickiness: the cookie naming the server, for the client to send back.
+        set_cookie: Option<HeaderValue>,
+        // A balancer that learns from outcomes (drr), and when the request left.
+        learning: Option<(Arc<BackendHandle>, Instant)>,
+    }
+}
+
+impl Future for Forwarding {
+    type Output = (Result<Response<ResponseBody>, ProxyError>, Option<usize>);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(sending) = this.sending.as_pin_mut() else {
+            return Poll::Ready((Err(ProxyError::new(ErrorKind::NoServer)), None));
+        };
+        let result = ready!(sending.poll(cx));
+        if let Some((backend, started)) = this.learning.take() {
             let failed = match &result {
                 Ok(r) => (500..=504).contains(&r.status().as_u16()),
                 Err(_) => true,
             };
             backend
                 .balancer
-                .record(pick.index, started.elapsed(), failed);
+                .record(*this.server, started.elapsed(), failed);
         }
         let result = result.map(|r| {
             let mut r = r.map(ResponseBody::streamed);
-            if let Some(cookie) = pick.set_cookie {
+            if let Some(cookie) = this.set_cookie.take() {
                 r.headers_mut().append(SET_COOKIE, cookie);
             }
             r
         });
-        (result, Some(pick.index))
+        Poll::Ready((result, Some(*this.server)))
     }
 }
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pin_project_lite::pin_project! {
+    /// The [`Forwarding`] of a backend with layers, which only want the result.
+    pub struct Forwarded {
+        #[pin]
+        forwarding: Forwarding,
+    }
+}
+
+impl Future for Forwarded {
+    type Output = Result<Response<ResponseBody>, ProxyError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().forwarding.poll(cx).map(|(result, _)| result)
+    }
+}
 
 impl Service<Request<RequestBody>> for Forward {
     type Response = Response<ResponseBody>;
     type Error = ProxyError;
-    type Future = BoxFuture<Result<Response<ResponseBody>, ProxyError>>;
+    type Future = Forwarded;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<RequestBody>) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move { this.forward(req).await.0 })
+    fn call(&mut self, req: Request<RequestBody>) -> Forwarded {
+        Forwarded {
+            forwarding: self.forward(req),
+        }
     }
 }

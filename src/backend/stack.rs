@@ -219,7 +219,9 @@ mod tests {
     /// Every request moves the stack's future around a few times, so its size is a cost
     /// on every request: a layer that keeps a large value inline (a whole response, a
     /// request's headers) in its future makes every backend with layers slower. This was
-    /// 1184 bytes before the large parts were boxed or made on demand.
+    /// 1184 bytes before the large parts were boxed or made on demand; 184 now, with the
+    /// forwarder's own future inline rather than boxed (a boxed one costs an allocation
+    /// per request).
     #[test]
     fn the_stack_future_stays_small() {
         let size = std::mem::size_of::<<Stack as Service<Req>>::Future>();

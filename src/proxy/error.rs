@@ -85,8 +85,13 @@ impl ProxyError {
     /// Marks a connection that broke before any response as safe to retry when the
     /// request's method is idempotent (GET, HEAD, PUT, DELETE, OPTIONS, TRACE), as nginx's
     /// `proxy_next_upstream error` does; a broken POST is never sent twice.
-    pub fn for_method(mut self, method: &http::Method) -> Self {
-        self.idempotent_reset = self.kind == ErrorKind::Reset && is_idempotent(method);
+    pub fn for_method(self, method: &http::Method) -> Self {
+        self.for_idempotent(is_idempotent(method))
+    }
+
+    /// [`for_method`](Self::for_method) with the method's idempotence already known.
+    pub fn for_idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent_reset = self.kind == ErrorKind::Reset && idempotent;
         self
     }
 
@@ -126,7 +131,7 @@ impl fmt::Display for ProxyError {
 
 impl StdError for ProxyError {}
 
-fn is_idempotent(method: &http::Method) -> bool {
+pub(crate) fn is_idempotent(method: &http::Method) -> bool {
     use http::Method;
     [
         Method::GET,

@@ -2,6 +2,10 @@
 //! streams the answer back. hyper-util's client, not reqwest: on this path every
 //! microsecond counts (see README's benchmark), and nothing here needs a URL parser.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use http::header::{self, HeaderValue};
@@ -9,12 +13,14 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::connector::Connector;
-use super::error::{ErrorKind, ProxyError};
+use tokio::time::Sleep;
+
+use super::error::{ErrorKind, ProxyError, is_idempotent};
 use super::headers::strip_hop_by_hop;
 use super::request_body::RequestBody;
 
@@ -152,12 +158,15 @@ impl Forwarder {
 
     /// Forwards `req` (already rewritten by the frontend) to `target`. The client's Host is
     /// kept when `pass_host_header`, else the server's authority is sent, as v1 does.
-    pub async fn forward(
-        &self,
+    ///
+    /// A plain future rather than an `async fn`: its type can be named, so the backend
+    /// layers above it hold it inline instead of boxing it for every request.
+    pub fn forward(
+        self: &Arc<Self>,
         mut req: Request<RequestBody>,
         target: &Target,
         pass_host_header: bool,
-    ) -> Result<Response<Incoming>, ProxyError> {
+    ) -> Sending {
         // An upgrade (WebSocket) keeps its Upgrade/Connection pair, and needs HTTP/1.1.
         let upgrade =
             upgrade_protocol(req.headers()).filter(|_| target.transport != Transport::H2c);
@@ -185,7 +194,9 @@ impl Forwarder {
             Uri::from_parts(parts).expect("scheme, authority and path make a valid URI");
 
         // The client side of an upgrade's tunnel is claimed before the request moves on.
-        let client_side = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+        let tunnel = upgrade
+            .as_ref()
+            .map(|_| (hyper::upgrade::on(&mut req), self.clone()));
         let headers = req.headers_mut();
         strip_hop_by_hop(headers);
         if let Some(protocol) = &upgrade {
@@ -205,30 +216,68 @@ impl Forwarder {
             headers.remove(header::HOST);
         }
 
-        let method = req.method().clone();
+        let idempotent = is_idempotent(req.method());
         let response = match target.transport {
             Transport::Http => self.http1.request(req),
             Transport::H2c => self.h2c.request(req),
-            Transport::Https if upgrade.is_some() => self.https_http1.request(req),
+            Transport::Https if tunnel.is_some() => self.https_http1.request(req),
             Transport::Https => self.https.request(req),
         };
-        let result = match self.response_header_timeout {
-            Some(limit) => match tokio::time::timeout(limit, response).await {
-                Ok(r) => r,
-                Err(_) => return Err(ProxyError::new(ErrorKind::ResponseTimeout)),
-            },
-            None => response.await,
+        Sending {
+            response,
+            // Boxed: a timer is large, and most configurations have none.
+            deadline: self
+                .response_header_timeout
+                .map(|limit| Box::pin(tokio::time::sleep(limit))),
+            idempotent,
+            tunnel,
+        }
+    }
+}
+
+/// The answer of one server to one request: see [`Forwarder::forward`].
+pub struct Sending {
+    response: ResponseFuture,
+    /// `responseHeaderTimeout`.
+    deadline: Option<Pin<Box<Sleep>>>,
+    idempotent: bool,
+    /// The client's side of an upgrade, and where its tunnel will be tracked.
+    tunnel: Option<(hyper::upgrade::OnUpgrade, Arc<Forwarder>)>,
+}
+
+impl Future for Sending {
+    type Output = Result<Response<Incoming>, ProxyError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let result = match Pin::new(&mut this.response).poll(cx) {
+            Poll::Ready(result) => result,
+            Poll::Pending => {
+                if let Some(deadline) = &mut this.deadline {
+                    ready!(deadline.as_mut().poll(cx));
+                    return Poll::Ready(Err(ProxyError::new(ErrorKind::ResponseTimeout)));
+                }
+                return Poll::Pending;
+            }
         };
-        let mut response = result.map_err(|e| ProxyError::from_client(e).for_method(&method))?;
-        match client_side {
-            Some(client_side) if response.status() == http::StatusCode::SWITCHING_PROTOCOLS => {
+        let mut response = match result {
+            Ok(response) => response,
+            Err(e) => {
+                let error = ProxyError::from_client(e).for_idempotent(this.idempotent);
+                return Poll::Ready(Err(error));
+            }
+        };
+        match this.tunnel.take() {
+            Some((client_side, forwarder))
+                if response.status() == http::StatusCode::SWITCHING_PROTOCOLS =>
+            {
                 let backend_side = hyper::upgrade::on(&mut response);
-                self.tunnels.spawn(tunnel(client_side, backend_side));
+                forwarder.tunnels.spawn(tunnel(client_side, backend_side));
             }
             // Any other answer to an upgrade request (401, 404…) passes through as is.
             _ => strip_hop_by_hop(response.headers_mut()),
         }
-        Ok(response)
+        Poll::Ready(Ok(response))
     }
 }
 

@@ -10,5 +10,5 @@ pub mod tunnels;
 
 pub use body::ResponseBody;
 pub use error::{ErrorKind, ProxyError};
-pub use forward::{Forwarder, ForwarderSettings, Target, Transport};
+pub use forward::{Forwarder, ForwarderSettings, Sending, Target, Transport};
 pub use request_body::{BoxError, RequestBody};
