@@ -4,21 +4,25 @@
 //! which one answered; the handler reads it back for the access log and metrics, whatever
 //! the outcome.
 //!
-//! It lives in a task-local scoped around the call into the stack rather than in the
-//! request's extensions: the first insert into a request's extensions allocates a map, and
-//! this is on every request's path. Every layer calls the next one, and every retry calls
-//! the forwarder, from within that call's poll, so they all see the scope.
+//! It lives in a scoped thread-local, set around the call into the stack and around each
+//! poll of its future, rather than in the request's extensions: the first insert into a
+//! request's extensions allocates a map, and this is on every request's path. Every layer
+//! calls the next one, and every retry calls the forwarder, from within that call or
+//! poll, so they all see it. (tokio's `task_local!` would do the same, but its scope must
+//! wrap a future, so the stack's call and the request moved into it would first have to
+//! be wrapped in one: a few large copies more per request.)
 
 use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Poll, ready};
 
 use http::Request;
+use tower::Service;
 use trafik_middleware::limit::{Extractor, Key, KeyExtractor};
 
-tokio::task_local! {
-    static CONTEXT: Context;
-}
+scoped_tls::scoped_thread_local!(static CONTEXT: Context);
 
 struct Context {
     peer: SocketAddr,
@@ -34,43 +38,61 @@ pub struct Attempts {
     last: Cell<Option<usize>>,
 }
 
-/// How the attempts of a request went: see [`scope`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the attempts of a request went: see [`call`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Record {
     /// Calls after the first: v1's `RetryAttempts`.
     pub retries: u32,
     pub last_server: Option<usize>,
 }
 
-/// Runs `future` (a call into a backend's stack) with a fresh record for the request
-/// from `peer`, and returns its output with what the record says.
-pub async fn scope<F: Future>(peer: SocketAddr, future: F) -> (F::Output, Record) {
+/// Calls `service` (a backend's stack, ready) with the request from `peer`, with a fresh
+/// record for it; the future's output comes with what the record says.
+pub fn call<S, R>(service: &mut S, peer: SocketAddr, request: R) -> Scoped<S::Future>
+where
+    S: Service<R>,
+{
     let context = Context {
         peer,
         attempts: Attempts::default(),
     };
-    CONTEXT
-        .scope(context, async {
-            let output = future.await;
-            let record = CONTEXT.with(|c| c.attempts.record());
-            (output, record)
-        })
-        .await
+    let future = CONTEXT.set(&context, || service.call(request));
+    Scoped { context, future }
 }
 
-/// Calls `f` with the current request's attempts; `None` outside a [`scope`] (a backend
-/// without layers, which makes one attempt).
-pub fn with_attempts<R>(f: impl FnOnce(Option<&Attempts>) -> R) -> R {
-    let mut f = Some(f);
-    match CONTEXT.try_with(|c| (f.take().expect("called once"))(Some(&c.attempts))) {
-        Ok(r) => r,
-        Err(_) => (f.take().expect("not called yet"))(None),
+pin_project_lite::pin_project! {
+    /// Future of [`call`]: the stack's, polled within its request's scope.
+    pub struct Scoped<F> {
+        context: Context,
+        #[pin]
+        future: F,
     }
 }
 
-/// The current request's client address, inside a [`scope`].
+impl<F: Future> Future for Scoped<F> {
+    type Output = (F::Output, Record);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let future = this.future;
+        let output = ready!(CONTEXT.set(this.context, || future.poll(cx)));
+        Poll::Ready((output, this.context.attempts.record()))
+    }
+}
+
+/// Calls `f` with the current request's attempts; `None` outside a [`call`] (a backend
+/// without layers, which makes one attempt).
+pub fn with_attempts<R>(f: impl FnOnce(Option<&Attempts>) -> R) -> R {
+    if CONTEXT.is_set() {
+        CONTEXT.with(|c| f(Some(&c.attempts)))
+    } else {
+        f(None)
+    }
+}
+
+/// The current request's client address, inside a [`call`].
 pub fn peer() -> Option<SocketAddr> {
-    CONTEXT.try_with(|c| c.peer).ok()
+    CONTEXT.is_set().then(|| CONTEXT.with(|c| c.peer))
 }
 
 impl Attempts {
@@ -113,20 +135,26 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_scope_sees_every_attempt() {
+    async fn the_scope_covers_the_call_and_every_poll() {
         let peer: SocketAddr = "10.0.0.1:4242".parse().unwrap();
         assert!(with_attempts(|a| a.is_none()) && peer_outside());
-        let ((), record) = scope(peer, async {
+        let mut service = tower::service_fn(move |()| {
+            // The call itself (where maxConn reads the peer) is in the scope…
             assert_eq!(super::peer(), Some(peer));
-            with_attempts(|a| a.unwrap().begin(2));
-            tokio::task::yield_now().await;
-            with_attempts(|a| {
-                let a = a.unwrap();
-                a.begin(70);
-                assert!(a.tried(2) && !a.tried(1) && !a.tried(70));
-            });
-        })
-        .await;
+            async move {
+                // …and so is every poll of its future, across a yield.
+                with_attempts(|a| a.unwrap().begin(2));
+                tokio::task::yield_now().await;
+                with_attempts(|a| {
+                    let a = a.unwrap();
+                    a.begin(70);
+                    assert!(a.tried(2) && !a.tried(1) && !a.tried(70));
+                });
+                Ok::<_, std::convert::Infallible>(())
+            }
+        });
+        let (output, record) = call(&mut service, peer, ()).await;
+        assert!(output.is_ok() && peer_outside());
         assert_eq!(
             record,
             Record {
@@ -134,7 +162,8 @@ mod tests {
                 last_server: Some(70)
             }
         );
-        let ((), record) = scope(peer, async {}).await;
+        let mut idle = tower::service_fn(|()| async { Ok::<_, std::convert::Infallible>(()) });
+        let (_, record) = call(&mut idle, peer, ()).await;
         assert_eq!(record.last_server, None);
     }
 

@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{Request, Response};
-use tower::ServiceExt;
+use std::future::poll_fn;
+
+use tower::Service;
 
 pub use attempts::PeerKey;
 pub use balancer::{Balancer, Method as BalanceMethod, Pick};
@@ -67,7 +69,16 @@ impl BackendService {
                 }
             }
             BackendService::Layered(stack) => {
-                let (result, record) = attempts::scope(peer, stack.clone().oneshot(req)).await;
+                let mut stack = stack.clone();
+                let (result, record) = match poll_fn(|cx| stack.poll_ready(cx)).await {
+                    Ok(()) => {
+                        let call = attempts::call(&mut stack, peer, req);
+                        // The call's future holds what it needs.
+                        drop(stack);
+                        call.await
+                    }
+                    Err(error) => (Err(error), attempts::Record::default()),
+                };
                 stats.add_retries(record.retries);
                 Outcome {
                     result,
