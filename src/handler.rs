@@ -22,7 +22,7 @@ use crate::access_log::{AccessLog, Record};
 use crate::api::Internal;
 use crate::metrics::{Sample, Telemetry};
 use crate::proxy::body::BodyObserver;
-use crate::proxy::headers::{ClientContext, ForwardedTrust, set_forwarded};
+use crate::proxy::headers::{Forwarded, ForwardedTrust, strip_untrusted_forwarded};
 use crate::proxy::{Forwarder, RequestBody, ResponseBody};
 use crate::rewrite;
 use crate::runtime::Runtime;
@@ -180,7 +180,10 @@ async fn route(
     if let Err(status) = rewrite::apply(&frontend.modifiers, &mut req) {
         return error_response(status);
     }
-    let client = ClientContext {
+    // Added by the forwarder to each attempt; an untrusted client's own go now, before
+    // the backend's layers see the request.
+    strip_untrusted_forwarded(req.headers_mut(), ctx.trust.trusts(peer.ip()));
+    let client = Forwarded {
         ip: peer.ip(),
         proto: match (
             crate::proxy::forward::upgrade_protocol(req.headers()).is_some(),
@@ -193,11 +196,9 @@ async fn route(
             (false, true) => "https",
             (false, false) => "http",
         },
-        host: client_host.as_ref(),
-        trusted: ctx.trust.trusts(peer.ip()),
-        server_name: &ctx.server_name,
+        host: client_host,
+        server_name: ctx.server_name.clone(),
     };
-    set_forwarded(req.headers_mut(), &client);
     if let Some(pass) = &frontend.client_cert_headers {
         let tls = req
             .extensions()
@@ -210,7 +211,7 @@ async fn route(
     let origin_start = Instant::now();
     let outcome = frontend
         .service
-        .call(req.map(RequestBody::from), peer, &backend.stats)
+        .call(req.map(RequestBody::from), client, &backend.stats)
         .await;
     let served_by = outcome.served_by;
     if let Some(r) = record {

@@ -101,11 +101,14 @@ async fn retries_go_to_another_server_and_are_logged() {
     let url = format!("http://127.0.0.1:{port}/x");
     trafik.wait_for(&url, 200).await;
     // Round robin sends every other request to the dead server first; the retry always
-    // reaches the live one.
+    // reaches the live one. The forwarder adds X-Forwarded-* to each attempt, and a
+    // replay starts from the request as the client sent it: the client is named once.
     for _ in 0..10 {
         let (status, v) = get_json(&url).await;
         assert_eq!(status, 200, "{}", trafik.logs());
         assert_eq!(v["server"], "live");
+        assert_eq!(v["headers"]["x-forwarded-for"], "127.0.0.1", "{v}");
+        assert_eq!(v["headers"]["x-real-ip"], "127.0.0.1", "{v}");
     }
     let log = trafik.path("access.log");
     let lines = eventually("access log lines", || async {

@@ -1,8 +1,8 @@
-//! What the attempts of one request share while it goes through a backend's layers: the
-//! client's address (maxConn's `client.ip`) and a record of the servers tried. The
-//! forwarder notes each server it tries (so that a retry goes elsewhere when it can) and
-//! which one answered; the handler reads it back for the access log and metrics, whatever
-//! the outcome.
+//! What the attempts of one request share while it goes through a backend's layers: who
+//! the client is (maxConn's `client.ip`, and the `X-Forwarded-*` headers the forwarder
+//! adds to each attempt) and a record of the servers tried. The forwarder notes each
+//! server it tries (so that a retry goes elsewhere when it can) and which one answered;
+//! the handler reads it back for the access log and metrics, whatever the outcome.
 //!
 //! It lives in a scoped thread-local, set around the call into the stack and around each
 //! poll of its future, rather than in the request's extensions: the first insert into a
@@ -14,7 +14,7 @@
 
 use std::cell::Cell;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Poll, ready};
 
@@ -22,10 +22,12 @@ use http::Request;
 use tower::Service;
 use trafik_middleware::limit::{Extractor, Key, KeyExtractor};
 
+use crate::proxy::headers::Forwarded;
+
 scoped_tls::scoped_thread_local!(static CONTEXT: Context);
 
 struct Context {
-    peer: SocketAddr,
+    client: Forwarded,
     attempts: Attempts,
 }
 
@@ -46,14 +48,14 @@ pub struct Record {
     pub last_server: Option<usize>,
 }
 
-/// Calls `service` (a backend's stack, ready) with the request from `peer`, with a fresh
-/// record for it; the future's output comes with what the record says.
-pub fn call<S, R>(service: &mut S, peer: SocketAddr, request: R) -> Scoped<S::Future>
+/// Calls `service` (a backend's stack, ready) with the request from `client`, with a
+/// fresh record for it; the future's output comes with what the record says.
+pub fn call<S, R>(service: &mut S, client: Forwarded, request: R) -> Scoped<S::Future>
 where
     S: Service<R>,
 {
     let context = Context {
-        peer,
+        client,
         attempts: Attempts::default(),
     };
     let future = CONTEXT.set(&context, || service.call(request));
@@ -80,19 +82,19 @@ impl<F: Future> Future for Scoped<F> {
     }
 }
 
-/// Calls `f` with the current request's attempts; `None` outside a [`call`] (a backend
-/// without layers, which makes one attempt).
-pub fn with_attempts<R>(f: impl FnOnce(Option<&Attempts>) -> R) -> R {
+/// Calls `f` with the current request's attempts and client; `None` outside a [`call`]
+/// (a backend without layers, which makes one attempt).
+pub fn with_scope<R>(f: impl FnOnce(Option<(&Attempts, &Forwarded)>) -> R) -> R {
     if CONTEXT.is_set() {
-        CONTEXT.with(|c| f(Some(&c.attempts)))
+        CONTEXT.with(|c| f(Some((&c.attempts, &c.client))))
     } else {
         f(None)
     }
 }
 
 /// The current request's client address, inside a [`call`].
-pub fn peer() -> Option<SocketAddr> {
-    CONTEXT.is_set().then(|| CONTEXT.with(|c| c.peer))
+pub fn client_ip() -> Option<IpAddr> {
+    CONTEXT.is_set().then(|| CONTEXT.with(|c| c.client.ip))
 }
 
 impl Attempts {
@@ -124,7 +126,7 @@ pub struct PeerKey(pub Extractor);
 impl<B> KeyExtractor<B> for PeerKey {
     fn key(&self, req: &Request<B>) -> Option<Key> {
         match self.0 {
-            Extractor::ClientIp => peer().map(|p| Key::Ip(p.ip())),
+            Extractor::ClientIp => client_ip().map(Key::Ip),
             ref other => other.key(req),
         }
     }
@@ -136,25 +138,32 @@ mod tests {
 
     #[tokio::test]
     async fn the_scope_covers_the_call_and_every_poll() {
-        let peer: SocketAddr = "10.0.0.1:4242".parse().unwrap();
-        assert!(with_attempts(|a| a.is_none()) && peer_outside());
+        let client = Forwarded {
+            ip: "10.0.0.1".parse().unwrap(),
+            proto: "http",
+            host: None,
+            server_name: http::HeaderValue::from_static("proxy1"),
+        };
+        let ip = client.ip;
+        assert!(with_scope(|s| s.is_none()) && outside());
         let mut service = tower::service_fn(move |()| {
-            // The call itself (where maxConn reads the peer) is in the scope…
-            assert_eq!(super::peer(), Some(peer));
+            // The call itself (where maxConn reads the client) is in the scope…
+            assert_eq!(client_ip(), Some(ip));
             async move {
                 // …and so is every poll of its future, across a yield.
-                with_attempts(|a| a.unwrap().begin(2));
+                with_scope(|s| s.unwrap().0.begin(2));
                 tokio::task::yield_now().await;
-                with_attempts(|a| {
-                    let a = a.unwrap();
+                with_scope(|s| {
+                    let (a, client) = s.unwrap();
+                    assert_eq!(client.ip, ip);
                     a.begin(70);
                     assert!(a.tried(2) && !a.tried(1) && !a.tried(70));
                 });
                 Ok::<_, std::convert::Infallible>(())
             }
         });
-        let (output, record) = call(&mut service, peer, ()).await;
-        assert!(output.is_ok() && peer_outside());
+        let (output, record) = call(&mut service, client.clone(), ()).await;
+        assert!(output.is_ok() && outside());
         assert_eq!(
             record,
             Record {
@@ -163,11 +172,11 @@ mod tests {
             }
         );
         let mut idle = tower::service_fn(|()| async { Ok::<_, std::convert::Infallible>(()) });
-        let (_, record) = call(&mut idle, peer, ()).await;
+        let (_, record) = call(&mut idle, client, ()).await;
         assert_eq!(record.last_server, None);
     }
 
-    fn peer_outside() -> bool {
-        peer().is_none()
+    fn outside() -> bool {
+        client_ip().is_none()
     }
 }

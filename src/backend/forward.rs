@@ -11,7 +11,8 @@ use http::header::SET_COOKIE;
 use http::{HeaderValue, Request, Response};
 use tower::Service;
 
-use super::attempts;
+use super::attempts::{self, Attempts};
+use crate::proxy::headers::{Forwarded, add_forwarded};
 use crate::proxy::{ErrorKind, Forwarder, ProxyError, RequestBody, ResponseBody, Sending};
 use crate::runtime::BackendHandle;
 
@@ -39,21 +40,26 @@ impl Forward {
         }))
     }
 
-    /// Picks a server and forwards; the future also says which server was picked. Within
-    /// an attempts scope (a backend with layers, maybe retrying), servers already tried
-    /// are passed over while others are up.
-    pub fn forward(&self, req: Request<RequestBody>) -> Forwarding {
+    /// Picks a server and forwards, with the `X-Forwarded-*` headers for `client`; the
+    /// future also says which server was picked. For a backend without layers.
+    pub fn forward(&self, req: Request<RequestBody>, client: &Forwarded) -> Forwarding {
+        self.send(req, None, Some(client))
+    }
+
+    /// Within an attempts scope (a backend with layers, maybe retrying), servers already
+    /// tried are passed over while others are up. Outside one (a stack tested on its own)
+    /// there is no client to name in `X-Forwarded-*`.
+    fn send(
+        &self,
+        mut req: Request<RequestBody>,
+        attempts: Option<&Attempts>,
+        client: Option<&Forwarded>,
+    ) -> Forwarding {
         let backend = &self.0.backend;
-        let pick = attempts::with_attempts(|attempts| {
-            let pick = backend
-                .balancer
-                .pick(req.headers(), &backend.servers, attempts)?;
-            if let Some(a) = attempts {
-                a.begin(pick.index);
-            }
-            Some(pick)
-        });
-        let Some(pick) = pick else {
+        let Some(pick) = backend
+            .balancer
+            .pick(req.headers(), &backend.servers, attempts)
+        else {
             return Forwarding {
                 sending: None,
                 server: 0,
@@ -61,6 +67,12 @@ impl Forward {
                 learning: None,
             };
         };
+        if let Some(a) = attempts {
+            a.begin(pick.index);
+        }
+        if let Some(client) = client {
+            add_forwarded(req.headers_mut(), client);
+        }
         let target = &backend.servers[pick.index].target;
         let learning = backend
             .balancer
@@ -124,13 +136,13 @@ impl Future for Forwarding {
 
 pin_project_lite::pin_project! {
     /// The [`Forwarding`] of a backend with layers, which only want the result.
-    pub struct Forwarded {
+    pub struct ForwardFuture {
         #[pin]
         forwarding: Forwarding,
     }
 }
 
-impl Future for Forwarded {
+impl Future for ForwardFuture {
     type Output = Result<Response<ResponseBody>, ProxyError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -141,15 +153,17 @@ impl Future for Forwarded {
 impl Service<Request<RequestBody>> for Forward {
     type Response = Response<ResponseBody>;
     type Error = ProxyError;
-    type Future = Forwarded;
+    type Future = ForwardFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<RequestBody>) -> Forwarded {
-        Forwarded {
-            forwarding: self.forward(req),
-        }
+    fn call(&mut self, req: Request<RequestBody>) -> ForwardFuture {
+        let forwarding = attempts::with_scope(|scope| match scope {
+            Some((attempts, client)) => self.send(req, Some(attempts), Some(client)),
+            None => self.send(req, None, None),
+        });
+        ForwardFuture { forwarding }
     }
 }

@@ -8,11 +8,11 @@ mod breakers;
 mod forward;
 mod stack;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{Request, Response};
 use std::future::poll_fn;
+use std::task::{Context, Poll, Waker};
 
 use tower::Service;
 
@@ -22,6 +22,7 @@ pub use breakers::{BreakerRegistry, Classifier, detached_layer};
 pub use forward::Forward;
 pub use stack::{Buffering, Layers, Stack};
 
+use crate::proxy::headers::Forwarded;
 use crate::proxy::{ProxyError, RequestBody, ResponseBody};
 use crate::stats::BackendStats;
 
@@ -50,18 +51,18 @@ impl BackendService {
         }
     }
 
-    /// Sends the request through the stack. The request counts as open on the backend
-    /// until its response body is gone.
+    /// Sends the request from `client` through the stack. The request counts as open on
+    /// the backend until its response body is gone.
     pub async fn call(
         &self,
         req: Request<RequestBody>,
-        peer: SocketAddr,
+        client: Forwarded,
         stats: &Arc<BackendStats>,
     ) -> Outcome {
         let open = stats.open();
         let mut outcome = match self {
             BackendService::Plain(forward) => {
-                let (result, served_by) = forward.forward(req).await;
+                let (result, served_by) = forward.forward(req, &client).await;
                 Outcome {
                     result,
                     served_by,
@@ -70,9 +71,16 @@ impl BackendService {
             }
             BackendService::Layered(stack) => {
                 let mut stack = stack.clone();
-                let (result, record) = match poll_fn(|cx| stack.poll_ready(cx)).await {
+                // Every layer is ready at once (none holds back requests: maxConn and the
+                // breaker answer themselves), so readiness is asked without a future.
+                let polled = stack.poll_ready(&mut Context::from_waker(Waker::noop()));
+                let ready = match polled {
+                    Poll::Ready(ready) => ready,
+                    Poll::Pending => poll_fn(|cx| stack.poll_ready(cx)).await,
+                };
+                let (result, record) = match ready {
                     Ok(()) => {
-                        let call = attempts::call(&mut stack, peer, req);
+                        let call = attempts::call(&mut stack, client, req);
                         // The call's future holds what it needs.
                         drop(stack);
                         call.await

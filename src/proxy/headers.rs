@@ -130,29 +130,40 @@ const FORWARDED_FAMILY: [&HeaderName; 6] = [
     &X_REAL_IP,
 ];
 
-/// What the proxy knows about the client connection.
-pub struct ClientContext<'a> {
+/// What the `X-Forwarded-*` family says about the client. It travels with the request
+/// down to the forwarder, which adds the headers to each attempt (see [`add_forwarded`]).
+#[derive(Debug, Clone)]
+pub struct Forwarded {
     pub ip: IpAddr,
     /// `"http"` or `"https"` (`"ws"`/`"wss"` for upgrades).
     pub proto: &'static str,
-    /// The request's Host (authority for HTTP/2), as the client sent it.
-    pub host: Option<&'a HeaderValue>,
-    pub trusted: bool,
-    pub server_name: &'a HeaderValue,
+    /// The request's Host (authority for HTTP/2), as the client sent it: shared, not
+    /// copied.
+    pub host: Option<HeaderValue>,
+    /// This proxy's name (`X-Forwarded-Server`).
+    pub server_name: HeaderValue,
 }
 
-/// Sets the `X-Forwarded-*` family as v1 (oxy) does: an untrusted client's values are dropped
-/// first; `X-Forwarded-For` gets the client appended; the others are set only when absent,
-/// except `X-Forwarded-Server`, which always names this proxy. On every proxied request,
-/// so values are shared rather than copied where the types allow.
-pub fn set_forwarded(headers: &mut HeaderMap, client: &ClientContext<'_>) {
-    // Up to six headers are added: grow the map once, not step by step.
-    headers.reserve(6);
-    if !client.trusted {
+/// Drops an untrusted client's own `X-Forwarded-*`, as v1's entry points do before
+/// anything else sees the request.
+pub fn strip_untrusted_forwarded(headers: &mut HeaderMap, trusted: bool) {
+    if !trusted {
         for name in FORWARDED_FAMILY {
             headers.remove(name);
         }
     }
+}
+
+/// Sets the `X-Forwarded-*` family as v1's forwarder (oxy) does, on what is left after
+/// [`strip_untrusted_forwarded`]: `X-Forwarded-For` gets the client appended; the others
+/// are set only when absent, except `X-Forwarded-Server`, which always names this proxy.
+///
+/// Called for each attempt, just before it is sent, as oxy does: the backend layers
+/// (maxConn's `request.header.X-Forwarded-For`, retry's copy of the request for a
+/// replay) see the request as the client sent it.
+pub fn add_forwarded(headers: &mut HeaderMap, client: &Forwarded) {
+    // Up to six headers are added: grow the map once, not step by step.
+    headers.reserve(6);
     let ip = ip_header_value(canonical(client.ip));
     let xff = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
         Some(prior) if !prior.is_empty() => {
@@ -174,6 +185,7 @@ pub fn set_forwarded(headers: &mut HeaderMap, client: &ClientContext<'_>) {
     if !headers.contains_key(&X_FORWARDED_PORT) {
         let port = match client
             .host
+            .as_ref()
             .and_then(|h| h.to_str().ok())
             .and_then(host_port)
         {
@@ -188,7 +200,7 @@ pub fn set_forwarded(headers: &mut HeaderMap, client: &ClientContext<'_>) {
         }
     }
     if !headers.contains_key(&X_FORWARDED_HOST)
-        && let Some(host) = client.host
+        && let Some(host) = &client.host
     {
         headers.insert(&X_FORWARDED_HOST, host.clone());
     }
@@ -229,18 +241,18 @@ pub fn host_port(host: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
-    fn ctx<'a>(
-        trusted: bool,
-        host: Option<&'a HeaderValue>,
-        name: &'a HeaderValue,
-    ) -> ClientContext<'a> {
-        ClientContext {
+    fn client(host: &'static str) -> Forwarded {
+        Forwarded {
             ip: "10.0.0.7".parse().unwrap(),
             proto: "http",
-            host,
-            trusted,
-            server_name: name,
+            host: Some(HeaderValue::from_static(host)),
+            server_name: HeaderValue::from_static("proxy1"),
         }
+    }
+
+    fn set_forwarded(h: &mut HeaderMap, trusted: bool, client: &Forwarded) {
+        strip_untrusted_forwarded(h, trusted);
+        add_forwarded(h, client);
     }
 
     #[test]
@@ -267,12 +279,10 @@ mod tests {
 
     #[test]
     fn untrusted_forwarded_headers_are_replaced() {
-        let name = HeaderValue::from_static("proxy1");
         let mut h = HeaderMap::new();
         h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("1.2.3.4"));
         h.insert(&X_FORWARDED_HOST, HeaderValue::from_static("evil.com"));
-        let host = HeaderValue::from_static("example.com:8080");
-        set_forwarded(&mut h, &ctx(false, Some(&host), &name));
+        set_forwarded(&mut h, false, &client("example.com:8080"));
         assert_eq!(h[&X_FORWARDED_FOR], "10.0.0.7");
         assert_eq!(h[&X_FORWARDED_HOST], "example.com:8080");
         assert_eq!(h[&X_FORWARDED_PORT], "8080");
@@ -283,12 +293,10 @@ mod tests {
 
     #[test]
     fn trusted_forwarded_headers_are_kept_and_appended() {
-        let name = HeaderValue::from_static("proxy1");
         let mut h = HeaderMap::new();
         h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("1.2.3.4"));
         h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
-        let host = HeaderValue::from_static("example.com");
-        set_forwarded(&mut h, &ctx(true, Some(&host), &name));
+        set_forwarded(&mut h, true, &client("example.com"));
         assert_eq!(h[&X_FORWARDED_FOR], "1.2.3.4, 10.0.0.7");
         assert_eq!(h[&X_FORWARDED_PROTO], "https");
         assert_eq!(h[&X_FORWARDED_PORT], "80");

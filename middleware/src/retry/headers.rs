@@ -16,22 +16,23 @@ pub(crate) struct FlatHeaders {
 }
 
 const ENTRY_HEAD: usize = 2 + 4 + 1;
+/// An entry's head, a name and a value of a usual request (`x-forwarded-for: 10.1.2.3`).
+const TYPICAL_ENTRY: usize = 64;
 
 impl FlatHeaders {
     pub(crate) fn new(headers: &HeaderMap) -> Self {
-        let size: usize = headers
-            .iter()
-            .map(|(n, v)| ENTRY_HEAD + n.as_str().len() + v.len())
-            .sum();
-        let mut bytes = Vec::with_capacity(size);
+        // Room for a usual head at once, rather than a first pass over the map to size it
+        // exactly: a head with long values (cookies) grows the buffer once or twice.
+        let mut bytes = Vec::with_capacity(headers.len() * TYPICAL_ENTRY);
         for (name, value) in headers {
             let name = name.as_str().as_bytes();
             // hyper refuses heads far smaller than these limits.
             let name_len = u16::try_from(name.len()).expect("a header name under 64 KiB");
             let value_len = u32::try_from(value.len()).expect("a header value under 4 GiB");
-            bytes.extend_from_slice(&name_len.to_le_bytes());
-            bytes.extend_from_slice(&value_len.to_le_bytes());
-            bytes.push(value.is_sensitive() as u8);
+            let [n0, n1] = name_len.to_le_bytes();
+            let [v0, v1, v2, v3] = value_len.to_le_bytes();
+            let entry_head: [u8; ENTRY_HEAD] = [n0, n1, v0, v1, v2, v3, value.is_sensitive() as u8];
+            bytes.extend_from_slice(&entry_head);
             bytes.extend_from_slice(name);
             bytes.extend_from_slice(value.as_bytes());
         }
