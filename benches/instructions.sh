@@ -76,6 +76,11 @@ count() {
     local pid=$!
     PIDS+=("$pid")
     ready "http://127.0.0.1:$PORT/"
+    # A few requests at once first, so that the backend pool keeps more than one idle
+    # connection: hyper-util drops a host's idle list when its last connection is taken
+    # and allocates it again on return, which would otherwise be counted per request
+    # depending on how many connections earlier requests happened to open.
+    curl -s -Z --parallel-max 4 -o /dev/null "http://127.0.0.1:$PORT/?w=[1-40]" 2>/dev/null
     curl -s -o /dev/null "http://127.0.0.1:$PORT/?[1-$WARM]"
     callgrind_control -z "$pid" >/dev/null 2>&1
     curl -s -o /dev/null "http://127.0.0.1:$PORT/?[1-$REQUESTS]"
