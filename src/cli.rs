@@ -289,6 +289,7 @@ fn check_forwarder() -> std::sync::Arc<crate::proxy::Forwarder> {
             idle_timeout: std::time::Duration::from_secs(1),
             root_cas: Vec::new(),
             insecure_skip_verify: false,
+            server_name: http::HeaderValue::from_static("trafik"),
         })
         .expect("a forwarder without rootCAs always builds"),
     )

@@ -35,7 +35,6 @@ pub struct EntryPointContext {
     pub forwarder: Arc<Forwarder>,
     pub trust: ForwardedTrust,
     /// `X-Forwarded-Server`: this host's name.
-    pub server_name: HeaderValue,
     pub access_log: Option<AccessLog>,
     /// `[entryPoints.X.auth]`: checked before anything else, internal routes included.
     pub auth: Option<AuthLayer>,
@@ -197,7 +196,6 @@ async fn route(
             (false, false) => "http",
         },
         host: client_host,
-        server_name: ctx.server_name.clone(),
     };
     if let Some(pass) = &frontend.client_cert_headers {
         let tls = req

@@ -104,6 +104,8 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
     let status = Arc::new(StatusBoard::default());
     let telemetry = Arc::new(telemetry(&cfg));
     let terminating = Arc::new(AtomicBool::new(false));
+    let server_name = HeaderValue::from_str(&gethostname::gethostname().to_string_lossy())
+        .unwrap_or_else(|_| HeaderValue::from_static("trafik"));
     let forwarder = Arc::new(Forwarder::new(&ForwarderSettings {
         dial_timeout: non_zero(cfg.forwarding_timeouts.dial_timeout),
         response_header_timeout: non_zero(cfg.forwarding_timeouts.response_header_timeout),
@@ -111,10 +113,9 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
         idle_timeout: Duration::from_secs(90),
         root_cas: cfg.root_cas.clone(),
         insecure_skip_verify: cfg.insecure_skip_verify,
+        server_name,
     })?);
     let access_log = start_access_log(&cfg)?;
-    let server_name = HeaderValue::from_str(&gethostname::gethostname().to_string_lossy())
-        .unwrap_or_else(|_| HeaderValue::from_static("trafik"));
     if !cfg.responding_timeouts.write_timeout.is_zero() {
         // hyper has no write deadline; applying one needs a body wrapper (not done yet).
         tracing::warn!(
@@ -197,7 +198,6 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
             runtime: runtime.clone(),
             forwarder: forwarder.clone(),
             trust,
-            server_name: server_name.clone(),
             access_log: access_log.clone(),
             auth,
             internal: features

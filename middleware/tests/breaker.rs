@@ -211,6 +211,39 @@ async fn trips_on_latency() {
     assert_eq!(state.state(), State::Tripped);
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_untimed_breaker_trips_alike_and_keeps_no_latencies() {
+    let backend = Backend::default();
+    let state = BreakerState::new();
+    let mut svc = BreakerLayer::new(state.clone(), server_errors)
+        .timed(false)
+        .layer(backend.service());
+    assert_eq!(status(&mut svc, "/slow/150").await, StatusCode::OK);
+    assert_eq!(state.state(), State::Standby);
+    assert_eq!(state.metrics(|m| m.requests()), 1);
+    assert_eq!(
+        state.metrics(|m| m.latency_at_quantile(100.0)),
+        Duration::ZERO,
+        "requests are not timed"
+    );
+    // Two 500s out of three, the second one past the check period: tripped.
+    for _ in 0..2 {
+        advance(100 * MS).await;
+        assert_eq!(
+            status(&mut svc, "/500").await,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+    assert_eq!(state.state(), State::Tripped);
+    assert_eq!(
+        status(&mut svc, "/ok").await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    advance(20 * SEC).await;
+    assert_eq!(state.state(), State::Standby);
+    assert_eq!(status(&mut svc, "/ok").await, StatusCode::OK);
+}
+
 /// A service over a fresh state, tripped at the current instant by one 500.
 async fn tripped(
     backend: &Backend,

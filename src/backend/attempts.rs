@@ -50,6 +50,7 @@ pub struct Record {
 
 /// Calls `service` (a backend's stack, ready) with the request from `client`, with a
 /// fresh record for it; the future's output comes with what the record says.
+#[inline]
 pub fn call<S, R>(service: &mut S, client: Forwarded, request: R) -> Scoped<S::Future>
 where
     S: Service<R>,
@@ -142,7 +143,6 @@ mod tests {
             ip: "10.0.0.1".parse().unwrap(),
             proto: "http",
             host: None,
-            server_name: http::HeaderValue::from_static("proxy1"),
         };
         let ip = client.ip;
         assert!(with_scope(|s| s.is_none()) && outside());

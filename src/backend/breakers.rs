@@ -71,6 +71,8 @@ pub fn detached_layer(expr: BreakerExpr) -> BreakerLayer<Classifier> {
 }
 
 fn layer(state: BreakerState, expr: BreakerExpr) -> BreakerLayer<Classifier> {
+    let timed = expr.uses_latency();
     BreakerLayer::new(state, move |m: &RollingMetrics| expr.eval(&View(m)))
         .network_errors(is_network_error as Classifier)
+        .timed(timed)
 }

@@ -71,7 +71,7 @@ impl Forward {
             a.begin(pick.index);
         }
         if let Some(client) = client {
-            add_forwarded(req.headers_mut(), client);
+            add_forwarded(req.headers_mut(), client, self.0.forwarder.server_name());
         }
         let target = &backend.servers[pick.index].target;
         let learning = backend

@@ -62,7 +62,9 @@ impl BackendService {
         let open = stats.open();
         let mut outcome = match self {
             BackendService::Plain(forward) => {
-                let (result, served_by) = forward.forward(req, &client).await;
+                let forwarding = forward.forward(req, &client);
+                drop(client);
+                let (result, served_by) = forwarding.await;
                 Outcome {
                     result,
                     served_by,
@@ -71,21 +73,19 @@ impl BackendService {
             }
             BackendService::Layered(stack) => {
                 let mut stack = stack.clone();
-                // Every layer is ready at once (none holds back requests: maxConn and the
-                // breaker answer themselves), so readiness is asked without a future.
+                // Every layer is ready at once (none holds requests back: maxConn and the
+                // breaker answer themselves), so readiness is asked without a future, and
+                // the stack is not kept across an await: it would take room in this future.
                 let polled = stack.poll_ready(&mut Context::from_waker(Waker::noop()));
-                let ready = match polled {
-                    Poll::Ready(ready) => ready,
-                    Poll::Pending => poll_fn(|cx| stack.poll_ready(cx)).await,
-                };
-                let (result, record) = match ready {
-                    Ok(()) => {
+                let (result, record) = match polled {
+                    Poll::Ready(Ok(())) => {
                         let call = attempts::call(&mut stack, client, req);
                         // The call's future holds what it needs.
                         drop(stack);
                         call.await
                     }
-                    Err(error) => (Err(error), attempts::Record::default()),
+                    Poll::Ready(Err(error)) => (Err(error), attempts::Record::default()),
+                    Poll::Pending => Box::pin(ready_then_call(stack, client, req)).await,
                 };
                 stats.add_retries(record.retries);
                 Outcome {
@@ -98,4 +98,16 @@ impl BackendService {
         outcome.result = outcome.result.map(|r| r.map(|body| body.hold(open)));
         outcome
     }
+}
+
+/// A stack that is not ready at once, waited for in a future of its own.
+async fn ready_then_call(
+    mut stack: Stack,
+    client: Forwarded,
+    req: Request<RequestBody>,
+) -> (Result<Response<ResponseBody>, ProxyError>, attempts::Record) {
+    if let Err(error) = poll_fn(|cx| stack.poll_ready(cx)).await {
+        return (Err(error), attempts::Record::default());
+    }
+    attempts::call(&mut stack, client, req).await
 }

@@ -85,6 +85,8 @@ pub struct ForwarderSettings {
     pub root_cas: Vec<String>,
     /// Do not check `https://` servers' certificates.
     pub insecure_skip_verify: bool,
+    /// This proxy's name, sent as `X-Forwarded-Server`.
+    pub server_name: HeaderValue,
 }
 
 /// Shared by every backend of a configuration and kept across reloads, so pools survive.
@@ -101,6 +103,8 @@ pub struct Forwarder {
     /// What `https://` servers are trusted with (rootCAs, insecureSkipVerify); health
     /// checks over https use the same.
     backend_tls: rustls::ClientConfig,
+    /// `X-Forwarded-Server`.
+    server_name: HeaderValue,
 }
 
 impl Forwarder {
@@ -149,7 +153,13 @@ impl Forwarder {
             response_header_timeout: settings.response_header_timeout,
             tunnels: Default::default(),
             backend_tls: tls,
+            server_name: settings.server_name.clone(),
         })
+    }
+
+    /// This proxy's name, for `X-Forwarded-Server`.
+    pub fn server_name(&self) -> &HeaderValue {
+        &self.server_name
     }
 
     pub fn backend_tls(&self) -> &rustls::ClientConfig {

@@ -140,8 +140,6 @@ pub struct Forwarded {
     /// The request's Host (authority for HTTP/2), as the client sent it: shared, not
     /// copied.
     pub host: Option<HeaderValue>,
-    /// This proxy's name (`X-Forwarded-Server`).
-    pub server_name: HeaderValue,
 }
 
 /// Drops an untrusted client's own `X-Forwarded-*`, as v1's entry points do before
@@ -161,7 +159,8 @@ pub fn strip_untrusted_forwarded(headers: &mut HeaderMap, trusted: bool) {
 /// Called for each attempt, just before it is sent, as oxy does: the backend layers
 /// (maxConn's `request.header.X-Forwarded-For`, retry's copy of the request for a
 /// replay) see the request as the client sent it.
-pub fn add_forwarded(headers: &mut HeaderMap, client: &Forwarded) {
+/// `server_name` is this proxy's (`X-Forwarded-Server`).
+pub fn add_forwarded(headers: &mut HeaderMap, client: &Forwarded, server_name: &HeaderValue) {
     // Up to six headers are added: grow the map once, not step by step.
     headers.reserve(6);
     let ip = ip_header_value(canonical(client.ip));
@@ -204,7 +203,7 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: &Forwarded) {
     {
         headers.insert(&X_FORWARDED_HOST, host.clone());
     }
-    headers.insert(&X_FORWARDED_SERVER, client.server_name.clone());
+    headers.insert(&X_FORWARDED_SERVER, server_name.clone());
 }
 
 /// The address as a header value, formatted without a heap-allocated String.
@@ -246,13 +245,12 @@ mod tests {
             ip: "10.0.0.7".parse().unwrap(),
             proto: "http",
             host: Some(HeaderValue::from_static(host)),
-            server_name: HeaderValue::from_static("proxy1"),
         }
     }
 
     fn set_forwarded(h: &mut HeaderMap, trusted: bool, client: &Forwarded) {
         strip_untrusted_forwarded(h, trusted);
-        add_forwarded(h, client);
+        add_forwarded(h, client, &HeaderValue::from_static("proxy1"));
     }
 
     #[test]

@@ -47,6 +47,18 @@ pub(crate) enum IntMetric {
     LatencyAtQuantileMs(f64),
 }
 
+impl Node {
+    pub(crate) fn uses_latency(&self) -> bool {
+        match self {
+            Node::And(items) | Node::Or(items) => items.iter().any(Node::uses_latency),
+            Node::Cmp(Cmp::Int { metric, .. }) => match metric {
+                IntMetric::LatencyAtQuantileMs(_) => true,
+            },
+            Node::Cmp(Cmp::Float { .. }) => false,
+        }
+    }
+}
+
 impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

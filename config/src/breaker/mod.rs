@@ -64,6 +64,12 @@ impl BreakerExpr {
     pub fn eval(&self, m: &dyn Metrics) -> bool {
         self.root.eval(m)
     }
+
+    /// Whether it reads `LatencyAtQuantileMS`: a breaker that never does need not time
+    /// its requests.
+    pub fn uses_latency(&self) -> bool {
+        self.root.uses_latency()
+    }
 }
 
 impl fmt::Display for BreakerExpr {

@@ -253,6 +253,19 @@ mod tests {
     }
 
     #[test]
+    fn latency_is_found_at_any_depth() {
+        let uses = |src: &str| parse(src).unwrap().uses_latency();
+        assert!(!uses("NetworkErrorRatio() > 0.5"));
+        assert!(!uses(
+            "ResponseCodeRatio(500, 600, 0, 600) > 0.5 || NetworkErrorRatio() > 0.1"
+        ));
+        assert!(uses("LatencyAtQuantileMS(50.0) > 100"));
+        assert!(uses(
+            "NetworkErrorRatio() > 0.5 || (NetworkErrorRatio() < 0.1 && LatencyAtQuantileMS(99.0) > 10)"
+        ));
+    }
+
+    #[test]
     fn literal_on_the_left_is_mirrored() {
         assert_eq!(
             parse("0.5 < NetworkErrorRatio()").unwrap(),

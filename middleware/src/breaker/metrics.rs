@@ -92,6 +92,12 @@ impl RollingMetrics {
 
     /// Counts a request that ended at `now` after `latency`.
     pub fn record(&mut self, now: Instant, latency: Duration, outcome: Outcome) {
+        self.count(now, Some(latency), outcome);
+    }
+
+    /// [`record`](Self::record), without a latency when requests are not timed (the
+    /// condition reads none): it then adds nothing to the latency histogram.
+    pub(crate) fn count(&mut self, now: Instant, latency: Option<Duration>, outcome: Outcome) {
         let second = self.second(now);
         self.now = self.now.max(second);
         let slot = &mut self.slots[(second % WINDOW_BUCKETS as u64) as usize];
@@ -116,6 +122,9 @@ impl RollingMetrics {
         if network {
             slot.network_errors += 1;
         }
+        let Some(latency) = latency else {
+            return;
+        };
         let micros = latency
             .as_secs()
             .saturating_mul(1_000_000)

@@ -6,6 +6,7 @@
 //! passes, and [`BreakerState::state`] is right even without traffic.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -51,6 +52,8 @@ pub(crate) struct Policy {
     pub(crate) check_period: Duration,
     pub(crate) fallback_duration: Duration,
     pub(crate) recovery_duration: Duration,
+    /// Whether requests are timed: the condition reads latencies.
+    pub(crate) latency: bool,
 }
 
 /// Given to an admitted request and handed back when it ends.
@@ -59,7 +62,8 @@ pub(crate) struct Ticket {
     /// Trips so far when admitted: a request admitted before a trip must not count after it
     /// (a timeout finishing during the fallback would otherwise re-trip the fresh window).
     generation: u64,
-    started: Instant,
+    /// When it was admitted, if requests are timed.
+    started: Option<Instant>,
 }
 
 /// The state of one circuit breaker, shared by every service built with it.
@@ -69,7 +73,16 @@ pub(crate) struct Ticket {
 /// a tripped breaker stays tripped and the metrics survive.
 #[derive(Clone, Default)]
 pub struct BreakerState {
-    inner: Arc<Mutex<Inner>>,
+    inner: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// `generation << 1 | open`, written under the lock whenever either changes: in
+    /// standby, which is nearly always, a request is admitted from this alone, without
+    /// the lock or the clock.
+    gate: AtomicU64,
+    inner: Mutex<Inner>,
 }
 
 #[derive(Default)]
@@ -140,12 +153,23 @@ impl BreakerState {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // The lock is never held across user code that can panic except the condition; its
         // data stays consistent either way, so a poisoned lock is still usable.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes the generation and whether the breaker is open, after either changed.
+    fn set_gate(&self, inner: &Inner) {
+        let open = matches!(inner.mode, Mode::Open { .. });
+        self.inner
+            .gate
+            .store(inner.generation << 1 | open as u64, Ordering::Release);
     }
 
     /// The state now (see [`State`]).
     pub fn state(&self) -> State {
-        match self.lock().phase(Instant::now()) {
+        let mut inner = self.lock();
+        let phase = inner.phase(Instant::now());
+        self.set_gate(&inner);
+        match phase {
             Phase::Standby => State::Standby,
             Phase::Tripped => State::Tripped,
             Phase::Recovering(_) => State::Recovering,
@@ -159,10 +183,23 @@ impl BreakerState {
         read(&inner.metrics)
     }
 
-    /// Whether a request arriving at `now` may go to the inner service.
-    pub(crate) fn admit(&self, now: Instant) -> Option<Ticket> {
+    /// Whether a request arriving now may go to the inner service.
+    pub(crate) fn admit(&self, policy: &Policy) -> Option<Ticket> {
+        let started = || policy.latency.then(Instant::now);
+        let gate = self.inner.gate.load(Ordering::Acquire);
+        if gate & 1 == 0 {
+            // Standby. A trip racing with this is seen at completion: the ticket then
+            // carries the old generation and is not counted.
+            return Some(Ticket {
+                generation: gate >> 1,
+                started: started(),
+            });
+        }
+        let now = Instant::now();
         let mut inner = self.lock();
-        match inner.phase(now) {
+        let phase = inner.phase(now);
+        self.set_gate(&inner);
+        match phase {
             Phase::Standby => {}
             Phase::Tripped => return None,
             Phase::Recovering(share) => {
@@ -178,20 +215,21 @@ impl BreakerState {
         }
         Some(Ticket {
             generation: inner.generation,
-            started: now,
+            started: policy.latency.then_some(now),
         })
     }
 
     /// Records how an admitted request ended and, at most once per check period, evaluates
     /// the condition. Never while tripped: a request admitted before the trip is ignored, and
     /// none is admitted during it.
-    pub(crate) fn complete(&self, ticket: Ticket, now: Instant, outcome: Outcome, policy: &Policy) {
+    pub(crate) fn complete(&self, ticket: Ticket, outcome: Outcome, policy: &Policy) {
+        let now = Instant::now();
         let mut inner = self.lock();
         if ticket.generation != inner.generation {
             return;
         }
-        let latency = now.saturating_duration_since(ticket.started);
-        inner.metrics.record(now, latency, outcome);
+        let latency = ticket.started.map(|s| now.saturating_duration_since(s));
+        inner.metrics.count(now, latency, outcome);
         if inner.next_check.is_some_and(|at| now < at) {
             return;
         }
@@ -199,6 +237,7 @@ impl BreakerState {
         inner.metrics.expire(now);
         if (policy.condition)(&inner.metrics) {
             inner.trip(now, policy);
+            self.set_gate(&inner);
         }
     }
 }
