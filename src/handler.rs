@@ -34,7 +34,6 @@ pub struct EntryPointContext {
     pub runtime: Arc<ArcSwap<Runtime>>,
     pub forwarder: Arc<Forwarder>,
     pub trust: ForwardedTrust,
-    /// `X-Forwarded-Server`: this host's name.
     pub access_log: Option<AccessLog>,
     /// `[entryPoints.X.auth]`: checked before anything else, internal routes included.
     pub auth: Option<AuthLayer>,

@@ -8,12 +8,11 @@ mod breakers;
 mod forward;
 mod stack;
 
-use std::sync::Arc;
-
-use http::{Request, Response};
 use std::future::poll_fn;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use http::{Request, Response};
 use tower::Service;
 
 pub use attempts::PeerKey;
