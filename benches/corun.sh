@@ -57,7 +57,8 @@ corun_args() {
     done
 }
 
-# corun_wrk ROUND CASE_INDEX: one simultaneous pair of wrk runs; appends a CSV row.
+# corun_wrk ROUND CASE_INDEX: one simultaneous pair of wrk runs; appends a CSV row and,
+# past the warm-up (round 0), prints it.
 corun_wrk() {
     local round=$1 ci=$2 name=${CASE_NAMES[$2]} path=${CASE_PATHS[$2]} conns=${CASE_CONNS[$2]}
     local a_pid=${TARGET_PID[trafik]} b_pid=${TARGET_PID[trafik-res]}
@@ -85,6 +86,7 @@ corun_wrk() {
     b_err=$((b_non2xx + b_sock))
     ((a_err == 0 && b_err == 0)) || die "errors in round $round, $name: A $a_err, B $b_err (see $a_out, $b_out)"
     echo "$round,$name,$a_reqs,$b_reqs,$a_ticks,$b_ticks" >>"$SCRATCH/results.csv"
+    ((round > 0)) || return 0
     awk -v r="$round" -v n="$name" -v a="$a_reqs" -v b="$b_reqs" -v ta="$a_ticks" -v tb="$b_ticks" 'BEGIN {
         printf "[round %d] %-10s A %8d req  B %8d req  B/A req %.3f  B/A CPU per req %.3f\n",
             r, n, a, b, b / a, (tb / b) / (ta / a) }' >&2
@@ -113,24 +115,16 @@ corun_main() {
     corun_args "$@"
     validate_settings
     ((PINNED)) || die "corun needs pinning: both trafiks must share one CPU"
-    trap cleanup EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
-    check_tools
-    build_trafik
-    check_ports_free
-    make_scratch
-    write_meta
-    start_backend
+    prepare_run
     start_trafik trafik "$A_TEMPLATE"
     start_trafik trafik-res "$B_TEMPLATE"
     sanity_check
     log "warm-up: both at once, ${WARMUP}s per case"
-    echo "round,case,a_requests,b_requests,a_ticks,b_ticks" >"$SCRATCH/results.csv"
     local ci round
     for ((ci = 0; ci < ${#CASE_NAMES[@]}; ci++)); do
-        DURATION=$WARMUP corun_wrk 0 "$ci" 2>/dev/null
+        DURATION=$WARMUP corun_wrk 0 "$ci"
     done
+    # The warm-up's rows go.
     echo "round,case,a_requests,b_requests,a_ticks,b_ticks" >"$SCRATCH/results.csv"
     log "measuring: $ROUNDS rounds x ${#CASE_NAMES[@]} cases x ${DURATION}s (about $((ROUNDS * ${#CASE_NAMES[@]} * (DURATION + 1) / 60 + 1)) min)"
     for ((round = 1; round <= ROUNDS; round++)); do

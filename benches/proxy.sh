@@ -671,9 +671,9 @@ print_summary() {
 }
 
 # ---- main ----------------------------------------------------------------------
-main() {
-    parse_args "$@"
-    validate_settings
+# Everything up to the targets, for this script and corun.sh: traps, tools, build, free
+# ports, scratch dir, and the backend.
+prepare_run() {
     trap cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
@@ -687,6 +687,12 @@ main() {
 
     start_backend
     log "started backend on 127.0.0.1:$BACKEND_PORT (pid $BACKEND_PID)"
+}
+
+main() {
+    parse_args "$@"
+    validate_settings
+    prepare_run
     start_targets
     sanity_check
     record_idle_rss

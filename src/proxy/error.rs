@@ -83,13 +83,8 @@ impl ProxyError {
     }
 
     /// Marks a connection that broke before any response as safe to retry when the
-    /// request's method is idempotent (GET, HEAD, PUT, DELETE, OPTIONS, TRACE), as nginx's
+    /// request's method is idempotent ([`is_idempotent`]), as nginx's
     /// `proxy_next_upstream error` does; a broken POST is never sent twice.
-    pub fn for_method(self, method: &http::Method) -> Self {
-        self.for_idempotent(is_idempotent(method))
-    }
-
-    /// [`for_method`](Self::for_method) with the method's idempotence already known.
     pub fn for_idempotent(mut self, idempotent: bool) -> Self {
         self.idempotent_reset = self.kind == ErrorKind::Reset && idempotent;
         self
@@ -131,6 +126,7 @@ impl fmt::Display for ProxyError {
 
 impl StdError for ProxyError {}
 
+/// GET, HEAD, PUT, DELETE, OPTIONS, TRACE (RFC 9110 §9.2.2).
 pub(crate) fn is_idempotent(method: &http::Method) -> bool {
     use http::Method;
     [
@@ -195,11 +191,19 @@ mod tests {
         assert!(ProxyError::new(ErrorKind::ConnectRefused).is_retryable());
         assert!(!ProxyError::new(ErrorKind::Reset).is_retryable());
         let reset = || ProxyError::new(ErrorKind::Reset);
-        assert!(reset().for_method(&http::Method::GET).is_retryable());
-        assert!(!reset().for_method(&http::Method::POST).is_retryable());
+        assert!(
+            reset()
+                .for_idempotent(is_idempotent(&http::Method::GET))
+                .is_retryable()
+        );
+        assert!(
+            !reset()
+                .for_idempotent(is_idempotent(&http::Method::POST))
+                .is_retryable()
+        );
         assert!(
             !ProxyError::new(ErrorKind::ResponseTimeout)
-                .for_method(&http::Method::GET)
+                .for_idempotent(is_idempotent(&http::Method::GET))
                 .is_retryable()
         );
     }
