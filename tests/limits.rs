@@ -233,3 +233,40 @@ async fn a_bad_backend_does_not_stop_the_others() {
         trafik.logs()
     );
 }
+
+/// Every layer at once, buffering among them: the breaker stands outside buffering (v1's
+/// order), so it still trips on what comes through it, and buffering still refuses a body
+/// over its limit before anything reaches the backend.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_breaker_over_buffering_trips_and_buffering_still_limits() {
+    let (b, _trafik, base) = serving_b(
+        "[backends.b.buffering]\nmaxRequestBodyBytes = 1000\n\
+         [backends.b.circuitBreaker]\nexpression = \"ResponseCodeRatio(500, 600, 0, 600) > 0.5\"\n\
+         [backends.b.maxConn]\namount = 100\nextractorFunc = \"client.ip\"",
+    )
+    .await;
+
+    let before = b.hits();
+    let r = client()
+        .post(format!("{base}/"))
+        .body(vec![b'x'; 2000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(b.hits(), before, "an oversized body reached the backend");
+
+    eventually("the breaker over buffering trips on 500s", || async {
+        let r = client()
+            .get(format!("{base}/x?status=500"))
+            .send()
+            .await
+            .ok()?;
+        (r.status() == 503).then_some(())
+    })
+    .await;
+    let hits = b.hits();
+    let r = client().get(format!("{base}/ok")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(b.hits(), hits, "a request reached a tripped backend");
+}
