@@ -105,13 +105,16 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl Future for Forwarding {
-    type Output = (Result<Response<ResponseBody>, ProxyError>, Option<usize>);
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+impl Forwarding {
+    /// The response, or why there is none, without the server: the layered path reads
+    /// that from the attempts scope, and a tuple to take apart would copy the response.
+    fn poll_result(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Response<ResponseBody>, ProxyError>> {
         let this = self.project();
         let Some(sending) = this.sending.as_pin_mut() else {
-            return Poll::Ready((Err(ProxyError::new(ErrorKind::NoServer)), None));
+            return Poll::Ready(Err(ProxyError::new(ErrorKind::NoServer)));
         };
         let result = ready!(sending.poll(cx));
         if let Some((backend, started)) = this.learning.take() {
@@ -123,14 +126,23 @@ impl Future for Forwarding {
                 .balancer
                 .record(*this.server, started.elapsed(), failed);
         }
-        let result = result.map(|r| {
+        Poll::Ready(result.map(|r| {
             let mut r = r.map(ResponseBody::streamed);
             if let Some(cookie) = this.set_cookie.take() {
                 r.headers_mut().append(SET_COOKIE, cookie);
             }
             r
-        });
-        Poll::Ready((result, Some(*this.server)))
+        }))
+    }
+}
+
+impl Future for Forwarding {
+    type Output = (Result<Response<ResponseBody>, ProxyError>, Option<usize>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let result = ready!(self.as_mut().poll_result(cx));
+        let server = self.sending.is_some().then_some(self.server);
+        Poll::Ready((result, server))
     }
 }
 
@@ -146,11 +158,26 @@ impl Future for ForwardFuture {
     type Output = Result<Response<ResponseBody>, ProxyError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().forwarding.poll(cx).map(|(result, _)| result)
+        self.project().forwarding.poll_result(cx)
     }
 }
 
 impl Service<Request<RequestBody>> for Forward {
+    type Response = Response<ResponseBody>;
+    type Error = ProxyError;
+    type Future = ForwardFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<RequestBody>) -> ForwardFuture {
+        (&*self).call(req)
+    }
+}
+
+/// By shared reference too, as the layers above it are: see `Stack`.
+impl Service<Request<RequestBody>> for &Forward {
     type Response = Response<ResponseBody>;
     type Error = ProxyError;
     type Future = ForwardFuture;

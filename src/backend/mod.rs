@@ -71,20 +71,16 @@ impl BackendService {
                 }
             }
             BackendService::Layered(stack) => {
-                let mut stack = stack.clone();
+                // Called by shared reference: the call's future holds what it needs, and
+                // no clone of the stack is made for the request.
+                let mut shared: &Stack = stack;
                 // Every layer is ready at once (none holds requests back: maxConn and the
-                // breaker answer themselves), so readiness is asked without a future, and
-                // the stack is not kept across an await: it would take room in this future.
-                let polled = stack.poll_ready(&mut Context::from_waker(Waker::noop()));
+                // breaker answer themselves), so readiness is asked without a future.
+                let polled = shared.poll_ready(&mut Context::from_waker(Waker::noop()));
                 let (result, record) = match polled {
-                    Poll::Ready(Ok(())) => {
-                        let call = attempts::call(&mut stack, client, req);
-                        // The call's future holds what it needs.
-                        drop(stack);
-                        call.await
-                    }
+                    Poll::Ready(Ok(())) => attempts::call(&mut shared, client, req).await,
                     Poll::Ready(Err(error)) => (Err(error), attempts::Record::default()),
-                    Poll::Pending => Box::pin(ready_then_call(stack, client, req)).await,
+                    Poll::Pending => Box::pin(ready_then_call(stack.clone(), client, req)).await,
                 };
                 stats.add_retries(record.retries);
                 Outcome {

@@ -3,18 +3,20 @@
 //! layer is a tower layer of trafik-middleware.
 //!
 //! The stack is one concrete type whatever subset of layers a backend has: an enum with
-//! one variant per combination, each a plain composition of the layers it has, and the
-//! bodies each layer hands on become variants of [`RequestBody`] and [`ResponseBody`]
-//! through plain function pointers. So a request costs one `match`, no boxed service, no
-//! boxed future and no boxed body, and cloning the stack for a request only bumps
-//! reference counts. (Boxing each layer cost 15–25 % of the throughput on small
-//! responses. Nesting one `Either` per optional layer, each moving the request and
-//! wrapping the future once more, cost 0.2–0.5 % more instructions per request than this
-//! through every layer, and about 0.9 % more through one.) Buffering, which holds whole
-//! bodies anyway, is the exception: it and the breaker over it are boxed (its future is
-//! allocated per request), so that its large future does not make every other stack's
-//! future larger. A backend with none of the layers is not
-//! built here at all (see `BackendService`).
+//! one variant per combination, each a plain composition of the layers it has. Retry and
+//! maxConn work in place (`in_place`): the replayable copy of a request body is a variant
+//! of [`RequestBody`], and the maxConn permit is held by [`ResponseBody`], so no layer
+//! changes the request's or the response's type, which would move all of it on every
+//! request. A request costs one `match`, no boxed service, no boxed future and no boxed
+//! body, and the stack is called by shared reference (every layer is a service by `&` as
+//! well), so a request does not even clone it. (Boxing each layer cost 15–25 % of the
+//! throughput on small responses. Nesting one `Either` per optional layer, each moving the
+//! request and wrapping the future once more, cost 0.2–0.5 % more instructions per
+//! request than this through every layer, and about 0.9 % more through one.) Buffering,
+//! which holds whole bodies anyway, is the exception: it and the breaker over it are
+//! boxed (its future is allocated per request), so that its large future does not make
+//! every other stack's future larger. A backend with none of the layers is not built here
+//! at all (see `BackendService`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,8 +28,8 @@ use tower::util::{MapRequest, MapResponse, MapResult};
 use tower::{Layer, Service, ServiceExt};
 use trafik_middleware::breaker::{Breaker, BreakerLayer};
 use trafik_middleware::buffer::{BufferedBody, Buffering as BufferingService, BufferingLayer};
-use trafik_middleware::limit::{MaxConn, MaxConnBody, MaxConnLayer};
-use trafik_middleware::retry::{ReplayBody, Retry, RetryLayer};
+use trafik_middleware::limit::{self, MaxConn, MaxConnLayer};
+use trafik_middleware::retry::{self, Retry, RetryLayer};
 
 use super::attempts::PeerKey;
 use super::breakers::Classifier;
@@ -38,13 +40,10 @@ type Req = Request<RequestBody>;
 type Res = Response<ResponseBody>;
 type Judge = fn(Result<Res, ProxyError>) -> Result<Res, ProxyError>;
 
-/// maxConn over the forwarder.
-type Limited =
-    MapResponse<MaxConn<Forward, PeerKey>, fn(Response<MaxConnBody<ResponseBody>>) -> Res>;
-/// What retry hands on, in trafik's own body type, to `S`.
-type Replayed<S> = MapRequest<S, fn(Request<ReplayBody<RequestBody>>) -> Req>;
-/// Retry over `S`.
-type Retried<S> = Retry<Replayed<S>, RetryClassifier>;
+/// maxConn over the forwarder; the response body holds the permit itself.
+type Limited = MaxConn<Forward, PeerKey, limit::InPlace>;
+/// Retry over `S`; the request body holds the replayable copy itself.
+type Retried<S> = Retry<S, RetryClassifier, retry::InPlace>;
 /// The circuit breaker over `S`.
 type Broken<S> = Breaker<S, Classifier>;
 /// Buffering over `S`, judging failures as responses when it has a `retryExpression`.
@@ -76,6 +75,20 @@ impl Boxed {
 
 /// Ready at once: the service inside is readied in the boxed future.
 impl Service<Req> for Boxed {
+    type Response = Res;
+    type Error = ProxyError;
+    type Future = ResFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Req) -> ResFuture {
+        (self.0)(req)
+    }
+}
+
+impl Service<Req> for &Boxed {
     type Response = Res;
     type Error = ProxyError;
     type Future = ResFuture;
@@ -126,6 +139,35 @@ macro_rules! stacks {
             }
         }
 
+        /// By shared reference, as every layer is: a request calls the stack as it is,
+        /// without a clone (each clone bumps a reference count per layer). The futures
+        /// are the same as the owned stack's.
+        impl<'a> Service<Req> for &'a Stack {
+            type Response = Res;
+            type Error = ProxyError;
+            type Future = StackFuture;
+
+            fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
+                match *self {
+                    $(Stack::$variant(service) => {
+                        let mut service = service;
+                        Service::<Req>::poll_ready(&mut service, cx)
+                    })*
+                }
+            }
+
+            fn call(&mut self, req: Req) -> StackFuture {
+                match *self {
+                    $(Stack::$variant(service) => {
+                        let mut service = service;
+                        StackFuture::$variant {
+                            future: Service::<Req>::call(&mut service, req),
+                        }
+                    })*
+                }
+            }
+        }
+
         impl Future for StackFuture {
             type Output = Result<Res, ProxyError>;
 
@@ -163,8 +205,8 @@ fn retryable(e: &ProxyError) -> bool {
 pub struct Layers {
     pub breaker: Option<BreakerLayer<Classifier>>,
     pub buffering: Option<Buffering>,
-    pub retry: Option<RetryLayer<RetryClassifier>>,
-    pub max_conn: Option<MaxConnLayer<PeerKey>>,
+    pub retry: Option<RetryLayer<RetryClassifier, retry::InPlace>>,
+    pub max_conn: Option<MaxConnLayer<PeerKey, limit::InPlace>>,
 }
 
 #[derive(Clone)]
@@ -177,13 +219,13 @@ pub struct Buffering {
 
 impl Layers {
     /// `attempts` for `[retry]`: 0 means one per server, as v1.
-    pub fn retry(attempts: u32, servers: usize) -> RetryLayer<RetryClassifier> {
+    pub fn retry(attempts: u32, servers: usize) -> RetryLayer<RetryClassifier, retry::InPlace> {
         let attempts = if attempts == 0 {
             servers.max(1) as u32
         } else {
             attempts
         };
-        RetryLayer::new(attempts, retryable as RetryClassifier)
+        RetryLayer::new(attempts, retryable as RetryClassifier).in_place()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -206,19 +248,17 @@ impl Layers {
                 None => Boxed::new(buffered),
             });
         }
-        let max_conn = |m: &MaxConnLayer<PeerKey>| -> Limited {
-            MapResponse::new(m.layer(forward.clone()), counted as _)
-        };
+        let max_conn = |m: &MaxConnLayer<PeerKey, limit::InPlace>| m.layer(forward.clone());
         match (&self.breaker, &self.retry, &self.max_conn) {
             (None, None, None) => Stack::Forward(forward),
             (None, None, Some(m)) => Stack::Limited(max_conn(m)),
-            (None, Some(r), None) => Stack::Retried(r.layer(retried(forward))),
-            (None, Some(r), Some(m)) => Stack::RetriedLimited(r.layer(retried(max_conn(m)))),
+            (None, Some(r), None) => Stack::Retried(r.layer(forward)),
+            (None, Some(r), Some(m)) => Stack::RetriedLimited(r.layer(max_conn(m))),
             (Some(b), None, None) => Stack::Broken(b.layer(forward)),
             (Some(b), None, Some(m)) => Stack::BrokenLimited(b.layer(max_conn(m))),
-            (Some(b), Some(r), None) => Stack::BrokenRetried(b.layer(r.layer(retried(forward)))),
+            (Some(b), Some(r), None) => Stack::BrokenRetried(b.layer(r.layer(forward))),
             (Some(b), Some(r), Some(m)) => {
-                Stack::BrokenRetriedLimited(b.layer(r.layer(retried(max_conn(m)))))
+                Stack::BrokenRetriedLimited(b.layer(r.layer(max_conn(m))))
             }
         }
     }
@@ -239,23 +279,6 @@ impl Buffering {
             outward,
         )
     }
-}
-
-/// The request as retry hands it on, in trafik's own body type.
-fn retried<S>(service: S) -> Replayed<S> {
-    MapRequest::new(service, replayed as _)
-}
-
-/// maxConn's permit moves into trafik's own body, which holds it as long as the response.
-fn counted(response: Response<MaxConnBody<ResponseBody>>) -> Res {
-    response.map(|body| {
-        let (body, permit) = body.into_parts();
-        body.hold_permit(permit)
-    })
-}
-
-fn replayed(request: Request<ReplayBody<RequestBody>>) -> Req {
-    request.map(RequestBody::Replay)
 }
 
 fn buffered_request(request: Request<BufferedBody>) -> Req {

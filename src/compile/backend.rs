@@ -9,7 +9,7 @@ use std::sync::Arc;
 use trafik_config::{Backend, Diagnostic};
 use trafik_middleware::balance::{Drr, SameSite, Sticky, Wrr};
 use trafik_middleware::buffer::BufferingLayer;
-use trafik_middleware::limit::{Extractor, MaxConnLayer};
+use trafik_middleware::limit::{self, Extractor, MaxConnLayer};
 
 use super::{CompileSettings, Registries, path};
 use crate::backend::{BalanceMethod, Balancer, Buffering, Layers, PeerKey, detached_layer};
@@ -219,7 +219,7 @@ fn balancer(name: &str, backend: &Backend, servers: &[ServerHandle]) -> Result<B
 
 fn max_conn_layer(
     max_conn: &trafik_config::MaxConn,
-) -> Result<Option<MaxConnLayer<PeerKey>>, (&'static str, String)> {
+) -> Result<Option<MaxConnLayer<PeerKey, limit::InPlace>>, (&'static str, String)> {
     // v1 installs no limit for an amount of 0.
     if max_conn.amount == 0 {
         return Ok(None);
@@ -234,7 +234,9 @@ fn max_conn_layer(
         .extractor_func
         .parse()
         .map_err(|e| ("extractorFunc", format!("{e}")))?;
-    Ok(Some(MaxConnLayer::new(amount, PeerKey(extractor))))
+    Ok(Some(
+        MaxConnLayer::new(amount, PeerKey(extractor)).in_place(),
+    ))
 }
 
 enum BufferingError {

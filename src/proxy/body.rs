@@ -13,7 +13,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
 
 use trafik_middleware::buffer::BufferedBody;
-use trafik_middleware::limit::Permit;
+use trafik_middleware::limit::{HoldsPermit, Permit};
 
 use super::request_body::BoxError;
 use crate::stats::OpenGuard;
@@ -111,14 +111,16 @@ impl ResponseBody {
         self
     }
 
-    pub fn hold_permit(mut self, permit: Option<Permit>) -> Self {
-        self.permit = permit;
-        self
-    }
-
     pub fn observe(mut self, observer: Box<dyn BodyObserver>) -> Self {
         self.observer = Some(observer);
         self
+    }
+}
+
+/// maxConn's slot, held as long as the body (`MaxConnLayer::in_place`).
+impl HoldsPermit for ResponseBody {
+    fn hold_permit(&mut self, permit: Permit) {
+        self.permit = Some(permit);
     }
 }
 

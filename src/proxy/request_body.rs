@@ -15,12 +15,17 @@ use trafik_middleware::retry::ReplayBody;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+#[derive(Default)]
 pub enum RequestBody {
     Streamed(Incoming),
     /// A retried request's copy: yields what an earlier attempt read, then reads on.
     Replay(ReplayBody<RequestBody>),
     /// Boxed: it is large, and rare enough that the allocation is not felt.
     Buffered(Box<BufferedBody>),
+    /// No body. Also what stands in for a body for the instant the retry layer wraps it
+    /// where it lies (`RetryLayer::in_place`).
+    #[default]
+    Empty,
 }
 
 impl From<Incoming> for RequestBody {
@@ -54,6 +59,7 @@ impl Body for RequestBody {
             RequestBody::Streamed(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
             RequestBody::Replay(b) => Pin::new(b).poll_frame(cx),
             RequestBody::Buffered(b) => Pin::new(&mut **b).poll_frame(cx).map_err(|e| match e {}),
+            RequestBody::Empty => Poll::Ready(None),
         }
     }
 
@@ -62,6 +68,7 @@ impl Body for RequestBody {
             RequestBody::Streamed(b) => b.is_end_stream(),
             RequestBody::Replay(b) => b.is_end_stream(),
             RequestBody::Buffered(b) => b.is_end_stream(),
+            RequestBody::Empty => true,
         }
     }
 
@@ -70,6 +77,7 @@ impl Body for RequestBody {
             RequestBody::Streamed(b) => b.size_hint(),
             RequestBody::Replay(b) => b.size_hint(),
             RequestBody::Buffered(b) => b.size_hint(),
+            RequestBody::Empty => SizeHint::with_exact(0),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::header::CONTENT_TYPE;
@@ -171,19 +171,56 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let kind = match self.shared.state.admit(&self.shared.policy) {
-            Some(ticket) => Kind::Inner {
-                future: self.inner.call(req),
-                shared: self.shared.clone(),
-                ticket,
-            },
-            None => Kind::Fallback {
-                answered: false,
-                body: PhantomData,
-            },
-        };
-        ResponseFuture { kind }
+        call(&mut self.inner, &self.shared, req)
     }
+}
+
+/// A breaker is also a service by shared reference when its inner service is: a stack of
+/// such layers is then called by every request as it is, without a clone per request
+/// (each clone bumps a reference count per layer). Readiness is as for the owned service.
+impl<'a, S, C, ReqBody, ResBody> Service<Request<ReqBody>> for &'a Breaker<S, C>
+where
+    &'a S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    C: ClassifyError<<&'a S as Service<Request<ReqBody>>>::Error>,
+    ResBody: From<&'static str>,
+{
+    type Response = Response<ResBody>;
+    type Error = <&'a S as Service<Request<ReqBody>>>::Error;
+    type Future = ResponseFuture<<&'a S as Service<Request<ReqBody>>>::Future, C, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let mut inner = &self.inner;
+        inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let this: &'a Breaker<S, C> = self;
+        call(&mut &this.inner, &this.shared, req)
+    }
+}
+
+/// Inlined: it hands the request on, which a call would copy.
+#[inline(always)]
+fn call<S, C, ReqBody, ResBody>(
+    inner: &mut S,
+    shared: &Arc<Shared<C>>,
+    req: Request<ReqBody>,
+) -> ResponseFuture<S::Future, C, ResBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    let kind = match shared.state.admit(&shared.policy) {
+        Some(ticket) => Kind::Inner {
+            future: inner.call(req),
+            shared: shared.clone(),
+            ticket,
+        },
+        None => Kind::Fallback {
+            answered: false,
+            body: PhantomData,
+        },
+    };
+    ResponseFuture { kind }
 }
 
 /// v1's fallback: `503` with the status text as a plain-text body (Go sniffs that content
@@ -231,17 +268,20 @@ where
                 shared,
                 ticket,
             } => {
-                let result = ready!(future.poll(cx));
-                let outcome = match &result {
-                    Ok(response) => Outcome::Response(response.status()),
-                    Err(e) => Outcome::Error {
+                // Handed up where it lies: moving a response out and back costs a copy
+                // of it on every request.
+                let output = future.poll(cx);
+                let outcome = match &output {
+                    Poll::Pending => return output,
+                    Poll::Ready(Ok(response)) => Outcome::Response(response.status()),
+                    Poll::Ready(Err(e)) => Outcome::Error {
                         network: shared.classifier.is_network_error(e),
                     },
                 };
                 // A request whose future is dropped first (client gone) is not counted, as
                 // nothing says how it would have ended.
                 shared.state.complete(*ticket, outcome, &shared.policy);
-                Poll::Ready(result)
+                output
             }
             KindProj::Fallback { answered, .. } => {
                 assert!(!*answered, "polled after completion");

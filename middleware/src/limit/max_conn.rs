@@ -5,7 +5,6 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, ready};
 
@@ -14,15 +13,18 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use tower::{Layer, Service};
 
+use super::hold::{Hold, InPlace, Wrapped};
 use super::key::{Extractor, Key, KeyExtractor};
 
 /// Layer of [`MaxConn`]. The counts live in the layer: every service it builds, and their
-/// clones, share them.
-pub struct MaxConnLayer<K = Extractor> {
+/// clones, share them. `H` says how the response keeps the request's permit (see
+/// [`Hold`]).
+pub struct MaxConnLayer<K = Extractor, H = Wrapped> {
     limiter: Arc<Limiter>,
     /// Cloned with the layer, which every request through a stack may do: extractors are
     /// small (v1's are an enum).
     extractor: K,
+    hold: PhantomData<fn() -> H>,
 }
 
 impl<K> MaxConnLayer<K> {
@@ -38,9 +40,22 @@ impl<K> MaxConnLayer<K> {
                 }),
             }),
             extractor,
+            hold: PhantomData,
         }
     }
 
+    /// Responses keep the inner service's body type, which holds the permit itself (see
+    /// [`InPlace`]): no response is moved to change its type.
+    pub fn in_place(self) -> MaxConnLayer<K, InPlace> {
+        MaxConnLayer {
+            limiter: self.limiter,
+            extractor: self.extractor,
+            hold: PhantomData,
+        }
+    }
+}
+
+impl<K, H> MaxConnLayer<K, H> {
     pub fn amount(&self) -> usize {
         self.limiter.amount
     }
@@ -53,7 +68,7 @@ impl<K> MaxConnLayer<K> {
             .slots
             .iter()
             .find(|(k, _)| k.is(key))
-            .map_or(0, |(_, slot)| slot.load(Ordering::Acquire))
+            .map_or(0, |(_, slot)| in_flight(slot))
     }
 
     /// Keys remembered, counted or not: for tests of the pruning.
@@ -80,16 +95,17 @@ impl MaxConnLayer {
     }
 }
 
-impl<K: Clone> Clone for MaxConnLayer<K> {
+impl<K: Clone, H> Clone for MaxConnLayer<K, H> {
     fn clone(&self) -> Self {
         MaxConnLayer {
             limiter: self.limiter.clone(),
             extractor: self.extractor.clone(),
+            hold: PhantomData,
         }
     }
 }
 
-impl<K> fmt::Debug for MaxConnLayer<K> {
+impl<K, H> fmt::Debug for MaxConnLayer<K, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MaxConnLayer")
             .field("amount", &self.limiter.amount)
@@ -97,10 +113,10 @@ impl<K> fmt::Debug for MaxConnLayer<K> {
     }
 }
 
-impl<S, K: Clone> Layer<S> for MaxConnLayer<K> {
-    type Service = MaxConn<S, K>;
+impl<S, K: Clone, H> Layer<S> for MaxConnLayer<K, H> {
+    type Service = MaxConn<S, K, H>;
 
-    fn layer(&self, inner: S) -> MaxConn<S, K> {
+    fn layer(&self, inner: S) -> MaxConn<S, K, H> {
         MaxConn {
             inner,
             layer: self.clone(),
@@ -110,12 +126,12 @@ impl<S, K: Clone> Layer<S> for MaxConnLayer<K> {
 
 /// Passes a request on while its key has fewer than `amount` requests in flight, else
 /// answers `429 Too Many Requests` itself. See [the module](super).
-pub struct MaxConn<S, K = Extractor> {
+pub struct MaxConn<S, K = Extractor, H = Wrapped> {
     inner: S,
-    layer: MaxConnLayer<K>,
+    layer: MaxConnLayer<K, H>,
 }
 
-impl<S: Clone, K: Clone> Clone for MaxConn<S, K> {
+impl<S: Clone, K: Clone, H> Clone for MaxConn<S, K, H> {
     fn clone(&self) -> Self {
         MaxConn {
             inner: self.inner.clone(),
@@ -124,7 +140,7 @@ impl<S: Clone, K: Clone> Clone for MaxConn<S, K> {
     }
 }
 
-impl<S: fmt::Debug, K> fmt::Debug for MaxConn<S, K> {
+impl<S: fmt::Debug, K, H> fmt::Debug for MaxConn<S, K, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MaxConn")
             .field("inner", &self.inner)
@@ -133,8 +149,8 @@ impl<S: fmt::Debug, K> fmt::Debug for MaxConn<S, K> {
     }
 }
 
-impl<S, K> MaxConn<S, K> {
-    pub fn new(inner: S, layer: MaxConnLayer<K>) -> Self {
+impl<S, K, H> MaxConn<S, K, H> {
+    pub fn new(inner: S, layer: MaxConnLayer<K, H>) -> Self {
         MaxConn { inner, layer }
     }
 
@@ -147,34 +163,75 @@ impl<S, K> MaxConn<S, K> {
     }
 }
 
-impl<S, K, ReqBody, ResBody> Service<Request<ReqBody>> for MaxConn<S, K>
+impl<S, K, H, ReqBody, ResBody> Service<Request<ReqBody>> for MaxConn<S, K, H>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     K: KeyExtractor<ReqBody>,
+    H: Hold<ResBody>,
     ResBody: From<String>,
 {
-    type Response = Response<MaxConnBody<ResBody>>;
+    type Response = Response<H::Body>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S::Future, ResBody, H>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let Some(key) = self.layer.extractor.key(&req) else {
-            return ResponseFuture::answer(StatusCode::INTERNAL_SERVER_ERROR, None);
-        };
-        let Some(permit) = self.layer.limiter.acquire(key) else {
-            let text = format!("max connections reached: {}", self.layer.limiter.amount);
-            return ResponseFuture::answer(StatusCode::TOO_MANY_REQUESTS, Some(text));
-        };
-        ResponseFuture {
-            kind: Kind::Inner {
-                future: self.inner.call(req),
-                permit: Some(permit),
-            },
-        }
+        call(&mut self.inner, &self.layer, req)
+    }
+}
+
+/// maxConn is also a service by shared reference when its inner service is: a stack of
+/// such layers is then called by every request as it is, without a clone per request
+/// (each clone bumps a reference count per layer).
+impl<'a, S, K, H, ReqBody, ResBody> Service<Request<ReqBody>> for &'a MaxConn<S, K, H>
+where
+    &'a S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    K: KeyExtractor<ReqBody>,
+    H: Hold<ResBody>,
+    ResBody: From<String>,
+{
+    type Response = Response<H::Body>;
+    type Error = <&'a S as Service<Request<ReqBody>>>::Error;
+    type Future = ResponseFuture<<&'a S as Service<Request<ReqBody>>>::Future, ResBody, H>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let mut inner = &self.inner;
+        inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let this: &'a MaxConn<S, K, H> = self;
+        call(&mut &this.inner, &this.layer, req)
+    }
+}
+
+/// Inlined: it hands the request on, which a call would copy.
+#[inline(always)]
+fn call<S, K, H, ReqBody, ResBody>(
+    inner: &mut S,
+    layer: &MaxConnLayer<K, H>,
+    req: Request<ReqBody>,
+) -> ResponseFuture<S::Future, ResBody, H>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    K: KeyExtractor<ReqBody>,
+{
+    let Some(key) = layer.extractor.key(&req) else {
+        return ResponseFuture::answer(StatusCode::INTERNAL_SERVER_ERROR, None);
+    };
+    let Some(permit) = layer.limiter.acquire(key) else {
+        let text = format!("max connections reached: {}", layer.limiter.amount);
+        return ResponseFuture::answer(StatusCode::TOO_MANY_REQUESTS, Some(text));
+    };
+    ResponseFuture {
+        kind: Kind::Inner {
+            future: inner.call(req),
+            permit: Some(permit),
+        },
+        hold: PhantomData,
     }
 }
 
@@ -186,9 +243,16 @@ struct Limiter {
     counts: Mutex<Counts>,
 }
 
-/// One key's in-flight count, shared by the map and the key's permits. Increments happen
-/// only under the map's lock; decrements, by [`Permit`]s, without it.
-type Slot = Arc<AtomicUsize>;
+/// One key's slot, shared by the map and the key's permits: each permit is a reference,
+/// so the count of requests in flight is the reference count less the map's own. A
+/// permit then costs one atomic increment and one decrement, where a separate counter
+/// would add one of each. Increments (clones) happen only under the map's lock;
+/// decrements, by dropped [`Permit`]s, without it.
+type Slot = Arc<()>;
+
+fn in_flight(slot: &Slot) -> usize {
+    Arc::strong_count(slot) - 1
+}
 
 struct Counts {
     /// foldhash rather than SipHash: a key is hashed once per request (twice when new),
@@ -209,8 +273,7 @@ impl Counts {
         if self.slots.len() >= self.prune_at {
             // Under the lock every increment is seen, so a count read as 0 has no permit
             // left to decrement it: such a slot can go, a later request makes a new one.
-            self.slots
-                .retain(|_, slot| slot.load(Ordering::Acquire) > 0);
+            self.slots.retain(|_, slot| in_flight(slot) > 0);
             self.prune_at = Self::MIN_PRUNE_AT.max(2 * self.slots.len());
         }
         self.slots.entry(key).or_default().clone()
@@ -230,21 +293,20 @@ impl Limiter {
         // Checked then incremented under the lock, as every increment is: a permit
         // dropped meanwhile only lowers the count, so it cannot pass `amount`.
         let slot = match counts.slots.get(&key) {
-            Some(slot) if slot.load(Ordering::Acquire) >= self.amount => return None,
+            Some(slot) if in_flight(slot) >= self.amount => return None,
             Some(slot) => slot.clone(),
             // A new key starts at 0, below any amount but 0.
             None => counts.insert(key),
         };
-        slot.fetch_add(1, Ordering::Relaxed);
         Some(Permit { slot })
     }
 }
 
-/// One request in flight, counted until this is dropped. A [`MaxConnBody`] holds it; a
-/// caller with a body type of its own can take it out with
-/// [`MaxConnBody::into_parts`] and hold it there instead.
+/// One request in flight, counted until this is dropped. A [`MaxConnBody`] holds it, or,
+/// with [`MaxConnLayer::in_place`], a body type of the caller's own that is
+/// [`HoldsPermit`](super::HoldsPermit).
 pub struct Permit {
-    /// Just the count: dropping a permit, once per request, takes no lock and hashes
+    /// Just the slot: dropping a permit, once per request, takes no lock and hashes
     /// nothing.
     slot: Slot,
 }
@@ -252,22 +314,17 @@ pub struct Permit {
 impl fmt::Debug for Permit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
-            .field("in_flight", &self.slot.load(Ordering::Relaxed))
+            .field("in_flight", &in_flight(&self.slot))
             .finish()
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        self.slot.fetch_sub(1, Ordering::Release);
     }
 }
 
 pin_project_lite::pin_project! {
     /// Future of [`MaxConn`]: the inner service's, or the layer's own answer.
-    pub struct ResponseFuture<F, B> {
+    pub struct ResponseFuture<F, B, H = Wrapped> {
         #[pin]
         kind: Kind<F, B>,
+        hold: PhantomData<fn() -> H>,
     }
 }
 
@@ -281,7 +338,7 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F, B> ResponseFuture<F, B> {
+impl<F, B, H> ResponseFuture<F, B, H> {
     /// The layer's own answer: `text`, or the status text when it is `None`.
     fn answer(status: StatusCode, text: Option<String>) -> Self {
         ResponseFuture {
@@ -289,6 +346,7 @@ impl<F, B> ResponseFuture<F, B> {
                 answer: Some((status, text)),
                 body: PhantomData,
             },
+            hold: PhantomData,
         }
     }
 }
@@ -305,28 +363,23 @@ fn plain_text<B: From<String>>(status: StatusCode, text: Option<String>) -> Resp
     response
 }
 
-impl<F, B, E> Future for ResponseFuture<F, B>
+impl<F, B, H, E> Future for ResponseFuture<F, B, H>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    H: Hold<B>,
     B: From<String>,
 {
-    type Output = Result<Response<MaxConnBody<B>>, E>;
+    type Output = Result<Response<H::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Inner { future, permit } => {
                 // An error drops the permit with this future.
-                let response = ready!(future.poll(cx))?;
-                let permit = permit.take();
-                Poll::Ready(Ok(response.map(|inner| MaxConnBody { inner, permit })))
+                H::hold_output(future.poll(cx), permit)
             }
             KindProj::Answer { answer, .. } => {
                 let (status, text) = answer.take().expect("polled after completion");
-                let response = plain_text(status, text);
-                Poll::Ready(Ok(response.map(|inner| MaxConnBody {
-                    inner,
-                    permit: None,
-                })))
+                Poll::Ready(Ok(H::hold(plain_text(status, text), None)))
             }
         }
     }
@@ -344,6 +397,10 @@ pin_project_lite::pin_project! {
 }
 
 impl<B> MaxConnBody<B> {
+    pub(super) fn new(inner: B, permit: Option<Permit>) -> Self {
+        MaxConnBody { inner, permit }
+    }
+
     pub fn get_ref(&self) -> &B {
         &self.inner
     }

@@ -11,8 +11,9 @@
 //!
 //! **A request stays in flight until its response body ends** (or is dropped, or fails),
 //! not merely until the response head arrives: the response body is wrapped in a
-//! [`MaxConnBody`] that holds the request's [`Permit`]. An error of the inner service frees
-//! it at once.
+//! [`MaxConnBody`] that holds the request's [`Permit`] (or, with
+//! [`MaxConnLayer::in_place`], the body type holds it itself: [`HoldsPermit`]). An error of
+//! the inner service frees it at once.
 //!
 //! **Responses.** The service's answers need `ResBody: From<String>` (`String`,
 //! `http_body_util::Full<Bytes>`, axum's `Body`…) and carry `Content-Type: text/plain;
@@ -35,8 +36,10 @@
 //! assert_eq!(layer.in_flight("10.0.0.1"), 0);
 //! ```
 
+mod hold;
 mod key;
 mod max_conn;
 
+pub use hold::{Hold, HoldsPermit, InPlace, Wrapped};
 pub use key::{ClientAddr, Extractor, Key, KeyExtractor, UnknownExtractor};
 pub use max_conn::{MaxConn, MaxConnBody, MaxConnLayer, Permit, ResponseFuture};

@@ -69,11 +69,7 @@ impl<B> ReplayBody<B> {
         B: Body,
     {
         if body.is_end_stream() {
-            return ReplayBody {
-                shared: None,
-                pos: 0,
-                trailers_done: true,
-            };
+            return ReplayBody::empty();
         }
         ReplayBody {
             shared: Some(Arc::new(Mutex::new(Shared {
@@ -89,6 +85,15 @@ impl<B> ReplayBody<B> {
             }))),
             pos: 0,
             trailers_done: false,
+        }
+    }
+
+    /// A body that is empty, as is every copy of it.
+    pub(crate) fn empty() -> Self {
+        ReplayBody {
+            shared: None,
+            pos: 0,
+            trailers_done: true,
         }
     }
 

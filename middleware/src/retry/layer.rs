@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::header::CONTENT_LENGTH;
@@ -11,6 +13,7 @@ use http_body::Body;
 use tower::{Layer, Service};
 
 use super::body::ReplayBody;
+use super::carry::{Carry, InPlace, Wrapped};
 use super::headers::FlatHeaders;
 use super::{IsRetryable, RetryAttempts};
 
@@ -18,12 +21,14 @@ use super::{IsRetryable, RetryAttempts};
 pub const DEFAULT_MAX_REPLAY_BYTES: usize = 64 * 1024;
 
 /// Layer of [`Retry`]: `attempts` tries in all, retrying the errors `classifier` accepts.
-pub struct RetryLayer<C> {
+/// `W` says how the inner service gets the request body (see [`Carry`]).
+pub struct RetryLayer<C, W = Wrapped> {
     attempts: u32,
     max_replay_bytes: usize,
     /// Cloned into every retryable request's future: a plain function or a closure that
     /// captures little is the cheap choice.
     classifier: C,
+    carry: PhantomData<fn() -> W>,
 }
 
 impl<C> RetryLayer<C> {
@@ -34,9 +39,24 @@ impl<C> RetryLayer<C> {
             attempts: attempts.max(1),
             max_replay_bytes: DEFAULT_MAX_REPLAY_BYTES,
             classifier,
+            carry: PhantomData,
         }
     }
 
+    /// The inner service gets the request's own body type, which then holds the
+    /// replayable copy itself (see [`InPlace`]): no request is moved to change its type,
+    /// and one that will not be retried passes through untouched.
+    pub fn in_place(self) -> RetryLayer<C, InPlace> {
+        RetryLayer {
+            attempts: self.attempts,
+            max_replay_bytes: self.max_replay_bytes,
+            classifier: self.classifier,
+            carry: PhantomData,
+        }
+    }
+}
+
+impl<C, W> RetryLayer<C, W> {
     /// The largest request body kept for replay; larger requests are not retried.
     pub fn max_replay_bytes(mut self, bytes: usize) -> Self {
         self.max_replay_bytes = bytes;
@@ -48,17 +68,18 @@ impl<C> RetryLayer<C> {
     }
 }
 
-impl<C: Clone> Clone for RetryLayer<C> {
+impl<C: Clone, W> Clone for RetryLayer<C, W> {
     fn clone(&self) -> Self {
         RetryLayer {
             attempts: self.attempts,
             max_replay_bytes: self.max_replay_bytes,
             classifier: self.classifier.clone(),
+            carry: PhantomData,
         }
     }
 }
 
-impl<C> fmt::Debug for RetryLayer<C> {
+impl<C, W> fmt::Debug for RetryLayer<C, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryLayer")
             .field("attempts", &self.attempts)
@@ -67,34 +88,36 @@ impl<C> fmt::Debug for RetryLayer<C> {
     }
 }
 
-impl<S, C: Clone> Layer<S> for RetryLayer<C> {
-    type Service = Retry<S, C>;
+impl<S: Clone, C: Clone, W> Layer<S> for RetryLayer<C, W> {
+    type Service = Retry<S, C, W>;
 
-    fn layer(&self, inner: S) -> Retry<S, C> {
-        Retry {
-            inner,
-            layer: self.clone(),
-        }
+    fn layer(&self, inner: S) -> Retry<S, C, W> {
+        Retry::new(inner, self.clone())
     }
 }
 
 /// Calls the inner service again, on a fresh clone, when it fails before reaching the
 /// backend. See [the module](super).
-pub struct Retry<S, C> {
+pub struct Retry<S, C, W = Wrapped> {
     inner: S,
-    layer: RetryLayer<C>,
+    /// A copy of `inner` behind one reference count, which a retryable request keeps
+    /// for further attempts: one count to bump per request, where a clone of `inner`
+    /// bumps one per layer below. It is cloned again only for an actual retry.
+    spare: Arc<S>,
+    layer: RetryLayer<C, W>,
 }
 
-impl<S: Clone, C: Clone> Clone for Retry<S, C> {
+impl<S: Clone, C: Clone, W> Clone for Retry<S, C, W> {
     fn clone(&self) -> Self {
         Retry {
             inner: self.inner.clone(),
+            spare: self.spare.clone(),
             layer: self.layer.clone(),
         }
     }
 }
 
-impl<S: fmt::Debug, C> fmt::Debug for Retry<S, C> {
+impl<S: fmt::Debug, C, W> fmt::Debug for Retry<S, C, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Retry")
             .field("inner", &self.inner)
@@ -103,11 +126,17 @@ impl<S: fmt::Debug, C> fmt::Debug for Retry<S, C> {
     }
 }
 
-impl<S, C> Retry<S, C> {
-    pub fn new(inner: S, layer: RetryLayer<C>) -> Self {
-        Retry { inner, layer }
+impl<S: Clone, C, W> Retry<S, C, W> {
+    pub fn new(inner: S, layer: RetryLayer<C, W>) -> Self {
+        Retry {
+            spare: Arc::new(inner.clone()),
+            inner,
+            layer,
+        }
     }
+}
 
+impl<S, C, W> Retry<S, C, W> {
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
@@ -117,54 +146,116 @@ impl<S, C> Retry<S, C> {
     }
 }
 
-impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for Retry<S, C>
+impl<S, C, W, ReqBody, ResBody> Service<Request<ReqBody>> for Retry<S, C, W>
 where
-    S: Service<Request<ReplayBody<ReqBody>>, Response = Response<ResBody>> + Clone,
+    W: Carry<ReqBody>,
+    S: Service<Request<W::Body>, Response = Response<ResBody>> + Clone,
     C: IsRetryable<S::Error> + Clone,
     ReqBody: Body,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, S, C, ReqBody>;
+    type Future = ResponseFuture<S::Future, S, C, ReqBody, W>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let (parts, body) = req.into_parts();
-        let max = self.layer.max_replay_bytes;
-        // Decided before reading anything when the size is known (linkerd2-proxy#1017): a
-        // body that cannot be kept is not kept at all. A body that knows its exact size
-        // (hyper's know their Content-Length) saves looking the header up.
-        let hint = body.size_hint();
-        let fits = match hint.exact() {
-            Some(n) => n <= max as u64,
-            None => {
-                hint.lower() <= max as u64
-                    && content_length(&parts.headers).is_none_or(|n| n <= max as u64)
-            }
-        };
-        let retry = self.layer.attempts > 1 && fits;
-        let body = ReplayBody::new(body, max, retry);
-        let replay = retry.then(|| {
-            Box::new(Replay {
-                service: self.inner.clone(),
-                classifier: self.layer.classifier.clone(),
-                max_attempts: self.layer.attempts,
-                method: parts.method.clone(),
-                uri: parts.uri.clone(),
-                version: parts.version,
-                headers: FlatHeaders::new(&parts.headers),
-                extensions: parts.extensions.clone(),
-                body: body.replay(),
-            })
-        });
-        let future = self.inner.call(Request::from_parts(parts, body));
-        ResponseFuture {
-            state: State::Called { future },
-            replay,
+        call(&mut self.inner, &self.spare, &self.layer, req)
+    }
+}
+
+/// Retry is also a service by shared reference when its inner service is: a stack of such
+/// layers is then called by every request as it is, without a clone per request (each
+/// clone bumps a reference count per layer). Further attempts still go to a clone of the
+/// inner service, which the request's future owns.
+impl<'a, S, C, W, ReqBody, ResBody> Service<Request<ReqBody>> for &'a Retry<S, C, W>
+where
+    W: Carry<ReqBody>,
+    S: Service<Request<W::Body>, Response = Response<ResBody>> + Clone,
+    &'a S: Service<
+            Request<W::Body>,
+            Response = Response<ResBody>,
+            Error = S::Error,
+            Future = S::Future,
+        >,
+    C: IsRetryable<S::Error> + Clone,
+    ReqBody: Body,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, S, C, ReqBody, W>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let mut inner = &self.inner;
+        inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let this: &'a Retry<S, C, W> = self;
+        call(&mut &this.inner, &this.spare, &this.layer, req)
+    }
+}
+
+/// The first attempt goes to `inner`, further ones to clones of `spare`.
+fn call<I, S, C, W, ReqBody>(
+    inner: &mut I,
+    spare: &Arc<S>,
+    layer: &RetryLayer<C, W>,
+    req: Request<ReqBody>,
+) -> ResponseFuture<S::Future, S, C, ReqBody, W>
+where
+    W: Carry<ReqBody>,
+    I: Service<Request<W::Body>, Future = S::Future>,
+    S: Service<Request<W::Body>>,
+    C: Clone,
+    ReqBody: Body,
+{
+    let max = layer.max_replay_bytes;
+    let retry = layer.attempts > 1 && fits(&req, max);
+    if !retry {
+        return ResponseFuture {
+            state: State::Called {
+                future: inner.call(W::pass(req, max)),
+            },
+            replay: None,
             attempts: 1,
+            carry: PhantomData,
+        };
+    }
+    let mut replay = Box::new(Replay {
+        service: spare.clone(),
+        classifier: layer.classifier.clone(),
+        max_attempts: layer.attempts,
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        version: req.version(),
+        headers: FlatHeaders::new(req.headers()),
+        extensions: req.extensions().clone(),
+        // Filled in below, once the request's body is taken.
+        body: ReplayBody::empty(),
+    });
+    let future = inner.call(W::keep(req, max, &mut replay.body));
+    ResponseFuture {
+        state: State::Called { future },
+        replay: Some(replay),
+        attempts: 1,
+        carry: PhantomData,
+    }
+}
+
+/// Whether the body can be kept for a replay. Decided before reading anything when the
+/// size is known (linkerd2-proxy#1017): a body that cannot be kept is not kept at all. A
+/// body that knows its exact size (hyper's know their Content-Length) saves looking the
+/// header up.
+fn fits<B: Body>(req: &Request<B>, max: usize) -> bool {
+    let hint = req.body().size_hint();
+    match hint.exact() {
+        Some(n) => n <= max as u64,
+        None => {
+            hint.lower() <= max as u64
+                && content_length(req.headers()).is_none_or(|n| n <= max as u64)
         }
     }
 }
@@ -182,7 +273,7 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 /// What it takes to send the request again.
 struct Replay<S, C, B> {
     /// Cloned for each further attempt.
-    service: S,
+    service: Arc<S>,
     classifier: C,
     max_attempts: u32,
     method: Method,
@@ -195,8 +286,8 @@ struct Replay<S, C, B> {
 }
 
 impl<S, C, B> Replay<S, C, B> {
-    fn request(&self) -> Request<ReplayBody<B>> {
-        let mut request = Request::new(self.body.replay());
+    fn request<W: Carry<B>>(&self) -> Request<W::Body> {
+        let mut request = Request::new(W::replay(self.body.replay()));
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         *request.version_mut() = self.version;
@@ -209,13 +300,14 @@ impl<S, C, B> Replay<S, C, B> {
 pin_project_lite::pin_project! {
     /// Future of [`Retry`]: an attempt in flight, or a fresh clone of the inner service
     /// getting ready for the next one.
-    pub struct ResponseFuture<F, S, C, B> {
+    pub struct ResponseFuture<F, S, C, B, W = Wrapped> {
         #[pin]
         state: State<F, S>,
         // `None` when the request cannot be retried. Boxed: a retried request allocates
         // for its copies anyway, and the others keep a small future to move around.
         replay: Option<Box<Replay<S, C, B>>>,
         attempts: u32,
+        carry: PhantomData<fn() -> W>,
     }
 }
 
@@ -227,10 +319,11 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F, S, C, B, ResBody, E> Future for ResponseFuture<F, S, C, B>
+impl<F, S, C, B, W, ResBody, E> Future for ResponseFuture<F, S, C, B, W>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
-    S: Service<Request<ReplayBody<B>>, Future = F, Error = E> + Clone,
+    W: Carry<B>,
+    S: Service<Request<W::Body>, Future = F, Error = E> + Clone,
     C: IsRetryable<E>,
 {
     type Output = Result<Response<ResBody>, E>;
@@ -240,8 +333,12 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Called { future } => {
-                    let error = match ready!(future.poll(cx)) {
-                        Ok(mut response) => {
+                    // The output is handed up where it lies unless it is retried: moving a
+                    // response out and back costs a copy of it on every request.
+                    let mut output = future.poll(cx);
+                    let service = match &mut output {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Ok(response)) => {
                             // Only after a retry: the first insert into a response's
                             // extensions allocates, and most responses need no retry.
                             if *this.attempts > 1 {
@@ -249,19 +346,18 @@ where
                                     .extensions_mut()
                                     .insert(RetryAttempts(*this.attempts));
                             }
-                            return Poll::Ready(Ok(response));
+                            return output;
                         }
-                        Err(error) => error,
-                    };
-                    let service = match this.replay.as_ref() {
-                        Some(replay)
-                            if *this.attempts < replay.max_attempts
-                                && replay.body.is_replayable()
-                                && replay.classifier.is_retryable(&error) =>
-                        {
-                            replay.service.clone()
-                        }
-                        _ => return Poll::Ready(Err(error)),
+                        Poll::Ready(Err(error)) => match this.replay.as_ref() {
+                            Some(replay)
+                                if *this.attempts < replay.max_attempts
+                                    && replay.body.is_replayable()
+                                    && replay.classifier.is_retryable(error) =>
+                            {
+                                S::clone(&replay.service)
+                            }
+                            _ => return output,
+                        },
                     };
                     this.state.set(State::Readying { service });
                 }
@@ -270,7 +366,7 @@ where
                     let Some(replay) = this.replay.as_ref() else {
                         unreachable!("only a replayable request gets here");
                     };
-                    let future = service.call(replay.request());
+                    let future = service.call(replay.request::<W>());
                     *this.attempts += 1;
                     this.state.set(State::Called { future });
                 }

@@ -12,15 +12,17 @@
 //! **The inner service is cloned for every further attempt** and driven to readiness again,
 //! so a load balancer below picks a server per attempt, usually another one.
 //!
-//! **Request bodies.** The inner service gets the body wrapped in a [`ReplayBody`], which
-//! keeps every chunk it reads, up to `max_replay_bytes` (64 KiB by default), so that the next
-//! attempt is sent the same bytes: those already read are replayed, the rest still comes
-//! from the client. A request whose `Content-Length` (or body size hint) says it is larger,
-//! or whose body turns out to be larger while read, or whose body failed, is not retried:
-//! the error of the attempt is returned. This follows linkerd's replay body (bounded, decided
-//! before reading when the size is known). v1 only keeps the body from being closed between
-//! attempts, which is enough when nothing of it was sent; keeping what was read also covers
-//! a classifier that retries errors raised after the body started to go out.
+//! **Request bodies.** The inner service gets the body wrapped in a [`ReplayBody`] (as a
+//! `Request<ReplayBody<B>>`, or inside the body type itself with
+//! [`RetryLayer::in_place`]), which keeps every chunk it reads, up to `max_replay_bytes`
+//! (64 KiB by default), so that the next attempt is sent the same bytes: those already read
+//! are replayed, the rest still comes from the client. A request whose `Content-Length` (or
+//! body size hint) says it is larger, or whose body turns out to be larger while read, or
+//! whose body failed, is not retried: the error of the attempt is returned. This follows
+//! linkerd's replay body (bounded, decided before reading when the size is known). v1 only
+//! keeps the body from being closed between attempts, which is enough when nothing of it
+//! was sent; keeping what was read also covers a classifier that retries errors raised
+//! after the body started to go out.
 //!
 //! **Attempts** are reported in the response extensions as [`RetryAttempts`] when there was
 //! more than one; a response without it came from the first attempt. When every attempt
@@ -42,10 +44,12 @@
 //! ```
 
 mod body;
+mod carry;
 mod headers;
 mod layer;
 
 pub use body::{ReplayBody, ReplayError};
+pub use carry::{Carry, InPlace, Wrapped};
 pub use layer::{DEFAULT_MAX_REPLAY_BYTES, ResponseFuture, Retry, RetryLayer};
 
 /// Decides whether an error of the inner service may be retried: the request did not reach
