@@ -80,7 +80,7 @@ impl BackendService {
                 let (result, record) = match polled {
                     Poll::Ready(Ok(())) => attempts::call(&mut shared, client, req).await,
                     Poll::Ready(Err(error)) => (Err(error), attempts::Record::default()),
-                    Poll::Pending => Box::pin(ready_then_call(stack.clone(), client, req)).await,
+                    Poll::Pending => Box::pin(ready_then_call(shared, client, req)).await,
                 };
                 stats.add_retries(record.retries);
                 Outcome {
@@ -97,7 +97,7 @@ impl BackendService {
 
 /// A stack that is not ready at once, waited for in a future of its own.
 async fn ready_then_call(
-    mut stack: Stack,
+    mut stack: &Stack,
     client: Forwarded,
     req: Request<RequestBody>,
 ) -> (Result<Response<ResponseBody>, ProxyError>, attempts::Record) {

@@ -73,21 +73,8 @@ impl Boxed {
     }
 }
 
-/// Ready at once: the service inside is readied in the boxed future.
-impl Service<Req> for Boxed {
-    type Response = Res;
-    type Error = ProxyError;
-    type Future = ResFuture;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Req) -> ResFuture {
-        (self.0)(req)
-    }
-}
-
+/// Ready at once: the service inside is readied in the boxed future. By shared reference,
+/// as every variant of [`Stack`] is called.
 impl Service<Req> for &Boxed {
     type Response = Res;
     type Error = ProxyError;
@@ -112,36 +99,16 @@ macro_rules! stacks {
         }
 
         pin_project_lite::pin_project! {
-            /// Future of [`Stack`]: the future of the variant's service.
+            /// Future of [`Stack`]: the future of the variant's service (called by
+            /// reference; its future borrows nothing, whatever the reference's lifetime).
             #[project = StackFutureProj]
             pub enum StackFuture {
-                $($variant { #[pin] future: <$service as Service<Req>>::Future },)*
-            }
-        }
-
-        impl Service<Req> for Stack {
-            type Response = Res;
-            type Error = ProxyError;
-            type Future = StackFuture;
-
-            fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
-                match self {
-                    $(Stack::$variant(service) => service.poll_ready(cx),)*
-                }
-            }
-
-            fn call(&mut self, req: Req) -> StackFuture {
-                match self {
-                    $(Stack::$variant(service) => StackFuture::$variant {
-                        future: service.call(req),
-                    },)*
-                }
+                $($variant { #[pin] future: <&'static $service as Service<Req>>::Future },)*
             }
         }
 
         /// By shared reference, as every layer is: a request calls the stack as it is,
-        /// without a clone (each clone bumps a reference count per layer). The futures
-        /// are the same as the owned stack's.
+        /// without a clone (each clone bumps a reference count per layer).
         impl<'a> Service<Req> for &'a Stack {
             type Response = Res;
             type Error = ProxyError;
@@ -165,6 +132,22 @@ macro_rules! stacks {
                         }
                     })*
                 }
+            }
+        }
+
+        /// Owned, for what wraps a stack as tower services do (buffering): the same as
+        /// by reference.
+        impl Service<Req> for Stack {
+            type Response = Res;
+            type Error = ProxyError;
+            type Future = StackFuture;
+
+            fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
+                Service::<Req>::poll_ready(&mut &*self, cx)
+            }
+
+            fn call(&mut self, req: Req) -> StackFuture {
+                Service::<Req>::call(&mut &*self, req)
             }
         }
 
