@@ -22,7 +22,9 @@ use crate::access_log::{AccessLog, Record};
 use crate::api::Internal;
 use crate::metrics::{Sample, Telemetry};
 use crate::proxy::body::BodyObserver;
-use crate::proxy::headers::{Forwarded, ForwardedTrust, strip_untrusted_forwarded};
+use crate::proxy::headers::{
+    Forwarded, ForwardedTrust, remove_connection_nominated, strip_untrusted_forwarded,
+};
 use crate::proxy::{Forwarder, RequestBody, ResponseBody};
 use crate::rewrite;
 use crate::runtime::Runtime;
@@ -45,8 +47,10 @@ pub struct EntryPointContext {
 pub async fn handle(
     ctx: Arc<EntryPointContext>,
     peer: SocketAddr,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    // First of all: whatever trafik and the middlewares add later must reach the backend.
+    remove_connection_nominated(req.headers_mut());
     match &ctx.auth {
         None => serve(ctx, peer, req).await,
         Some(auth) => {

@@ -34,24 +34,14 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
-    if let Some(connection) = headers.remove(header::CONNECTION) {
-        // Names listed in Connection are hop-by-hop too. `keep-alive` and `close`, by far the
-        // most common tokens, name nothing else to remove.
-        for token in connection.to_str().unwrap_or("").split(',') {
-            let token = token.trim();
-            if token.is_empty()
-                || token.eq_ignore_ascii_case("keep-alive")
-                || token.eq_ignore_ascii_case("close")
-            {
-                continue;
-            }
-            if let Ok(name) = HeaderName::from_bytes(token.as_bytes())
-                && name != header::TE
-            {
-                headers.remove(&name);
-            }
+    // Names listed in Connection are hop-by-hop too. A request's were handled as it arrived
+    // (see `remove_connection_nominated`); what is left names nothing trafik sets.
+    for name in connection_nominated(headers) {
+        if name != header::TE {
+            headers.remove(&name);
         }
     }
+    headers.remove(header::CONNECTION);
     for name in [
         &KEEP_ALIVE,
         &PROXY_CONNECTION,
@@ -72,6 +62,81 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::TE);
     if te_trailers {
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+}
+
+/// The header names a message's `Connection` headers (every one of them, in any letter
+/// case) nominate as hop-by-hop. `keep-alive` and `close`, by far the most common tokens,
+/// and `upgrade`, which the forwarder handles itself, name nothing to remove.
+fn connection_nominated(headers: &HeaderMap) -> Vec<HeaderName> {
+    let mut names = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        for token in value.as_bytes().split(|&b| b == b',') {
+            let token = token.trim_ascii();
+            if token.is_empty()
+                || token.eq_ignore_ascii_case(b"keep-alive")
+                || token.eq_ignore_ascii_case(b"close")
+                || token.eq_ignore_ascii_case(b"upgrade")
+            {
+                continue;
+            }
+            // Not a valid header name: it names no header there could be.
+            if let Ok(name) = HeaderName::from_bytes(token) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+/// Headers a client's `Connection` cannot remove: the ones trafik sets or routes by. v1
+/// removed whatever a client nominated after adding its own, so `Connection:
+/// X-Forwarded-For` hid the client's address from the backend and `Connection: Host` sent
+/// the server's own address as Host (Traefik's CVE-2024-45410 and GHSA-92mv-8f8w-wq52).
+fn owned_by_trafik(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    name == "host"
+        || name == "x-real-ip"
+        || name == "x-replaced-path"
+        || name.starts_with("x-forwarded-")
+}
+
+/// Applies a request's `Connection` header as it arrives, before trafik or any middleware
+/// adds a header of its own: the headers the client nominated go now (except those trafik
+/// owns, see [`owned_by_trafik`]), and `Connection` keeps only the tokens that name no
+/// header (`upgrade`, `keep-alive`, `close`) and `te` (for `TE: trailers`), so nothing
+/// added later, by trafik or a middleware, can be removed on the way out.
+pub fn remove_connection_nominated(headers: &mut HeaderMap) {
+    if !headers.contains_key(header::CONNECTION) {
+        return;
+    }
+    let nominated = connection_nominated(headers);
+    if nominated.is_empty() {
+        return;
+    }
+    let mut kept = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        for token in value.as_bytes().split(|&b| b == b',') {
+            let token = token.trim_ascii();
+            if token.eq_ignore_ascii_case(b"keep-alive")
+                || token.eq_ignore_ascii_case(b"close")
+                || token.eq_ignore_ascii_case(b"upgrade")
+                || token.eq_ignore_ascii_case(b"te")
+            {
+                kept.push(token.to_vec());
+            }
+        }
+    }
+    for name in &nominated {
+        if *name != header::TE && !owned_by_trafik(name) {
+            headers.remove(name);
+        }
+    }
+    headers.remove(header::CONNECTION);
+    if !kept.is_empty() {
+        let value = HeaderValue::from_bytes(&kept.join(&b", "[..]))
+            .expect("tokens of a header value joined by commas make a header value");
+        headers.insert(header::CONNECTION, value);
     }
 }
 
@@ -272,6 +337,58 @@ mod tests {
         assert_eq!(h.len(), 2, "{h:?}");
         assert_eq!(h["x-kept"], "yes");
         assert_eq!(h[header::TE], "trailers");
+    }
+
+    #[test]
+    fn a_client_cannot_nominate_the_headers_trafik_owns() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::CONNECTION,
+            HeaderValue::from_static("close, X-FORWARDED-FOR, x-real-ip,Host"),
+        );
+        h.append(
+            header::CONNECTION,
+            HeaderValue::from_static("X-Secret , te"),
+        );
+        h.insert(header::HOST, HeaderValue::from_static("a.com"));
+        h.insert(&X_FORWARDED_FOR, HeaderValue::from_static("1.2.3.4"));
+        h.insert(&X_REAL_IP, HeaderValue::from_static("1.2.3.4"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        remove_connection_nominated(&mut h);
+        assert!(!h.contains_key("x-secret"));
+        assert_eq!(h[header::HOST], "a.com");
+        assert_eq!(h[&X_FORWARDED_FOR], "1.2.3.4");
+        assert_eq!(h[&X_REAL_IP], "1.2.3.4");
+        assert_eq!(h[header::CONNECTION], "close, te");
+        // What trafik adds afterwards survives the forwarder's hop-by-hop pass.
+        add_forwarded(
+            &mut h,
+            &client("a.com"),
+            &HeaderValue::from_static("proxy1"),
+        );
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h[&X_FORWARDED_FOR], "1.2.3.4, 10.0.0.7");
+        assert_eq!(h[&X_FORWARDED_HOST], "a.com");
+        assert_eq!(h[header::TE], "trailers");
+        assert!(!h.contains_key(header::CONNECTION));
+    }
+
+    #[test]
+    fn connection_keeps_upgrade_and_drops_when_nothing_is_left() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade, x-a"));
+        h.insert("x-a", HeaderValue::from_static("1"));
+        remove_connection_nominated(&mut h);
+        assert_eq!(h[header::CONNECTION], "Upgrade");
+        assert!(!h.contains_key("x-a"));
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("x-a, bad name"),
+        );
+        remove_connection_nominated(&mut h);
+        assert!(!h.contains_key(header::CONNECTION));
     }
 
     #[test]
