@@ -5,6 +5,8 @@ pub mod breaker;
 pub mod de;
 pub mod diagnostic;
 pub mod duration;
+#[doc(hidden)]
+pub mod fuzz;
 mod expr;
 pub mod load;
 pub mod model;

@@ -2,6 +2,8 @@ pub mod auth;
 pub mod balance;
 pub mod breaker;
 pub mod buffer;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod limit;
 pub mod path;
 pub mod retry;

@@ -212,7 +212,9 @@ impl Drop for Trafik {
 }
 
 fn spawn(config: &Path, dir: &Path, log: &Path) -> Child {
-    Command::new(bin())
+    let mut command = Command::new(bin());
+    die_with_parent(&mut command);
+    command
         .arg("--configFile")
         .arg(config)
         .arg("--workers")
@@ -225,6 +227,21 @@ fn spawn(config: &Path, dir: &Path, log: &Path) -> Child {
         .env_remove("RUST_LOG")
         .spawn()
         .expect("start trafik")
+}
+
+/// A server a test starts dies with the test process, even one killed before its guards
+/// run: Linux's parent-death signal, set in the child before it execs.
+pub fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches nothing of the parent's.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 pub fn bin() -> &'static str {
