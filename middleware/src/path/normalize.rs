@@ -107,10 +107,12 @@ pub fn normalize<'a>(raw: &'a str, allow: &EncodedCharacters) -> Result<Cow<'a, 
     if !(escaped || dot) || !raw.starts_with('/') {
         return Ok(Cow::Borrowed(raw));
     }
-    Ok(match remove_dot_segments(raw, |b| b == b'/', is_raw_dot_segment) {
-        Some(clean) => Cow::Owned(clean),
-        None => Cow::Borrowed(raw),
-    })
+    Ok(
+        match remove_dot_segments(raw, |b| b == b'/', is_raw_dot_segment) {
+            Some(clean) => Cow::Owned(clean),
+            None => Cow::Borrowed(raw),
+        },
+    )
 }
 
 /// A percent-decoded path with its dot segments removed again, `/` and `\` both separators
@@ -420,9 +422,12 @@ mod tests {
         assert_eq!(normalize("/a%2F..%2Fb", &slash).unwrap(), "/a%2F..%2Fb");
     }
 
+    /// Turns one allowance on.
+    type Allow = fn(&mut EncodedCharacters);
+
     #[test]
     fn each_allowance_lets_its_character_through_and_only_it() {
-        let cases: [(&str, Refused, fn(&mut EncodedCharacters)); 8] = [
+        let cases: [(&str, Refused, Allow); 8] = [
             ("/a%2Fb", Refused::Slash, |a| a.allow_encoded_slash = true),
             ("/a%5cb", Refused::BackSlash, |a| {
                 a.allow_encoded_back_slash = true
@@ -433,7 +438,9 @@ mod tests {
             ("/a%3Bb", Refused::Semicolon, |a| {
                 a.allow_encoded_semicolon = true
             }),
-            ("/a%25b", Refused::Percent, |a| a.allow_encoded_percent = true),
+            ("/a%25b", Refused::Percent, |a| {
+                a.allow_encoded_percent = true
+            }),
             ("/a%3fb", Refused::QuestionMark, |a| {
                 a.allow_encoded_question_mark = true
             }),
@@ -463,7 +470,10 @@ mod tests {
             allow_encoded_semicolon: true,
             ..NONE
         };
-        assert_eq!(normalize("/public/..%3Bx/admin", &semicolon).unwrap(), "/admin");
+        assert_eq!(
+            normalize("/public/..%3Bx/admin", &semicolon).unwrap(),
+            "/admin"
+        );
     }
 
     #[test]
@@ -474,8 +484,14 @@ mod tests {
         assert_eq!(clean("/public/..\\admin"), "/admin");
         assert_eq!(clean("/a\\b/..\\c"), "/a\\c");
         assert_eq!(clean("/a/b\\..;x"), "/a\\");
-        assert!(matches!(clean_decoded(Cow::Borrowed("/a/b.c")), Cow::Borrowed(_)));
-        assert!(matches!(clean_decoded(Cow::Borrowed("*")), Cow::Borrowed("*")));
+        assert!(matches!(
+            clean_decoded(Cow::Borrowed("/a/b.c")),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(
+            clean_decoded(Cow::Borrowed("*")),
+            Cow::Borrowed("*")
+        ));
     }
 
     #[test]
@@ -500,11 +516,36 @@ mod tests {
 
         fn path() -> impl Strategy<Value = String> {
             let token = prop_oneof![
-                Just("/"), Just("//"), Just("a"), Just("public"), Just("."), Just(".."),
-                Just("..."), Just(";"), Just(";x=1"), Just("%2e"), Just("%2E"), Just(".%2e"),
-                Just("%2f"), Just("%2F"), Just("%5c"), Just("%5C"), Just("\\"), Just("%00"),
-                Just("%25"), Just("%252e"), Just("%3b"), Just("%3B"), Just("%3f"), Just("%23"),
-                Just("%41"), Just("%"), Just("%z"), Just("%2"), Just("é"), Just("%C3%A9"),
+                Just("/"),
+                Just("//"),
+                Just("a"),
+                Just("public"),
+                Just("."),
+                Just(".."),
+                Just("..."),
+                Just(";"),
+                Just(";x=1"),
+                Just("%2e"),
+                Just("%2E"),
+                Just(".%2e"),
+                Just("%2f"),
+                Just("%2F"),
+                Just("%5c"),
+                Just("%5C"),
+                Just("\\"),
+                Just("%00"),
+                Just("%25"),
+                Just("%252e"),
+                Just("%3b"),
+                Just("%3B"),
+                Just("%3f"),
+                Just("%23"),
+                Just("%41"),
+                Just("%"),
+                Just("%z"),
+                Just("%2"),
+                Just("é"),
+                Just("%C3%A9"),
             ];
             proptest::collection::vec(token, 0..12).prop_map(|t| format!("/{}", t.concat()))
         }
