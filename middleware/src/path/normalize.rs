@@ -119,7 +119,8 @@ pub fn normalize<'a>(raw: &'a str, allow: &EncodedCharacters) -> Result<Cow<'a, 
 /// (see the module's documentation). Returned as is when it has none.
 pub fn clean_decoded(decoded: Cow<'_, str>) -> Cow<'_, str> {
     let is_sep = |b| b == b'/' || b == b'\\';
-    if !decoded.starts_with('/') {
+    // No dot, no dot segment: the common case is one (memchr) scan.
+    if !decoded.starts_with('/') || !decoded.contains('.') {
         return decoded;
     }
     match remove_dot_segments(&decoded, is_sep, is_decoded_dot_segment) {
