@@ -17,6 +17,7 @@ use trafik_config::rule::{Match, RequestInfo};
 
 use tower::{Layer, ServiceExt};
 use trafik_middleware::auth::AuthLayer;
+use trafik_middleware::path::{EncodedCharacters, clean_decoded, normalize_request};
 
 use crate::access_log::{AccessLog, Record};
 use crate::api::Internal;
@@ -41,6 +42,8 @@ pub struct EntryPointContext {
     pub auth: Option<AuthLayer>,
     /// The API, dashboard, ping, REST or metrics routes this entry point serves.
     pub internal: Option<Internal>,
+    /// `[entryPoints.X.encodedCharacters]`: what the path normaliser lets through.
+    pub encoded_characters: EncodedCharacters,
     pub telemetry: Arc<Telemetry>,
 }
 
@@ -64,20 +67,36 @@ pub async fn handle(
 async fn serve(
     ctx: Arc<EntryPointContext>,
     peer: SocketAddr,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
-    if let Some(internal) = &ctx.internal
+    // One reading of the path for all that follows (internal routes, rules, the backend):
+    // dot segments removed, meaningful encodings refused. The access log keeps it as sent.
+    let (sent, refused) = match normalize_request(&mut req, &ctx.encoded_characters) {
+        Ok(sent) => (sent, None),
+        Err(why) => (None, Some(why)),
+    };
+    if refused.is_none()
+        && let Some(internal) = &ctx.internal
         && internal.claims(req.uri().path())
     {
         return Ok(internal.call(req).await);
     }
     let started = Instant::now();
-    let mut record = ctx.access_log.as_ref().map(|_| new_record(&req, peer));
+    let mut record = ctx
+        .access_log
+        .as_ref()
+        .map(|_| new_record(&req, sent.as_ref(), peer));
     let mut sample = (!ctx.telemetry.is_empty()).then(|| new_sample(&ctx, &req));
     if let Some(s) = &sample {
         ctx.telemetry.started(&s.entry_point, &s.method, s.protocol);
     }
-    let response = route(&ctx, peer, req, record.as_mut(), sample.as_mut()).await;
+    let response = match refused {
+        None => route(&ctx, peer, req, record.as_mut(), sample.as_mut()).await,
+        Some(why) => {
+            tracing::debug!(entry_point = %ctx.name, path = req.uri().path(), "400: {why}");
+            error_response(StatusCode::BAD_REQUEST)
+        }
+    };
     if record.is_none() && sample.is_none() {
         return Ok(response);
     }
@@ -152,7 +171,8 @@ async fn route(
     };
     let raw_host = request_host(&req);
     let host = normalize_host(raw_host.unwrap_or(""));
-    let path = percent_decode(req.uri().path());
+    // Decoded separators (an allowed %2F or backslash) may make dot segments of their own.
+    let path = clean_decoded(percent_decode(req.uri().path()));
     let info = RequestInfo {
         method: req.method(),
         host: &host,
@@ -179,7 +199,7 @@ async fn route(
     drop(path);
     drop(host);
 
-    if let Err(status) = rewrite::apply(&frontend.modifiers, &mut req) {
+    if let Err(status) = rewrite::apply(&frontend.modifiers, &mut req, &ctx.encoded_characters) {
         return error_response(status);
     }
     // Added by the forwarder to each attempt; an untrusted client's own go now, before
@@ -237,7 +257,12 @@ async fn route(
     }
 }
 
-fn new_record(req: &Request<Incoming>, peer: SocketAddr) -> Record {
+/// `sent`: the path and query as the client sent them, when normalising changed them.
+fn new_record(
+    req: &Request<Incoming>,
+    sent: Option<&http::uri::PathAndQuery>,
+    peer: SocketAddr,
+) -> Record {
     let header = |name: header::HeaderName| {
         req.headers()
             .get(name)
@@ -249,9 +274,8 @@ fn new_record(req: &Request<Incoming>, peer: SocketAddr) -> Record {
         client: peer,
         username: None,
         method: req.method().to_string(),
-        path: req
-            .uri()
-            .path_and_query()
+        path: sent
+            .or(req.uri().path_and_query())
             .map(|p| p.as_str().to_owned())
             .unwrap_or_else(|| "/".into()),
         proto: proto_name(req.version()),

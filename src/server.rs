@@ -203,6 +203,7 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
             internal: features
                 .any()
                 .then(|| Internal::new(features, api_state.clone())),
+            encoded_characters: encoded_characters(&ep.encoded_characters),
             telemetry: telemetry.clone(),
         });
         listeners.push((listener, ctx, options));
@@ -355,4 +356,20 @@ async fn shutdown_signal() -> anyhow::Result<()> {
         _ = int.recv() => tracing::info!("received SIGINT"),
     }
     Ok(())
+}
+
+/// `[entryPoints.X.encodedCharacters]` as the path normaliser takes it.
+fn encoded_characters(
+    c: &trafik_config::EncodedCharacters,
+) -> trafik_middleware::path::EncodedCharacters {
+    trafik_middleware::path::EncodedCharacters {
+        allow_encoded_slash: c.allow_encoded_slash,
+        allow_encoded_back_slash: c.allow_encoded_back_slash,
+        allow_encoded_null_character: c.allow_encoded_null_character,
+        allow_encoded_semicolon: c.allow_encoded_semicolon,
+        allow_encoded_percent: c.allow_encoded_percent,
+        allow_encoded_question_mark: c.allow_encoded_question_mark,
+        allow_encoded_hash: c.allow_encoded_hash,
+        allow_encoded_dot: c.allow_encoded_dot,
+    }
 }

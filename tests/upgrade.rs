@@ -81,7 +81,8 @@ async fn upgraded_connections_tunnel_both_ways() {
     let backend = upgrade_backend().await;
     let port = free_port();
     let trafik = Trafik::start(&format!(
-        "[entryPoints.http]\naddress = \"127.0.0.1:{port}\"\n[file]\n[backends.ws.servers.s]\nurl = \"http://{backend}\"\n\
+        "[entryPoints.http]\naddress = \"127.0.0.1:{port}\"\n\
+         [entryPoints.http.encodedCharacters]\nallowEncodedSlash = true\n[file]\n[backends.ws.servers.s]\nurl = \"http://{backend}\"\n\
          [frontends.ws]\nbackend = \"ws\"\npassHostHeader = true\n[frontends.ws.routes.r]\nrule = \"PathPrefix:/\"\n"
     ));
     trafik

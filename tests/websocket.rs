@@ -86,8 +86,13 @@ defaultEntryPoints = ["http", "https"]
 graceTimeOut = "{grace}"
 [entryPoints.http]
 address = "127.0.0.1:{http}"
+  # The test path holds %2F, refused by default.
+  [entryPoints.http.encodedCharacters]
+  allowEncodedSlash = true
 [entryPoints.https]
 address = "127.0.0.1:{https}"
+  [entryPoints.https.encodedCharacters]
+  allowEncodedSlash = true
   [entryPoints.https.tls]
     [[entryPoints.https.tls.certificates]]
     certFile = "ws.crt"

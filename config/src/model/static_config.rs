@@ -150,9 +150,27 @@ pub struct EntryPoint {
     pub tls: Option<EntryPointTls>,
     pub redirect: Option<Redirect>,
     pub auth: Option<Auth>,
+    /// `[entryPoints.X.encodedCharacters]`: encoded path characters let through (default none).
+    pub encoded_characters: EncodedCharacters,
     // Parsed now, given behaviour by later issues.
     pub white_list: Option<serde_json::Value>,
     pub proxy_protocol: Option<serde_json::Value>,
+}
+
+/// `[entryPoints.X.encodedCharacters]`: which percent-encoded characters a request path may
+/// hold; the others are refused with 400 before routing. Traefik 3's names, plus `allowEncodedDot`
+/// (`%2E` in a `.`/`..` segment), which trafik adds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EncodedCharacters {
+    pub allow_encoded_slash: bool,
+    pub allow_encoded_back_slash: bool,
+    pub allow_encoded_null_character: bool,
+    pub allow_encoded_semicolon: bool,
+    pub allow_encoded_percent: bool,
+    pub allow_encoded_question_mark: bool,
+    pub allow_encoded_hash: bool,
+    pub allow_encoded_dot: bool,
 }
 
 /// `[entryPoints.X.tls]`.

@@ -27,9 +27,11 @@
 //! any inner response type.
 //!
 //! A path always starts with `/` after a rewrite (an added prefix or a replacement without one
-//! gets it).
+//! gets it). The layers do not clean paths themselves: [`normalize()`] (dot segments, refused
+//! encodings) is for the caller to apply before routing and after rewriting.
 
 mod add_prefix;
+mod normalize;
 mod replace_path;
 mod replace_path_regex;
 mod strip_prefix;
@@ -45,6 +47,7 @@ use http::uri::PathAndQuery;
 use http::{HeaderValue, Response, StatusCode, Uri};
 
 pub use add_prefix::{AddPrefix, AddPrefixLayer, add_prefix};
+pub use normalize::{EncodedCharacters, Refused, clean_decoded, normalize, normalize_request};
 pub use replace_path::{ReplacePath, ReplacePathLayer, replace_path};
 pub use replace_path_regex::{ReplacePathRegex, ReplacePathRegexLayer, replace_path_regex};
 pub use strip_prefix::{StripPrefix, StripPrefixLayer, strip_prefix};
