@@ -32,16 +32,16 @@ pub fn rule(data: &[u8]) {
     let lines: Vec<&str> = text.lines().take(4).collect();
     for line in &lines {
         if let Err(e) = crate::rule::parse(line) {
-            assert!(
-                e.offset <= line.len(),
-                "offset {} past {line:?}",
-                e.offset
-            );
+            assert!(e.offset <= line.len(), "offset {} past {line:?}", e.offset);
         }
     }
     for keep_trailing_slash in [false, true] {
-        let Ok(rule) = FrontendRule::compile(&lines, &CompileOptions { keep_trailing_slash })
-        else {
+        let Ok(rule) = FrontendRule::compile(
+            &lines,
+            &CompileOptions {
+                keep_trailing_slash,
+            },
+        ) else {
             continue;
         };
         let headers = http::HeaderMap::new();

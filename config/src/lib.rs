@@ -5,9 +5,9 @@ pub mod breaker;
 pub mod de;
 pub mod diagnostic;
 pub mod duration;
+mod expr;
 #[doc(hidden)]
 pub mod fuzz;
-mod expr;
 pub mod load;
 pub mod model;
 pub mod retry_expr;

@@ -93,3 +93,47 @@ pub fn authorization(data: &[u8]) {
         }
     }
 }
+
+/// A request path through the normaliser, with the `allowEncoded*` options taken from the
+/// first byte: what passes starts with `/`, is normalised already (the second pass borrows
+/// it unchanged), and what rules then match has no dot segment once decoded.
+pub fn path(data: &[u8]) {
+    use std::borrow::Cow;
+
+    use crate::path::{EncodedCharacters, clean_decoded, decode, normalize};
+
+    let Some((&bits, rest)) = data.split_first() else {
+        return;
+    };
+    let on = |i: u8| bits & (1 << i) != 0;
+    let allow = EncodedCharacters {
+        allow_encoded_slash: on(0),
+        allow_encoded_back_slash: on(1),
+        allow_encoded_null_character: on(2),
+        allow_encoded_semicolon: on(3),
+        allow_encoded_percent: on(4),
+        allow_encoded_question_mark: on(5),
+        allow_encoded_hash: on(6),
+        allow_encoded_dot: on(7),
+    };
+    let raw = format!("/{}", String::from_utf8_lossy(rest));
+    let Ok(out) = normalize(&raw, &allow) else {
+        return;
+    };
+    assert!(out.starts_with('/'), "{raw:?} → {out:?}");
+    assert!(
+        matches!(normalize(&out, &allow), Ok(Cow::Borrowed(again)) if again == out),
+        "{raw:?} → {out:?} is not a fixed point"
+    );
+    let decoded = String::from_utf8_lossy(&decode(&out)).into_owned();
+    let matched = clean_decoded(Cow::Owned(decoded));
+    assert!(matched.starts_with('/'), "{raw:?} → {matched:?}");
+    let dot = |s: &str| {
+        let name = s.split(';').next().unwrap_or("");
+        name == "." || name == ".."
+    };
+    assert!(
+        !matched.split(['/', '\\']).skip(1).any(dot),
+        "{raw:?} → {matched:?} keeps a dot segment"
+    );
+}
