@@ -259,9 +259,7 @@ pub fn parse(buf: &[u8]) -> Parse {
     let what = format!("{} {}", request.method, request.target);
     let framed = if !te.is_empty() {
         if !cl.is_empty() {
-            return Parse::Invalid(format!(
-                "{what}: both Transfer-Encoding and Content-Length"
-            ));
+            return Parse::Invalid(format!("{what}: both Transfer-Encoding and Content-Length"));
         }
         if te.len() != 1 || !te[0].eq_ignore_ascii_case(b"chunked") {
             return Parse::Invalid(format!(
@@ -390,7 +388,9 @@ fn header_line(line: &[u8]) -> Result<(String, Vec<u8>), String> {
         return Err(bad("control byte in the value"));
     }
     Ok((
-        String::from_utf8(name.to_vec()).unwrap().to_ascii_lowercase(),
+        String::from_utf8(name.to_vec())
+            .unwrap()
+            .to_ascii_lowercase(),
         value.to_vec(),
     ))
 }
