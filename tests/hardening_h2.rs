@@ -328,6 +328,10 @@ async fn malformed_h2_requests_never_reach_the_http1_backend() {
                 r.method, r.target
             ));
         }
+        // To an origin server, a request target is origin-form (RFC 9112 §3.2.1).
+        if !r.target.starts_with('/') {
+            failures.push(format!("a request target not in origin-form: {}", r.target));
+        }
     }
     for (case, seen) in cases.iter().zip(&seen) {
         let marker = format!("/{}/", case.name);
@@ -353,5 +357,28 @@ async fn malformed_h2_requests_never_reach_the_http1_backend() {
         cases.len(),
         failures.join("\n"),
         trafik.logs()
+    );
+}
+
+/// The frame writer's integers and the `:status` reader, against RFC 7541's examples
+/// and Huffman table.
+#[test]
+fn hpack_integers_and_status_decoding() {
+    let mut out = Vec::new();
+    hpack_int(&mut out, 5, 0, 1337);
+    assert_eq!(out, [31, 154, 10]); // RFC 7541 §C.1.2
+    out.clear();
+    hpack_int(&mut out, 7, 0, 126);
+    assert_eq!(out, [126]);
+    // Static :status entries, after a dynamic table size update to 0.
+    assert_eq!(decode_status(&[0x20, 0x88]), Ok(200));
+    assert_eq!(decode_status(&[0x8c]), Ok(400));
+    // Literals with the :status name: plain "413", Huffman "502" and "431" (padded).
+    assert_eq!(decode_status(&[0x08, 0x03, b'4', b'1', b'3']), Ok(413));
+    assert_eq!(decode_status(&[0x48, 0x82, 0x6c, 0x02]), Ok(502));
+    assert_eq!(decode_status(&[0x08, 0x83, 0x69, 0x90, 0xff]), Ok(431));
+    assert!(
+        decode_status(&[0xbe]).is_err(),
+        "a dynamic index is not expected"
     );
 }

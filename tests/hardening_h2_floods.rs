@@ -1,12 +1,17 @@
 //! HTTP/2 floods against the real trafik binary over h2c (prior knowledge): rapid reset
-//! (CVE-2023-44487), CONTINUATION flood (CVE-2024-27316 and its family), SETTINGS and PING
-//! floods (CVE-2019-9515, -9512), and a header block past the header list limit.
+//! (CVE-2023-44487) and its provoked variant (CVE-2025-8671), CONTINUATION flood
+//! (CVE-2024-27316 and its family), SETTINGS and PING floods (CVE-2019-9515, -9512), and a
+//! header block past the header list limit.
 //!
 //! What this file proves, each flood bounded in what it sends and run against its own
 //! trafik (so the process's peak memory, `VmHWM`, is the flood's):
 //!
 //! * rapid reset: of 20,000 streams opened and reset at once, trafik ends the connection
-//!   (GOAWAY and/or EOF) and the backend receives only a small bounded number of them;
+//!   (GOAWAY and/or EOF) and the backend receives only a small bounded number of them
+//!   (fewer than 1,000; none in practice: hyper/h2's pending-reset limit answers
+//!   ENHANCE_YOUR_CALM);
+//! * provoked resets (MadeYouReset, CVE-2025-8671): 20,000 streams that trafik itself must
+//!   reset end the connection too (h2's limit on locally reset streams);
 //! * CONTINUATION flood: a header block that never ends is cut off — trafik closes the
 //!   connection long before 64 MiB of CONTINUATION frames are sent — and nothing reaches
 //!   the backend;
@@ -366,4 +371,52 @@ fn split_block(path: &str, size: usize, frame_size: usize) -> Vec<u8> {
         bytes.extend(frame(kind, flags, 1, chunk));
     }
     bytes
+}
+
+/// The MadeYouReset variant (CVE-2025-8671): the client never sends RST_STREAM but makes
+/// trafik reset each stream itself, here with a request carrying a connection-specific
+/// header (malformed, RFC 9113 §8.2.2: a stream error), so a limit on the client's resets
+/// alone would not bite. (The other classic triggers, a WINDOW_UPDATE of 0 or DATA after
+/// END_STREAM, already end the whole connection at the first one.)
+#[tokio::test(flavor = "multi_thread")]
+async fn provoked_resets_are_cut_off_too() {
+    const STREAMS: usize = 20_000;
+    const PER_BATCH: usize = 200;
+    let s = serve().await;
+    let h2 = H2::connect(s.addr).await;
+    let (read, mut write) = h2.stream.into_split();
+    let watcher = watch(read);
+    let (how, batches) = flood(&mut write, STREAMS / PER_BATCH, |b| {
+        let mut bytes = Vec::new();
+        for i in 0..PER_BATCH {
+            let n = b * PER_BATCH + i;
+            let stream = 2 * n as u32 + 1;
+            let path = format!("/provoked/{n}");
+            bytes.extend(frame(
+                HEADERS,
+                END_HEADERS | END_STREAM,
+                stream,
+                &request_block("GET", &path, &[("connection", "close")]),
+            ));
+        }
+        bytes
+    })
+    .await;
+    let ending = watcher.await.unwrap();
+    drop(write);
+    let reached = s.backend_count("/provoked/");
+    println!(
+        "provoked resets: {how:?} after {} streams written, {ending:?}, {reached} of {STREAMS} \
+         reached the backend",
+        batches * PER_BATCH
+    );
+    assert!(
+        ending.closed,
+        "trafik did not end the connection: {ending:?}"
+    );
+    assert!(
+        reached < STREAMS / 20,
+        "{reached} of {STREAMS} reset streams reached the backend"
+    );
+    s.assert_healthy("provoked resets").await;
 }

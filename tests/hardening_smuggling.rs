@@ -605,7 +605,14 @@ fn judge(case: &Case, seen: &Observed, requests: &[&Request]) -> Result<String, 
             "the backend got the next request ({} {}) but the client got no answer to it",
             q.method, q.target
         )),
-        (None, None) if seen.closed => Ok(format!("{outcome}; closed")),
+        (None, None) if seen.closed => match got_first {
+            Some(q) if !q.complete => Ok(format!(
+                "{outcome}; closed (the backend had the head and {} body bytes, then the \
+                 connection was cut)",
+                q.body.len()
+            )),
+            _ => Ok(format!("{outcome}; closed")),
+        },
         (None, None) if e.pending => Ok(format!("{outcome}; waiting for the rest")),
         (None, None) => Err(format!(
             "{outcome}, then no answer to the pipelined next request and the connection \
@@ -644,6 +651,10 @@ async fn run_table(cases: Vec<Case>) {
                 "a request no case sent reached the backend: {} {}",
                 r.method, r.target
             ));
+        }
+        // To an origin server, a request target is origin-form (RFC 9112 §3.2.1).
+        if !r.target.starts_with('/') {
+            failures.push(format!("a request target not in origin-form: {}", r.target));
         }
     }
     for (case, seen) in cases.iter().zip(&seen) {
@@ -726,4 +737,50 @@ async fn a_malformed_chunked_body_is_answered_400_not_502() {
         "malformed chunked bodies were answered {statuses:?}, and a good request after \
          them {after} (503: the backend's breaker tripped)"
     );
+}
+
+/// The raw backend's parser is the judge of what trafik sent: it must accept plain
+/// HTTP/1.1 and refuse everything the cases above try to slip through.
+#[test]
+fn the_raw_backends_parser_is_strict() {
+    use raw_backend::{Parse, parse};
+    let complete = |bytes: &str| match parse(bytes.as_bytes()) {
+        Parse::Complete(r, used) => (r, used),
+        Parse::Incomplete(_) => panic!("incomplete: {bytes:?}"),
+        Parse::Invalid(e) => panic!("invalid: {bytes:?}: {e}"),
+    };
+    let invalid = |bytes: &str| {
+        assert!(
+            matches!(parse(bytes.as_bytes()), Parse::Invalid(_)),
+            "accepted {bytes:?}"
+        )
+    };
+    let (r, used) = complete("POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET");
+    assert_eq!(
+        (r.method.as_str(), r.target.as_str(), used),
+        ("POST", "/a", 53)
+    );
+    assert_eq!(r.body, b"hello");
+    let chunked = "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1\r\n!\r\n0\r\nT: 1\r\n\r\n";
+    let (r, used) = complete(chunked);
+    assert_eq!((r.body.as_slice(), used), (&b"hello!"[..], chunked.len()));
+    // A body still arriving: the partial request, with what came so far.
+    match parse(b"POST /a HTTP/1.1\r\nContent-Length: 9\r\n\r\nhel") {
+        Parse::Incomplete(Some(r)) => {
+            assert_eq!((r.body.as_slice(), r.complete), (&b"hel"[..], false))
+        }
+        _ => panic!("a partial body is an incomplete request"),
+    }
+    invalid("GET /a HTTP/1.1\nHost: h\r\n\r\n");
+    invalid("GET /a HTTP/1.1\r\nHost: h\rX: y\r\n\r\n");
+    invalid("GET /a HTTP/1.1\r\nX: a\0b\r\n\r\n");
+    invalid("GET /a HTTP/1.1\r\nX: a\r\n b\r\n\r\n");
+    invalid("GET /a b HTTP/1.1\r\n\r\n");
+    invalid("GET http://x/a HTTP/2.0\r\n\r\n");
+    invalid("POST /a HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello");
+    invalid("POST /a HTTP/1.1\r\nContent-Length: +5\r\n\r\nhello");
+    invalid("POST /a HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    invalid("POST /a HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+    invalid("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x\r\nhello\r\n0\r\n\r\n");
+    invalid("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloX\r\n0\r\n\r\n");
 }
