@@ -140,6 +140,11 @@ impl Trafik {
         self.child = Some(spawn(&self.config, &self.dir, &self.log));
     }
 
+    /// The process id, to read its `/proc/<pid>/status` (memory) in the hardening tests.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
