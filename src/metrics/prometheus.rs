@@ -144,7 +144,7 @@ impl Prometheus {
             .dec();
         let labels = EntryPointRequest {
             code: o.status.to_string(),
-            method: o.method.to_string(),
+            method: super::labels::method(o.method).to_string(),
             protocol: o.protocol.to_string(),
             entrypoint: o.entry_point.to_string(),
         };
@@ -248,7 +248,7 @@ fn encode_registry_body(out: &mut String, registry: &Registry) -> std::fmt::Resu
 
 fn open(entry_point: &str, method: &str, protocol: &str) -> EntryPointOpen {
     EntryPointOpen {
-        method: method.to_string(),
+        method: super::labels::method(method).to_string(),
         protocol: protocol.to_string(),
         entrypoint: entry_point.to_string(),
     }
