@@ -234,12 +234,8 @@ async fn route(
 }
 
 fn new_record(req: &Request<Incoming>, peer: SocketAddr) -> Record {
-    let header = |name: header::HeaderName| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    // As sent (shared, not copied): the log escapes them.
+    let header = |name: header::HeaderName| req.headers().get(name).cloned();
     Record {
         start: SystemTime::now(),
         client: peer,

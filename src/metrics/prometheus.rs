@@ -232,6 +232,13 @@ impl Prometheus {
             "Last config reload failure",
             last_failure,
         );
+        let log_dropped = Counter::<u64>::default();
+        log_dropped.inc_by(crate::access_log::dropped_total());
+        registry.register(
+            "traefik_accesslog_dropped",
+            "Access log records dropped because the log writer fell behind",
+            log_dropped,
+        );
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode_registry_body(&mut out, &self.registry);
