@@ -68,39 +68,65 @@ async fn serve(
         return Ok(internal.call(req).await);
     }
     let started = Instant::now();
-    let mut record = ctx.access_log.as_ref().map(|_| new_record(&req, peer));
-    let mut sample = (!ctx.telemetry.is_empty()).then(|| new_sample(&ctx, &req));
+    let record = ctx.access_log.as_ref().map(|_| new_record(&req, peer));
+    let sample = (!ctx.telemetry.is_empty()).then(|| new_sample(&ctx, &req));
     if let Some(s) = &sample {
         ctx.telemetry.started(&s.entry_point, &s.method, s.protocol);
     }
-    let response = route(&ctx, peer, req, record.as_mut(), sample.as_mut()).await;
     if record.is_none() && sample.is_none() {
-        return Ok(response);
+        return Ok(route(&ctx, peer, req, None, None).await);
     }
-    let status = response.status().as_u16();
-    if let Some(r) = record.as_mut() {
-        r.status = status;
-    }
-    if let Some(s) = sample.as_mut() {
-        s.status = status;
-    }
-    let observer = Finish {
+    // Made before the request is routed, so that a client who goes away first (hyper then
+    // drops this future) is still reported, with 499.
+    let mut finish = Finish {
         log: ctx.access_log.clone().zip(record),
         metrics: sample.map(|s| (ctx.telemetry.clone(), s)),
         started,
+        answered: false,
     };
+    let response = route(
+        &ctx,
+        peer,
+        req,
+        finish.log.as_mut().map(|(_, r)| r),
+        finish.metrics.as_mut().map(|(_, s)| s),
+    )
+    .await;
+    finish.answered(response.status().as_u16());
     let (parts, body) = response.into_parts();
-    Ok(Response::from_parts(
-        parts,
-        body.observe(Box::new(observer)),
-    ))
+    Ok(Response::from_parts(parts, body.observe(Box::new(finish))))
 }
 
-/// Reports a request once its response has ended: to the access log and the metrics.
+/// nginx's "client closed request": logged for a request whose client went away before
+/// its response's head was ready. Once the head is sent, its status is what is logged,
+/// even when the client leaves during the body (as nginx does).
+pub const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+/// Reports a request once to the access log and the metrics: when its response body
+/// ends, or when it is dropped unanswered (the client went away before the response's
+/// head), so the open-requests gauge always comes back down and every request has a line.
 struct Finish {
     log: Option<(AccessLog, Record)>,
     metrics: Option<(Arc<Telemetry>, Sample)>,
     started: Instant,
+    /// The response's head is ready and its status recorded.
+    answered: bool,
+}
+
+impl Finish {
+    fn answered(&mut self, status: u16) {
+        self.set_status(status);
+        self.answered = true;
+    }
+
+    fn set_status(&mut self, status: u16) {
+        if let Some((_, r)) = self.log.as_mut() {
+            r.status = status;
+        }
+        if let Some((_, s)) = self.metrics.as_mut() {
+            s.status = status;
+        }
+    }
 }
 
 impl BodyObserver for Finish {
@@ -119,6 +145,16 @@ impl BodyObserver for Finish {
         if let Some((telemetry, s)) = self.metrics.take() {
             telemetry.finished(&s, took);
         }
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        // After `on_end` there is nothing left to report.
+        if !self.answered {
+            self.set_status(CLIENT_CLOSED_REQUEST);
+        }
+        self.on_end(false);
     }
 }
 
