@@ -1,0 +1,327 @@
+//! Hardening through the binary: what a client can make trafik keep (metric series, the
+//! access log's queue, bcrypt work), secrets the API must not show, and the smaller holes:
+//! a malformed request body blamed on the backend, requests whose client went away left
+//! unreported, and log lines a client could forge.
+
+mod common;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// trafik with one catch-all frontend `fe` → backend `be` on `http`, the access log (CLF)
+/// in `access.log`, and the API and metrics on `api`.
+struct Proxy {
+    trafik: Trafik,
+    http: u16,
+    api: u16,
+}
+
+fn proxy_config(http: u16, api: u16, server: &str, extra: &str) -> String {
+    format!(
+        r#"defaultEntryPoints = ["http"]
+[entryPoints.http]
+address = "127.0.0.1:{http}"
+[entryPoints.traefik]
+address = "127.0.0.1:{api}"
+[accessLog]
+filePath = "access.log"
+[api]
+[rest]
+[metrics.prometheus]
+[file]
+{extra}
+[backends.be.servers.s]
+url = "{server}"
+[frontends.fe]
+backend = "be"
+[frontends.fe.routes.r]
+rule = "PathPrefix:/"
+"#
+    )
+}
+
+async fn proxy(server: &str, extra: &str) -> Proxy {
+    let (http, api) = (free_port(), free_port());
+    let trafik = Trafik::start(&proxy_config(http, api, server, extra));
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{api}/api/providers"), 200)
+        .await;
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{http}/ready"), 200)
+        .await;
+    Proxy { trafik, http, api }
+}
+
+impl Proxy {
+    async fn metrics(&self) -> String {
+        client()
+            .get(format!("http://127.0.0.1:{}/metrics", self.api))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    fn access_log(&self) -> String {
+        std::fs::read_to_string(self.trafik.path("access.log")).unwrap_or_default()
+    }
+
+    /// The access log's line whose request line contains `needle`, once written.
+    async fn log_line(&self, needle: &str) -> String {
+        eventually(&format!("an access log line with {needle:?}"), || async {
+            self.access_log()
+                .lines()
+                .find(|l| l.contains(needle))
+                .map(str::to_owned)
+        })
+        .await
+    }
+
+    /// `traefik_entrypoint_open_connections` of the `http` entry point, summed over its
+    /// methods and protocols.
+    async fn open_connections(&self) -> i64 {
+        self.metrics()
+            .await
+            .lines()
+            .filter(|l| {
+                l.starts_with("traefik_entrypoint_open_connections{")
+                    && l.contains("entrypoint=\"http\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<i64>().ok())
+            .sum()
+    }
+}
+
+/// Sends `raw` on a fresh connection and reads until the server closes it or `limit`
+/// passes; what came back, lossily as text.
+async fn raw_exchange(port: u16, raw: &[u8], limit: Duration) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    s.write_all(raw).await.unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(limit, s.read_to_end(&mut got)).await;
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+fn status_of(response: &str) -> Option<u16> {
+    response.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+// ------------------------------------------------------------------ metrics labels
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invented_methods_share_one_metric_label() {
+    let backend = Backend::start("b").await;
+    let p = proxy(&backend.url(), "").await;
+    let c = client();
+    for i in 0..20 {
+        let method = reqwest::Method::from_bytes(format!("BREW{i}").as_bytes()).unwrap();
+        let r = c
+            .request(method, format!("http://127.0.0.1:{}/pot", p.http))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // The backend saw the methods as sent: only the label is folded.
+    let (_, v) = get_json(&format!("http://127.0.0.1:{}/x", p.http)).await;
+    assert_eq!(v["method"], "GET");
+    let metrics = eventually("the 20 requests counted", || async {
+        let m = p.metrics().await;
+        m.lines()
+            .any(|l| {
+                l.starts_with("traefik_entrypoint_requests_total{")
+                    && l.contains("method=\"EXTENSION_METHOD\"")
+                    && l.ends_with(" 20")
+            })
+            .then_some(m)
+    })
+    .await;
+    assert!(!metrics.contains("BREW"), "{metrics}");
+    assert!(metrics.contains("method=\"GET\""), "{metrics}");
+}
+
+// ------------------------------------------------------------------ request bodies
+
+/// A chunked body whose second chunk size is not hex: the client's fault.
+const BAD_CHUNKED: &[u8] = b"POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_chunk_size_is_the_clients_fault() {
+    let backend = Backend::start("b").await;
+    let p = proxy(&backend.url(), "").await;
+    let response = raw_exchange(p.http, BAD_CHUNKED, Duration::from_secs(20)).await;
+    assert_eq!(
+        status_of(&response),
+        Some(400),
+        "a broken request body is answered 400, not blamed on the server: {response:?}"
+    );
+    let line = p.log_line("POST /upload").await;
+    assert!(line.contains("\" 400 "), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_bodies_do_not_trip_the_circuit_breaker() {
+    let backend = Backend::start("b").await;
+    let p = proxy(
+        &backend.url(),
+        "[backends.be.circuitBreaker]\nexpression = \"NetworkErrorRatio() > 0.1\"",
+    )
+    .await;
+    for _ in 0..20 {
+        let response = raw_exchange(p.http, BAD_CHUNKED, Duration::from_secs(20)).await;
+        assert_ne!(status_of(&response), Some(502), "{response:?}");
+    }
+    // Were they network errors, the ratio (20 of 20) would trip the breaker at its next
+    // check (at most 100 ms away) and the backend would be answered 503 for 10 s. The
+    // good requests below dilute the ratio by one each: 180 before it falls under 0.1.
+    let c = client();
+    let since = Instant::now();
+    let mut sent = 0;
+    while since.elapsed() < Duration::from_millis(500) && sent < 150 {
+        let r = c
+            .get(format!("http://127.0.0.1:{}/after", p.http))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "request {sent} after the malformed bodies");
+        sent += 1;
+    }
+}
+
+// ------------------------------------------------------------------ clients that go away
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_gone_before_the_answer_is_logged_499_and_the_gauge_comes_down() {
+    let backend = Backend::start("b").await;
+    let p = proxy(&backend.url(), "").await;
+    backend.set_delay(5_000);
+    let hits = backend.hits();
+    let mut s = TcpStream::connect(("127.0.0.1", p.http)).await.unwrap();
+    s.write_all(b"GET /abandoned HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    // In flight: the backend has it, and the gauge counts it.
+    eventually("the request to reach the backend", || async {
+        (backend.hits() > hits).then_some(())
+    })
+    .await;
+    assert_eq!(p.open_connections().await, 1);
+    drop(s);
+
+    let line = p.log_line("GET /abandoned").await;
+    assert!(line.contains("\" 499 "), "{line}");
+    eventually("the open-connections gauge back at 0", || async {
+        (p.open_connections().await == 0).then_some(())
+    })
+    .await;
+    let metrics = p.metrics().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("traefik_entrypoint_requests_total{")
+                && l.contains("code=\"499\"")
+                && l.ends_with(" 1")),
+        "{metrics}"
+    );
+}
+
+/// A server that answers every request with a chunked 200 whose first chunk is `hello`,
+/// and then never sends the rest.
+async fn stalling_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 8192];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf).await {
+                    Ok(n @ 1..) => got.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+                .await;
+            held.push(s);
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_gone_mid_body_is_logged_and_the_gauge_comes_down() {
+    let (url, server) = stalling_server().await;
+    let backend = Backend::start("b").await;
+    // Ready checks go to a real backend; the stalling server gets one frontend.
+    let p = proxy(
+        &backend.url(),
+        &format!(
+            "[backends.stall.servers.s]\nurl = \"{url}\"\n[frontends.stall]\nbackend = \"stall\"\npriority = 100\n\
+             [frontends.stall.routes.r]\nrule = \"PathPrefix:/stall\"\n"
+        ),
+    )
+    .await;
+    let mut s = TcpStream::connect(("127.0.0.1", p.http)).await.unwrap();
+    s.write_all(b"GET /stall HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&got).contains("hello") {
+        let n = tokio::time::timeout(DEADLINE, s.read(&mut buf))
+            .await
+            .expect("the head and first chunk")
+            .unwrap();
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(p.open_connections().await, 1);
+    drop(s);
+
+    // The head was sent: its status is what is logged.
+    let line = p.log_line("GET /stall").await;
+    assert!(line.contains("\" 200 "), "{line}");
+    eventually("the open-connections gauge back at 0", || async {
+        (p.open_connections().await == 0).then_some(())
+    })
+    .await;
+    server.abort();
+}
+
+// ------------------------------------------------------------------ log injection
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_user_agent_cannot_forge_log_fields() {
+    let backend = Backend::start("b").await;
+    let p = proxy(&backend.url(), "").await;
+    // A quote to close the field and fake the rest of a line, a backslash, and bytes
+    // outside ASCII (obs-text, which HTTP/1.1 header values may carry).
+    let raw = b"GET /forged HTTP/1.1\r\nHost: a\r\nReferer: r\\\"\r\nUser-Agent: x\" 200 0 \"-\" \"evil\xc3\xa9\xff\r\nConnection: close\r\n\r\n";
+    let response = raw_exchange(p.http, raw, Duration::from_secs(20)).await;
+    assert_eq!(status_of(&response), Some(200), "{response:?}");
+    let line = p.log_line("GET /forged").await;
+    assert!(
+        line.contains(r#" "r\\\"" "x\" 200 0 \"-\" \"evil\xc3\xa9\xff" "#),
+        "{line}"
+    );
+    // The line still has exactly the format's own quotes unescaped (10), and nothing but
+    // printable ASCII.
+    assert_eq!(bare_quotes(&line), 10, "{line}");
+    assert!(line.bytes().all(|b| (0x20..0x7f).contains(&b)), "{line}");
+}
+
+/// Quotes not escaped: not preceded by an odd run of backslashes.
+fn bare_quotes(line: &str) -> usize {
+    let b = line.as_bytes();
+    (0..b.len())
+        .filter(|&i| {
+            b[i] == b'"' && b[..i].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 0
+        })
+        .count()
+}
