@@ -325,3 +325,93 @@ fn bare_quotes(line: &str) -> usize {
         })
         .count()
 }
+
+// ------------------------------------------------------------------ the access log's queue
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stuck_access_log_drops_and_counts_without_holding_requests() {
+    // The log is a FIFO that is opened but never read: once its pipe buffer is full, the
+    // writer thread blocks for good, as on a dead disk or a stdout nobody reads.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("access.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        // Opening a FIFO waits for the other end: trafik's, at its start.
+        std::thread::spawn(move || std::fs::File::open(fifo).unwrap())
+    };
+    let (http, api) = (free_port(), free_port());
+    let trafik = Trafik::start(&format!(
+        r#"logLevel = "WARN"
+[entryPoints.http]
+address = "127.0.0.1:{http}"
+[entryPoints.traefik]
+address = "127.0.0.1:{api}"
+[accessLog]
+filePath = "{}"
+[api]
+[metrics.prometheus]
+"#,
+        fifo.display()
+    ));
+    let _reader = reader.join().unwrap();
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{api}/api/version"), 200)
+        .await;
+
+    // 100 KB records (a client chooses its User-Agent's size): the 64 MiB bound is
+    // reached after about 650, long before the 64 Ki records one.
+    let agent = "a".repeat(100_000);
+    let c = client();
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let (c, agent) = (c.clone(), agent.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..125 {
+                let r = c
+                    .get(format!("http://127.0.0.1:{http}/nowhere/{worker}/{i}"))
+                    .header("user-agent", &agent)
+                    .send()
+                    .await
+                    .unwrap();
+                // Answered, whatever the log does.
+                assert_eq!(r.status(), 404);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let dropped = eventually("traefik_accesslog_dropped_total above 0", || async {
+        let m = c
+            .get(format!("http://127.0.0.1:{api}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let n: u64 = m
+            .lines()
+            .find_map(|l| l.strip_prefix("traefik_accesslog_dropped_total "))?
+            .parse()
+            .ok()?;
+        (n > 0).then_some(n)
+    })
+    .await;
+    // 1000 records of 100 KB, room for about 650 in the queue and a few in the pipe.
+    assert!((200..1000).contains(&dropped), "{dropped} dropped");
+    let warning = eventually("a warning about the dropped records", || async {
+        trafik
+            .logs()
+            .lines()
+            .find(|l| l.contains("records dropped since the last warning"))
+            .map(str::to_owned)
+    })
+    .await;
+    assert!(warning.contains("WARN"), "{warning}");
+}
