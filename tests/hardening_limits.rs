@@ -415,3 +415,92 @@ filePath = "{}"
     .await;
     assert!(warning.contains("WARN"), "{warning}");
 }
+
+// ------------------------------------------------------------------ bcrypt floods
+
+/// `bcrypt::hash("right horse", 10)`: about 0.3 s to verify in a debug build, 50 ms in a
+/// release one.
+const BCRYPT_RIGHT_HORSE: &str = "$2b$10$nqdeGLI8cHjYXaz7aeqd5.HyPvwWfv067/TV25HlzDaPHq2NpjNZW";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_wrong_passwords_is_bounded_and_the_right_one_still_gets_in() {
+    let backend = Backend::start("b").await;
+    let http = free_port();
+    let trafik = Trafik::start(&format!(
+        r#"[entryPoints.http]
+address = "127.0.0.1:{http}"
+  [entryPoints.http.auth.basic]
+  users = ["u:{BCRYPT_RIGHT_HORSE}"]
+[ping]
+entryPoint = "http"
+[file]
+[backends.be.servers.s]
+url = "{}"
+[frontends.fe]
+backend = "be"
+[frontends.fe.routes.r]
+rule = "PathPrefix:/"
+"#,
+        backend.url()
+    ));
+    let base = format!("http://127.0.0.1:{http}");
+    trafik.wait_for(&format!("{base}/ping"), 200).await;
+    let c = client();
+    let right = |path: &str| {
+        c.get(format!("{base}{path}"))
+            .basic_auth("u", Some("right horse"))
+            .send()
+    };
+    eventually("the right password to get in", || async {
+        (right("/first").await.ok()?.status() == 200).then_some(())
+    })
+    .await;
+
+    // Far more wrong passwords at once than there are places (one running per core, 16
+    // per core waiting): the rest are refused without hashing.
+    let flood: Vec<_> = (0..150)
+        .map(|i| {
+            let c = c.clone();
+            let url = format!("{base}/guess/{i}");
+            tokio::spawn(async move {
+                c.get(url)
+                    .basic_auth("u", Some(format!("guess {i}")))
+                    .send()
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    // Meanwhile trafik serves: /ping (no auth), and the right password, remembered.
+    let ping = c.get(format!("{base}/ping")).send().await.unwrap();
+    assert_eq!(ping.status(), 200);
+    assert_eq!(right("/during").await.unwrap().status(), 200);
+
+    let mut busy = 0;
+    for t in flood {
+        let r = t.await.unwrap();
+        match r.status().as_u16() {
+            401 => {}
+            503 => {
+                assert_eq!(r.headers()["retry-after"], "1");
+                busy += 1;
+            }
+            other => panic!("a wrong password answered {other}"),
+        }
+    }
+    assert!(busy > 0, "no request was refused for lack of a place");
+    // Only the right password reached the backend.
+    let (_, seen) = get_json_with_auth(&format!("{base}/last"), "u", "right horse").await;
+    assert_eq!(seen["path"], "/last");
+    assert_eq!(backend.hits(), 3);
+}
+
+async fn get_json_with_auth(url: &str, user: &str, password: &str) -> (u16, serde_json::Value) {
+    let r = client()
+        .get(url)
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or_default())
+}
