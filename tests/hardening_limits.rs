@@ -504,3 +504,111 @@ async fn get_json_with_auth(url: &str, user: &str, password: &str) -> (u16, serd
         .unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or_default())
 }
+
+// ------------------------------------------------------------------ secrets in the API
+
+/// `htpasswd -nb test test` (apr1), the Traefik docs' example user.
+const APR1_HASH: &str = "$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_never_shows_private_keys_or_password_hashes() {
+    let ca = common::pki::Ca::new("Secrets CA");
+    let file_pem = ca.server(&["file.test"], "File");
+    let rest_pem = ca.server(&["rest.test"], "Rest");
+    // A line from the middle of each key: what a leak would show even if re-wrapped.
+    let secret_of = |pem: &str| pem.lines().nth(2).unwrap().to_owned();
+    let (file_secret, rest_secret) = (secret_of(&file_pem.key), secret_of(&rest_pem.key));
+    let backend = Backend::start("b").await;
+    let (http, https, api) = (free_port(), free_port(), free_port());
+    let trafik = Trafik::start(&format!(
+        r#"defaultEntryPoints = ["http", "https"]
+[entryPoints.http]
+address = "127.0.0.1:{http}"
+  [entryPoints.http.auth.basic]
+  users = ["test:{APR1_HASH}"]
+[entryPoints.https]
+address = "127.0.0.1:{https}"
+  [entryPoints.https.tls]
+[entryPoints.traefik]
+address = "127.0.0.1:{api}"
+[api]
+[rest]
+[file]
+[backends.b.servers.s]
+url = "{}"
+[frontends.f]
+backend = "b"
+  [frontends.f.routes.r]
+  rule = "PathPrefix:/"
+[[tls]]
+entryPoints = ["https"]
+  [tls.certificate]
+  certFile = """{}"""
+  keyFile = """{}"""
+"#,
+        backend.url(),
+        file_pem.cert,
+        file_pem.key
+    ));
+    let base = format!("http://127.0.0.1:{api}");
+    trafik
+        .wait_for(&format!("{base}/api/providers/file"), 200)
+        .await;
+    let (_, file) = get_json(&format!("{base}/api/providers/file")).await;
+    // The item is there, its key is not.
+    assert_eq!(file["tls"][0]["certificate"]["keyFile"], "<redacted>");
+    assert!(
+        file["tls"][0]["certificate"]["certFile"]
+            .as_str()
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+
+    // The REST provider: what a PUT answers and what GET shows later.
+    let rest_config = serde_json::json!({
+        "backends": {"rb": {"servers": {"s": {"url": backend.url(), "weight": 1}}}},
+        "frontends": {"rf": {"backend": "rb", "routes": {"r": {"rule": "Host:rest.test"}}}},
+        "tls": [{"entryPoints": ["https"], "certificate": {"certFile": rest_pem.cert, "keyFile": rest_pem.key}}],
+    });
+    let put = client()
+        .put(format!("{base}/api/providers/rest"))
+        .body(rest_config.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let put_answer = put.text().await.unwrap();
+    let rest = eventually("the REST configuration to apply", || async {
+        let (_, v) = get_json(&format!("{base}/api/providers/rest")).await;
+        v.get("tls").is_some().then_some(v)
+    })
+    .await;
+    assert_eq!(rest["tls"][0]["certificate"]["keyFile"], "<redacted>");
+
+    let mut shown = vec![put_answer, rest.to_string(), file.to_string()];
+    for path in [
+        "/api",
+        "/api/providers",
+        "/api/providers/file",
+        "/api/providers/rest",
+        "/api/providers/web",
+        "/api/state",
+    ] {
+        let r = client().get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        shown.push(r.text().await.unwrap());
+    }
+    for (i, text) in shown.iter().enumerate() {
+        for secret in [
+            file_secret.as_str(),
+            rest_secret.as_str(),
+            "PRIVATE KEY",
+            APR1_HASH,
+        ] {
+            assert!(
+                !text.contains(secret),
+                "answer {i} shows {secret:?}: {text}"
+            );
+        }
+    }
+}
