@@ -612,3 +612,59 @@ entryPoints = ["https"]
         }
     }
 }
+
+// ------------------------------------------------------------------ examples
+
+/// `examples/` as a newcomer runs them: every configuration passes `trafik check`.
+#[test]
+fn every_example_passes_check() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(root.join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let (status, stdout, stderr) =
+                run_trafik(&["check", "-c", path.to_str().unwrap()], root);
+            assert!(status.success(), "{}: {stdout}{stderr}", path.display());
+            assert!(stdout.contains("configuration OK"), "{stdout}");
+            checked.push(path.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    assert!(
+        checked.iter().any(|n| n == "trafik-dashboard.toml"),
+        "{checked:?}"
+    );
+}
+
+/// The README's dashboard example, on test ports: the dashboard, the API and the proxy.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_example_serves_the_dashboard() {
+    let backend = Backend::start("echo").await;
+    let (http, api) = (free_port(), free_port());
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/trafik-dashboard.toml"),
+    )
+    .unwrap();
+    let toml = example
+        .replace("\":8080\"", &format!("\"127.0.0.1:{http}\""))
+        .replace("127.0.0.1:8081", &format!("127.0.0.1:{api}"))
+        .replace("http://127.0.0.1:8091", &backend.url());
+    let trafik = Trafik::start(&toml);
+    let dashboard = format!("http://127.0.0.1:{api}/dashboard/");
+    trafik.wait_for(&dashboard, 200).await;
+    let page = client()
+        .get(&dashboard)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("app.js"), "{page}");
+    let (status, providers) = get_json(&format!("http://127.0.0.1:{api}/api/providers")).await;
+    assert_eq!(status, 200);
+    assert_eq!(providers["file"]["frontends"]["fe1"]["backend"], "httpecho");
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{http}/echo"), 200)
+        .await;
+}
