@@ -1,14 +1,22 @@
 //! `[accessLog]`: one line per proxied request, in v1's Common Log Format or JSON with
 //! v1's field names. Lines are data, not tracing events: a dedicated thread formats and
-//! writes them so the request path only sends a record down a channel.
+//! writes them so the request path only sends a record down a bounded queue (`queue.rs`:
+//! when the writer falls behind, records are dropped and counted, never waited for).
+//! Fields a client chooses are escaped in CLF lines (`escape.rs`); JSON escapes its own.
+
+mod escape;
+mod queue;
+
+pub use queue::{MAX_BYTES, MAX_RECORDS, WARN_EVERY, dropped_total};
 
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, SystemTime};
 
+use http::HeaderValue;
 use serde_json::json;
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -29,8 +37,9 @@ pub struct Record {
     pub path: String,
     pub proto: &'static str,
     pub host: String,
-    pub referer: Option<String>,
-    pub user_agent: Option<String>,
+    /// Kept as the client sent them (any bytes hyper accepts), escaped when written.
+    pub referer: Option<HeaderValue>,
+    pub user_agent: Option<HeaderValue>,
     pub frontend: Option<String>,
     pub backend: Option<String>,
     pub backend_url: Option<String>,
@@ -43,10 +52,28 @@ pub struct Record {
     pub retry_attempts: u32,
 }
 
+impl Record {
+    /// Roughly the memory a queued record holds, for the queue's byte bound.
+    fn weight(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        let header = |h: &Option<HeaderValue>| h.as_ref().map_or(0, HeaderValue::len);
+        std::mem::size_of::<Record>()
+            + self.method.len()
+            + self.path.len()
+            + self.host.len()
+            + opt(&self.username)
+            + opt(&self.frontend)
+            + opt(&self.backend)
+            + opt(&self.backend_url)
+            + header(&self.referer)
+            + header(&self.user_agent)
+    }
+}
+
 /// The sending half; cheap to clone into every entry point.
 #[derive(Clone)]
 pub struct AccessLog {
-    tx: mpsc::Sender<Record>,
+    tx: queue::Sender,
 }
 
 static REQUEST_COUNT: AtomicU64 = AtomicU64::new(0);
@@ -64,7 +91,7 @@ impl AccessLog {
                     .open(file_path)?,
             )
         };
-        let (tx, rx) = mpsc::channel::<Record>();
+        let (tx, rx) = queue::bounded(MAX_RECORDS, MAX_BYTES);
         std::thread::Builder::new()
             .name("access-log".into())
             .spawn(move || write_loop(rx, out, format))?;
@@ -76,20 +103,32 @@ impl AccessLog {
         REQUEST_COUNT.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    /// Queues the line; drops it (counted, see `queue.rs`) when the writer is too far
+    /// behind. Never blocks.
     pub fn log(&self, record: Record) {
-        let _ = self.tx.send(record);
+        self.tx.send(record);
     }
 }
 
-fn write_loop(rx: mpsc::Receiver<Record>, out: Box<dyn Write + Send>, format: Format) {
+fn write_loop(rx: queue::Receiver, out: Box<dyn Write + Send>, format: Format) {
     let mut out = BufWriter::new(out);
-    while let Ok(record) = rx.recv() {
-        let _ = writeln!(out, "{}", render(&record, format));
-        // Flush once the queue is drained: bursts share one write, a lone line is not held back.
-        while let Ok(record) = rx.try_recv() {
-            let _ = writeln!(out, "{}", render(&record, format));
+    loop {
+        match rx.recv_timeout(WARN_EVERY) {
+            Ok(record) => {
+                let _ = writeln!(out, "{}", render(&record, format));
+                // Flush once the queue is drained: bursts share one write, a lone line is
+                // not held back.
+                while let Some(record) = rx.try_recv() {
+                    let _ = writeln!(out, "{}", render(&record, format));
+                }
+                let _ = out.flush();
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
         }
-        let _ = out.flush();
+        // Records dropped while this thread was writing are reported even if no request
+        // comes after them.
+        queue::warn_if_due();
     }
 }
 
@@ -100,16 +139,32 @@ pub fn render(r: &Record, format: Format) -> String {
     }
 }
 
-fn quoted(v: &Option<String>) -> String {
-    match v {
-        Some(s) if !s.is_empty() => format!("\"{s}\""),
-        _ => "\"-\"".to_string(),
+/// `"value"` escaped, or `"-"` when absent or empty.
+struct Quoted<'a>(Option<&'a [u8]>);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(s) if !s.is_empty() => write!(f, "\"{}\"", escape::Escaped(s)),
+            _ => f.write_str("\"-\""),
+        }
     }
 }
 
+fn quoted(v: &Option<String>) -> Quoted<'_> {
+    Quoted(v.as_deref().map(str::as_bytes))
+}
+
+fn quoted_header(v: &Option<HeaderValue>) -> Quoted<'_> {
+    Quoted(v.as_ref().map(HeaderValue::as_bytes))
+}
+
 /// `<ClientHost> - <User> [<StartUTC>] "<Method> <Path> <Proto>" <Status> <Size> "<Referer>"
-/// "<User-Agent>" <RequestCount> "<Frontend>" "<BackendURL>" <Duration>ms`
+/// "<User-Agent>" <RequestCount> "<Frontend>" "<BackendURL>" <Duration>ms`, every field
+/// a client can choose escaped (the frontend and backend URL come from the configuration,
+/// and are escaped too, since a file provider's author is not always the log's reader).
 fn render_common(r: &Record) -> String {
+    use escape::Escaped;
     let ts = OffsetDateTime::from(r.start)
         .format(format_description!(
             "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
@@ -118,18 +173,21 @@ fn render_common(r: &Record) -> String {
     format!(
         "{} - {} [{}] \"{} {} {}\" {} {} {} {} {} {} {} {}ms",
         r.client.ip(),
-        r.username
-            .as_deref()
-            .filter(|u| !u.is_empty())
-            .unwrap_or("-"),
+        Escaped(
+            r.username
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .unwrap_or("-")
+                .as_bytes()
+        ),
         ts,
-        r.method,
-        r.path,
+        Escaped(r.method.as_bytes()),
+        Escaped(r.path.as_bytes()),
         r.proto,
         r.status,
         r.content_size,
-        quoted(&r.referer),
-        quoted(&r.user_agent),
+        quoted_header(&r.referer),
+        quoted_header(&r.user_agent),
         r.request_count,
         quoted(&r.frontend),
         quoted(&r.backend_url),
@@ -194,12 +252,11 @@ fn split_host_port(host: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Counts the response bytes and writes the line when the body ends.
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn record() -> Record {
+    pub(super) fn record() -> Record {
         Record {
             start: SystemTime::UNIX_EPOCH + Duration::from_secs(1_444_235_544),
             client: "127.0.0.1:5555".parse().unwrap(),
@@ -209,7 +266,7 @@ mod tests {
             proto: "HTTP/1.1",
             host: "localhost:8080".into(),
             referer: None,
-            user_agent: Some("curl/8".into()),
+            user_agent: Some(HeaderValue::from_static("curl/8")),
             frontend: Some("fe1".into()),
             backend: Some("httpecho".into()),
             backend_url: Some("http://127.0.0.1:8091".into()),
@@ -229,6 +286,26 @@ mod tests {
             render(&record(), Format::Common),
             "127.0.0.1 - - [07/Oct/2015:16:32:24 +0000] \"GET /echo?x=1 HTTP/1.1\" 200 12 \"-\" \"curl/8\" 7 \"fe1\" \"http://127.0.0.1:8091\" 3ms"
         );
+    }
+
+    #[test]
+    fn common_log_format_escapes_what_clients_choose() {
+        let mut r = record();
+        r.path = "/a\"b\\c".into();
+        r.method = "GE\"T".into();
+        r.user_agent = Some(HeaderValue::from_bytes(b"ua\" 200 0 \"\xff\t").unwrap());
+        r.referer = Some(HeaderValue::from_static("http://r/\"x\""));
+        let line = render(&r, Format::Common);
+        assert_eq!(
+            line,
+            "127.0.0.1 - - [07/Oct/2015:16:32:24 +0000] \"GE\\\"T /a\\\"b\\\\c HTTP/1.1\" 200 12 \"http://r/\\\"x\\\"\" \"ua\\\" 200 0 \\\"\\xff\\x09\" 7 \"fe1\" \"http://127.0.0.1:8091\" 3ms"
+        );
+        // Still 14 fields, and the quotes left bare are exactly the format's own 10.
+        let bare = line
+            .char_indices()
+            .filter(|&(i, c)| c == '"' && !line[..i].ends_with('\\'))
+            .count();
+        assert_eq!(bare, 10, "{line}");
     }
 
     #[test]

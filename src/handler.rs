@@ -17,7 +17,7 @@ use trafik_config::rule::{Match, RequestInfo};
 
 use tower::{Layer, ServiceExt};
 use trafik_middleware::auth::AuthLayer;
-use trafik_middleware::path::{EncodedCharacters, clean_decoded, normalize_request};
+use trafik_middleware::path::{EncodedCharacters, Refused, clean_decoded, normalize_request};
 
 use crate::access_log::{AccessLog, Record};
 use crate::api::Internal;
@@ -82,48 +82,87 @@ async fn serve(
         return Ok(internal.call(req).await);
     }
     let started = Instant::now();
-    let mut record = ctx
+    let record = ctx
         .access_log
         .as_ref()
         .map(|_| new_record(&req, sent.as_ref(), peer));
-    let mut sample = (!ctx.telemetry.is_empty()).then(|| new_sample(&ctx, &req));
+    let sample = (!ctx.telemetry.is_empty()).then(|| new_sample(&ctx, &req));
     if let Some(s) = &sample {
         ctx.telemetry.started(&s.entry_point, &s.method, s.protocol);
     }
-    let response = match refused {
-        None => route(&ctx, peer, req, record.as_mut(), sample.as_mut()).await,
+    if record.is_none() && sample.is_none() {
+        return Ok(answer(&ctx, peer, req, refused, None, None).await);
+    }
+    // Made before the request is routed, so that a client who goes away first (hyper then
+    // drops this future) is still reported, with 499.
+    let mut finish = Finish {
+        log: ctx.access_log.clone().zip(record),
+        metrics: sample.map(|s| (ctx.telemetry.clone(), s)),
+        started,
+        answered: false,
+    };
+    let response = answer(
+        &ctx,
+        peer,
+        req,
+        refused,
+        finish.log.as_mut().map(|(_, r)| r),
+        finish.metrics.as_mut().map(|(_, s)| s),
+    )
+    .await;
+    finish.answered(response.status().as_u16());
+    let (parts, body) = response.into_parts();
+    Ok(Response::from_parts(parts, body.observe(Box::new(finish))))
+}
+
+/// Routes the request, or answers 400 when its path was refused.
+async fn answer(
+    ctx: &EntryPointContext,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    refused: Option<Refused>,
+    record: Option<&mut Record>,
+    sample: Option<&mut Sample>,
+) -> Response<ResponseBody> {
+    match refused {
+        None => route(ctx, peer, req, record, sample).await,
         Some(why) => {
             tracing::debug!(entry_point = %ctx.name, path = req.uri().path(), "400: {why}");
             error_response(StatusCode::BAD_REQUEST)
         }
-    };
-    if record.is_none() && sample.is_none() {
-        return Ok(response);
     }
-    let status = response.status().as_u16();
-    if let Some(r) = record.as_mut() {
-        r.status = status;
-    }
-    if let Some(s) = sample.as_mut() {
-        s.status = status;
-    }
-    let observer = Finish {
-        log: ctx.access_log.clone().zip(record),
-        metrics: sample.map(|s| (ctx.telemetry.clone(), s)),
-        started,
-    };
-    let (parts, body) = response.into_parts();
-    Ok(Response::from_parts(
-        parts,
-        body.observe(Box::new(observer)),
-    ))
 }
 
-/// Reports a request once its response has ended: to the access log and the metrics.
+/// nginx's "client closed request": logged for a request whose client went away before
+/// its response's head was ready. Once the head is sent, its status is what is logged,
+/// even when the client leaves during the body (as nginx does).
+pub const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+/// Reports a request once to the access log and the metrics: when its response body
+/// ends, or when it is dropped unanswered (the client went away before the response's
+/// head), so the open-requests gauge always comes back down and every request has a line.
 struct Finish {
     log: Option<(AccessLog, Record)>,
     metrics: Option<(Arc<Telemetry>, Sample)>,
     started: Instant,
+    /// The response's head is ready and its status recorded.
+    answered: bool,
+}
+
+impl Finish {
+    fn answered(&mut self, status: u16) {
+        self.set_status(status);
+        self.answered = true;
+    }
+
+    fn set_status(&mut self, status: u16) {
+        if let Some((_, r)) = self.log.as_mut() {
+            r.status = status;
+        }
+        if let Some((_, s)) = self.metrics.as_mut() {
+            s.status = status;
+        }
+    }
 }
 
 impl BodyObserver for Finish {
@@ -142,6 +181,16 @@ impl BodyObserver for Finish {
         if let Some((telemetry, s)) = self.metrics.take() {
             telemetry.finished(&s, took);
         }
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        // After `on_end` there is nothing left to report.
+        if !self.answered {
+            self.set_status(CLIENT_CLOSED_REQUEST);
+        }
+        self.on_end(false);
     }
 }
 
@@ -263,12 +312,8 @@ fn new_record(
     sent: Option<&http::uri::PathAndQuery>,
     peer: SocketAddr,
 ) -> Record {
-    let header = |name: header::HeaderName| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    // As sent (shared, not copied): the log escapes them.
+    let header = |name: header::HeaderName| req.headers().get(name).cloned();
     Record {
         start: SystemTime::now(),
         client: peer,

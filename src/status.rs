@@ -1,6 +1,6 @@
 //! What the API and metrics say about configurations: each provider's latest
-//! configuration as it sent it (the API echoes it verbatim), its last error, and reload
-//! counters. Written by the aggregator (and by providers that fail to parse), read by
+//! configuration as it sent it (the API shows it without its secrets: `api/redact.rs`),
+//! its last error, and reload counters. Written by the aggregator (and by providers that fail to parse), read by
 //! API requests; never on the proxy's hot path.
 
 use std::collections::BTreeMap;

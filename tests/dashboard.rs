@@ -501,6 +501,54 @@ watch = true
     println!("dashboard test took {:.1?}", started.elapsed());
 }
 
+/// Opened as `http://user:pass@host/dashboard/` on an entry point with basic auth: the
+/// browser lets the page in with those credentials, but refuses `fetch()` of any URL that
+/// carries them, as a URL resolved against the page's would; the API calls must still work.
+#[tokio::test(flavor = "multi_thread")]
+async fn dashboard_opened_with_credentials_in_its_url() {
+    let artifacts = artifacts_dir();
+    let backend = Backend::start("echo").await;
+    let (http, api) = (free_port(), free_port());
+    let trafik = Trafik::start_with(
+        &format!(
+            r#"defaultEntryPoints = ["http"]
+[entryPoints.http]
+address = "127.0.0.1:{http}"
+[entryPoints.traefik]
+address = "127.0.0.1:{api}"
+  [entryPoints.traefik.auth.basic]
+  users = ["test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/"]
+[api]
+[file]
+filename = "rules.toml"
+"#
+        ),
+        &[("rules.toml", &rules(&backend.url(), false))],
+    );
+    // Without credentials: refused, so the page below loads only thanks to them.
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{api}/dashboard/"), 401)
+        .await;
+
+    let browser = Browser::start(&artifacts.join("chromedriver-credentials.log")).await;
+    browser
+        .goto(&format!("http://test:test@127.0.0.1:{api}/dashboard/"))
+        .await;
+    browser
+        .until(
+            "the dashboard to connect",
+            "return document.documentElement.dataset.connection === 'ok';",
+        )
+        .await;
+    let rule = browser
+        .until("frontend fe1 with its rule", &rule_text("fe1", "r1"))
+        .await;
+    assert_eq!(rule, json!(RULE1));
+    browser
+        .screenshot(&artifacts.join("dashboard-credentials.png"))
+        .await;
+}
+
 #[test]
 fn base64_decoder() {
     assert_eq!(base64_decode("aGVsbG8="), b"hello");

@@ -10,8 +10,8 @@
 //! well-formed pipelined `GET /<case>/next`:
 //!
 //! * trafik either refuses the request (a 4xx, 501 or 505 of its own and/or a closed
-//!   connection; a 502 when a chunked body proves malformed while it streams it, see the
-//!   ignored test at the end) or forwards exactly one request, whose body the backend
+//!   connection; never a 502, which would blame the backend, see the test at the end)
+//!   or forwards exactly one request, whose body the backend
 //!   got as the client meant it (the table lists the acceptable bodies, and whether
 //!   refusing is acceptable at all);
 //! * no request the client did not send as a separate, well-framed request ever reaches
@@ -54,8 +54,7 @@ struct Expect {
     /// The bodies the backend may receive for the request when trafik forwards it.
     /// Empty: trafik must not forward it.
     bodies: Vec<String>,
-    /// Refusing it (a 4xx/501/505 of trafik's own, a 502 for a body that broke while
-    /// streamed, or closing) is acceptable.
+    /// Refusing it (a 4xx/501/505 of trafik's own, or closing) is acceptable.
     may_refuse: bool,
     /// Once it is answered, nothing more on the connection may be processed.
     last: bool,
@@ -427,11 +426,10 @@ fn parse_response(buf: &[u8], eof: bool) -> Result<Option<(Response, usize)>, St
 }
 
 /// A refusal of trafik's own: a client error, or "not implemented" / "version not
-/// supported"; or a 502, which trafik answers when a chunked body proves malformed while
-/// it streams it (see the ignored `a_malformed_chunked_body_is_answered_400_not_502`
-/// below): the wrong status, but nothing forwarded (`judge` checks the backend).
+/// supported". Never a 502: a body that proves malformed while it streams is the
+/// client's fault (see `a_malformed_chunked_body_is_answered_400_not_502` below).
 fn is_refusal(r: &Response) -> bool {
-    !r.by_backend() && ((400..500).contains(&r.status) || [501, 502, 505].contains(&r.status))
+    !r.by_backend() && ((400..500).contains(&r.status) || [501, 505].contains(&r.status))
 }
 
 /// Judges one case against the rules at the top of the file; `requests` are the backend's
@@ -680,16 +678,12 @@ async fn send_bad_chunk(addr: SocketAddr, path: &str) -> u16 {
     seen.responses.first().map_or(0, |r| r.status)
 }
 
-/// Found by this suite: when a client's chunked body turns out malformed after trafik
-/// has started streaming it to the backend, trafik answers 502 Bad Gateway and counts a
-/// backend failure (`ErrorKind::Reset` in src/proxy/error.rs), as if the backend had
-/// broken the connection. Nothing is smuggled, but the status blames the wrong side, and
-/// a client can trip a backend's `NetworkErrorRatio()` circuit breaker for everyone with
-/// malformed bodies (below). The client's body error should be a 400 and not count
-/// against the backend.
+/// Found by this suite: when a client's chunked body turned out malformed after trafik
+/// had started streaming it to the backend, trafik answered 502 Bad Gateway and counted a
+/// backend failure, so a client could trip a backend's `NetworkErrorRatio()` circuit
+/// breaker for everyone with malformed bodies. The client's body error is a 400 now
+/// (`ErrorKind::ClientBody`) and does not count against the backend.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "bug: a malformed chunked request body is answered 502 and counted as a backend \
-            network error (ErrorKind::Reset), so clients can trip NetworkErrorRatio breakers"]
 async fn a_malformed_chunked_body_is_answered_400_not_502() {
     let backend = RawBackend::start().await;
     let port = free_port();

@@ -8,7 +8,11 @@ const TIMEOUT_MS = 5000;
 const ROUTES = ['providers', 'health'];
 
 // The dashboard lives at <prefix>/dashboard/; the API is at <prefix>/api/… and <prefix>/health.
-const url = (path) => new URL(`../${path}`, document.baseURI).href;
+// Resolved against origin + path, never against the page's own URL: opened as
+// http://user:pass@host/dashboard/, that URL (and so any URL resolved against it) carries the
+// credentials, and browsers refuse to fetch() such a URL. The browser sends the credentials
+// it authenticated the page with on its own.
+const url = (path) => new URL(`../${path}`, `${location.origin}${location.pathname}`).href;
 const ENDPOINTS = {
   providers: url('api/providers'),
   state: url('api/state'),

@@ -19,7 +19,7 @@ use md5::{Digest, Md5};
 use tower::util::BoxCloneService;
 use tower::{Layer, ServiceExt, service_fn};
 use trafik_middleware::auth::{
-    AuthConfig, AuthError, AuthLayer, AuthUser, BasicAuth, DigestAuth, UsersConfig,
+    AuthConfig, AuthError, AuthLayer, AuthUser, BasicAuth, BcryptLimit, DigestAuth, UsersConfig,
 };
 
 /// The Traefik docs' example user: test / test.
@@ -195,6 +195,49 @@ async fn bcrypt_on_multi_thread_runtime() {
     let layer =
         AuthLayer::new(BasicAuth::new(bcrypt_users(), None).unwrap()).header_field(user_field());
     check_bcrypt(&service(&layer).0).await;
+}
+
+/// A flood of bcrypt checks is bounded: past the places (running + waiting) a request is
+/// answered 503 at once without hashing, and a pair verified before gets in without bcrypt,
+/// so a legitimate client is served during someone else's flood.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bcrypt_past_its_limit_is_503_and_successes_are_remembered() {
+    let limit = BcryptLimit::new(1, 0);
+    let layer =
+        AuthLayer::new(BasicAuth::new(bcrypt_users(), None).unwrap()).bcrypt_limit(limit.clone());
+    let (svc, calls) = service(&layer);
+    let good = |user| request("/", Some(&basic_header(user, "s3cret")));
+    let busy = |response: Response<String>| {
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], "1");
+        assert_eq!(response.body(), "503 Service Unavailable\n");
+    };
+
+    // The only place is taken (as by a verification under way).
+    let held = limit.try_admit().unwrap();
+    busy(send(&svc, good("y")).await);
+    busy(send(&svc, request("/", Some(&basic_header("y", "wrong")))).await);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+
+    drop(held);
+    assert_eq!(send(&svc, good("y")).await.status(), StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // Remembered: in without a place. Another user, a wrong password: not.
+    let held = limit.try_admit().unwrap();
+    assert_eq!(send(&svc, good("y")).await.status(), StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    busy(send(&svc, good("a")).await);
+    busy(send(&svc, request("/", Some(&basic_header("y", "s3cre")))).await);
+    drop(held);
+    assert_unauthorized(
+        &send(&svc, request("/", Some(&basic_header("y", "s3cre")))).await,
+        "Basic realm=\"traefik\"",
+    );
+    // A wrong password is never remembered.
+    let _held = limit.try_admit().unwrap();
+    busy(send(&svc, request("/", Some(&basic_header("y", "s3cre")))).await);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
 /// Outside a runtime, bcrypt is verified inline: the future is ready at once.

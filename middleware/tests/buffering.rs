@@ -168,6 +168,19 @@ async fn a_request_at_the_limit_goes_through_whole_with_its_length() {
 }
 
 #[tokio::test]
+async fn a_request_body_that_breaks_is_the_clients_fault() {
+    let backend = Backend::default();
+    let svc = BufferingLayer::new().layer(backend.clone());
+    let (mut tx, body) = Channel::<Bytes, std::io::Error>::new(4);
+    tx.send_data(Bytes::from_static(b"part")).await.unwrap();
+    tx.abort(std::io::Error::other("invalid chunk size"));
+    let response = svc.oneshot(post(body)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(backend.seen().is_empty());
+    assert_eq!(backend.ready.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn the_backend_is_not_touched_before_the_whole_request_is_in() {
     let backend = Backend::default();
     let mut svc = BufferingLayer::new().layer(backend.clone());

@@ -6,6 +6,7 @@
 mod dashboard;
 mod plan;
 mod providers;
+mod redact;
 mod state;
 
 use std::sync::Arc;
@@ -222,7 +223,8 @@ async fn put_provider(State(api): State<Arc<Api>>, Path(p): Path<String>, body: 
         );
     }
     match rest.put(&body).await {
-        Ok(config) => axum::Json(config).into_response(),
+        // What was stored, as GET shows it: without its secrets.
+        Ok(config) => axum::Json(redact::configuration(&config)).into_response(),
         Err(refused) => text(StatusCode::BAD_REQUEST, &format!("{}\n", refused.0)),
     }
 }

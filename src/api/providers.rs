@@ -1,5 +1,5 @@
 //! `GET /api/providers/…`: each provider's configuration as it sent it, down to one
-//! server or route, with v1's JSON field names. The REST provider is `rest`; v1 called it
+//! server or route, with v1's JSON field names, secrets redacted (`redact.rs`). The REST provider is `rest`; v1 called it
 //! `web`, which is accepted as an alias.
 
 use std::sync::Arc;
@@ -27,7 +27,7 @@ fn all(api: &Api) -> Map<String, Value> {
         .providers()
         .into_iter()
         .map(|(name, p)| {
-            let value = serde_json::to_value(&*p.config).unwrap_or(Value::Null);
+            let value = super::redact::configuration(&p.config);
             (name, value)
         })
         .collect()

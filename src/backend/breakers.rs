@@ -11,9 +11,10 @@ use crate::proxy::{ErrorKind, ProxyError};
 pub type Classifier = fn(&ProxyError) -> bool;
 
 /// Every failure trafik sees on the way to a server counts as a network error, except
-/// having no server at all (that is the breaker's own business, not the network's).
+/// having no server at all (that is the breaker's own business, not the network's) and a
+/// client's broken request body (the client's fault: a client must not trip the breaker).
 fn is_network_error(e: &ProxyError) -> bool {
-    e.kind != ErrorKind::NoServer
+    !matches!(e.kind, ErrorKind::NoServer | ErrorKind::ClientBody)
 }
 
 /// `RollingMetrics` seen through the expression language's `Metrics` trait.

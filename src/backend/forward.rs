@@ -120,7 +120,8 @@ impl Forwarding {
         if let Some((backend, started)) = this.learning.take() {
             let failed = match &result {
                 Ok(r) => (500..=504).contains(&r.status().as_u16()),
-                Err(_) => true,
+                // A client's broken body says nothing about the server.
+                Err(e) => e.kind != ErrorKind::ClientBody,
             };
             backend
                 .balancer

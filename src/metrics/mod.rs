@@ -3,6 +3,7 @@
 //! starts and when its response has ended; internal routes are not reported.
 
 pub mod health_stats;
+pub mod labels;
 pub mod prometheus;
 
 use std::time::{Duration, SystemTime};

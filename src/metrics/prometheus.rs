@@ -144,7 +144,7 @@ impl Prometheus {
             .dec();
         let labels = EntryPointRequest {
             code: o.status.to_string(),
-            method: o.method.to_string(),
+            method: super::labels::method(o.method).to_string(),
             protocol: o.protocol.to_string(),
             entrypoint: o.entry_point.to_string(),
         };
@@ -232,6 +232,13 @@ impl Prometheus {
             "Last config reload failure",
             last_failure,
         );
+        let log_dropped = Counter::<u64>::default();
+        log_dropped.inc_by(crate::access_log::dropped_total());
+        registry.register(
+            "traefik_accesslog_dropped",
+            "Access log records dropped because the log writer fell behind",
+            log_dropped,
+        );
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode_registry_body(&mut out, &self.registry);
@@ -248,7 +255,7 @@ fn encode_registry_body(out: &mut String, registry: &Registry) -> std::fmt::Resu
 
 fn open(entry_point: &str, method: &str, protocol: &str) -> EntryPointOpen {
     EntryPointOpen {
-        method: method.to_string(),
+        method: super::labels::method(method).to_string(),
         protocol: protocol.to_string(),
         entrypoint: entry_point.to_string(),
     }

@@ -24,6 +24,28 @@ pub enum ErrorKind {
     NoServer,
     /// The backend's URL cannot be used (scheme or transport not supported).
     Unsupported,
+    /// Reading the client's own request body failed (a malformed chunk size, a body cut
+    /// short): the client's fault, not the backend's, so 400, never retried, and not a
+    /// network error to the circuit breaker.
+    ClientBody,
+}
+
+/// Wraps an error of reading the client's request body on its way to the backend, so
+/// that when hyper's client reports it (as a failure to send), [`ProxyError::from_client`]
+/// can tell it from a failure of the backend.
+#[derive(Debug)]
+pub struct ClientBodyError(pub hyper::Error);
+
+impl fmt::Display for ClientBodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("reading the client's request body failed")
+    }
+}
+
+impl StdError for ClientBodyError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.0)
+    }
 }
 
 #[derive(Debug)]
@@ -57,7 +79,9 @@ impl ProxyError {
 
     /// Classifies an error of hyper-util's client by walking its cause chain.
     pub fn from_client(err: hyper_util::client::legacy::Error) -> Self {
-        let kind = if err.is_connect() {
+        let kind = if caused_by_client_body(&err) {
+            ErrorKind::ClientBody
+        } else if err.is_connect() {
             match io_kind(&err) {
                 Some(io::ErrorKind::ConnectionRefused) => ErrorKind::ConnectRefused,
                 Some(io::ErrorKind::TimedOut) => ErrorKind::ConnectTimeout,
@@ -75,6 +99,7 @@ impl ProxyError {
         match self.kind {
             ErrorKind::ConnectTimeout | ErrorKind::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::NoServer => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::ClientBody => StatusCode::BAD_REQUEST,
             ErrorKind::ConnectRefused
             | ErrorKind::Connect
             | ErrorKind::Reset
@@ -111,6 +136,7 @@ impl fmt::Display for ProxyError {
             ErrorKind::Reset => "backend connection failed",
             ErrorKind::NoServer => "backend has no server available",
             ErrorKind::Unsupported => "backend URL not supported",
+            ErrorKind::ClientBody => "bad request body from the client",
         };
         f.write_str(what)?;
         if let Some(source) = &self.source {
@@ -138,6 +164,17 @@ pub(crate) fn is_idempotent(method: &http::Method) -> bool {
         Method::TRACE,
     ]
     .contains(method)
+}
+
+fn caused_by_client_body(err: &(dyn StdError + 'static)) -> bool {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(c) = cause {
+        if c.is::<ClientBodyError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 fn io_kind(err: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {
@@ -187,6 +224,16 @@ mod tests {
         assert_eq!(
             ProxyError::new(ErrorKind::Reset).status(),
             StatusCode::BAD_GATEWAY
+        );
+        assert_eq!(
+            ProxyError::new(ErrorKind::ClientBody).status(),
+            StatusCode::BAD_REQUEST
+        );
+        assert!(!ProxyError::new(ErrorKind::ClientBody).is_retryable());
+        assert!(
+            !ProxyError::new(ErrorKind::ClientBody)
+                .for_idempotent(true)
+                .is_retryable()
         );
         assert!(ProxyError::new(ErrorKind::ConnectRefused).is_retryable());
         assert!(!ProxyError::new(ErrorKind::Reset).is_retryable());

@@ -13,6 +13,8 @@ use hyper::body::Incoming;
 use trafik_middleware::buffer::BufferedBody;
 use trafik_middleware::retry::ReplayBody;
 
+use super::error::ClientBodyError;
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Default)]
@@ -56,7 +58,10 @@ impl Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         // Every variant is Unpin, so the enum is too.
         match self.get_mut() {
-            RequestBody::Streamed(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            // Marked as the client's, so the failure to send it is not blamed on the backend.
+            RequestBody::Streamed(b) => Pin::new(b)
+                .poll_frame(cx)
+                .map_err(|e| Box::new(ClientBodyError(e)) as BoxError),
             RequestBody::Replay(b) => Pin::new(b).poll_frame(cx),
             RequestBody::Buffered(b) => Pin::new(&mut **b).poll_frame(cx).map_err(|e| match e {}),
             RequestBody::Empty => Poll::Ready(None),

@@ -149,6 +149,10 @@ impl SlowCheck {
     pub fn run(&self) -> bool {
         self.hash.verify(&self.password)
     }
+
+    pub fn password(&self) -> &[u8] {
+        &self.password
+    }
 }
 
 #[cfg(test)]

@@ -6,13 +6,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
-use tokio::task::JoinHandle;
+use tokio::task::JoinError;
 use tower::{Layer, Service};
 
 use super::basic::{self, BasicAuth};
 use super::digest::{self, DigestAuth};
+use super::slow::{BcryptLimit, Verified};
 
 /// How requests are authenticated.
 #[derive(Debug)]
@@ -49,6 +50,10 @@ pub struct AuthLayer {
     remove_header: bool,
     exempt_paths: Arc<[String]>,
     exempt_if: Option<Arc<ExemptFn>>,
+    /// How many bcrypt verifications may run and wait (see `slow.rs`).
+    bcrypt: BcryptLimit,
+    /// bcrypt users and passwords verified recently; `None` without OS randomness.
+    verified: Option<Arc<Verified>>,
 }
 
 impl AuthLayer {
@@ -60,7 +65,16 @@ impl AuthLayer {
             remove_header: false,
             exempt_paths: Arc::new([]),
             exempt_if: None,
+            bcrypt: BcryptLimit::shared(),
+            verified: Verified::new().map(Arc::new),
         }
+    }
+
+    /// Bounds bcrypt verifications with `limit` instead of the process-wide
+    /// [`BcryptLimit::shared`]; past it a request is answered `503` without hashing.
+    pub fn bcrypt_limit(mut self, limit: BcryptLimit) -> Self {
+        self.bcrypt = limit;
+        self
     }
 
     /// v1's `headerField`: the authenticated user name is passed on in this request
@@ -130,6 +144,7 @@ impl fmt::Debug for AuthLayer {
             .field("remove_header", &self.remove_header)
             .field("exempt_paths", &self.exempt_paths)
             .field("exempt_if", &self.exempt_if.is_some())
+            .field("bcrypt", &self.bcrypt)
             .finish()
     }
 }
@@ -197,22 +212,45 @@ where
                 basic::Check::Denied => ResponseFuture::answer(unauthorized(auth.challenge())),
                 basic::Check::Slow(job) => {
                     let challenge = auth.challenge();
+                    let key = layer
+                        .verified
+                        .as_ref()
+                        .map(|v| v.key(&job.user, job.password()));
                     // Prepared now, passed on only if the password verifies.
                     layer.grant(&mut req, job.user.clone());
-                    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    if let (Some(verified), Some(key)) = (&layer.verified, &key)
+                        && verified.contains(key)
+                    {
+                        return ResponseFuture::inner(self.inner.call(req));
+                    }
+                    let remember = layer.verified.clone().zip(key);
+                    if tokio::runtime::Handle::try_current().is_err() {
                         return if job.run() {
+                            if let Some((verified, key)) = remember {
+                                verified.insert(key);
+                            }
                             ResponseFuture::inner(self.inner.call(req))
                         } else {
                             ResponseFuture::answer(unauthorized(challenge))
                         };
+                    }
+                    let Some(admitted) = layer.bcrypt.try_admit() else {
+                        return ResponseFuture::answer(busy());
                     };
+                    let job = Box::pin(async move {
+                        let granted = admitted.run(move || job.run()).await?;
+                        if granted && let Some((verified, key)) = remember {
+                            verified.insert(key);
+                        }
+                        Ok(granted)
+                    });
                     // The service that was polled ready goes with the request; this one
                     // keeps a clone (tower's usual move for calling later).
                     let ready = self.inner.clone();
                     let service = std::mem::replace(&mut self.inner, ready);
                     ResponseFuture {
                         state: State::Verify {
-                            job: runtime.spawn_blocking(move || job.run()),
+                            job,
                             pending: Some((service, req)),
                             challenge,
                         },
@@ -245,6 +283,15 @@ fn unauthorized<B: From<String>>(challenge: HeaderValue) -> Response<B> {
     response
 }
 
+/// Too many bcrypt verifications running and waiting: try again shortly.
+fn busy<B: From<String>>() -> Response<B> {
+    let mut response = text(StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable\n");
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
 fn text<B: From<String>>(status: StatusCode, body: &str) -> Response<B> {
     let mut response = Response::new(B::from(body.to_owned()));
     *response.status_mut() = status;
@@ -264,13 +311,17 @@ pin_project_lite::pin_project! {
     }
 }
 
+/// A bcrypt verification waiting for its turn, then running on the blocking pool. Boxed:
+/// it is rare next to the requests that pass or fail at once, and bcrypt dwarfs the cost.
+type Verification = Pin<Box<dyn Future<Output = Result<bool, JoinError>> + Send>>;
+
 pin_project_lite::pin_project! {
     #[project = StateProj]
     enum State<F, S, ReqBody, ResBody> {
         Inner { #[pin] future: F },
         Answer { response: Option<Response<ResBody>> },
         Verify {
-            job: JoinHandle<bool>,
+            job: Verification,
             pending: Option<(S, Request<ReqBody>)>,
             challenge: HeaderValue,
         },
@@ -312,7 +363,7 @@ where
                     job,
                     pending,
                     challenge,
-                } => match ready!(Pin::new(job).poll(cx)) {
+                } => match ready!(job.as_mut().poll(cx)) {
                     Ok(true) => {
                         let (mut service, req) = pending.take().expect("polled after completion");
                         State::Inner {

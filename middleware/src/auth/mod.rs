@@ -32,7 +32,9 @@
 //!
 //! **bcrypt is slow by design** (tens of milliseconds at the usual costs). Inside a tokio
 //! runtime the layer verifies it on the blocking pool ([`tokio::task::spawn_blocking`]) so
-//! the async workers keep serving; outside one it verifies inline. The other schemes take
+//! the async workers keep serving, a bounded number at a time with a bounded queue (past
+//! it: `503`, without hashing), and remembers a success for a while so a legitimate
+//! client pays once ([`BcryptLimit`], `slow.rs`); outside a runtime it verifies inline. The other schemes take
 //! microseconds and are verified inline. Comparisons with stored hashes are
 //! constant-time; an unknown user is refused without hashing, so, as in v1, timing can
 //! tell whether a user exists.
@@ -69,6 +71,7 @@ mod header;
 pub mod htpasswd;
 mod layer;
 mod nonce;
+mod slow;
 mod users;
 
 pub use basic::{BasicAuth, DEFAULT_REALM};
@@ -77,3 +80,4 @@ pub use digest::DigestAuth;
 pub use error::{AuthError, Location};
 pub use layer::{Auth, AuthLayer, AuthUser, Authenticator, ResponseFuture};
 pub use nonce::{DEFAULT_MAX_NONCES, DEFAULT_NONCE_LIFETIME};
+pub use slow::{Admitted, BcryptLimit, DEFAULT_WAITING_PER_CORE, MAX_VERIFIED, VERIFIED_FOR};

@@ -243,9 +243,10 @@ where
                         Err(ReadError::TooLarge) => {
                             return Poll::Ready(Ok(status_response(StatusCode::PAYLOAD_TOO_LARGE)));
                         }
-                        // A body that failed to arrive gets oxy's default error status.
+                        // A body that failed to arrive (malformed chunks, cut short) is the
+                        // client's fault: 400, where oxy's default handler answered 500.
                         Err(ReadError::Body) => {
-                            let status = StatusCode::INTERNAL_SERVER_ERROR;
+                            let status = StatusCode::BAD_REQUEST;
                             return Poll::Ready(Ok(status_response(status)));
                         }
                     };

@@ -12,8 +12,8 @@
 //! | [`retry_if`](BufferingLayer::retry_if) | `retryExpression` | sends the buffered request again while a predicate over `(attempt, status)` holds |
 //!
 //! 0 means no limit, as in v1. The layer's own answers have the status text as a
-//! plain-text body. A request body that fails to arrive is answered `500` (oxy's default
-//! error handler); a response body that breaks off, `502 Bad Gateway` (v1 aborts the
+//! plain-text body. A request body that fails to arrive is answered `400 Bad Request`: the
+//! client's fault (oxy's default error handler answered 500, blaming the server); a response body that breaks off, `502 Bad Gateway` (v1 aborts the
 //! connection). Inner errors are passed on unchanged and never retried.
 //!
 //! **Memory.** v1's `memRequestBodyBytes` / `memResponseBodyBytes` are thresholds past which
