@@ -207,6 +207,10 @@ impl Connection {
             hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 let request = tracker
                     .request_started(!req.body().is_end_stream(), tokio::time::Instant::now());
+                if let Some(read) = request.body_read() {
+                    // To the body the backend is sent (RequestBody::from_client).
+                    req.extensions_mut().insert(read);
+                }
                 let ctx = ctx.clone();
                 let redirect = redirect.clone();
                 if let Some(info) = &tls {
@@ -220,7 +224,6 @@ impl Connection {
                             Err(never) => match never {},
                         },
                     };
-                    request.responded();
                     Ok::<_, Infallible>(response.map(|body| Tracked::new(body, request)))
                 }
             })

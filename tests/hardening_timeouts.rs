@@ -356,14 +356,14 @@ async fn write_timeout_cuts_a_client_that_reads_too_slowly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn requests_within_read_and_write_timeouts_are_served() {
+async fn requests_within_read_and_write_timeouts_are_served_however_slow_the_backend() {
     let backend = Backend::start("b").await;
     let port = free_port();
     let _t = serving(
         &config(
             port,
             &backend.url(),
-            "readTimeout = \"2s\"\nwriteTimeout = \"2s\"",
+            "readTimeout = \"2s\"\nwriteTimeout = \"10s\"",
             "",
             "",
         ),
@@ -378,6 +378,17 @@ async fn requests_within_read_and_write_timeouts_are_served() {
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(v["body"], "a body");
     }
+    // As in Go, readTimeout ends once the body is in: a backend slower than it to answer
+    // (the test backend sleeps 4 s before it even reads) is waited for.
+    let r = c
+        .post(format!("{url}?wait=4000"))
+        .body("a body")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["body"], "a body");
 }
 
 /// A backend that answers every request with a 101 and then echoes what it gets, uppercased.

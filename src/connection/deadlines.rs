@@ -3,9 +3,9 @@
 //! A connection is in one phase at a time: reading a request head (HTTP/1; from the
 //! connection's start for the first request, from the head's first byte for the next ones),
 //! idle between requests, busy with one request or more, or closing (HTTP/2, after the
-//! GOAWAY of an idle connection). Each request may also carry a read deadline (its body,
-//! until its response starts) and a write deadline (until its response has been handed to
-//! hyper in full). The watchdog (`watchdog.rs`) sleeps until the earliest of them and closes
+//! GOAWAY of an idle connection). Each request may also carry a read deadline (until its
+//! body has been read whole, as Go's) and a write deadline (until its response has been
+//! handed to hyper in full). The watchdog (`watchdog.rs`) sleeps until the earliest of them and closes
 //! the connection when one passes; this file only keeps the state and answers "when next"
 //! and "what passed".
 //!
@@ -181,10 +181,11 @@ impl Tracker {
         RequestGuard {
             tracker: self.clone(),
             id,
+            reads: read.is_some(),
         }
     }
 
-    fn request_responded(&self, id: u64) {
+    fn request_read(&self, id: u64) {
         let mut s = self.lock();
         if let Some(i) = s.pending.iter().position(|p| p.id == id) {
             let p = &mut s.pending[i];
@@ -275,23 +276,49 @@ impl Tracker {
     }
 }
 
-/// One open request: its response has started when `responded` is called, and it ends
-/// when the guard is dropped (the response body's end, or the request's abandonment).
+/// One open request; it ends when the guard is dropped (with the response body, or when
+/// the request is abandoned).
 #[derive(Debug)]
 pub struct RequestGuard {
     tracker: Arc<Tracker>,
     /// Set when the request has deadlines of its own.
     id: Option<u64>,
+    /// The request has a read deadline.
+    reads: bool,
 }
 
 impl RequestGuard {
-    /// The response head is ready: the request's read deadline no longer applies. (An
-    /// upgrade needs nothing more: hyper lets go of the connection after its 101, and the
-    /// tunnel is beyond every deadline here.)
-    pub fn responded(&self) {
-        if let Some(id) = self.id {
-            self.tracker.request_responded(id);
-        }
+    /// For a request under a read deadline: the handle whose drop says its body has been
+    /// read whole (or abandoned), which ends the deadline. It travels in the request's
+    /// extensions to the body sent to the backend (`RequestBody::Watched`), or is dropped
+    /// with the request when nothing forwards it.
+    pub fn body_read(&self) -> Option<BodyRead> {
+        let id = self.id.filter(|_| self.reads)?;
+        Some(BodyRead {
+            _watch: Arc::new(ReadWatch {
+                tracker: self.tracker.clone(),
+                id,
+            }),
+        })
+    }
+}
+
+/// See `RequestGuard::body_read`. Clone, as request extensions must be; the deadline ends
+/// when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct BodyRead {
+    _watch: Arc<ReadWatch>,
+}
+
+#[derive(Debug)]
+struct ReadWatch {
+    tracker: Arc<Tracker>,
+    id: u64,
+}
+
+impl Drop for ReadWatch {
+    fn drop(&mut self) {
+        self.tracker.request_read(self.id);
     }
 }
 
@@ -418,7 +445,7 @@ mod tests {
     }
 
     #[test]
-    fn read_deadline_stands_until_the_response_starts_for_requests_with_a_body() {
+    fn read_deadline_stands_until_the_body_is_read() {
         let t0 = Instant::now();
         let mut to = timeouts();
         to.read = Some(10 * S);
@@ -427,11 +454,20 @@ mod tests {
         let g = t.request_started(true, t0 + 2 * S);
         assert_eq!(t.next_deadline(&noop()), Some(t0 + 10 * S));
         assert_eq!(t.expired(t0 + 10 * S), Some(Expired::Read));
-        g.responded();
+        let read = g.body_read().unwrap();
+        let copy = read.clone();
+        drop(read);
+        assert_eq!(
+            t.next_deadline(&noop()),
+            Some(t0 + 10 * S),
+            "a clone still reads"
+        );
+        drop(copy);
         assert_eq!(t.next_deadline(&noop()), None);
         drop(g);
         // Without a body the request is whole with its head.
         let g = t.request_started(false, t0 + 20 * S);
+        assert!(g.body_read().is_none());
         assert_eq!(t.next_deadline(&noop()), None);
         drop(g);
     }
@@ -443,7 +479,6 @@ mod tests {
         to.write = Some(5 * S);
         let t = Arc::new(Tracker::new(to, false, t0, t0));
         let g = t.request_started(false, t0 + S);
-        g.responded();
         assert_eq!(t.next_deadline(&noop()), Some(t0 + 6 * S));
         assert_eq!(t.expired(t0 + 6 * S), Some(Expired::Write));
         drop(g);

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use body::Tracked;
-pub use deadlines::{Expired, RequestGuard, Timeouts, Tracker};
+pub use deadlines::{BodyRead, Expired, RequestGuard, Timeouts, Tracker};
 pub use http::Http;
 pub use watchdog::Ended;
 

@@ -13,11 +13,16 @@ use hyper::body::Incoming;
 use trafik_middleware::buffer::BufferedBody;
 use trafik_middleware::retry::ReplayBody;
 
+use crate::connection::BodyRead;
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Default)]
 pub enum RequestBody {
     Streamed(Incoming),
+    /// The client's body under `readTimeout`: the deadline ends when the body has been
+    /// read whole or dropped (`BodyRead`, taken from the request's extensions).
+    Watched(Incoming, Option<BodyRead>),
     /// A retried request's copy: yields what an earlier attempt read, then reads on.
     Replay(ReplayBody<RequestBody>),
     /// Boxed: it is large, and rare enough that the allocation is not felt.
@@ -31,6 +36,17 @@ pub enum RequestBody {
 impl From<Incoming> for RequestBody {
     fn from(body: Incoming) -> Self {
         RequestBody::Streamed(body)
+    }
+}
+
+impl RequestBody {
+    /// The client's request as the backend is sent it: its body watched if the
+    /// connection put a read deadline on it.
+    pub fn from_client(mut req: http::Request<Incoming>) -> http::Request<RequestBody> {
+        match req.extensions_mut().remove::<BodyRead>() {
+            None => req.map(RequestBody::Streamed),
+            Some(read) => req.map(|body| RequestBody::Watched(body, Some(read))),
+        }
     }
 }
 
@@ -57,6 +73,13 @@ impl Body for RequestBody {
         // Every variant is Unpin, so the enum is too.
         match self.get_mut() {
             RequestBody::Streamed(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            RequestBody::Watched(b, read) => {
+                let frame = Pin::new(&mut *b).poll_frame(cx).map_err(Into::into);
+                if matches!(frame, Poll::Ready(None)) || b.is_end_stream() {
+                    read.take();
+                }
+                frame
+            }
             RequestBody::Replay(b) => Pin::new(b).poll_frame(cx),
             RequestBody::Buffered(b) => Pin::new(&mut **b).poll_frame(cx).map_err(|e| match e {}),
             RequestBody::Empty => Poll::Ready(None),
@@ -65,7 +88,7 @@ impl Body for RequestBody {
 
     fn is_end_stream(&self) -> bool {
         match self {
-            RequestBody::Streamed(b) => b.is_end_stream(),
+            RequestBody::Streamed(b) | RequestBody::Watched(b, _) => b.is_end_stream(),
             RequestBody::Replay(b) => b.is_end_stream(),
             RequestBody::Buffered(b) => b.is_end_stream(),
             RequestBody::Empty => true,
@@ -74,7 +97,7 @@ impl Body for RequestBody {
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            RequestBody::Streamed(b) => b.size_hint(),
+            RequestBody::Streamed(b) | RequestBody::Watched(b, _) => b.size_hint(),
             RequestBody::Replay(b) => b.size_hint(),
             RequestBody::Buffered(b) => b.size_hint(),
             RequestBody::Empty => SizeHint::with_exact(0),
