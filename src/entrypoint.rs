@@ -40,7 +40,7 @@ pub struct EntryPointOptions {
     pub redirect: Option<Arc<EntryPointRedirect>>,
     /// `maxConnections`: 0 is no cap.
     pub max_connections: usize,
-    /// `maxHeaderBytes`, resolved (never 0).
+    /// `maxHeaderBytes`: 0 is the default (32 KiB).
     pub max_header_bytes: usize,
 }
 

@@ -26,8 +26,12 @@ pub struct Http {
 impl Http {
     /// `max_header_bytes`: the largest request head (HTTP/1: request line and headers,
     /// answered 431 past it; HTTP/2: the header list as HTTP/2 counts it, advertised in
-    /// SETTINGS and answered 431 past it).
+    /// SETTINGS and answered 431 past it); 0 is the default, as in the configuration.
     pub fn new(max_header_bytes: usize) -> Http {
+        let max_header_bytes = match max_header_bytes {
+            0 => trafik_config::DEFAULT_MAX_HEADER_BYTES,
+            n => n,
+        };
         let mut h1 = http1::Builder::new();
         // hyper panics on every connection when a timeout is set without a timer.
         h1.timer(TokioTimer::new())
