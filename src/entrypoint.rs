@@ -1,20 +1,24 @@
 //! Entry points: a listening socket each, an accept loop, and HTTP/1.1 + HTTP/2
-//! (prior-knowledge h2c) connections served by hyper-util; on a TLS entry point the
+//! (prior-knowledge h2c) connections served by hyper; on a TLS entry point the
 //! handshake comes first (ALPN picks h2 or http/1.1). Connections are tracked so a
-//! shutdown lets in-flight requests finish.
+//! shutdown lets in-flight requests finish. What a connection may take (deadlines, head
+//! size) is `connection/`'s; how many at once, `accept.rs`.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body::Body as _;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use crate::accept::Acceptor;
+use crate::connection::{self, Ended, Http, Timeouts, Tracked, Tracker};
 use crate::handler::{self, EntryPointContext};
 use crate::redirect::EntryPointRedirect;
 use crate::tls::TlsConnection;
@@ -22,19 +26,22 @@ use crate::tls::TlsConnection;
 /// A client has this long to finish its TLS handshake: a silent peer must not hold a task.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Client-side timeouts (`[respondingTimeouts]`).
+/// Client-side timeouts (`[respondingTimeouts]`), the same for every entry point.
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
-    /// Time allowed for a request's headers, and for an idle keep-alive connection to
-    /// start its next request (hyper runs one timer for both).
-    pub header_timeout: Duration,
+    pub timeouts: Timeouts,
 }
 
-/// What an entry point does before HTTP: terminate TLS, and/or redirect everything.
+/// What an entry point does before HTTP: terminate TLS, and/or redirect everything; and
+/// its connection limits.
 #[derive(Clone, Default)]
 pub struct EntryPointOptions {
     pub tls: Option<TlsAcceptor>,
     pub redirect: Option<Arc<EntryPointRedirect>>,
+    /// `maxConnections`: 0 is no cap.
+    pub max_connections: usize,
+    /// `maxHeaderBytes`: 0 is the default (32 KiB).
+    pub max_header_bytes: usize,
 }
 
 /// Binds `address` (`":8080"`, `"127.0.0.1:8080"`, `"[::1]:8080"`, `"localhost:80"`).
@@ -85,133 +92,150 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-/// Accepts until `stop` is cancelled; returns the tracker of the open connections so the
-/// caller can wait for them (bounded by the grace period).
+/// Accepts until `stop` is cancelled; returns the entry point's open connections so the
+/// caller can shut them down gracefully and wait for them (bounded by the grace period).
 pub async fn serve(
     listener: TcpListener,
     ctx: Arc<EntryPointContext>,
     settings: ServeSettings,
     options: EntryPointOptions,
     stop: CancellationToken,
-) -> GracefulShutdown {
-    let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // hyper panics on every connection when a timeout is set without a timer.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_timeout)
-        .keep_alive(true)
-        // One contiguous write per response head + small body: cheaper than writev here.
-        .writev(false);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(250);
-    let builder = Arc::new(builder);
+) -> Connections {
+    let connections = Connections::default();
+    let http = Arc::new(Http::new(options.max_header_bytes));
+    let mut acceptor = Acceptor::new(listener, ctx.name.clone(), options.max_connections);
     loop {
-        let (stream, peer) = tokio::select! {
+        let (stream, peer, permit) = tokio::select! {
             biased;
             _ = stop.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(entry_point = %ctx.name, "accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = acceptor.accept() => accepted,
         };
         let _ = stream.set_nodelay(true);
         let conn = Connection {
             ctx: ctx.clone(),
-            builder: builder.clone(),
+            http: http.clone(),
+            timeouts: settings.timeouts,
             redirect: options.redirect.clone(),
             peer,
-            watcher: graceful.watcher(),
+            stop: connections.stop.clone(),
         };
-        match &options.tls {
-            None => conn.serve(stream, None),
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                // The handshake runs in the connection's task, never in the accept loop.
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let (_, session) = tls.get_ref();
-                            let info = TlsConnection {
-                                peer_certificates: session
-                                    .peer_certificates()
-                                    .map(|c| Arc::new(c.to_vec())),
-                            };
-                            conn.serve(tls, Some(info));
-                        }
-                        // Garbage, plaintext HTTP, a refused SNI, an old TLS version: the
-                        // client's problem, not the operator's.
-                        Ok(Err(e)) => tracing::debug!(
-                            entry_point = %conn.ctx.name,
-                            "TLS handshake with {peer} failed: {e}"
-                        ),
-                        Err(_) => tracing::debug!(
-                            entry_point = %conn.ctx.name,
-                            "TLS handshake with {peer}: no handshake within {HANDSHAKE_TIMEOUT:?}"
-                        ),
-                    }
-                });
-            }
-        }
+        let tls = options.tls.clone();
+        // The handshake runs in the connection's task, never in the accept loop.
+        connections.tasks.spawn(conn.run(stream, tls, permit));
     }
-    drop(listener);
-    graceful
+    drop(acceptor);
+    connections
+}
+
+/// An entry point's connections, after it stopped accepting.
+#[derive(Default)]
+pub struct Connections {
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl Connections {
+    /// Asks every connection to finish what it is doing and close; done when all are.
+    pub fn shutdown(self) -> impl std::future::Future<Output = ()> {
+        self.stop.cancel();
+        self.tasks.close();
+        async move { self.tasks.wait().await }
+    }
 }
 
 /// One accepted connection, ready to be served once its transport (TCP or TLS) is.
 struct Connection {
     ctx: Arc<EntryPointContext>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    http: Arc<Http>,
+    timeouts: Timeouts,
     redirect: Option<Arc<EntryPointRedirect>>,
     peer: SocketAddr,
-    watcher: hyper_util::server::graceful::Watcher,
+    stop: CancellationToken,
 }
 
 impl Connection {
-    fn serve<S>(self, stream: S, tls: Option<TlsConnection>)
-    where
+    async fn run(
+        self,
+        stream: TcpStream,
+        tls: Option<TlsAcceptor>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let Some(acceptor) = tls else {
+            return self.serve(stream, None, permit).await;
+        };
+        let peer = self.peer;
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => {
+                let (_, session) = tls.get_ref();
+                let info = TlsConnection {
+                    peer_certificates: session.peer_certificates().map(|c| Arc::new(c.to_vec())),
+                };
+                self.serve(tls, Some(info), permit).await;
+            }
+            // Garbage, plaintext HTTP, a refused SNI, an old TLS version: the
+            // client's problem, not the operator's.
+            Ok(Err(e)) => tracing::debug!(
+                entry_point = %self.ctx.name,
+                "TLS handshake with {peer} failed: {e}"
+            ),
+            Err(_) => tracing::debug!(
+                entry_point = %self.ctx.name,
+                "TLS handshake with {peer}: no handshake within {HANDSHAKE_TIMEOUT:?}"
+            ),
+        }
+    }
+
+    async fn serve<S>(
+        self,
+        stream: S,
+        tls: Option<TlsConnection>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let Connection {
             ctx,
-            builder,
+            http,
+            timeouts,
             redirect,
             peer,
-            watcher,
+            stop,
         } = self;
+        let name = ctx.name.clone();
         let tls = tls.map(Arc::new);
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            let ctx = ctx.clone();
-            let redirect = redirect.clone();
-            if let Some(info) = &tls {
-                req.extensions_mut().insert(info.clone());
-            }
-            async move {
-                if let Some(r) = redirect
-                    && let Some(response) = r.respond(&req, tls_of(&req))
-                {
-                    return Ok(response);
+        let service = move |tracker: Arc<Tracker>| {
+            hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                let request = tracker
+                    .request_started(!req.body().is_end_stream(), tokio::time::Instant::now());
+                if let Some(read) = request.body_read() {
+                    // To the body the backend is sent (RequestBody::from_client).
+                    req.extensions_mut().insert(read);
                 }
-                handler::handle(ctx, peer, req).await
+                let ctx = ctx.clone();
+                let redirect = redirect.clone();
+                if let Some(info) = &tls {
+                    req.extensions_mut().insert(info.clone());
+                }
+                async move {
+                    let response = match redirect.and_then(|r| r.respond(&req, tls_of(&req))) {
+                        Some(redirected) => redirected,
+                        None => match handler::handle(ctx, peer, req).await {
+                            Ok(response) => response,
+                            Err(never) => match never {},
+                        },
+                    };
+                    Ok::<_, Infallible>(response.map(|body| Tracked::new(body, request)))
+                }
+            })
+        };
+        match connection::serve(stream, &http, timeouts, permit, stop, service).await {
+            Ended::Done(Ok(())) => {}
+            Ended::Done(Err(e)) => tracing::trace!("connection from {peer}: {e}"),
+            Ended::Expired(why) => {
+                tracing::debug!(entry_point = %name, "closed the connection from {peer}: {why}")
             }
-        });
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = watcher.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::trace!("connection from {peer}: {e}");
-            }
-        });
+            Ended::Unreadable(e) => tracing::trace!("connection from {peer}: {e}"),
+        }
     }
 }
 

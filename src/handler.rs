@@ -281,7 +281,7 @@ async fn route(
     let origin_start = Instant::now();
     let outcome = frontend
         .service
-        .call(req.map(RequestBody::from), client, &backend.stats)
+        .call(RequestBody::from_client(req), client, &backend.stats)
         .await;
     let served_by = outcome.served_by;
     if let Some(r) = record {

@@ -1,14 +1,17 @@
 //! trafik: a reverse proxy and load balancer in the lineage of Traefik 1.x.
 //! See ARCHITECTURE.md for how a configuration and a request flow through these modules.
 
+pub mod accept;
 pub mod access_log;
 pub mod aggregator;
 pub mod api;
 pub mod backend;
 pub mod cli;
 pub mod compile;
+pub mod connection;
 pub mod echo;
 pub mod entrypoint;
+pub mod fd_limit;
 pub mod handler;
 pub mod health;
 pub mod logging;

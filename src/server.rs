@@ -23,6 +23,7 @@ use crate::aggregator::Aggregator;
 use crate::api::{self, Api, Features, Internal};
 use crate::compile::CompileSettings;
 use crate::compile::compile;
+use crate::connection::Timeouts;
 use crate::entrypoint::{self, EntryPointOptions, ServeSettings};
 use crate::handler::EntryPointContext;
 use crate::metrics::{HealthStats, Prometheus, Telemetry};
@@ -116,17 +117,9 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
         server_name,
     })?);
     let access_log = start_access_log(&cfg)?;
-    if !cfg.responding_timeouts.write_timeout.is_zero() {
-        // hyper has no write deadline; applying one needs a body wrapper (not done yet).
-        tracing::warn!(
-            "respondingTimeouts.writeTimeout is not applied yet; responses are not time-limited"
-        );
-    }
-    let idle = cfg.effective_idle_timeout();
+    crate::fd_limit::raise();
     let serve_settings = ServeSettings {
-        header_timeout: non_zero(cfg.responding_timeouts.read_timeout)
-            .or(non_zero(idle))
-            .unwrap_or(Duration::from_secs(180)),
+        timeouts: timeouts(&cfg),
     };
 
     let (updates_tx, updates_rx) = mpsc::channel(16);
@@ -175,6 +168,8 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
                 )),
                 None => None,
             },
+            max_connections: ep.max_connections,
+            max_header_bytes: ep.effective_max_header_bytes(),
         };
         let listener = entrypoint::bind(&name, &ep.address)
             .await
@@ -278,6 +273,18 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
     drop(updates_tx);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `[respondingTimeouts]` as connections apply them; 0 is none. As in Go, an unset idle
+/// timeout falls back to the read timeout.
+fn timeouts(cfg: &StaticConfig) -> Timeouts {
+    let r = &cfg.responding_timeouts;
+    Timeouts {
+        header: non_zero(r.read_header_timeout),
+        read: non_zero(r.read_timeout),
+        write: non_zero(r.write_timeout),
+        idle: non_zero(cfg.effective_idle_timeout()).or(non_zero(r.read_timeout)),
+    }
 }
 
 /// `/health` statistics with `[api]`, Prometheus metrics with `[metrics.prometheus]`.

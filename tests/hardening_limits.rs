@@ -349,6 +349,8 @@ async fn a_stuck_access_log_drops_and_counts_without_holding_requests() {
         r#"logLevel = "WARN"
 [entryPoints.http]
 address = "127.0.0.1:{http}"
+# Large heads allowed here (the default is 32 KiB), so that records are large.
+maxHeaderBytes = 1048576
 [entryPoints.traefik]
 address = "127.0.0.1:{api}"
 [accessLog]

@@ -51,6 +51,7 @@ pub fn validate_static(cfg: &StaticConfig) -> Vec<Problem> {
 
     let entry_points = cfg.effective_entry_points();
     check_addresses(&entry_points, &mut problems);
+    check_max_header_bytes(&entry_points, &mut problems);
 
     if let Some(defaults) = &cfg.default_entry_points {
         for (i, name) in defaults.iter().enumerate() {
@@ -88,6 +89,29 @@ pub fn validate_static(cfg: &StaticConfig) -> Vec<Problem> {
     }
 
     problems
+}
+
+/// A head limit below 1 KiB refuses ordinary browsers' requests; above 16 MiB it no longer
+/// limits anything (HTTP/2's own default) and overflows HTTP/2's 32-bit setting.
+fn check_max_header_bytes(
+    entry_points: &BTreeMap<String, crate::model::EntryPoint>,
+    problems: &mut Vec<Problem>,
+) {
+    const RANGE: std::ops::RangeInclusive<usize> = 1024..=16 * 1024 * 1024;
+    for (name, ep) in entry_points {
+        let n = ep.max_header_bytes;
+        if n != 0 && !RANGE.contains(&n) {
+            problems.push(Problem::new(
+                &["entryPoints", name.as_str(), "maxHeaderBytes"],
+                format!(
+                    "entry point {name:?}: maxHeaderBytes = {n}: use 0 (the default, 32768) or \
+                     {} to {}",
+                    RANGE.start(),
+                    RANGE.end()
+                ),
+            ));
+        }
+    }
 }
 
 /// Every address must parse, and no two entry points may bind the same socket.
@@ -474,6 +498,35 @@ mod tests {
         StaticConfig {
             entry_points: Some(eps),
             ..StaticConfig::default()
+        }
+    }
+
+    #[test]
+    fn max_header_bytes_out_of_range_is_located() {
+        for (n, ok) in [
+            (0, true),
+            (1024, true),
+            (65536, true),
+            (1023, false),
+            (1 << 30, false),
+        ] {
+            let mut cfg = with_entry_points(&[("web", ":80")]);
+            cfg.entry_points
+                .as_mut()
+                .unwrap()
+                .get_mut("web")
+                .unwrap()
+                .max_header_bytes = n;
+            let problems = validate_static(&cfg);
+            assert_eq!(problems.is_empty(), ok, "{n}: {problems:?}");
+            if !ok {
+                assert_eq!(problems[0].path, ["entryPoints", "web", "maxHeaderBytes"]);
+                assert!(
+                    problems[0].message.contains("\"web\""),
+                    "{}",
+                    problems[0].message
+                );
+            }
         }
     }
 

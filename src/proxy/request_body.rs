@@ -14,12 +14,16 @@ use trafik_middleware::buffer::BufferedBody;
 use trafik_middleware::retry::ReplayBody;
 
 use super::error::ClientBodyError;
+use crate::connection::BodyRead;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Default)]
 pub enum RequestBody {
     Streamed(Incoming),
+    /// The client's body under `readTimeout`: the deadline ends when the body has been
+    /// read whole or dropped (`BodyRead`, taken from the request's extensions).
+    Watched(Incoming, Option<BodyRead>),
     /// A retried request's copy: yields what an earlier attempt read, then reads on.
     Replay(ReplayBody<RequestBody>),
     /// Boxed: it is large, and rare enough that the allocation is not felt.
@@ -33,6 +37,17 @@ pub enum RequestBody {
 impl From<Incoming> for RequestBody {
     fn from(body: Incoming) -> Self {
         RequestBody::Streamed(body)
+    }
+}
+
+impl RequestBody {
+    /// The client's request as the backend is sent it: its body watched if the
+    /// connection put a read deadline on it.
+    pub fn from_client(mut req: http::Request<Incoming>) -> http::Request<RequestBody> {
+        match req.extensions_mut().remove::<BodyRead>() {
+            None => req.map(RequestBody::Streamed),
+            Some(read) => req.map(|body| RequestBody::Watched(body, Some(read))),
+        }
     }
 }
 
@@ -62,6 +77,15 @@ impl Body for RequestBody {
             RequestBody::Streamed(b) => Pin::new(b)
                 .poll_frame(cx)
                 .map_err(|e| Box::new(ClientBodyError(e)) as BoxError),
+            RequestBody::Watched(b, read) => {
+                let frame = Pin::new(&mut *b)
+                    .poll_frame(cx)
+                    .map_err(|e| Box::new(ClientBodyError(e)) as BoxError);
+                if matches!(frame, Poll::Ready(None)) || b.is_end_stream() {
+                    read.take();
+                }
+                frame
+            }
             RequestBody::Replay(b) => Pin::new(b).poll_frame(cx),
             RequestBody::Buffered(b) => Pin::new(&mut **b).poll_frame(cx).map_err(|e| match e {}),
             RequestBody::Empty => Poll::Ready(None),
@@ -70,7 +94,7 @@ impl Body for RequestBody {
 
     fn is_end_stream(&self) -> bool {
         match self {
-            RequestBody::Streamed(b) => b.is_end_stream(),
+            RequestBody::Streamed(b) | RequestBody::Watched(b, _) => b.is_end_stream(),
             RequestBody::Replay(b) => b.is_end_stream(),
             RequestBody::Buffered(b) => b.is_end_stream(),
             RequestBody::Empty => true,
@@ -79,7 +103,7 @@ impl Body for RequestBody {
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            RequestBody::Streamed(b) => b.size_hint(),
+            RequestBody::Streamed(b) | RequestBody::Watched(b, _) => b.size_hint(),
             RequestBody::Replay(b) => b.size_hint(),
             RequestBody::Buffered(b) => b.size_hint(),
             RequestBody::Empty => SizeHint::with_exact(0),

@@ -138,6 +138,10 @@ impl StaticConfig {
     }
 }
 
+/// `maxHeaderBytes` when unset: nginx's `large_client_header_buffers` (4 × 8 KiB), where Go
+/// allows 1 MiB.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct EntryPoint {
@@ -152,6 +156,11 @@ pub struct EntryPoint {
     pub auth: Option<Auth>,
     /// `[entryPoints.X.encodedCharacters]`: encoded path characters let through (default none).
     pub encoded_characters: EncodedCharacters,
+    /// trafik's own: connections served at once; more wait in the listen backlog. 0 = no cap.
+    pub max_connections: usize,
+    /// Go's `MaxHeaderBytes`: the largest request head (HTTP/1 request line and headers;
+    /// HTTP/2 header list), answered 431 past it. 0 = `DEFAULT_MAX_HEADER_BYTES`.
+    pub max_header_bytes: usize,
     // Parsed now, given behaviour by later issues.
     pub white_list: Option<serde_json::Value>,
     pub proxy_protocol: Option<serde_json::Value>,
@@ -171,6 +180,15 @@ pub struct EncodedCharacters {
     pub allow_encoded_question_mark: bool,
     pub allow_encoded_hash: bool,
     pub allow_encoded_dot: bool,
+}
+
+impl EntryPoint {
+    pub fn effective_max_header_bytes(&self) -> usize {
+        match self.max_header_bytes {
+            0 => DEFAULT_MAX_HEADER_BYTES,
+            n => n,
+        }
+    }
 }
 
 /// `[entryPoints.X.tls]`.
@@ -242,9 +260,14 @@ impl Default for LifeCycle {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RespondingTimeouts {
+    /// Go's `ReadTimeout`: a whole request, head and body.
     pub read_timeout: Duration,
+    /// Go's `WriteTimeout`: from the end of a request's head to the end of its response.
     pub write_timeout: Duration,
     pub idle_timeout: Duration,
+    /// trafik's own, after Go's `ReadHeaderTimeout`: a request head, from the connection's
+    /// start (first request) or the head's first byte (later ones). 0 = none.
+    pub read_header_timeout: Duration,
 }
 
 impl Default for RespondingTimeouts {
@@ -253,6 +276,7 @@ impl Default for RespondingTimeouts {
             read_timeout: Duration::ZERO,
             write_timeout: Duration::ZERO,
             idle_timeout: Duration::from_secs(180),
+            read_header_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -1,0 +1,82 @@
+//! One client connection, from its transport (TCP, or TLS after the handshake) to its close,
+//! under `[respondingTimeouts]`: the first bytes say HTTP/1 or HTTP/2 (`sniff`), hyper
+//! serves it (`http`), and a watchdog ends it when a deadline passes (`deadlines`,
+//! `watchdog`). The service is the entry point's; it reports each request to the
+//! connection's `Tracker` and wraps its response body in `Tracked`.
+
+mod body;
+mod deadlines;
+mod http;
+mod io;
+mod sniff;
+mod watchdog;
+
+use std::error::Error as StdError;
+use std::sync::Arc;
+
+use http_body::Body;
+use hyper::body::Incoming;
+use hyper::service::HttpService;
+use hyper_util::rt::TokioExecutor;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use body::Tracked;
+pub use deadlines::{BodyRead, Expired, RequestGuard, Timeouts, Tracker};
+pub use http::Http;
+pub use watchdog::Ended;
+
+use io::ConnIo;
+use sniff::Protocol;
+use watchdog::Watchdog;
+
+/// Serves `stream` until the client closes it, a deadline passes, or `stop` (then
+/// gracefully: requests in flight finish). `make_service` builds the connection's service
+/// around its tracker. `permit` (`maxConnections`) is held as long as the transport.
+pub async fn serve<S, F, Svc, B>(
+    mut stream: S,
+    http: &Http,
+    timeouts: Timeouts,
+    permit: Option<OwnedSemaphorePermit>,
+    stop: CancellationToken,
+    make_service: F,
+) -> Ended
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: FnOnce(Arc<Tracker>) -> Svc,
+    Svc: HttpService<Incoming, ResBody = B> + Unpin,
+    Svc::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    TokioExecutor: hyper::rt::bounds::Http2ServerConnExec<Svc::Future, B>,
+{
+    let started = Instant::now();
+    // The first request head's deadline covers the protocol's first bytes: an HTTP/2
+    // client's preface and SETTINGS, an HTTP/1 client's first bytes.
+    let sniffing = async {
+        match timeouts.head() {
+            Some(limit) => tokio::time::timeout_at(started + limit, sniff::sniff(&mut stream))
+                .await
+                .map_err(|_| Ended::Expired(Expired::Head)),
+            None => Ok(sniff::sniff(&mut stream).await),
+        }
+    };
+    let sniffed = tokio::select! {
+        biased;
+        _ = stop.cancelled() => return Ended::Done(Ok(())),
+        sniffed = sniffing => sniffed,
+    };
+    let (protocol, prefix) = match sniffed {
+        Err(expired) => return expired,
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => return Ended::Done(Ok(())),
+        Ok(Err(e)) => return Ended::Unreadable(e),
+    };
+    let http2 = protocol == Protocol::Http2;
+    let tracker = Arc::new(Tracker::new(timeouts, http2, started, Instant::now()));
+    let io = ConnIo::new(stream, prefix, tracker.clone(), permit);
+    let conn = http.serve(protocol, io, make_service(tracker.clone()));
+    Watchdog::new(conn, tracker, http2, stop.cancelled_owned()).await
+}
