@@ -44,6 +44,8 @@ pub struct EntryPointContext {
     pub internal: Option<Internal>,
     /// `[entryPoints.X.encodedCharacters]`: what the path normaliser lets through.
     pub encoded_characters: EncodedCharacters,
+    /// `respondingTimeouts.bodyIdleTimeout`: a request body that stalls this long is 408.
+    pub body_idle_timeout: Option<std::time::Duration>,
     pub telemetry: Arc<Telemetry>,
 }
 
@@ -281,7 +283,11 @@ async fn route(
     let origin_start = Instant::now();
     let outcome = frontend
         .service
-        .call(RequestBody::from_client(req), client, &backend.stats)
+        .call(
+            RequestBody::from_client(req, ctx.body_idle_timeout),
+            client,
+            &backend.stats,
+        )
         .await;
     let served_by = outcome.served_by;
     if let Some(r) = record {

@@ -199,6 +199,7 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
                 .any()
                 .then(|| Internal::new(features, api_state.clone())),
             encoded_characters: encoded_characters(&ep.encoded_characters),
+            body_idle_timeout: non_zero(cfg.responding_timeouts.body_idle_timeout),
             telemetry: telemetry.clone(),
         });
         listeners.push((listener, ctx, options));

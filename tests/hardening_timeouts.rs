@@ -781,3 +781,53 @@ async fn accept_errors_are_logged_once_and_trafik_serves_again_when_descriptors_
     .await;
     assert_eq!(t.logs().matches(FAILED).count(), 1);
 }
+
+/// Traefik's CVE-2024-28869: a request that announces a body and never sends it held
+/// the connection (and a backend's) forever. `bodyIdleTimeout` answers it 408.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_announced_and_never_sent_is_answered_408_at_body_idle_timeout() {
+    let backend = Backend::start("b").await;
+    let port = free_port();
+    let _t = serving(
+        &config(port, &backend.url(), "bodyIdleTimeout = \"1s\"", "", ""),
+        port,
+    )
+    .await;
+    for head in [
+        &b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"[..],
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+    ] {
+        let mut c = connect(port).await;
+        c.write_all(head).await.unwrap();
+        let (status, _, _) = read_response(&mut c).await;
+        assert_eq!(status, 408, "{}", String::from_utf8_lossy(head));
+        read_until_closed(&mut c).await;
+    }
+}
+
+/// The limit is on each wait for the client, not on the whole body: an upload that keeps
+/// moving is never cut, however long it takes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_that_keeps_moving_outlasts_body_idle_timeout() {
+    let backend = Backend::start("b").await;
+    let port = free_port();
+    let _t = serving(
+        &config(port, &backend.url(), "bodyIdleTimeout = \"3s\"", "", ""),
+        port,
+    )
+    .await;
+    let mut c = connect(port).await;
+    c.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 20\r\n\r\n")
+        .await
+        .unwrap();
+    // 20 bytes, one every 250 ms: 5 s in all, past the 3 s limit, never 3 s apart.
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        c.write_all(b"x").await.unwrap();
+    }
+    let (status, _, body) = read_response(&mut c).await;
+    assert_eq!(status, 200);
+    let seen: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(seen["body"], "x".repeat(20));
+}

@@ -178,11 +178,14 @@ proptest! {
     }
 }
 
+/// A fuzz target: its name (its folder in `fuzz/regressions/`) and its body.
+type Target = (&'static str, fn(&[u8]));
+
 /// Every input a fuzzer once crashed on, replayed through its target.
 #[test]
 fn saved_crash_inputs_stay_fixed() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
-    let targets: [(&str, fn(&[u8])); 4] = [
+    let targets: [Target; 4] = [
         ("rule", fuzz::rule),
         ("toml", fuzz::toml),
         ("breaker", fuzz::breaker),

@@ -14,7 +14,7 @@ pub type Classifier = fn(&ProxyError) -> bool;
 /// having no server at all (that is the breaker's own business, not the network's) and a
 /// client's broken request body (the client's fault: a client must not trip the breaker).
 fn is_network_error(e: &ProxyError) -> bool {
-    !matches!(e.kind, ErrorKind::NoServer | ErrorKind::ClientBody)
+    !(e.kind == ErrorKind::NoServer || e.kind.is_clients())
 }
 
 /// `RollingMetrics` seen through the expression language's `Metrics` trait.

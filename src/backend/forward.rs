@@ -121,7 +121,7 @@ impl Forwarding {
             let failed = match &result {
                 Ok(r) => (500..=504).contains(&r.status().as_u16()),
                 // A client's broken body says nothing about the server.
-                Err(e) => e.kind != ErrorKind::ClientBody,
+                Err(e) => !e.kind.is_clients(),
             };
             backend
                 .balancer

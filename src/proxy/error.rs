@@ -28,23 +28,48 @@ pub enum ErrorKind {
     /// short): the client's fault, not the backend's, so 400, never retried, and not a
     /// network error to the circuit breaker.
     ClientBody,
+    /// The client stopped sending a request body it had announced for longer than
+    /// `bodyIdleTimeout`: 408, and like `ClientBody` never blamed on the backend.
+    ClientBodyTimeout,
+}
+
+impl ErrorKind {
+    /// The failure was the client's, not the backend's: never retried, never counted
+    /// against a server (circuit breaker, drr).
+    pub fn is_clients(self) -> bool {
+        matches!(self, ErrorKind::ClientBody | ErrorKind::ClientBodyTimeout)
+    }
 }
 
 /// Wraps an error of reading the client's request body on its way to the backend, so
 /// that when hyper's client reports it (as a failure to send), [`ProxyError::from_client`]
 /// can tell it from a failure of the backend.
 #[derive(Debug)]
-pub struct ClientBodyError(pub hyper::Error);
+pub enum ClientBodyError {
+    /// hyper could not read it (a malformed chunk, a body cut short).
+    Read(hyper::Error),
+    /// The client sent nothing for this long while its body was awaited.
+    Stalled(std::time::Duration),
+}
 
 impl fmt::Display for ClientBodyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("reading the client's request body failed")
+        match self {
+            ClientBodyError::Read(_) => f.write_str("reading the client's request body failed"),
+            ClientBodyError::Stalled(limit) => write!(
+                f,
+                "the client's request body stalled for {limit:?} (bodyIdleTimeout)"
+            ),
+        }
     }
 }
 
 impl StdError for ClientBodyError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&self.0)
+        match self {
+            ClientBodyError::Read(e) => Some(e),
+            ClientBodyError::Stalled(_) => None,
+        }
     }
 }
 
@@ -79,8 +104,11 @@ impl ProxyError {
 
     /// Classifies an error of hyper-util's client by walking its cause chain.
     pub fn from_client(err: hyper_util::client::legacy::Error) -> Self {
-        let kind = if caused_by_client_body(&err) {
-            ErrorKind::ClientBody
+        let kind = if let Some(body) = client_body_error(&err) {
+            match body {
+                ClientBodyError::Read(_) => ErrorKind::ClientBody,
+                ClientBodyError::Stalled(_) => ErrorKind::ClientBodyTimeout,
+            }
         } else if err.is_connect() {
             match io_kind(&err) {
                 Some(io::ErrorKind::ConnectionRefused) => ErrorKind::ConnectRefused,
@@ -100,6 +128,7 @@ impl ProxyError {
             ErrorKind::ConnectTimeout | ErrorKind::ResponseTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::NoServer => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::ClientBody => StatusCode::BAD_REQUEST,
+            ErrorKind::ClientBodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::ConnectRefused
             | ErrorKind::Connect
             | ErrorKind::Reset
@@ -137,6 +166,7 @@ impl fmt::Display for ProxyError {
             ErrorKind::NoServer => "backend has no server available",
             ErrorKind::Unsupported => "backend URL not supported",
             ErrorKind::ClientBody => "bad request body from the client",
+            ErrorKind::ClientBodyTimeout => "the client's request body stalled",
         };
         f.write_str(what)?;
         if let Some(source) = &self.source {
@@ -166,15 +196,15 @@ pub(crate) fn is_idempotent(method: &http::Method) -> bool {
     .contains(method)
 }
 
-fn caused_by_client_body(err: &(dyn StdError + 'static)) -> bool {
+fn client_body_error<'e>(err: &'e (dyn StdError + 'static)) -> Option<&'e ClientBodyError> {
     let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(c) = cause {
-        if c.is::<ClientBodyError>() {
-            return true;
+        if let Some(body) = c.downcast_ref::<ClientBodyError>() {
+            return Some(body);
         }
         cause = c.source();
     }
-    false
+    None
 }
 
 fn io_kind(err: &(dyn StdError + 'static)) -> Option<io::ErrorKind> {

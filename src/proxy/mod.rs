@@ -1,6 +1,7 @@
 //! Forwarding a request to a backend server and its answer back.
 
 pub mod body;
+pub mod client_body;
 pub mod connector;
 pub mod error;
 pub mod forward;

@@ -13,17 +13,17 @@ use hyper::body::Incoming;
 use trafik_middleware::buffer::BufferedBody;
 use trafik_middleware::retry::ReplayBody;
 
-use super::error::ClientBodyError;
+use super::client_body::ClientBody;
 use crate::connection::BodyRead;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Default)]
 pub enum RequestBody {
-    Streamed(Incoming),
+    Streamed(ClientBody),
     /// The client's body under `readTimeout`: the deadline ends when the body has been
     /// read whole or dropped (`BodyRead`, taken from the request's extensions).
-    Watched(Incoming, Option<BodyRead>),
+    Watched(ClientBody, Option<BodyRead>),
     /// A retried request's copy: yields what an earlier attempt read, then reads on.
     Replay(ReplayBody<RequestBody>),
     /// Boxed: it is large, and rare enough that the allocation is not felt.
@@ -36,17 +36,23 @@ pub enum RequestBody {
 
 impl From<Incoming> for RequestBody {
     fn from(body: Incoming) -> Self {
-        RequestBody::Streamed(body)
+        RequestBody::Streamed(ClientBody::new(body, None))
     }
 }
 
 impl RequestBody {
     /// The client's request as the backend is sent it: its body watched if the
-    /// connection put a read deadline on it.
-    pub fn from_client(mut req: http::Request<Incoming>) -> http::Request<RequestBody> {
+    /// connection put a read deadline on it, and failed if it stalls for `stall_limit`
+    /// (`bodyIdleTimeout`).
+    pub fn from_client(
+        mut req: http::Request<Incoming>,
+        stall_limit: Option<std::time::Duration>,
+    ) -> http::Request<RequestBody> {
         match req.extensions_mut().remove::<BodyRead>() {
-            None => req.map(RequestBody::Streamed),
-            Some(read) => req.map(|body| RequestBody::Watched(body, Some(read))),
+            None => req.map(|body| RequestBody::Streamed(ClientBody::new(body, stall_limit))),
+            Some(read) => {
+                req.map(|body| RequestBody::Watched(ClientBody::new(body, stall_limit), Some(read)))
+            }
         }
     }
 }
@@ -73,14 +79,10 @@ impl Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         // Every variant is Unpin, so the enum is too.
         match self.get_mut() {
-            // Marked as the client's, so the failure to send it is not blamed on the backend.
-            RequestBody::Streamed(b) => Pin::new(b)
-                .poll_frame(cx)
-                .map_err(|e| Box::new(ClientBodyError(e)) as BoxError),
+            // Errors marked as the client's, so they are not blamed on the backend.
+            RequestBody::Streamed(b) => Pin::new(b).poll_frame(cx),
             RequestBody::Watched(b, read) => {
-                let frame = Pin::new(&mut *b)
-                    .poll_frame(cx)
-                    .map_err(|e| Box::new(ClientBodyError(e)) as BoxError);
+                let frame = Pin::new(&mut *b).poll_frame(cx);
                 if matches!(frame, Poll::Ready(None)) || b.is_end_stream() {
                     read.take();
                 }

@@ -268,6 +268,9 @@ pub struct RespondingTimeouts {
     /// trafik's own, after Go's `ReadHeaderTimeout`: a request head, from the connection's
     /// start (first request) or the head's first byte (later ones). 0 = none.
     pub read_header_timeout: Duration,
+    /// trafik's own, after nginx's `client_body_timeout`: the longest wait for the next
+    /// bytes of a request body the client announced. 0 = none.
+    pub body_idle_timeout: Duration,
 }
 
 impl Default for RespondingTimeouts {
@@ -277,6 +280,7 @@ impl Default for RespondingTimeouts {
             write_timeout: Duration::ZERO,
             idle_timeout: Duration::from_secs(180),
             read_header_timeout: Duration::from_secs(60),
+            body_idle_timeout: Duration::from_secs(60),
         }
     }
 }
