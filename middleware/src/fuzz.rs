@@ -105,17 +105,7 @@ pub fn path(data: &[u8]) {
     let Some((&bits, rest)) = data.split_first() else {
         return;
     };
-    let on = |i: u8| bits & (1 << i) != 0;
-    let allow = EncodedCharacters {
-        allow_encoded_slash: on(0),
-        allow_encoded_back_slash: on(1),
-        allow_encoded_null_character: on(2),
-        allow_encoded_semicolon: on(3),
-        allow_encoded_percent: on(4),
-        allow_encoded_question_mark: on(5),
-        allow_encoded_hash: on(6),
-        allow_encoded_dot: on(7),
-    };
+    let allow = EncodedCharacters::from_bits(bits);
     let raw = format!("/{}", String::from_utf8_lossy(rest));
     let Ok(out) = normalize(&raw, &allow) else {
         return;

@@ -96,8 +96,7 @@ type Target = (&'static str, fn(&[u8]));
 #[test]
 fn saved_crash_inputs_stay_fixed() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions");
-    let targets: [Target; 2] =
-        [("authorization", fuzz::authorization), ("path", fuzz::path)];
+    let targets: [Target; 2] = [("authorization", fuzz::authorization), ("path", fuzz::path)];
     for (name, target) in targets {
         let Ok(entries) = std::fs::read_dir(root.join(name)) else {
             continue;

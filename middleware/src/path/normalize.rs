@@ -55,6 +55,25 @@ pub struct EncodedCharacters {
     pub allow_encoded_dot: bool,
 }
 
+impl EncodedCharacters {
+    /// All eight options from one byte, bit 0 (`allow_encoded_slash`) to bit 7
+    /// (`allow_encoded_dot`) in field order: every combination, for the fuzz target and
+    /// the properties.
+    pub fn from_bits(bits: u8) -> Self {
+        let on = |i: u8| bits & (1 << i) != 0;
+        EncodedCharacters {
+            allow_encoded_slash: on(0),
+            allow_encoded_back_slash: on(1),
+            allow_encoded_null_character: on(2),
+            allow_encoded_semicolon: on(3),
+            allow_encoded_percent: on(4),
+            allow_encoded_question_mark: on(5),
+            allow_encoded_hash: on(6),
+            allow_encoded_dot: on(7),
+        }
+    }
+}
+
 /// Why a path was refused: the first offending character, left to right.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
@@ -552,19 +571,7 @@ mod tests {
         }
 
         fn allowances() -> impl Strategy<Value = EncodedCharacters> {
-            any::<u8>().prop_map(|bits| {
-                let on = |i: u8| bits & (1 << i) != 0;
-                EncodedCharacters {
-                    allow_encoded_slash: on(0),
-                    allow_encoded_back_slash: on(1),
-                    allow_encoded_null_character: on(2),
-                    allow_encoded_semicolon: on(3),
-                    allow_encoded_percent: on(4),
-                    allow_encoded_question_mark: on(5),
-                    allow_encoded_hash: on(6),
-                    allow_encoded_dot: on(7),
-                }
-            })
+            any::<u8>().prop_map(EncodedCharacters::from_bits)
         }
 
         /// (byte, was encoded) per unit, `None` if an escape is malformed; a raw `\` counts
