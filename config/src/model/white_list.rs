@@ -37,8 +37,13 @@ mod tests {
         let a = &loaded.value.frontends["a"];
         let w = a.effective_white_list().unwrap();
         assert_eq!(w.source_range, ["192.168.0.0/16", "::1"]);
-        assert!(w.use_x_forwarded_for, "whiteList wins over whitelistSourceRange");
-        let old = loaded.value.frontends["old"].effective_white_list().unwrap();
+        assert!(
+            w.use_x_forwarded_for,
+            "whiteList wins over whitelistSourceRange"
+        );
+        let old = loaded.value.frontends["old"]
+            .effective_white_list()
+            .unwrap();
         assert_eq!(old.source_range, ["10.0.0.0/8"]);
         assert!(!old.use_x_forwarded_for);
         // Shown under v1's JSON names.
