@@ -164,7 +164,6 @@ pub struct Frontend {
 }
 
 impl Frontend {
-    /// The v1 default priority: every character of every route's rule, spaces included.
     /// The whitelist in force: `whiteList`, else the deprecated `whitelistSourceRange`.
     pub fn effective_white_list(&self) -> Option<crate::WhiteList> {
         match &self.white_list {
@@ -177,6 +176,7 @@ impl Frontend {
         }
     }
 
+    /// The v1 default priority: every character of every route's rule, spaces included.
     pub fn effective_priority(&self) -> i64 {
         if self.priority > 0 {
             self.priority
