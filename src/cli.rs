@@ -271,6 +271,12 @@ fn check_tls_and_redirects(
         {
             errors.push(Diagnostic::at(&file, None, e));
         }
+        if let Some(w) = &ep.white_list
+            && let Err(e) = crate::whitelist::build(w)
+        {
+            let message = format!("entry point {name:?}: whiteList: {e}");
+            errors.push(Diagnostic::at(&file, None, message));
+        }
     }
     if let Err(e) = crate::tls::client::backend_tls(&cfg.root_cas, cfg.insecure_skip_verify) {
         errors.push(Diagnostic::at(&file, None, e));

@@ -40,6 +40,8 @@ pub struct EntryPointContext {
     pub access_log: Option<AccessLog>,
     /// `[entryPoints.X.auth]`: checked before anything else, internal routes included.
     pub auth: Option<AuthLayer>,
+    /// `[entryPoints.X.whiteList]`: checked before auth, internal routes included.
+    pub white_list: Option<trafik_middleware::whitelist::IpWhitelist>,
     /// The API, dashboard, ping, REST or metrics routes this entry point serves.
     pub internal: Option<Internal>,
     /// `[entryPoints.X.encodedCharacters]`: what the path normaliser lets through.
@@ -56,6 +58,17 @@ pub async fn handle(
 ) -> Result<Response<ResponseBody>, Infallible> {
     // First of all: whatever trafik and the middlewares add later must reach the backend.
     remove_connection_nominated(req.headers_mut());
+    if let Some(list) = &ctx.white_list
+        && let Some(refused) = crate::whitelist::refuse_at_entry_point(
+            list,
+            &ctx.trust,
+            ctx.internal.as_ref(),
+            peer,
+            &req,
+        )
+    {
+        return Ok(refused);
+    }
     match &ctx.auth {
         None => serve(ctx, peer, req).await,
         Some(auth) => {
@@ -256,6 +269,11 @@ async fn route(
     // Added by the forwarder to each attempt; an untrusted client's own go now, before
     // the backend's layers see the request.
     strip_untrusted_forwarded(req.headers_mut(), ctx.trust.trusts(peer.ip()));
+    if let Some(list) = &frontend.white_list
+        && let Some(refused) = crate::whitelist::refuse(list, &ctx.trust, peer, req.headers())
+    {
+        return refused;
+    }
     let client = Forwarded {
         ip: peer.ip(),
         proto: match (

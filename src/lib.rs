@@ -25,3 +25,4 @@ pub mod server;
 pub mod stats;
 pub mod status;
 pub mod tls;
+pub mod whitelist;

@@ -41,6 +41,8 @@ pub struct FrontendRoute {
     pub service: BackendService,
     /// `passTLSClientCert` / `passTLSCert`.
     pub client_cert_headers: Option<crate::tls::client_cert::ClientCertHeaders>,
+    /// `whiteList` / `whitelistSourceRange`: clients outside it get 403.
+    pub white_list: Option<trafik_middleware::whitelist::IpWhitelist>,
 }
 
 pub struct BackendHandle {

@@ -179,6 +179,11 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
             Some(f) => ForwardedTrust::from_config(f.insecure, &f.trusted_ips)
                 .map_err(|e| anyhow::anyhow!("entry point {name:?}: forwardedHeaders: {e}"))?,
         };
+        let white_list = match &ep.white_list {
+            None => None,
+            Some(w) => crate::whitelist::build(w)
+                .map_err(|e| anyhow::anyhow!("entry point {name:?}: whiteList: {e}"))?,
+        };
         let features = internal.get(&name).copied().unwrap_or_default();
         let auth = match &ep.auth {
             None => None,
@@ -195,6 +200,7 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
             trust,
             access_log: access_log.clone(),
             auth,
+            white_list,
             internal: features
                 .any()
                 .then(|| Internal::new(features, api_state.clone())),

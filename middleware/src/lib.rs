@@ -7,3 +7,4 @@ pub mod fuzz;
 pub mod limit;
 pub mod path;
 pub mod retry;
+pub mod whitelist;

@@ -3,6 +3,7 @@
 //! right still loads. Shared by the aggregator and `trafik check`.
 
 mod backend;
+mod whitelist;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -136,6 +137,11 @@ pub fn compile(
             ));
             continue;
         };
+        let Ok(white_list) =
+            whitelist::frontend(name, frontend, source_of("frontends", name), &mut problems)
+        else {
+            continue;
+        };
         let route = Arc::new(FrontendRoute {
             name: name.clone(),
             pass_host_header: frontend.pass_host_header,
@@ -152,6 +158,7 @@ pub fn compile(
             client_cert_headers: crate::tls::client_cert::ClientCertHeaders::from_frontend(
                 frontend,
             ),
+            white_list,
         });
         let eps = if frontend.entry_points.is_empty() {
             &settings.default_entry_points

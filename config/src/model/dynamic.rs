@@ -155,9 +155,27 @@ pub struct Frontend {
     pub pass_tls_client_cert: Option<PassTlsClientCert>,
     /// 0 means "sum of the rule lengths" (v1).
     pub priority: i64,
+    /// Client addresses served; others get 403. Wins over `whitelistSourceRange`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub white_list: Option<crate::WhiteList>,
+    /// Deprecated form of `whiteList.sourceRange` (v1 ≤ 1.6).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub whitelist_source_range: Vec<String>,
 }
 
 impl Frontend {
+    /// The whitelist in force: `whiteList`, else the deprecated `whitelistSourceRange`.
+    pub fn effective_white_list(&self) -> Option<crate::WhiteList> {
+        match &self.white_list {
+            Some(w) => Some(w.clone()),
+            None if !self.whitelist_source_range.is_empty() => Some(crate::WhiteList {
+                source_range: self.whitelist_source_range.clone(),
+                use_x_forwarded_for: false,
+            }),
+            None => None,
+        }
+    }
+
     /// The v1 default priority: every character of every route's rule, spaces included.
     pub fn effective_priority(&self) -> i64 {
         if self.priority > 0 {

@@ -2,6 +2,8 @@
 
 pub mod dynamic;
 pub mod static_config;
+pub mod white_list;
 
 pub use dynamic::*;
 pub use static_config::*;
+pub use white_list::WhiteList;

@@ -161,8 +161,10 @@ pub struct EntryPoint {
     /// Go's `MaxHeaderBytes`: the largest request head (HTTP/1 request line and headers;
     /// HTTP/2 header list), answered 431 past it. 0 = `DEFAULT_MAX_HEADER_BYTES`.
     pub max_header_bytes: usize,
+    /// `[entryPoints.X.whiteList]`: client addresses served, internal routes included
+    /// (`/ping` excepted); others get 403.
+    pub white_list: Option<crate::WhiteList>,
     // Parsed now, given behaviour by later issues.
-    pub white_list: Option<serde_json::Value>,
     pub proxy_protocol: Option<serde_json::Value>,
 }
 
