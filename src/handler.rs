@@ -250,12 +250,21 @@ async fn route(
     drop(path);
     drop(host);
 
+    // As sent: a frontend's redirects point there, not to the rewritten path.
+    let sent = frontend.middlewares.as_ref().map(|_| req.uri().clone());
     if let Err(status) = rewrite::apply(&frontend.modifiers, &mut req, &ctx.encoded_characters) {
         return error_response(status);
     }
     // Added by the forwarder to each attempt; an untrusted client's own go now, before
     // the backend's layers see the request.
     strip_untrusted_forwarded(req.headers_mut(), ctx.trust.trusts(peer.ip()));
+    let applied = match frontend.middlewares.as_ref().zip(sent.as_ref()) {
+        None => None,
+        Some((m, sent)) => match m.request(&mut req, sent) {
+            Ok(applied) => Some(applied),
+            Err(answer) => return answer,
+        },
+    };
     let client = Forwarded {
         ip: peer.ip(),
         proto: match (
@@ -300,7 +309,7 @@ async fn route(
     if let Some(s) = sample {
         s.backend = Some(backend.name.clone());
     }
-    match outcome.result {
+    let mut response = match outcome.result {
         Ok(response) => response,
         Err(err) => {
             let server = served_by
@@ -309,7 +318,11 @@ async fn route(
             tracing::debug!(frontend = %frontend.name, backend = %backend.name, server, "{err}");
             error_response(err.status())
         }
+    };
+    if let Some(applied) = applied {
+        applied.response(&mut response);
     }
+    response
 }
 
 /// `sent`: the path and query as the client sent them, when normalising changed them.

@@ -41,6 +41,8 @@ pub struct FrontendRoute {
     pub service: BackendService,
     /// `passTLSClientCert` / `passTLSCert`.
     pub client_cert_headers: Option<crate::tls::client_cert::ClientCertHeaders>,
+    /// `[frontends.X.redirect]` and `[frontends.X.headers]`.
+    pub middlewares: Option<crate::frontend::Middlewares>,
 }
 
 pub struct BackendHandle {
