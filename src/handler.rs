@@ -262,7 +262,7 @@ async fn route(
         None => None,
         Some((m, sent)) => match m.request(&mut req, sent) {
             Ok(applied) => Some(applied),
-            Err(answer) => return answer,
+            Err(answer) => return *answer,
         },
     };
     let client = Forwarded {

@@ -78,12 +78,12 @@ impl Middlewares {
 
     /// The request side. `sent`: the URI before the rule's path modifiers, so that
     /// redirects point at what the client asked for. `Err`: trafik's answer instead of the
-    /// backend's.
+    /// backend's (boxed: rare, and it keeps the usual result small).
     pub fn request<B>(
         &self,
         req: &mut Request<B>,
         sent: &Uri,
-    ) -> Result<Applied<'_>, Response<ResponseBody>> {
+    ) -> Result<Applied<'_>, Box<Response<ResponseBody>>> {
         let tls = req
             .extensions()
             .get::<Arc<crate::tls::TlsConnection>>()
@@ -91,7 +91,7 @@ impl Middlewares {
         if let Some(r) = &self.redirect
             && let Some(redirected) = r.respond_to(req.method(), req.headers(), sent, tls)
         {
-            return Err(redirected);
+            return Err(Box::new(redirected));
         }
         let ssl = match &self.headers {
             Some(h) => h.request(req.headers_mut(), sent, tls)?,
