@@ -267,7 +267,11 @@ fn check_tls_and_redirects(
             errors.push(Diagnostic::at(&file, None, e));
         }
         if let Some(r) = &ep.redirect
-            && let Err(e) = crate::redirect::EntryPointRedirect::new(name, r, &entry_points)
+            && let Err(e) = crate::redirect::EntryPointRedirect::new(
+                &format!("entry point {name:?}"),
+                r,
+                &entry_points,
+            )
         {
             errors.push(Diagnostic::at(&file, None, e));
         }

@@ -263,6 +263,8 @@ async fn route(
     drop(path);
     drop(host);
 
+    // As sent: a frontend's redirects point there, not to the rewritten path.
+    let sent = frontend.middlewares.as_ref().map(|_| req.uri().clone());
     if let Err(status) = rewrite::apply(&frontend.modifiers, &mut req, &ctx.encoded_characters) {
         return error_response(status);
     }
@@ -274,6 +276,13 @@ async fn route(
     {
         return refused;
     }
+    let applied = match frontend.middlewares.as_ref().zip(sent.as_ref()) {
+        None => None,
+        Some((m, sent)) => match m.request(&mut req, sent) {
+            Ok(applied) => Some(applied),
+            Err(answer) => return *answer,
+        },
+    };
     let client = Forwarded {
         ip: peer.ip(),
         proto: match (
@@ -318,7 +327,7 @@ async fn route(
     if let Some(s) = sample {
         s.backend = Some(backend.name.clone());
     }
-    match outcome.result {
+    let mut response = match outcome.result {
         Ok(response) => response,
         Err(err) => {
             let server = served_by
@@ -327,7 +336,11 @@ async fn route(
             tracing::debug!(frontend = %frontend.name, backend = %backend.name, server, "{err}");
             error_response(err.status())
         }
+    };
+    if let Some(applied) = applied {
+        applied.response(&mut response);
     }
+    response
 }
 
 /// `sent`: the path and query as the client sent them, when normalising changed them.

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod echo;
 pub mod entrypoint;
 pub mod fd_limit;
+pub mod frontend;
 pub mod handler;
 pub mod health;
 pub mod logging;

@@ -24,22 +24,23 @@ enum Target {
 }
 
 impl EntryPointRedirect {
-    /// `entry_points` is every entry point, for `redirect.entryPoint` to name one.
+    /// `entry_points` is every entry point, for `redirect.entryPoint` to name one; `what`
+    /// names the owner in errors (`entry point "http"`, `frontend "api"`).
     pub fn new(
-        name: &str,
+        what: &str,
         redirect: &Redirect,
         entry_points: &std::collections::BTreeMap<String, EntryPoint>,
     ) -> Result<Self, String> {
         let to = if !redirect.entry_point.is_empty() {
             let target = entry_points.get(&redirect.entry_point).ok_or_else(|| {
                 format!(
-                    "entry point {name:?}: redirect.entryPoint {:?} does not exist",
+                    "{what}: redirect.entryPoint {:?} does not exist",
                     redirect.entry_point
                 )
             })?;
             let (_, port) = trafik_config::parse_address(&target.address).map_err(|e| {
                 format!(
-                    "entry point {name:?}: redirect.entryPoint {:?}: {e}",
+                    "{what}: redirect.entryPoint {:?}: {e}",
                     redirect.entry_point
                 )
             })?;
@@ -52,19 +53,15 @@ impl EntryPointRedirect {
                 port,
             }
         } else if !redirect.regex.is_empty() {
-            let regex = Regex::new(&redirect.regex).map_err(|e| {
-                format!(
-                    "entry point {name:?}: redirect.regex {:?}: {e}",
-                    redirect.regex
-                )
-            })?;
+            let regex = Regex::new(&redirect.regex)
+                .map_err(|e| format!("{what}: redirect.regex {:?}: {e}", redirect.regex))?;
             Target::Regex {
                 regex,
                 replacement: redirect.replacement.clone(),
             }
         } else {
             return Err(format!(
-                "entry point {name:?}: redirect needs entryPoint, or regex and replacement"
+                "{what}: redirect needs entryPoint, or regex and replacement"
             ));
         };
         Ok(EntryPointRedirect {
@@ -76,17 +73,24 @@ impl EntryPointRedirect {
     /// The redirect for `req`, or `None` when a `regex` does not match (the request is
     /// then served normally, as in v1). `tls`: whether the request came over TLS.
     pub fn respond<B>(&self, req: &Request<B>, tls: bool) -> Option<Response<ResponseBody>> {
-        let host = req
-            .headers()
+        self.respond_to(req.method(), req.headers(), req.uri(), tls)
+    }
+
+    /// As `respond`, for a request whose `uri` is the one the client sent (a frontend's
+    /// redirect runs after its rule may have rewritten the path).
+    pub fn respond_to(
+        &self,
+        method: &Method,
+        headers: &http::HeaderMap,
+        uri: &http::Uri,
+        tls: bool,
+    ) -> Option<Response<ResponseBody>> {
+        let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .or_else(|| uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
-        let path = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
+        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let location = match &self.to {
             Target::EntryPoint { scheme, port } => {
                 format!("{scheme}://{}:{port}{path}", strip_port(host))
@@ -100,7 +104,7 @@ impl EntryPointRedirect {
                 regex.replace(&url, replacement.as_str()).into_owned()
             }
         };
-        let get = req.method() == Method::GET;
+        let get = method == Method::GET;
         let status = match (self.permanent, get) {
             (true, true) => StatusCode::MOVED_PERMANENTLY,
             (true, false) => StatusCode::PERMANENT_REDIRECT,
@@ -140,7 +144,7 @@ mod tests {
             entry_point: "https".into(),
             ..Default::default()
         };
-        let r = EntryPointRedirect::new("http", &r, &eps()).unwrap();
+        let r = EntryPointRedirect::new("entry point \"http\"", &r, &eps()).unwrap();
         let resp = r
             .respond(&req("GET", "example.com:8080", "/api?x=1"), false)
             .unwrap();
@@ -162,7 +166,7 @@ mod tests {
             permanent: true,
             ..Default::default()
         };
-        let r = EntryPointRedirect::new("http", &r, &eps()).unwrap();
+        let r = EntryPointRedirect::new("entry point \"http\"", &r, &eps()).unwrap();
         let resp = r.respond(&req("GET", "localhost", "/a/b"), false).unwrap();
         assert_eq!(resp.status(), 301);
         assert_eq!(resp.headers()["location"], "http://mydomain/a/b");
@@ -178,7 +182,7 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            EntryPointRedirect::new("http", &bad, &eps())
+            EntryPointRedirect::new("entry point \"http\"", &bad, &eps())
                 .unwrap_err()
                 .contains("\"nope\"")
         );

@@ -43,6 +43,8 @@ pub struct FrontendRoute {
     pub client_cert_headers: Option<crate::tls::client_cert::ClientCertHeaders>,
     /// `whiteList` / `whitelistSourceRange`: clients outside it get 403.
     pub white_list: Option<trafik_middleware::whitelist::IpWhitelist>,
+    /// `[frontends.X.redirect]` and `[frontends.X.headers]`.
+    pub middlewares: Option<crate::frontend::Middlewares>,
 }
 
 pub struct BackendHandle {

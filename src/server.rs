@@ -61,6 +61,7 @@ pub fn file_source(cfg: &StaticConfig, config_path: Option<&Path>) -> Option<fil
 pub fn compile_settings(cfg: &StaticConfig) -> CompileSettings {
     CompileSettings {
         entry_points: cfg.effective_entry_points().into_keys().collect(),
+        entry_point_configs: cfg.effective_entry_points(),
         default_entry_points: cfg.effective_default_entry_points(),
         keep_trailing_slash: cfg.keep_trailing_slash,
         allow_min_weight_zero: cfg.allow_min_weight_zero,
@@ -164,7 +165,8 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
             },
             redirect: match &ep.redirect {
                 Some(r) => Some(Arc::new(
-                    EntryPointRedirect::new(&name, r, &entry_points).map_err(anyhow::Error::msg)?,
+                    EntryPointRedirect::new(&format!("entry point {name:?}"), r, &entry_points)
+                        .map_err(anyhow::Error::msg)?,
                 )),
                 None => None,
             },

@@ -22,6 +22,8 @@ use crate::stats::StatsRegistry;
 #[derive(Debug, Clone)]
 pub struct CompileSettings {
     pub entry_points: BTreeSet<String>,
+    /// The entry points themselves, for a frontend's `redirect.entryPoint`.
+    pub entry_point_configs: BTreeMap<String, trafik_config::EntryPoint>,
     pub default_entry_points: Vec<String>,
     pub keep_trailing_slash: bool,
     pub allow_min_weight_zero: bool,
@@ -142,6 +144,17 @@ pub fn compile(
         else {
             continue;
         };
+        let middlewares = match crate::frontend::Middlewares::build(
+            name,
+            frontend,
+            &settings.entry_point_configs,
+        ) {
+            Ok(m) => m,
+            Err(e) => {
+                problems.push(source_of("frontends", name).diagnostic(&e.path, e.message));
+                continue;
+            }
+        };
         let route = Arc::new(FrontendRoute {
             name: name.clone(),
             pass_host_header: frontend.pass_host_header,
@@ -159,6 +172,7 @@ pub fn compile(
                 frontend,
             ),
             white_list,
+            middlewares,
         });
         let eps = if frontend.entry_points.is_empty() {
             &settings.default_entry_points

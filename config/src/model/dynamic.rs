@@ -161,6 +161,12 @@ pub struct Frontend {
     /// Deprecated form of `whiteList.sourceRange` (v1 ≤ 1.6).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub whitelist_source_range: Vec<String>,
+    /// `[frontends.X.headers]`: custom and secure headers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Headers>,
+    /// `[frontends.X.redirect]`: the entry points' redirect, for this frontend only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<crate::model::Redirect>,
 }
 
 impl Frontend {
@@ -222,4 +228,49 @@ pub struct TlsCertDnInfos {
     pub common_name: bool,
     pub serial_number: bool,
     pub domain_component: bool,
+}
+
+/// `[frontends.X.headers]` (v1's `types.Headers`): headers set on the request and the
+/// response, and the secure-headers checks. JSON names are v1's; TOML keys match in any case.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Headers {
+    /// Set on the request to the backend; an empty value removes the header.
+    pub custom_request_headers: BTreeMap<String, String>,
+    /// Set on every response of the frontend; an empty value removes the header.
+    pub custom_response_headers: BTreeMap<String, String>,
+    /// Hosts served; any other Host is answered 400. Empty: every host.
+    pub allowed_hosts: Vec<String>,
+    /// Headers that carry the original Host behind a proxy (first non-empty one wins).
+    pub hosts_proxy_headers: Vec<String>,
+    #[serde(rename = "sslRedirect")]
+    pub ssl_redirect: bool,
+    #[serde(rename = "sslTemporaryRedirect")]
+    pub ssl_temporary_redirect: bool,
+    #[serde(rename = "sslHost")]
+    pub ssl_host: String,
+    #[serde(rename = "sslForceHost")]
+    pub ssl_force_host: bool,
+    /// Header name → value: a request with one of them counts as TLS (set by a trusted proxy).
+    #[serde(rename = "sslProxyHeaders")]
+    pub ssl_proxy_headers: BTreeMap<String, String>,
+    #[serde(rename = "stsSeconds")]
+    pub sts_seconds: i64,
+    #[serde(rename = "stsIncludeSubdomains")]
+    pub sts_include_subdomains: bool,
+    #[serde(rename = "stsPreload")]
+    pub sts_preload: bool,
+    #[serde(rename = "forceSTSHeader")]
+    pub force_sts_header: bool,
+    pub frame_deny: bool,
+    pub custom_frame_options_value: String,
+    pub content_type_nosniff: bool,
+    pub browser_xss_filter: bool,
+    #[serde(rename = "customBrowserXSSValue")]
+    pub custom_browser_xss_value: String,
+    pub content_security_policy: String,
+    pub public_key: String,
+    pub referrer_policy: String,
+    /// Turns off allowedHosts, SSLRedirect, STS and publicKey, for local development.
+    pub is_development: bool,
 }
