@@ -114,10 +114,15 @@ struct Setup {
     /// One without.
     off: u16,
     release: Arc<Notify>,
-    _t: Trafik,
+    t: Trafik,
 }
 
 async fn setup() -> Setup {
+    setup_with("").await
+}
+
+/// `extra`: static tables added before `[file]`.
+async fn setup_with(extra: &str) -> Setup {
     let release = Arc::new(Notify::new());
     let url = backend(release.clone()).await;
     let (on, off) = (free_port(), free_port());
@@ -128,6 +133,7 @@ address = "127.0.0.1:{on}"
 compress = true
 [entryPoints.off]
 address = "127.0.0.1:{off}"
+{extra}
 [file]
 [frontends.f]
 backend = "b"
@@ -145,7 +151,7 @@ url = "{url}"
         on,
         off,
         release,
-        _t: t,
+        t,
     }
 }
 
@@ -280,4 +286,22 @@ async fn event_stream_still_streams_event_by_event() {
         rest.extend_from_slice(&c);
     }
     assert_eq!(rest, b"data: two\n\n");
+}
+
+#[tokio::test]
+async fn access_log_counts_the_bytes_sent() {
+    let s = setup_with("[accessLog]\nfilePath = \"access.log\"\nformat = \"json\"").await;
+    let (h, wire) = fetch(s.on, "/big?logged", Some("gzip")).await;
+    assert_eq!(encoding(&h), Some("gzip"));
+    let path = s.t.dir.join("access.log");
+    let line: serde_json::Value = eventually("the access log line", || {
+        let path = path.clone();
+        async move {
+            let text = std::fs::read_to_string(&path).ok()?;
+            let line = text.lines().find(|l| l.contains("/big?logged"))?;
+            serde_json::from_str(line).ok()
+        }
+    })
+    .await;
+    assert_eq!(line["DownstreamContentSize"], wire.len() as u64, "{line}");
 }
