@@ -49,6 +49,8 @@ pub struct EntryPointContext {
     /// `respondingTimeouts.bodyIdleTimeout`: a request body that stalls this long is 408.
     pub body_idle_timeout: Option<std::time::Duration>,
     pub telemetry: Arc<Telemetry>,
+    /// `[entryPoints.X] compress = true`.
+    pub compress: Option<crate::compress::Compress>,
 }
 
 pub async fn handle(
@@ -90,11 +92,18 @@ async fn serve(
         Ok(sent) => (sent, None),
         Err(why) => (None, Some(why)),
     };
+    // Compression: decided from the request's Accept-Encoding, applied to the response
+    // inside the access log's observer (which counts the bytes sent).
+    let probe = ctx.compress.as_ref().and_then(|c| c.probe(&req));
+    let compress = |response: Response<ResponseBody>| match &ctx.compress {
+        Some(c) => c.apply(probe, response),
+        None => response,
+    };
     if refused.is_none()
         && let Some(internal) = &ctx.internal
         && internal.claims(req.uri().path())
     {
-        return Ok(internal.call(req).await);
+        return Ok(compress(internal.call(req).await));
     }
     let started = Instant::now();
     let record = ctx
@@ -106,7 +115,7 @@ async fn serve(
         ctx.telemetry.started(&s.entry_point, &s.method, s.protocol);
     }
     if record.is_none() && sample.is_none() {
-        return Ok(answer(&ctx, peer, req, refused, None, None).await);
+        return Ok(compress(answer(&ctx, peer, req, refused, None, None).await));
     }
     // Made before the request is routed, so that a client who goes away first (hyper then
     // drops this future) is still reported, with 499.
@@ -125,6 +134,7 @@ async fn serve(
         finish.metrics.as_mut().map(|(_, s)| s),
     )
     .await;
+    let response = compress(response);
     finish.answered(response.status().as_u16());
     let (parts, body) = response.into_parts();
     Ok(Response::from_parts(parts, body.observe(Box::new(finish))))

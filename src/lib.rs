@@ -8,6 +8,7 @@ pub mod api;
 pub mod backend;
 pub mod cli;
 pub mod compile;
+pub mod compress;
 pub mod connection;
 pub mod echo;
 pub mod entrypoint;

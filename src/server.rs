@@ -209,6 +209,7 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
             encoded_characters: encoded_characters(&ep.encoded_characters),
             body_idle_timeout: non_zero(cfg.responding_timeouts.body_idle_timeout),
             telemetry: telemetry.clone(),
+            compress: ep.compress.then(crate::compress::Compress::new),
         });
         listeners.push((listener, ctx, options));
     }
