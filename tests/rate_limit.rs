@@ -129,7 +129,8 @@ async fn header_keys_are_limited_separately() {
     let limited = frontend(
         "tenants",
         "Path:/t",
-        &rate_limit("tenants", "request.header.X-Tenant", &[("s", "60s", 1, 1)]),
+        // As v1's documentation writes it: `ratelimit`, `extractorfunc`, `rateset`.
+        &rate_limit("tenants", "request.header.X-Tenant", &[("s", "60s", 1, 1)]).to_lowercase(),
     );
     let (_t, base) = start(&backend, &limited).await;
     let url = format!("{base}/t");
