@@ -247,3 +247,19 @@ async fn bad_rate_sets_skip_only_their_frontend_and_are_located() {
         assert!(stderr.contains(e.as_str()), "{e}\n{stderr}");
     }
 }
+
+/// The REST provider and the API speak v1's JSON, where the keys are `ratelimit` and
+/// `rateset`; what the API shows reads back the same.
+#[test]
+fn v1_json_names() {
+    let v1 = r#"{"backend": "b", "ratelimit": {"extractorFunc": "client.ip",
+        "rateset": {"s": {"period": "10s", "average": 100, "burst": 200}}}}"#;
+    let f: trafik_config::Frontend = serde_json::from_str(v1).unwrap();
+    let r = f.rate_limit.as_ref().expect("ratelimit read");
+    assert_eq!(r.extractor_func, "client.ip");
+    assert_eq!((r.rate_set["s"].average, r.rate_set["s"].burst), (100, 200));
+    let shown = serde_json::to_value(&f).unwrap();
+    assert_eq!(shown["ratelimit"]["rateset"]["s"]["burst"], 200);
+    let again: trafik_config::Frontend = serde_json::from_value(shown).unwrap();
+    assert_eq!(again, f);
+}
