@@ -317,6 +317,22 @@ async fn route(
     }
 
     let backend = &frontend.backend;
+    // v1's order: the rate limit wraps the backend, after the frontend's own middlewares.
+    if let Some(limited) = frontend
+        .rate_limit
+        .as_ref()
+        .and_then(|r| r.refuse(peer, &req))
+    {
+        if let Some(r) = record {
+            r.frontend = Some(frontend.name.clone());
+            r.backend = Some(backend.name.clone());
+        }
+        let mut limited = limited;
+        if let Some(applied) = applied {
+            applied.response(&mut limited);
+        }
+        return limited;
+    }
     let origin_start = Instant::now();
     let outcome = frontend
         .service

@@ -45,6 +45,8 @@ pub struct FrontendRoute {
     pub white_list: Option<trafik_middleware::whitelist::IpWhitelist>,
     /// `[frontends.X.redirect]` and `[frontends.X.headers]`.
     pub middlewares: Option<crate::frontend::Middlewares>,
+    /// `[frontends.X.rateLimit]`: past it, 429 before the backend.
+    pub rate_limit: Option<crate::frontend::rate_limit::RateLimit>,
 }
 
 pub struct BackendHandle {

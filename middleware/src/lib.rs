@@ -6,5 +6,6 @@ pub mod buffer;
 pub mod fuzz;
 pub mod limit;
 pub mod path;
+pub mod rate;
 pub mod retry;
 pub mod whitelist;

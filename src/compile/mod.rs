@@ -3,6 +3,7 @@
 //! right still loads. Shared by the aggregator and `trafik check`.
 
 mod backend;
+mod rate_limit;
 mod whitelist;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -38,6 +39,8 @@ pub struct Registries {
     pub health: HealthRegistry,
     pub breakers: BreakerRegistry,
     pub stats: StatsRegistry,
+    /// Rate-limit buckets by frontend and settings.
+    pub rate_limits: crate::frontend::rate_limit::RateLimitRegistry,
 }
 
 impl Registries {
@@ -47,6 +50,7 @@ impl Registries {
             health: HealthRegistry::new(forwarder.backend_tls().clone()),
             breakers: BreakerRegistry::default(),
             stats: StatsRegistry::default(),
+            rate_limits: Default::default(),
         }
     }
 }
@@ -103,7 +107,7 @@ pub fn compile(
             layers.insert(name.clone(), built.layers);
         }
     }
-    if let Some(r) = registries {
+    if let Some(r) = registries.as_deref_mut() {
         r.health.retain(&live.checks);
         r.breakers.retain(&live.breakers);
         r.stats
@@ -114,6 +118,7 @@ pub fn compile(
         keep_trailing_slash: settings.keep_trailing_slash,
     };
     let mut per_entry_point: BTreeMap<&str, Vec<Candidate>> = BTreeMap::new();
+    let mut live_rate_limits = std::collections::HashSet::new();
     for (name, frontend) in &config.frontends {
         let route_names: Vec<&String> = frontend.routes.keys().collect();
         let rules: Vec<&str> = frontend.routes.values().map(|r| r.rule.as_str()).collect();
@@ -155,6 +160,16 @@ pub fn compile(
                 continue;
             }
         };
+        let Ok(rate_limit) = rate_limit::frontend(
+            name,
+            frontend,
+            source_of("frontends", name),
+            registries.as_deref_mut().map(|r| &mut r.rate_limits),
+            &mut live_rate_limits,
+            &mut problems,
+        ) else {
+            continue;
+        };
         let route = Arc::new(FrontendRoute {
             name: name.clone(),
             pass_host_header: frontend.pass_host_header,
@@ -173,6 +188,7 @@ pub fn compile(
             ),
             white_list,
             middlewares,
+            rate_limit,
         });
         let eps = if frontend.entry_points.is_empty() {
             &settings.default_entry_points
@@ -189,6 +205,10 @@ pub fn compile(
                 ));
             }
         }
+    }
+
+    if let Some(r) = registries {
+        r.rate_limits.retain(&live_rate_limits);
     }
 
     let mut entry_points = HashMap::new();

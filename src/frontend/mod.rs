@@ -4,6 +4,7 @@
 //! route and pays one `Option` check per request.
 
 pub mod headers;
+pub mod rate_limit;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -167,6 +167,34 @@ pub struct Frontend {
     /// `[frontends.X.redirect]`: the entry points' redirect, for this frontend only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect: Option<crate::model::Redirect>,
+    /// `[frontends.X.rateLimit]`: token buckets per key; past any, 429. v1's JSON (REST
+    /// provider, API) spells it `ratelimit`.
+    #[serde(
+        rename(serialize = "ratelimit"),
+        alias = "ratelimit",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// `[frontends.X.rateLimit]` (v1, oxy's ratelimit).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RateLimit {
+    /// `client.ip`, `request.host` or `request.header.<Name>`.
+    pub extractor_func: String,
+    /// Every set applies: a request takes a token from each. v1's JSON: `rateset`.
+    #[serde(rename(serialize = "rateset"), alias = "rateset")]
+    pub rate_set: BTreeMap<String, RateSet>,
+}
+
+/// `[frontends.X.rateLimit.rateSet.NAME]`: `average` requests per `period`, `burst` in a row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RateSet {
+    pub period: Option<Duration>,
+    pub average: i64,
+    pub burst: i64,
 }
 
 impl Frontend {
