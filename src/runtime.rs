@@ -45,6 +45,8 @@ pub struct FrontendRoute {
     pub white_list: Option<trafik_middleware::whitelist::IpWhitelist>,
     /// `[frontends.X.redirect]` and `[frontends.X.headers]`.
     pub middlewares: Option<crate::frontend::Middlewares>,
+    /// `[frontends.X.errors.NAME]`: around everything from the whitelist on (v1's order).
+    pub error_pages: Option<crate::frontend::error_pages::ErrorPages>,
 }
 
 pub struct BackendHandle {

@@ -167,6 +167,20 @@ pub struct Frontend {
     /// `[frontends.X.redirect]`: the entry points' redirect, for this frontend only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect: Option<crate::model::Redirect>,
+    /// `[frontends.X.errors.NAME]`: error pages served from another backend.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, ErrorPage>,
+}
+
+/// One `[frontends.X.errors.NAME]`: responses whose status is in `status` get their body
+/// from `backend` at `query` (`{status}` replaced), and keep their status (v1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ErrorPage {
+    /// `"404"` or `"500-599"`, inclusive.
+    pub status: Vec<String>,
+    pub backend: String,
+    pub query: String,
 }
 
 impl Frontend {
