@@ -106,6 +106,18 @@ query = "/{{status}}.html"
     assert_eq!(page["uri"], "/missing/404?from=trafik");
     assert_eq!(pages.hits(), 1);
 
+    // The page request carries the client's headers, as v1's does, but not its Host.
+    let r = client()
+        .get(format!("{base}/app/x?status=404"))
+        .header("X-Client", "kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let page = json(&r.text().await.unwrap());
+    assert_eq!(page["headers"]["x-client"], "kept", "{page}");
+    assert_eq!(page["headers"]["host"], pages.addr.to_string(), "{page}");
+
     // The backend's 503, through the other page of the same frontend.
     let (status, _, body) = get(&format!("{base}/app/x?status=503")).await;
     assert_eq!(status, 503);
@@ -115,7 +127,7 @@ query = "/{{status}}.html"
     let (status, _, body) = get(&format!("{base}/app/x?status=418")).await;
     assert_eq!(status, 418);
     assert_eq!(json(&body)["server"], "app", "{body}");
-    assert_eq!(pages.hits(), 2);
+    assert_eq!(pages.hits(), 3);
 
     // trafik's own 502 (nothing listens behind "gone"), replaced, status kept.
     let (status, _, body) = get(&format!("{base}/down/x")).await;
