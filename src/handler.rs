@@ -276,7 +276,6 @@ async fn route(
             .await;
     };
     // Error pages wrap the rest (v1's order): the whitelist's 403 goes through them too.
-    let headers = crate::frontend::error_pages::ErrorPages::request_headers(req.headers());
     let client = Forwarded {
         ip: peer.ip(),
         proto: forwarded_proto(&req),
@@ -284,7 +283,7 @@ async fn route(
     };
     let response =
         through_frontend(ctx, peer, req, &frontend, sent, client_host, record, sample).await;
-    pages.apply(response, headers, client).await
+    pages.apply(response, client).await
 }
 
 /// The frontend's whitelist, redirect and headers, then its backend.

@@ -1,11 +1,13 @@
 //! `[frontends.X.errors.NAME]`: v1's error pages. When the frontend's response (its
 //! backend's, or trafik's own 403/502/503/504 from the whitelist and the forwarder) has a
 //! status in one of a page's ranges, trafik asks the page's backend for `query` (GET,
-//! `{status}` replaced by that status, the client's headers copied, as v1 does) through
+//! `{status}` replaced by that status, none of the client's headers, as v1.7) through
 //! that backend's own forwarding (servers, balancing, its layers), and answers with the
 //! page's headers and body under the original status.
 //!
 //! Differences from v1, on purpose:
+//! - v1 writes the original status before the page's headers are known, so the page's
+//!   `Content-Type` is lost (Go sniffs one); here the page's headers are sent.
 //! - v1 buffers both responses whole; here both stream. The original body is dropped
 //!   unread once the page has answered: draining it would read an unbounded body from a
 //!   backend that is failing, to save one pooled connection.
@@ -15,12 +17,12 @@
 //!   is the page, as in v1.
 //! - Several pages on one frontend: v1 nests them in Go's random map order; here the
 //!   first matching page by name is asked, once.
-//! - Ranges are checked (`100`–`599`, low ≤ high) and `query` must start with `/`.
+//! - Ranges are checked (`100`–`599`, low ≤ high) and `query` must start with `/` (v1
+//!   added the `/` itself).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use http::header::{self, HeaderMap};
 use http::{Method, Request, Response, StatusCode, Uri};
 
 use crate::backend::{BackendService, Forward, Layers};
@@ -154,30 +156,11 @@ impl ErrorPages {
         })
     }
 
-    /// The headers the page request is sent with: the client's (v1), less those that
-    /// describe the client's body or connection.
-    pub fn request_headers(headers: &HeaderMap) -> HeaderMap {
-        let mut copy = headers.clone();
-        for name in [
-            header::HOST,
-            header::CONTENT_LENGTH,
-            header::TRANSFER_ENCODING,
-            header::EXPECT,
-            header::CONNECTION,
-            header::UPGRADE,
-            header::TE,
-        ] {
-            copy.remove(name);
-        }
-        copy
-    }
-
     /// The response the client gets: `response` itself when no page matches or the page
     /// could not be had, else the page under `response`'s status.
     pub async fn apply(
         &self,
         response: Response<ResponseBody>,
-        headers: HeaderMap,
         client: Forwarded,
     ) -> Response<ResponseBody> {
         let status = response.status();
@@ -189,8 +172,8 @@ impl ErrorPages {
         };
         let mut req = Request::new(RequestBody::Empty);
         *req.method_mut() = Method::GET;
+        // No client header: its cookies and credentials are not the error backend's.
         *req.uri_mut() = uri;
-        *req.headers_mut() = headers;
         let outcome = page.service.call(req, client, &page.backend.stats).await;
         match outcome.result {
             Ok(mut page_response) => {
