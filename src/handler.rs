@@ -281,6 +281,33 @@ async fn route(
     // Added by the forwarder to each attempt; an untrusted client's own go now, before
     // the backend's layers see the request.
     strip_untrusted_forwarded(req.headers_mut(), ctx.trust.trusts(peer.ip()));
+    let Some(pages) = &frontend.error_pages else {
+        return through_frontend(ctx, peer, req, &frontend, sent, client_host, record, sample)
+            .await;
+    };
+    // Error pages wrap the rest (v1's order): the whitelist's 403 goes through them too.
+    let client = Forwarded {
+        ip: peer.ip(),
+        proto: forwarded_proto(&req),
+        host: client_host.clone(),
+    };
+    let response =
+        through_frontend(ctx, peer, req, &frontend, sent, client_host, record, sample).await;
+    pages.apply(response, client).await
+}
+
+/// The frontend's whitelist, redirect and headers, then its backend.
+#[allow(clippy::too_many_arguments)]
+async fn through_frontend(
+    ctx: &EntryPointContext,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+    frontend: &crate::runtime::FrontendRoute,
+    sent: Option<http::Uri>,
+    client_host: Option<HeaderValue>,
+    record: Option<&mut Record>,
+    sample: Option<&mut Sample>,
+) -> Response<ResponseBody> {
     if let Some(list) = &frontend.white_list
         && let Some(refused) = crate::whitelist::refuse(list, &ctx.trust, peer, req.headers())
     {
@@ -295,17 +322,7 @@ async fn route(
     };
     let client = Forwarded {
         ip: peer.ip(),
-        proto: match (
-            crate::proxy::forward::upgrade_protocol(req.headers()).is_some(),
-            req.extensions()
-                .get::<Arc<crate::tls::TlsConnection>>()
-                .is_some(),
-        ) {
-            (true, true) => "wss",
-            (true, false) => "ws",
-            (false, true) => "https",
-            (false, false) => "http",
-        },
+        proto: forwarded_proto(&req),
         host: client_host,
     };
     if let Some(pass) = &frontend.client_cert_headers {
@@ -367,6 +384,21 @@ async fn route(
         applied.response(&mut response);
     }
     response
+}
+
+/// X-Forwarded-Proto for the request: by its TLS and whether it asks for an upgrade.
+fn forwarded_proto<B>(req: &Request<B>) -> &'static str {
+    match (
+        crate::proxy::forward::upgrade_protocol(req.headers()).is_some(),
+        req.extensions()
+            .get::<Arc<crate::tls::TlsConnection>>()
+            .is_some(),
+    ) {
+        (true, true) => "wss",
+        (true, false) => "ws",
+        (false, true) => "https",
+        (false, false) => "http",
+    }
 }
 
 /// `sent`: the path and query as the client sent them, when normalising changed them.

@@ -47,6 +47,8 @@ pub struct FrontendRoute {
     pub middlewares: Option<crate::frontend::Middlewares>,
     /// `[frontends.X.rateLimit]`: past it, 429 before the backend.
     pub rate_limit: Option<crate::frontend::rate_limit::RateLimit>,
+    /// `[frontends.X.errors.NAME]`: around everything from the whitelist on (v1's order).
+    pub error_pages: Option<crate::frontend::error_pages::ErrorPages>,
 }
 
 pub struct BackendHandle {

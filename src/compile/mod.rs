@@ -170,6 +170,15 @@ pub fn compile(
         ) else {
             continue;
         };
+        let error_pages = match crate::frontend::error_pages::ErrorPages::build(
+            name, frontend, &backends, &layers, forwarder,
+        ) {
+            Ok(pages) => pages,
+            Err(e) => {
+                problems.push(source_of("frontends", name).diagnostic(&e.path, e.message));
+                continue;
+            }
+        };
         let route = Arc::new(FrontendRoute {
             name: name.clone(),
             pass_host_header: frontend.pass_host_header,
@@ -189,6 +198,7 @@ pub fn compile(
             white_list,
             middlewares,
             rate_limit,
+            error_pages,
         });
         let eps = if frontend.entry_points.is_empty() {
             &settings.default_entry_points

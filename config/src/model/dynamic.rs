@@ -175,6 +175,9 @@ pub struct Frontend {
         skip_serializing_if = "Option::is_none"
     )]
     pub rate_limit: Option<RateLimit>,
+    /// `[frontends.X.errors.NAME]`: error pages served from another backend.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, ErrorPage>,
 }
 
 /// `[frontends.X.rateLimit]` (v1, oxy's ratelimit).
@@ -195,6 +198,17 @@ pub struct RateSet {
     pub period: Option<Duration>,
     pub average: i64,
     pub burst: i64,
+}
+
+/// One `[frontends.X.errors.NAME]`: responses whose status is in `status` get their body
+/// from `backend` at `query` (`{status}` replaced), and keep their status (v1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ErrorPage {
+    /// `"404"` or `"500-599"`, inclusive.
+    pub status: Vec<String>,
+    pub backend: String,
+    pub query: String,
 }
 
 impl Frontend {
