@@ -155,6 +155,14 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
     let entry_points = cfg.effective_entry_points();
     let mut listeners = Vec::new();
     for (name, ep) in entry_points.clone() {
+        if ep.proxy_protocol.is_some() {
+            // Never silently: a PROXY header would otherwise be read as a malformed request.
+            tracing::warn!(
+                entry_point = %name,
+                "proxyProtocol is not supported yet: this entry point expects plain HTTP \
+                 (or TLS) from its clients"
+            );
+        }
         let options = EntryPointOptions {
             tls: match &ep.tls {
                 Some(tls) => Some(tokio_rustls::TlsAcceptor::from(
