@@ -115,7 +115,7 @@ async fn serve(
         ctx.telemetry.started(&s.entry_point, &s.method, s.protocol);
     }
     if record.is_none() && sample.is_none() {
-        return Ok(compress(answer(&ctx, peer, req, refused, None, None).await));
+        return Ok(compress(route(&ctx, peer, req, refused, None, None).await));
     }
     // Made before the request is routed, so that a client who goes away first (hyper then
     // drops this future) is still reported, with 499.
@@ -125,7 +125,7 @@ async fn serve(
         started,
         answered: false,
     };
-    let response = answer(
+    let response = route(
         &ctx,
         peer,
         req,
@@ -138,24 +138,6 @@ async fn serve(
     finish.answered(response.status().as_u16());
     let (parts, body) = response.into_parts();
     Ok(Response::from_parts(parts, body.observe(Box::new(finish))))
-}
-
-/// Routes the request, or answers 400 when its path was refused.
-async fn answer(
-    ctx: &EntryPointContext,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-    refused: Option<Refused>,
-    record: Option<&mut Record>,
-    sample: Option<&mut Sample>,
-) -> Response<ResponseBody> {
-    match refused {
-        None => route(ctx, peer, req, record, sample).await,
-        Some(why) => {
-            tracing::debug!(entry_point = %ctx.name, path = req.uri().path(), "400: {why}");
-            error_response(StatusCode::BAD_REQUEST)
-        }
-    }
 }
 
 /// nginx's "client closed request": logged for a request whose client went away before
@@ -232,13 +214,20 @@ fn new_sample(ctx: &EntryPointContext, req: &Request<Incoming>) -> Sample {
     }
 }
 
+/// Routes the request, or answers 400 when its path was refused. (One async fn, not a
+/// wrapper around another: each level would copy the inner future into its own.)
 async fn route(
     ctx: &EntryPointContext,
     peer: SocketAddr,
     mut req: Request<Incoming>,
+    refused: Option<Refused>,
     record: Option<&mut Record>,
     sample: Option<&mut Sample>,
 ) -> Response<ResponseBody> {
+    if let Some(why) = refused {
+        tracing::debug!(entry_point = %ctx.name, path = req.uri().path(), "400: {why}");
+        return error_response(StatusCode::BAD_REQUEST);
+    }
     let runtime = ctx.runtime.load_full();
     let Some(routes) = runtime.routes(&ctx.name) else {
         return not_found();

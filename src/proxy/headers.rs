@@ -35,13 +35,20 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         return;
     }
     // Names listed in Connection are hop-by-hop too. A request's were handled as it arrived
-    // (see `remove_connection_nominated`); what is left names nothing trafik sets.
-    for name in connection_nominated(headers) {
+    // (see `remove_connection_nominated`); what is left names nothing trafik sets. One
+    // lookup takes every Connection value out; the names are kept only when there are some
+    // (rare: `keep-alive` and `close` name nothing).
+    let mut nominated = Vec::new();
+    if let header::Entry::Occupied(entry) = headers.entry(header::CONNECTION) {
+        for value in entry.remove_entry_mult().1 {
+            nominated.extend(nominated_names(&value));
+        }
+    }
+    for name in nominated {
         if name != header::TE {
             headers.remove(&name);
         }
     }
-    headers.remove(header::CONNECTION);
     for name in [
         &KEEP_ALIVE,
         &PROXY_CONNECTION,
@@ -69,24 +76,27 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// case) nominate as hop-by-hop. `keep-alive` and `close`, by far the most common tokens,
 /// and `upgrade`, which the forwarder handles itself, name nothing to remove.
 fn connection_nominated(headers: &HeaderMap) -> Vec<HeaderName> {
-    let mut names = Vec::new();
-    for value in headers.get_all(header::CONNECTION) {
-        for token in value.as_bytes().split(|&b| b == b',') {
-            let token = token.trim_ascii();
-            if token.is_empty()
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .flat_map(nominated_names)
+        .collect()
+}
+
+/// The header names one `Connection` value nominates (see [`connection_nominated`]).
+fn nominated_names(value: &HeaderValue) -> impl Iterator<Item = HeaderName> + '_ {
+    value
+        .as_bytes()
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|token| {
+            !(token.is_empty()
                 || token.eq_ignore_ascii_case(b"keep-alive")
                 || token.eq_ignore_ascii_case(b"close")
-                || token.eq_ignore_ascii_case(b"upgrade")
-            {
-                continue;
-            }
-            // Not a valid header name: it names no header there could be.
-            if let Ok(name) = HeaderName::from_bytes(token) {
-                names.push(name);
-            }
-        }
-    }
-    names
+                || token.eq_ignore_ascii_case(b"upgrade"))
+        })
+        // Not a valid header name: it names no header there could be.
+        .filter_map(|token| HeaderName::from_bytes(token).ok())
 }
 
 /// Headers a client's `Connection` cannot remove: the ones trafik sets or routes by. v1
