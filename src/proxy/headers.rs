@@ -4,7 +4,8 @@
 use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use ipnet::IpNet;
+use trafik_middleware::whitelist::SourceRange;
+pub use trafik_middleware::whitelist::canonical;
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -155,44 +156,27 @@ pub fn remove_connection_nominated(headers: &mut HeaderMap) {
 pub enum ForwardedTrust {
     /// Trust everyone: v1's default when the table is absent.
     Everyone,
-    /// Trust only these networks; anyone else's `X-Forwarded-*` is dropped.
-    Networks(Vec<IpNet>),
+    /// Trust only these networks (a bare address is that one host); anyone else's
+    /// `X-Forwarded-*` is dropped. Parsed and matched as whitelists are.
+    Networks(SourceRange),
 }
 
 impl ForwardedTrust {
-    /// Builds the policy from `trustedIPs`; a bare address means that single host.
+    /// Builds the policy from `trustedIPs`.
     pub fn from_config(insecure: bool, trusted_ips: &[String]) -> Result<Self, String> {
         if insecure {
             return Ok(ForwardedTrust::Everyone);
         }
-        let nets = trusted_ips
-            .iter()
-            .map(|s| parse_net(s).ok_or_else(|| format!("invalid trusted IP or CIDR {s:?}")))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ForwardedTrust::Networks(nets))
+        SourceRange::parse(trusted_ips)
+            .map(ForwardedTrust::Networks)
+            .map_err(|e| format!("invalid trusted IP or CIDR {:?}", e.entry))
     }
 
     pub fn trusts(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
         match self {
             ForwardedTrust::Everyone => true,
-            ForwardedTrust::Networks(nets) => nets.iter().any(|n| n.contains(&ip)),
+            ForwardedTrust::Networks(nets) => nets.contains(ip),
         }
-    }
-}
-
-fn parse_net(s: &str) -> Option<IpNet> {
-    let s = s.trim();
-    s.parse::<IpNet>()
-        .ok()
-        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
-}
-
-/// An IPv4 client seen on a dual-stack socket arrives as `::ffff:a.b.c.d`.
-pub fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
     }
 }
 
