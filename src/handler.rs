@@ -221,7 +221,7 @@ async fn route(
     peer: SocketAddr,
     mut req: Request<Incoming>,
     refused: Option<Refused>,
-    record: Option<&mut Record>,
+    mut record: Option<&mut Record>,
     sample: Option<&mut Sample>,
 ) -> Response<ResponseBody> {
     if let Some(why) = refused {
@@ -254,6 +254,11 @@ async fn route(
         return redirect(StatusCode::MOVED_PERMANENTLY, &location);
     }
     let frontend = frontend.clone();
+    // Known from here on, whatever answers: the frontend's own refusals are logged with it.
+    if let Some(r) = record.as_deref_mut() {
+        r.frontend = Some(frontend.name.clone());
+        r.backend = Some(frontend.backend.name.clone());
+    }
     // Shared, not copied: X-Forwarded-Host reuses the client's Host value.
     let client_host = match req.headers().get(header::HOST) {
         Some(h) => Some(h.clone()),
@@ -329,10 +334,6 @@ async fn through_frontend(
         .as_ref()
         .and_then(|r| r.refuse(peer, &req))
     {
-        if let Some(r) = record {
-            r.frontend = Some(frontend.name.clone());
-            r.backend = Some(backend.name.clone());
-        }
         let mut limited = limited;
         if let Some(applied) = applied {
             applied.response(&mut limited);
@@ -350,8 +351,6 @@ async fn through_frontend(
         .await;
     let served_by = outcome.served_by;
     if let Some(r) = record {
-        r.frontend = Some(frontend.name.clone());
-        r.backend = Some(backend.name.clone());
         r.backend_url = served_by.map(|i| backend.servers[i].url.clone());
         r.origin_duration = Some(origin_start.elapsed());
         r.retry_attempts = outcome.retries;
