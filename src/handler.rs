@@ -275,103 +275,90 @@ async fn route(
     // Added by the forwarder to each attempt; an untrusted client's own go now, before
     // the backend's layers see the request.
     strip_untrusted_forwarded(req.headers_mut(), ctx.trust.trusts(peer.ip()));
-    let Some(pages) = &frontend.error_pages else {
-        return through_frontend(ctx, peer, req, &frontend, sent, client_host, record, sample)
-            .await;
-    };
     // Error pages wrap the rest (v1's order): the whitelist's 403 goes through them too.
-    let client = Forwarded {
+    // The rest is a block in this function, not a call: each async level would copy the
+    // inner future into its own state on every request.
+    let pages_client = frontend.error_pages.as_ref().map(|_| Forwarded {
         ip: peer.ip(),
         proto: forwarded_proto(&req),
         host: client_host.clone(),
-    };
-    let response =
-        through_frontend(ctx, peer, req, &frontend, sent, client_host, record, sample).await;
-    pages.apply(response, client).await
-}
+    });
+    let response = 'frontend: {
+        if let Some(list) = &frontend.white_list
+            && let Some(refused) = crate::whitelist::refuse(list, &ctx.trust, peer, req.headers())
+        {
+            break 'frontend refused;
+        }
+        let applied = match frontend.middlewares.as_ref().zip(sent.as_ref()) {
+            None => None,
+            Some((m, sent)) => match m.request(&mut req, sent) {
+                Ok(applied) => Some(applied),
+                Err(answer) => break 'frontend *answer,
+            },
+        };
+        let client = Forwarded {
+            ip: peer.ip(),
+            proto: forwarded_proto(&req),
+            host: client_host,
+        };
+        if let Some(pass) = &frontend.client_cert_headers {
+            let tls = req
+                .extensions()
+                .get::<Arc<crate::tls::TlsConnection>>()
+                .cloned();
+            pass.apply(req.headers_mut(), tls.as_deref());
+        }
 
-/// The frontend's whitelist, redirect and headers, then its backend.
-#[allow(clippy::too_many_arguments)]
-async fn through_frontend(
-    ctx: &EntryPointContext,
-    peer: SocketAddr,
-    mut req: Request<Incoming>,
-    frontend: &crate::runtime::FrontendRoute,
-    sent: Option<http::Uri>,
-    client_host: Option<HeaderValue>,
-    record: Option<&mut Record>,
-    sample: Option<&mut Sample>,
-) -> Response<ResponseBody> {
-    if let Some(list) = &frontend.white_list
-        && let Some(refused) = crate::whitelist::refuse(list, &ctx.trust, peer, req.headers())
-    {
-        return refused;
-    }
-    let applied = match frontend.middlewares.as_ref().zip(sent.as_ref()) {
-        None => None,
-        Some((m, sent)) => match m.request(&mut req, sent) {
-            Ok(applied) => Some(applied),
-            Err(answer) => return *answer,
-        },
-    };
-    let client = Forwarded {
-        ip: peer.ip(),
-        proto: forwarded_proto(&req),
-        host: client_host,
-    };
-    if let Some(pass) = &frontend.client_cert_headers {
-        let tls = req
-            .extensions()
-            .get::<Arc<crate::tls::TlsConnection>>()
-            .cloned();
-        pass.apply(req.headers_mut(), tls.as_deref());
-    }
-
-    let backend = &frontend.backend;
-    // v1's order: the rate limit wraps the backend, after the frontend's own middlewares.
-    if let Some(limited) = frontend
-        .rate_limit
-        .as_ref()
-        .and_then(|r| r.refuse(peer, &req))
-    {
-        let mut limited = limited;
+        let backend = &frontend.backend;
+        // v1's order: the rate limit wraps the backend, after the frontend's own middlewares.
+        if let Some(limited) = frontend
+            .rate_limit
+            .as_ref()
+            .and_then(|r| r.refuse(peer, &req))
+        {
+            let mut limited = limited;
+            if let Some(applied) = applied {
+                applied.response(&mut limited);
+            }
+            break 'frontend limited;
+        }
+        let origin_start = Instant::now();
+        let outcome = frontend
+            .service
+            .call(
+                RequestBody::from_client(req, ctx.body_idle_timeout),
+                client,
+                &backend.stats,
+            )
+            .await;
+        let served_by = outcome.served_by;
+        if let Some(r) = record {
+            r.backend_url = served_by.map(|i| backend.servers[i].url.clone());
+            r.origin_duration = Some(origin_start.elapsed());
+            r.retry_attempts = outcome.retries;
+        }
+        if let Some(s) = sample {
+            s.backend = Some(backend.name.clone());
+        }
+        let mut response = match outcome.result {
+            Ok(response) => response,
+            Err(err) => {
+                let server = served_by
+                    .map(|i| backend.servers[i].url.as_str())
+                    .unwrap_or("-");
+                tracing::debug!(frontend = %frontend.name, backend = %backend.name, server, "{err}");
+                error_response(err.status())
+            }
+        };
         if let Some(applied) = applied {
-            applied.response(&mut limited);
+            applied.response(&mut response);
         }
-        return limited;
-    }
-    let origin_start = Instant::now();
-    let outcome = frontend
-        .service
-        .call(
-            RequestBody::from_client(req, ctx.body_idle_timeout),
-            client,
-            &backend.stats,
-        )
-        .await;
-    let served_by = outcome.served_by;
-    if let Some(r) = record {
-        r.backend_url = served_by.map(|i| backend.servers[i].url.clone());
-        r.origin_duration = Some(origin_start.elapsed());
-        r.retry_attempts = outcome.retries;
-    }
-    if let Some(s) = sample {
-        s.backend = Some(backend.name.clone());
-    }
-    let mut response = match outcome.result {
-        Ok(response) => response,
-        Err(err) => {
-            let server = served_by
-                .map(|i| backend.servers[i].url.as_str())
-                .unwrap_or("-");
-            tracing::debug!(frontend = %frontend.name, backend = %backend.name, server, "{err}");
-            error_response(err.status())
-        }
+        response
     };
-    if let Some(applied) = applied {
-        applied.response(&mut response);
+    match (&frontend.error_pages, pages_client) {
+        (Some(pages), Some(client)) => pages.apply(response, client).await,
+        _ => response,
     }
-    response
 }
 
 /// X-Forwarded-Proto for the request: by its TLS and whether it asks for an upgrade.
