@@ -307,17 +307,6 @@ fn timeouts(cfg: &StaticConfig) -> Timeouts {
 
 /// `/health` statistics with `[api]`, Prometheus metrics with `[metrics.prometheus]`.
 fn telemetry(cfg: &StaticConfig) -> Telemetry {
-    if let Some(m) = &cfg.metrics {
-        for (name, set) in [
-            ("datadog", m.datadog.is_some()),
-            ("statsd", m.statsd.is_some()),
-            ("influxdb", m.influxdb.is_some()),
-        ] {
-            if set {
-                tracing::warn!("[metrics.{name}] is not supported; use [metrics.prometheus]");
-            }
-        }
-    }
     Telemetry {
         health: cfg
             .api

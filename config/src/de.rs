@@ -241,13 +241,17 @@ impl<'a, 'i> ValueDe<'a, 'i> {
                     Some(field) => field,
                     None => {
                         if warn_unknown {
-                            let hint = suggestion(written, fields)
-                                .map(|s| format!(" (did you mean \"{s}\"?)"));
                             let path = child_path(&self.path, written);
-                            self.ctx.warn(
-                                key.span(),
-                                format!("{path}: unknown key, ignored{}", hint.unwrap_or_default()),
-                            );
+                            let segments: Vec<&str> = path.split('.').collect();
+                            let message = match crate::v1_keys::not_implemented(&segments) {
+                                Some(why) => format!("{path}: {why}; ignored"),
+                                None => {
+                                    let hint = suggestion(written, fields)
+                                        .map(|s| format!(" (did you mean \"{s}\"?)"));
+                                    format!("{path}: unknown key, ignored{}", hint.unwrap_or_default())
+                                }
+                            };
+                            self.ctx.warn(key.span(), message);
                         }
                         continue;
                     }

@@ -12,6 +12,7 @@ pub mod load;
 pub mod model;
 pub mod retry_expr;
 pub mod rule;
+pub mod v1_keys;
 pub mod validate;
 
 pub use diagnostic::Diagnostic;

@@ -45,17 +45,14 @@ pub struct StaticConfig {
     pub frontends: BTreeMap<String, Frontend>,
     /// `[[tls]]`: certificates of the dynamic part, when it lives in this file.
     pub tls: Vec<TlsConfiguration>,
-    // Recognised so they are not reported as unknown; later issues give them behaviour.
+    // trafik never calls home: both are accepted and do nothing (what `false` asks for).
+    // v1 keys trafik does not implement are warned about by name (`v1_keys.rs`).
     pub check_new_version: Option<bool>,
     pub send_anonymous_usage: Option<bool>,
     pub api: Option<Api>,
     pub rest: Option<Rest>,
     pub ping: Option<Ping>,
     pub metrics: Option<Metrics>,
-    pub web: Option<serde_json::Value>,
-    pub acme: Option<serde_json::Value>,
-    pub constraints: Option<serde_json::Value>,
-    pub host_resolver: Option<serde_json::Value>,
     pub idle_timeout: Option<Duration>,
 }
 
@@ -92,10 +89,6 @@ impl Default for StaticConfig {
             rest: None,
             ping: None,
             metrics: None,
-            web: None,
-            acme: None,
-            constraints: None,
-            host_resolver: None,
             idle_timeout: None,
         }
     }
@@ -448,10 +441,6 @@ impl Default for Ping {
 #[serde(rename_all = "camelCase", default)]
 pub struct Metrics {
     pub prometheus: Option<Prometheus>,
-    // Push exporters: recognised, not implemented (a warning says so).
-    pub datadog: Option<serde_json::Value>,
-    pub statsd: Option<serde_json::Value>,
-    pub influxdb: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
