@@ -42,6 +42,35 @@ buckets = [0.05, 0.5]
 backend = "echo"
   [frontends.fe1.routes.r1]
   rule = "Host: Example.com ; PathPrefix:/echo"
+# Every frontend middleware, so that the API shows each and the document describes each.
+[frontends.guarded]
+backend = "echo"
+whitelistSourceRange = ["10.0.0.0/8"]
+  [frontends.guarded.routes.r1]
+  rule = "PathPrefix:/guarded"
+  [frontends.guarded.whiteList]
+  sourceRange = ["127.0.0.1", "::1"]
+  [frontends.guarded.headers]
+  frameDeny = true
+  STSSeconds = 60
+  allowedHosts = ["example.com"]
+    [frontends.guarded.headers.customResponseHeaders]
+    X-Guarded = "yes"
+  [frontends.guarded.redirect]
+  regex = "^http://old/(.*)"
+  replacement = "http://new/$1"
+  [frontends.guarded.rateLimit]
+  extractorFunc = "client.ip"
+    [frontends.guarded.rateLimit.rateSet.s]
+    period = "1s"
+    average = 100
+    burst = 100
+  [frontends.guarded.errors.e]
+  status = ["500-599"]
+  backend = "echo"
+  query = "/{{status}}.html"
+  [frontends.guarded.passTLSClientCert]
+  pem = true
 "#
     )
 }
@@ -120,6 +149,20 @@ async fn endpoints_answer_with_v1_shapes_and_match_the_openapi_document() {
             "frontend lacks {key}"
         );
     }
+    let guarded = &file["frontends"]["guarded"];
+    for key in [
+        "whiteList",
+        "whitelistSourceRange",
+        "headers",
+        "redirect",
+        "ratelimit",
+        "errors",
+        "passTLSClientCert",
+    ] {
+        assert!(guarded.get(key).is_some(), "the API does not show {key}: {guarded:#}");
+    }
+    assert_eq!(guarded["ratelimit"]["rateset"]["s"]["average"], 100);
+    assert_eq!(guarded["headers"]["customResponseHeaders"]["X-Guarded"], "yes");
     let (_, api_root) = get(&s.api("/api")).await;
     assert_eq!(serde_json::from_str::<Value>(&api_root).unwrap(), providers);
 
@@ -235,6 +278,10 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
                 Some(p) => p,
                 None => match schema.get("additionalProperties") {
                     Some(a) if a.is_object() => a,
+                    // A key the document does not describe: the document is behind.
+                    _ if schema.get("properties").is_some() => {
+                        return Err(format!("{at}.{k}: not in the document"));
+                    }
                     _ => continue,
                 },
             };

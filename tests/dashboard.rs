@@ -304,7 +304,12 @@ fn rules(backend: &str, second: bool) -> String {
     );
     if second {
         s += &format!(
-            "[frontends.fe2]\nbackend = \"echo\"\n[frontends.fe2.routes.r2]\nrule = \"{RULE2}\"\n"
+            "[frontends.fe2]\nbackend = \"echo\"\n[frontends.fe2.routes.r2]\nrule = \"{RULE2}\"\n\
+             [frontends.fe2.whiteList]\nsourceRange = [\"127.0.0.1\"]\n\
+             [frontends.fe2.headers]\nframeDeny = true\n\
+             [frontends.fe2.rateLimit]\nextractorFunc = \"client.ip\"\n\
+             [frontends.fe2.rateLimit.rateSet.s]\nperiod = \"1s\"\naverage = 50\nburst = 80\n\
+             [frontends.fe2.errors.e]\nstatus = [\"500-599\"]\nbackend = \"echo\"\nquery = \"/{{status}}\"\n"
         );
     }
     s
@@ -399,6 +404,23 @@ watch = true
         .until("frontend fe2 to appear", &rule_text("fe2", "r2"))
         .await;
     assert_eq!(rule, json!(RULE2));
+    // Its middlewares are on its card, each under its v1 name.
+    let shown = browser
+        .js("return [...document.querySelectorAll('article[data-frontend=\"fe2\"] dd[data-field]')]\
+             .map(d => d.dataset.field + '=' + d.textContent.trim());")
+        .await;
+    let shown: Vec<String> = serde_json::from_value(shown).unwrap();
+    for (field, text) in [
+        ("whiteList", "127.0.0.1"),
+        ("headers", "Frame deny"),
+        ("ratelimit", "50/1s (burst 80) per client.ip"),
+        ("errors", "500-599"),
+    ] {
+        assert!(
+            shown.iter().any(|s| s.starts_with(&format!("{field}=")) && s.contains(text)),
+            "fe2's card lacks {field} ({text}): {shown:?}"
+        );
+    }
     assert_eq!(
         browser.js("return window.__sameDocument === true;").await,
         json!(true),
