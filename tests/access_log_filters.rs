@@ -397,3 +397,40 @@ async fn an_error_page_keeps_the_origin_status_and_size_apart_from_what_was_sent
     let origin = v["OriginContentSize"].as_u64().unwrap();
     assert!(origin > 0 && origin != page_len, "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_filters_and_modes_are_located_errors_at_start_and_in_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let toml = config(
+        port,
+        &["http://127.0.0.1:1".to_string()],
+        "[accessLog]\nfilePath = \"access.log\"\n\
+         [accessLog.filters]\nstatusCodes = [\"200\", \"5xx\"]\n\
+         [accessLog.fields]\ndefaultMode = \"keep\"\n\
+         [accessLog.fields.names]\nClientUsername = \"hide\"\n\
+         [accessLog.fields.headers]\ndefaultMode = \"secret\"",
+        "",
+    );
+    std::fs::write(dir.path().join("trafik.toml"), &toml).unwrap();
+    let line_of = |needle: &str| toml.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    for args in [&["check"][..], &[][..]] {
+        let (status, _, stderr) = run_trafik(args, dir.path());
+        assert!(!status.success(), "{args:?}: {stderr}");
+        for (needle, says) in [
+            ("\"5xx\"", "\"5xx\""),
+            ("ClientUsername = ", "\"hide\""),
+            ("defaultMode = \"secret\"", "\"secret\""),
+        ] {
+            let at = format!("trafik.toml:{}:", line_of(needle));
+            assert!(
+                stderr
+                    .lines()
+                    .any(|l| l.contains(&at) && l.contains(says)),
+                "{args:?}: no {at} … {says} in {stderr}"
+            );
+        }
+    }
+    // It never started: no access log was opened.
+    assert!(!dir.path().join("access.log").exists());
+}
