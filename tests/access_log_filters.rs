@@ -424,13 +424,44 @@ async fn bad_filters_and_modes_are_located_errors_at_start_and_in_check() {
         ] {
             let at = format!("trafik.toml:{}:", line_of(needle));
             assert!(
-                stderr
-                    .lines()
-                    .any(|l| l.contains(&at) && l.contains(says)),
+                stderr.lines().any(|l| l.contains(&at) && l.contains(says)),
                 "{args:?}: no {at} … {says} in {stderr}"
             );
         }
     }
     // It never started: no access log was opened.
     assert!(!dir.path().join("access.log").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_compressed_response_logs_the_backends_size_and_the_bytes_sent() {
+    let backend = Backend::start("b").await;
+    let port = free_port();
+    let toml = config(
+        port,
+        &[backend.url()],
+        "[accessLog]\nfilePath = \"access.log\"\nformat = \"json\"",
+        "",
+    )
+    .replace("[accessLog]", "compress = true\n[accessLog]");
+    let trafik = Trafik::start(&toml);
+    let base = format!("http://127.0.0.1:{port}");
+    trafik.wait_for(&format!("{base}/app/ready"), 200).await;
+    // The backend echoes the path twice: far above the 1,400-byte threshold.
+    let long = "a".repeat(3000);
+    let r = client()
+        .get(format!("{base}/app/big-{long}"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let wire = r.bytes().await.unwrap().len() as u64;
+    let lines = lines_through(&trafik, "/app/big-").await;
+    let v = json(lines.iter().find(|l| l.contains("/app/big-")).unwrap());
+    assert_eq!(v["DownstreamContentSize"], wire, "{v}");
+    let origin = v["OriginContentSize"].as_u64().unwrap();
+    assert!(origin > 6000, "the backend's uncompressed body: {v}");
+    let ratio = v["GzipRatio"].as_f64().unwrap();
+    assert!((ratio - origin as f64 / wire as f64).abs() < 1e-9, "{v}");
 }
