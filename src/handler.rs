@@ -95,6 +95,7 @@ async fn serve(
     // Compression: decided from the request's Accept-Encoding, applied to the response
     // inside the access log's observer (which counts the bytes sent).
     let probe = ctx.compress.as_ref().and_then(|c| c.probe(&req));
+    let may_compress = probe.is_some();
     let compress = |response: Response<ResponseBody>| match &ctx.compress {
         Some(c) => c.apply(probe, response),
         None => response,
@@ -109,7 +110,7 @@ async fn serve(
     let record = ctx
         .access_log
         .as_ref()
-        .map(|_| new_record(&req, sent.as_ref(), peer));
+        .map(|log| new_record(&req, sent.as_ref(), peer, log.logs_headers()));
     let sample = (!ctx.telemetry.is_empty()).then(|| new_sample(&ctx, &req));
     if let Some(s) = &sample {
         ctx.telemetry.started(&s.entry_point, &s.method, s.protocol);
@@ -134,7 +135,18 @@ async fn serve(
         finish.metrics.as_mut().map(|(_, s)| s),
     )
     .await;
-    let response = compress(response);
+    // The backend's bytes are counted below the compressor only when it may change them.
+    let response = match may_compress {
+        true => crate::access_log::origin::through_compression(
+            finish.log.as_mut().map(|(_, r)| r),
+            response,
+            compress,
+        ),
+        false => compress(response),
+    };
+    if let Some(h) = finish.log.as_mut().and_then(|(_, r)| r.headers.as_mut()) {
+        h.downstream = Some(response.headers().clone());
+    }
     finish.answered(response.status().as_u16());
     let (parts, body) = response.into_parts();
     Ok(Response::from_parts(parts, body.observe(Box::new(finish))))
@@ -332,7 +344,7 @@ async fn route(
             )
             .await;
         let served_by = outcome.served_by;
-        if let Some(r) = record {
+        if let Some(r) = record.as_deref_mut() {
             r.backend_url = served_by.map(|i| backend.servers[i].url.clone());
             r.origin_duration = Some(origin_start.elapsed());
             r.retry_attempts = outcome.retries;
@@ -341,7 +353,12 @@ async fn route(
             s.backend = Some(backend.name.clone());
         }
         let mut response = match outcome.result {
-            Ok(response) => response,
+            Ok(response) => {
+                if let Some(r) = record.as_deref_mut() {
+                    crate::access_log::origin::answered(r, &response);
+                }
+                response
+            }
             Err(err) => {
                 let server = served_by
                     .map(|i| backend.servers[i].url.as_str())
@@ -356,7 +373,17 @@ async fn route(
         response
     };
     match (&frontend.error_pages, pages_client) {
-        (Some(pages), Some(client)) => pages.apply(response, client).await,
+        (Some(pages), Some(client)) => {
+            let mut response = response;
+            let declared = record
+                .as_deref()
+                .and_then(|r| crate::access_log::origin::before_error_pages(r, &mut response));
+            let response = pages.apply(response, client).await;
+            if let Some(r) = record {
+                crate::access_log::origin::after_error_pages(r, declared, &response);
+            }
+            response
+        }
         _ => response,
     }
 }
@@ -377,17 +404,23 @@ fn forwarded_proto<B>(req: &Request<B>) -> &'static str {
 }
 
 /// `sent`: the path and query as the client sent them, when normalising changed them.
+/// `headers`: copy the request's headers for `request_<Name>` fields.
 fn new_record(
     req: &Request<Incoming>,
     sent: Option<&http::uri::PathAndQuery>,
     peer: SocketAddr,
+    headers: bool,
 ) -> Record {
     // As sent (shared, not copied): the log escapes them.
     let header = |name: header::HeaderName| req.headers().get(name).cloned();
     Record {
         start: SystemTime::now(),
         client: peer,
-        username: None,
+        // Set by the entry point's auth, which runs before `serve`.
+        username: req
+            .extensions()
+            .get::<trafik_middleware::auth::AuthUser>()
+            .map(|u| u.0.clone()),
         method: req.method().to_string(),
         path: sent
             .or(req.uri().path_and_query())
@@ -402,6 +435,14 @@ fn new_record(
         backend_url: None,
         status: 0,
         content_size: 0,
+        origin_status: None,
+        origin_size: Default::default(),
+        headers: headers.then(|| {
+            Box::new(crate::access_log::Headers {
+                request: req.headers().clone(),
+                ..Default::default()
+            })
+        }),
         request_content_size: req
             .headers()
             .get(header::CONTENT_LENGTH)

@@ -118,6 +118,7 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
         server_name,
     })?);
     let access_log = start_access_log(&cfg)?;
+    tokio::spawn(reopen_logs_on_usr1(access_log.clone()));
     crate::fd_limit::raise();
     let serve_settings = ServeSettings {
         timeouts: timeouts(&cfg),
@@ -356,9 +357,31 @@ fn start_access_log(cfg: &StaticConfig) -> anyhow::Result<Option<AccessLog>> {
         "json" => access_log::Format::Json,
         other => bail!("[accessLog] format {other:?}: use \"common\" or \"json\""),
     };
-    AccessLog::start(&path, format)
+    let config = cfg.access_log.as_ref();
+    let filters =
+        access_log::filters::Filters::from_config(config.and_then(|a| a.filters.as_ref()))
+            .map_err(|e| anyhow::anyhow!("[accessLog.filters] {e}"))?;
+    let fields = access_log::fields::Fields::from_config(config.and_then(|a| a.fields.as_ref()))
+        .map_err(|e| anyhow::anyhow!("[accessLog.fields] {e}"))?;
+    AccessLog::start(&path, format, filters, fields)
         .map(Some)
         .with_context(|| format!("[accessLog] cannot open {path:?}"))
+}
+
+/// SIGUSR1 (logrotate's `postrotate`): the access log and trafik's own log, when they are
+/// files, are reopened at their configured paths.
+async fn reopen_logs_on_usr1(access_log: Option<AccessLog>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+        tracing::error!("cannot listen for SIGUSR1: log files will not be reopened");
+        return;
+    };
+    while usr1.recv().await.is_some() {
+        crate::logging::reopen();
+        if let Some(log) = &access_log {
+            log.reopen();
+        }
+    }
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {

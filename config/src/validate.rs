@@ -78,6 +78,14 @@ pub fn validate_static(cfg: &StaticConfig) -> Vec<Problem> {
         ));
     }
 
+    if let Some(log) = &cfg.access_log {
+        for (path, message) in
+            crate::model::access_log::problems(log.filters.as_ref(), log.fields.as_ref())
+        {
+            problems.push(Problem { path, message });
+        }
+    }
+
     if let Some(file) = &cfg.file
         && file.filename.is_some()
         && file.directory.is_some()

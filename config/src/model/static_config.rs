@@ -322,8 +322,10 @@ pub struct AccessLog {
     /// `"common"` (default) or `"json"`.
     pub format: String,
     pub buffering_size: i64,
-    pub filters: Option<serde_json::Value>,
-    pub fields: Option<serde_json::Value>,
+    /// `[accessLog.filters]`: which requests get a line (model/access_log.rs).
+    pub filters: Option<super::AccessLogFilters>,
+    /// `[accessLog.fields]`: which fields and headers a line carries.
+    pub fields: Option<super::AccessLogFields>,
 }
 
 impl Default for AccessLog {
