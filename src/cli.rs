@@ -281,6 +281,12 @@ fn check_tls_and_redirects(
             let message = format!("entry point {name:?}: whiteList: {e}");
             errors.push(Diagnostic::at(&file, None, message));
         }
+        if let Some(p) = &ep.proxy_protocol
+            && let Err(e) = crate::connection::ProxyProtocol::new(p)
+        {
+            let message = format!("entry point {name:?}: proxyProtocol: {e}");
+            errors.push(Diagnostic::at(&file, None, message));
+        }
     }
     if let Err(e) = crate::tls::client::backend_tls(&cfg.root_cas, cfg.insecure_skip_verify) {
         errors.push(Diagnostic::at(&file, None, e));

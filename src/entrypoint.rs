@@ -1,6 +1,7 @@
 //! Entry points: a listening socket each, an accept loop, and HTTP/1.1 + HTTP/2
 //! (prior-knowledge h2c) connections served by hyper; on a TLS entry point the
-//! handshake comes first (ALPN picks h2 or http/1.1). Connections are tracked so a
+//! handshake comes first (ALPN picks h2 or http/1.1), and before it, with `proxyProtocol`,
+//! the PROXY header that names the client. Connections are tracked so a
 //! shutdown lets in-flight requests finish. What a connection may take (deadlines, head
 //! size) is `connection/`'s; how many at once, `accept.rs`.
 
@@ -9,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::net::{TcpListener, TcpStream};
@@ -18,7 +20,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::accept::Acceptor;
-use crate::connection::{self, Ended, Http, Timeouts, Tracked, Tracker};
+use crate::connection::{
+    self, Ended, Http, ProxyProtocol, Replay, Timeouts, Tracked, Tracker, Transport,
+};
 use crate::handler::{self, EntryPointContext};
 use crate::redirect::EntryPointRedirect;
 use crate::tls::TlsConnection;
@@ -42,6 +46,8 @@ pub struct EntryPointOptions {
     pub max_connections: usize,
     /// `maxHeaderBytes`: 0 is the default (32 KiB).
     pub max_header_bytes: usize,
+    /// `[proxyProtocol]`: a PROXY header is read first on each connection.
+    pub proxy_protocol: Option<Arc<ProxyProtocol>>,
 }
 
 /// Binds `address` (`":8080"`, `"127.0.0.1:8080"`, `"[::1]:8080"`, `"localhost:80"`).
@@ -116,6 +122,7 @@ pub async fn serve(
             http: http.clone(),
             timeouts: settings.timeouts,
             redirect: options.redirect.clone(),
+            proxy_protocol: options.proxy_protocol.clone(),
             peer,
             stop: connections.stop.clone(),
         };
@@ -149,28 +156,56 @@ struct Connection {
     http: Arc<Http>,
     timeouts: Timeouts,
     redirect: Option<Arc<EntryPointRedirect>>,
+    proxy_protocol: Option<Arc<ProxyProtocol>>,
+    /// The client: the TCP peer, or the one its PROXY header names.
     peer: SocketAddr,
     stop: CancellationToken,
 }
 
 impl Connection {
     async fn run(
-        self,
-        stream: TcpStream,
+        mut self,
+        mut stream: TcpStream,
         tls: Option<TlsAcceptor>,
         permit: Option<OwnedSemaphorePermit>,
     ) {
+        let accepted = tokio::time::Instant::now();
+        let mut read_ahead = BytesMut::new();
+        if let Some(proxy_protocol) = &self.proxy_protocol {
+            // Under the head deadline, which on a plain entry point goes on to cover the
+            // first request head too.
+            let deadline = self.timeouts.head().map(|limit| accepted + limit);
+            let (ctx, stop) = (&self.ctx, &self.stop);
+            match proxy_protocol
+                .accept(&mut stream, self.peer, deadline, stop, &ctx.name)
+                .await
+            {
+                Some((client, rest)) => (self.peer, read_ahead) = (client, rest),
+                None => return,
+            }
+        }
         let Some(acceptor) = tls else {
-            return self.serve(stream, None, permit).await;
+            let transport = Transport {
+                stream,
+                since: accepted,
+                read_ahead,
+            };
+            return self.serve(transport, None, permit).await;
         };
         let peer = self.peer;
+        let stream = Replay::new(stream, read_ahead);
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => {
                 let (_, session) = tls.get_ref();
                 let info = TlsConnection {
                     peer_certificates: session.peer_certificates().map(|c| Arc::new(c.to_vec())),
                 };
-                self.serve(tls, Some(info), permit).await;
+                let transport = Transport {
+                    stream: tls,
+                    since: tokio::time::Instant::now(),
+                    read_ahead: BytesMut::new(),
+                };
+                self.serve(transport, Some(info), permit).await;
             }
             // Garbage, plaintext HTTP, a refused SNI, an old TLS version: the
             // client's problem, not the operator's.
@@ -187,7 +222,7 @@ impl Connection {
 
     async fn serve<S>(
         self,
-        stream: S,
+        transport: Transport<S>,
         tls: Option<TlsConnection>,
         permit: Option<OwnedSemaphorePermit>,
     ) where
@@ -200,6 +235,7 @@ impl Connection {
             redirect,
             peer,
             stop,
+            proxy_protocol: _,
         } = self;
         let name = ctx.name.clone();
         let tls = tls.map(Arc::new);
@@ -228,7 +264,7 @@ impl Connection {
                 }
             })
         };
-        match connection::serve(stream, &http, timeouts, permit, stop, service).await {
+        match connection::serve(transport, &http, timeouts, permit, stop, service).await {
             Ended::Done(Ok(())) => {}
             Ended::Done(Err(e)) => tracing::trace!("connection from {peer}: {e}"),
             Ended::Expired(why) => {

@@ -23,7 +23,7 @@ use crate::aggregator::Aggregator;
 use crate::api::{self, Api, Features, Internal};
 use crate::compile::CompileSettings;
 use crate::compile::compile;
-use crate::connection::Timeouts;
+use crate::connection::{ProxyProtocol, Timeouts};
 use crate::entrypoint::{self, EntryPointOptions, ServeSettings};
 use crate::handler::EntryPointContext;
 use crate::metrics::{HealthStats, Prometheus, Telemetry};
@@ -156,14 +156,6 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
     let entry_points = cfg.effective_entry_points();
     let mut listeners = Vec::new();
     for (name, ep) in entry_points.clone() {
-        if ep.proxy_protocol.is_some() {
-            // Never silently: a PROXY header would otherwise be read as a malformed request.
-            tracing::warn!(
-                entry_point = %name,
-                "proxyProtocol is not supported yet: this entry point expects plain HTTP \
-                 (or TLS) from its clients"
-            );
-        }
         let options = EntryPointOptions {
             tls: match &ep.tls {
                 Some(tls) => Some(tokio_rustls::TlsAcceptor::from(
@@ -181,6 +173,12 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
             },
             max_connections: ep.max_connections,
             max_header_bytes: ep.effective_max_header_bytes(),
+            proxy_protocol: match &ep.proxy_protocol {
+                Some(p) => Some(Arc::new(ProxyProtocol::new(p).map_err(|e| {
+                    anyhow::anyhow!("entry point {name:?}: proxyProtocol: {e}")
+                })?)),
+                None => None,
+            },
         };
         let listener = entrypoint::bind(&name, &ep.address)
             .await

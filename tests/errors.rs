@@ -276,23 +276,3 @@ async fn a_backend_that_resets_gives_502_and_unknown_keys_only_warn() {
         "{logs}"
     );
 }
-
-/// An option trafik does not implement yet is said at start, never dropped quietly.
-#[tokio::test(flavor = "multi_thread")]
-async fn an_unsupported_proxy_protocol_is_warned_about() {
-    let port = free_port();
-    let trafik = Trafik::start(&format!(
-        "logLevel = \"WARN\"\n[entryPoints.http]\naddress = \"127.0.0.1:{port}\"\n\
-         [entryPoints.http.proxyProtocol]\ntrustedIPs = [\"127.0.0.1\"]\n[file]\n"
-    ));
-    trafik
-        .wait_for(&format!("http://127.0.0.1:{port}/"), 404)
-        .await;
-    eventually("the proxyProtocol warning", || async {
-        trafik
-            .logs()
-            .contains("proxyProtocol is not supported yet")
-            .then_some(())
-    })
-    .await;
-}

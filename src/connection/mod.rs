@@ -2,18 +2,23 @@
 //! under `[respondingTimeouts]`: the first bytes say HTTP/1 or HTTP/2 (`sniff`), hyper
 //! serves it (`http`), and a watchdog ends it when a deadline passes (`deadlines`,
 //! `watchdog`). The service is the entry point's; it reports each request to the
-//! connection's `Tracker` and wraps its response body in `Tracked`.
+//! connection's `Tracker` and wraps its response body in `Tracked`. Before all that, on an
+//! entry point with `proxyProtocol`, the PROXY header (`proxy_protocol`), whose surplus bytes
+//! are replayed (`replay`, under TLS; else with the sniffed bytes).
 
 mod body;
 mod deadlines;
 mod http;
 mod io;
+mod proxy_protocol;
+mod replay;
 mod sniff;
 mod watchdog;
 
 use std::error::Error as StdError;
 use std::sync::Arc;
 
+use bytes::BytesMut;
 use http_body::Body;
 use hyper::body::Incoming;
 use hyper::service::HttpService;
@@ -26,17 +31,29 @@ use tokio_util::sync::CancellationToken;
 pub use body::Tracked;
 pub use deadlines::{BodyRead, Expired, RequestGuard, Timeouts, Tracker};
 pub use http::Http;
+pub use proxy_protocol::ProxyProtocol;
+pub use replay::Replay;
 pub use watchdog::Ended;
 
 use io::ConnIo;
 use sniff::Protocol;
 use watchdog::Watchdog;
 
-/// Serves `stream` until the client closes it, a deadline passes, or `stop` (then
+/// A connection's transport as the entry point hands it over.
+pub struct Transport<S> {
+    pub stream: S,
+    /// When it was ready for HTTP: accepted (plain), or its TLS handshake done. The first
+    /// request head's deadline counts from here.
+    pub since: Instant,
+    /// Bytes already read from `stream` (what followed a PROXY header), read first.
+    pub read_ahead: BytesMut,
+}
+
+/// Serves `transport` until the client closes it, a deadline passes, or `stop` (then
 /// gracefully: requests in flight finish). `make_service` builds the connection's service
 /// around its tracker. `permit` (`maxConnections`) is held as long as the transport.
 pub async fn serve<S, F, Svc, B>(
-    mut stream: S,
+    transport: Transport<S>,
     http: &Http,
     timeouts: Timeouts,
     permit: Option<OwnedSemaphorePermit>,
@@ -52,15 +69,20 @@ where
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
     TokioExecutor: hyper::rt::bounds::Http2ServerConnExec<Svc::Future, B>,
 {
-    let started = Instant::now();
+    let Transport {
+        mut stream,
+        since: started,
+        read_ahead,
+    } = transport;
     // The first request head's deadline covers the protocol's first bytes: an HTTP/2
     // client's preface and SETTINGS, an HTTP/1 client's first bytes.
     let sniffing = async {
+        let sniffed = sniff::sniff(&mut stream, read_ahead);
         match timeouts.head() {
-            Some(limit) => tokio::time::timeout_at(started + limit, sniff::sniff(&mut stream))
+            Some(limit) => tokio::time::timeout_at(started + limit, sniffed)
                 .await
                 .map_err(|_| Ended::Expired(Expired::Head)),
-            None => Ok(sniff::sniff(&mut stream).await),
+            None => Ok(sniffed.await),
         }
     };
     let sniffed = tokio::select! {

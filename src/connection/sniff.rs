@@ -51,19 +51,23 @@ pub fn classify(bytes: &[u8]) -> Sniffed {
     Sniffed::Is(Protocol::Http2)
 }
 
-/// Reads until the protocol is known; the bytes read are returned to be replayed to hyper.
+/// Reads until the protocol is known, starting from `buf` (bytes read already: what followed
+/// a PROXY header; usually none); the bytes read are returned to be replayed to hyper.
 /// `None`: the client closed the connection before saying anything decisive.
 pub async fn sniff<S: AsyncRead + Unpin>(
     io: &mut S,
+    mut buf: BytesMut,
 ) -> std::io::Result<Option<(Protocol, BytesMut)>> {
     // One read is usually enough: an HTTP/1 request line differs from the preface at once.
-    let mut buf = BytesMut::with_capacity(2048);
+    buf.reserve(2048);
     loop {
+        if !buf.is_empty()
+            && let Sniffed::Is(protocol) = classify(&buf)
+        {
+            return Ok(Some((protocol, buf)));
+        }
         if io.read_buf(&mut buf).await? == 0 {
             return Ok(None);
-        }
-        if let Sniffed::Is(protocol) = classify(&buf) {
-            return Ok(Some((protocol, buf)));
         }
         // Room for the next read: the preface and a SETTINGS frame of any allowed size.
         buf.reserve(1024);
@@ -146,11 +150,33 @@ mod tests {
     async fn sniff_reads_across_small_reads() {
         let full = settings(&[0, 3, 0, 0, 0, 100]);
         let mut mock = tokio_test_reader(&full, 5);
-        let (p, bytes) = sniff(&mut mock).await.unwrap().unwrap();
+        let (p, bytes) = sniff(&mut mock, BytesMut::new()).await.unwrap().unwrap();
         assert_eq!(p, Protocol::Http2);
         assert_eq!(&bytes[..], &full[..]);
         let mut empty: &[u8] = &[];
-        assert!(sniff(&mut empty).await.unwrap().is_none());
+        assert!(sniff(&mut empty, BytesMut::new()).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn sniff_starts_from_bytes_read_already() {
+        // Decisive already: nothing more is read.
+        let mut silent: &[u8] = &[];
+        let (p, bytes) = sniff(&mut silent, BytesMut::from(&b"GET / HTTP/1.1\r\n"[..]))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (p, &bytes[..]),
+            (Protocol::Http1, &b"GET / HTTP/1.1\r\n"[..])
+        );
+        // Part of the preface: the rest is read after it.
+        let full = settings(&[]);
+        let mut rest = tokio_test_reader(&full[10..], 4);
+        let (p, bytes) = sniff(&mut rest, BytesMut::from(&full[..10]))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((p, &bytes[..]), (Protocol::Http2, &full[..]));
     }
 
     /// A reader that hands out `chunk` bytes at a time.

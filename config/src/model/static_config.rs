@@ -157,8 +157,9 @@ pub struct EntryPoint {
     /// `[entryPoints.X.whiteList]`: client addresses served, internal routes included
     /// (`/ping` excepted); others get 403.
     pub white_list: Option<crate::WhiteList>,
-    // Parsed now, given behaviour by later issues.
-    pub proxy_protocol: Option<serde_json::Value>,
+    /// `[entryPoints.X.proxyProtocol]`: a PROXY protocol header (v1 or v2) from a trusted
+    /// peer names the client. Absent ⇒ no header is read.
+    pub proxy_protocol: Option<ProxyProtocol>,
 }
 
 /// `[entryPoints.X.encodedCharacters]`: which percent-encoded characters a request path may
@@ -232,6 +233,18 @@ pub struct Redirect {
 pub struct ForwardedHeaders {
     #[serde(rename = "trustedIPs")]
     pub trusted_ips: Vec<String>,
+    pub insecure: bool,
+}
+
+/// `[entryPoints.X.proxyProtocol]`: whose PROXY header is believed. Neither `trustedIPs` nor
+/// `insecure` is refused at start, as v1 refuses it (it would trust nobody).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProxyProtocol {
+    /// Addresses or CIDR networks of the proxies allowed to send a header.
+    #[serde(rename = "trustedIPs")]
+    pub trusted_ips: Vec<String>,
+    /// Every peer may send a header (only behind a proxy that always sends one).
     pub insecure: bool,
 }
 
