@@ -334,6 +334,7 @@ pub struct AccessLog {
     pub file_path: String,
     /// `"common"` (default) or `"json"`.
     pub format: String,
+    /// v1's channel size; accepted, no effect: the writer's queue is always bounded.
     pub buffering_size: i64,
     /// `[accessLog.filters]`: which requests get a line (model/access_log.rs).
     pub filters: Option<super::AccessLogFilters>,
