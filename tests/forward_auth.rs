@@ -503,3 +503,67 @@ async fn a_bad_address_or_tls_file_skips_the_frontend_located() {
         bad.logs()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_shows_every_auth_key_with_secrets_redacted() {
+    let ca = Ca::new("Auth CA");
+    let client_pem = ca.client("trafik");
+    let api = free_port();
+    let key_toml = format!("key = \"\"\"\n{}\"\"\"", client_pem.key);
+    let extra = format!(
+        "trustForwardHeader = true\n[frontends.f.auth.forward.tls]\nca = \"ca.pem\"\n\
+         caOptional = true\ncert = \"client.pem\"\n{key_toml}\ninsecureSkipVerify = true\n"
+    );
+    let frontends = format!(
+        "{}{}",
+        frontend(
+            "f",
+            "PathPrefix:/",
+            &format!(
+                "{}\n[frontends.f.auth]\nheaderField = \"X-User\"\n",
+                forward("f", "http://user:hunter2@127.0.0.1:9/check", &extra)
+            )
+        ),
+        // basicAuth belongs to the frontend's own table, before its routes.
+        "[frontends.old]\nbackend = \"b\"\nbasicAuth = [\"carol:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/\"]\n\
+         [frontends.old.routes.r]\nrule = \"PathPrefix:/old\"\n",
+    );
+    let (trafik, _backend, _base) = start(
+        &format!("[entryPoints.traefik]\naddress = \"127.0.0.1:{api}\"\n[api]\n"),
+        &frontends,
+        &[("ca.pem", &ca.cert_pem), ("client.pem", &client_pem.cert)],
+    )
+    .await;
+    let url = format!("http://127.0.0.1:{api}/api/providers/file/frontends");
+    trafik.wait_for(&url, 200).await;
+    let v: Value = client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let f = &v["f"]["auth"];
+    assert_eq!(f["headerField"], "X-User");
+    let fw = &f["forward"];
+    assert_eq!(fw["address"], "http://user:<redacted>@127.0.0.1:9/check");
+    assert_eq!(fw["trustForwardHeader"], true);
+    assert_eq!(
+        fw["authResponseHeaders"],
+        serde_json::json!(["X-Auth-User", "X-Auth-Role"])
+    );
+    assert_eq!(fw["tls"]["ca"], "ca.pem");
+    assert_eq!(fw["tls"]["caOptional"], true);
+    assert_eq!(fw["tls"]["cert"], "client.pem");
+    assert_eq!(fw["tls"]["key"], "<redacted>");
+    assert_eq!(fw["tls"]["insecureSkipVerify"], true);
+    assert_eq!(
+        v["old"]["basicAuth"],
+        serde_json::json!(["carol:<redacted>"])
+    );
+    let text = v.to_string();
+    assert!(
+        !text.contains("hunter2") && !text.contains("PRIVATE KEY") && !text.contains("H6uskkkW")
+    );
+}

@@ -233,6 +233,8 @@ impl AuthLayer {
     /// `headerField`, `Authorization` removed with `removeHeader` and [`AuthUser`] in its
     /// extensions; `Err` with the answer to send instead (401, or 503 when bcrypt is
     /// saturated). A bcrypt verification is awaited on the blocking pool as the layer does.
+    /// A refused request is for dropping: it may carry the marks prepared before bcrypt
+    /// said no (never the client's own `headerField`).
     pub async fn check<B, ResBody: From<String>>(
         &self,
         req: &mut Request<B>,
