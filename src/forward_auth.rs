@@ -2,8 +2,8 @@
 //! `middlewares/auth/forward.go`): before a request goes on, trafik asks an auth server.
 //!
 //! * The auth request is a `GET` to `address` (its own path and query, no body) with the
-//!   client's headers, less the hop-by-hop ones, `Host` (the address's) and
-//!   `Content-Length`, and with `X-Forwarded-For` (the client's address), `-Method`,
+//!   client's headers, less the hop-by-hop ones, `Host` (the address's), `Content-Length`
+//!   and `Expect`, and with `X-Forwarded-For` (the client's address), `-Method`,
 //!   `-Proto`, `-Host` and `-Uri` (the path and query the frontend routed). With
 //!   `trustForwardHeader` the client's own `X-Forwarded-*` (those the entry point's
 //!   `forwardedHeaders` let through) are kept as sent and the client's address is appended
@@ -225,8 +225,11 @@ fn auth_request_headers<B>(req: &Request<B>, peer: IpAddr, trust: bool) -> Heade
     let sent = req.headers();
     let mut headers = sent.clone();
     strip_hop_by_hop(&mut headers);
+    // The auth request is a GET without a body to another host: what described the
+    // client's body or named trafik does not apply to it.
     headers.remove(header::HOST);
     headers.remove(header::CONTENT_LENGTH);
+    headers.remove(header::EXPECT);
     if !trust {
         let forwarded: Vec<HeaderName> = headers
             .keys()
@@ -340,6 +343,7 @@ mod tests {
             ("x-forwarded-port", "1"),
             ("connection", "close"),
             ("content-length", "3"),
+            ("expect", "100-continue"),
             ("cookie", "s=1"),
         ]);
         let h = auth_request_headers(&req, "10.0.0.1".parse().unwrap(), false);
@@ -354,7 +358,7 @@ mod tests {
             Some("s=1"),
             "the client's headers go along"
         );
-        for gone in ["host", "connection", "content-length"] {
+        for gone in ["host", "connection", "content-length", "expect"] {
             assert_eq!(get(&h, gone), None, "{gone}");
         }
     }

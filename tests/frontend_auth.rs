@@ -223,12 +223,12 @@ async fn digest_auth_on_a_frontend() {
 async fn frontends_on_one_entry_point_have_their_own_users_and_basic_auth_is_deprecated_but_works()
 {
     let alice = format!("[frontends.a.auth.basic]\nusers = [\"alice:{SHA_TEST}\"]\n");
-    let bob = format!("[frontends.b.auth.basic]\nusersFile = \"bob.htpasswd\"\n");
+    let bob = "[frontends.b.auth.basic]\nusersFile = \"bob.htpasswd\"\n";
     let old = format!("basicAuth = [\"carol:{APR1_TEST}\"]");
     let frontends = format!(
         "{}{}{}",
         frontend("a", "PathPrefix:/a", &alice),
-        frontend("b", "PathPrefix:/b", &bob),
+        frontend("b", "PathPrefix:/b", bob),
         frontend("old", "PathPrefix:/old", &old),
     );
     let bob_file = format!("# bob only\n\nbob:{SHA_TEST}\n");

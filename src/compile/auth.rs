@@ -93,7 +93,7 @@ pub fn check(
         && let Some(forward) = &auth.forward
     {
         return ForwardAuth::new(forward)
-            .map(Check::Forward)
+            .map(|f| Check::Forward(Box::new(f)))
             .map_err(|e| Invalid {
                 key: std::iter::once("forward".to_string())
                     .chain(e.key)

@@ -16,7 +16,8 @@ use crate::proxy::ResponseBody;
 #[derive(Debug)]
 pub enum Check {
     Users(AuthLayer),
-    Forward(ForwardAuth),
+    /// Boxed: its client is several times the size of a users check.
+    Forward(Box<ForwardAuth>),
 }
 
 impl Check {
