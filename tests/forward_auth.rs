@@ -346,11 +346,20 @@ async fn forward_auth_on_an_entry_point() {
     let auth = AuthServer::start(None).await;
     let ep = format!(
         "[entryPoints.http.auth.forward]\naddress = \"http://{}/check\"\n\
-         authResponseHeaders = [\"X-Auth-User\"]\n",
+         authResponseHeaders = [\"X-Auth-User\"]\n[ping]\nentryPoint = \"http\"\n",
         auth.addr
     );
     let (trafik, backend, base) = start(&ep, &frontend("f", "PathPrefix:/", ""), &[]).await;
     trafik.wait_for(&format!("{base}/ok"), 200).await;
+
+    // v1's /ping is never behind auth.
+    let asked = auth.count();
+    assert_eq!(send(client().get(format!("{base}/ping"))).await.status, 200);
+    assert_eq!(
+        auth.count(),
+        asked,
+        "the auth server is not asked about /ping"
+    );
 
     let denied = send(client().get(format!("{base}/deny"))).await;
     assert_eq!(denied.status, 403);

@@ -341,3 +341,40 @@ async fn bad_users_skip_their_frontend_located_and_the_rest_serves() {
         "hashes never appear in messages"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_access_log_names_the_user_a_frontend_authenticated() {
+    let backend = Backend::start("b").await;
+    let port = free_port();
+    let toml = format!(
+        "[entryPoints.http]\naddress = \"127.0.0.1:{port}\"\n\
+         [accessLog]\nfilePath = \"access.log\"\n[file]\n\
+         [backends.b.servers.s]\nurl = \"{}\"\n{}",
+        backend.url(),
+        frontend(
+            "f",
+            "PathPrefix:/",
+            &format!("[frontends.f.auth.basic]\nusers = [\"test:{APR1_TEST}\"]\n")
+        )
+    );
+    let trafik = Trafik::start(&toml);
+    let base = format!("http://127.0.0.1:{port}");
+    ready(&trafik, &base, "/", 401).await;
+    let ok = send(
+        client()
+            .get(format!("{base}/who"))
+            .basic_auth("test", Some("test")),
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    let path = trafik.path("access.log");
+    let line = common::eventually("the authenticated request's line", || async {
+        std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.contains("\"GET /who "))
+            .map(str::to_owned)
+    })
+    .await;
+    assert!(line.starts_with("127.0.0.1 - test ["), "{line}");
+}
