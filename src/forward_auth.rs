@@ -243,7 +243,12 @@ fn auth_request_headers<B>(req: &Request<B>, peer: IpAddr, trust: bool) -> Heade
     let kept = |name: &HeaderName| trust && sent.get(name).is_some_and(|v| !v.is_empty());
 
     let ip = canonical(peer).to_string();
-    let xff = match sent.get_all(&X_FORWARDED_FOR).iter().collect::<Vec<_>>() {
+    let prior: Vec<&HeaderValue> = sent
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter(|v| !v.is_empty())
+        .collect();
+    let xff = match prior {
         prior if trust && !prior.is_empty() => {
             let mut joined = prior
                 .iter()
@@ -316,6 +321,51 @@ mod tests {
 
     fn get<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
         h.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    proptest::proptest! {
+        /// Whatever headers a client sends, an untrusted one's `X-Forwarded-*` never reach
+        /// the auth server as sent, `X-Forwarded-For` ends with the peer either way, and
+        /// nothing that described the client's own hop or body goes along.
+        #[test]
+        fn the_auth_server_learns_the_peer_whatever_the_client_claims(
+            claims in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "x-forwarded-for", "x-forwarded-uri", "x-forwarded-host",
+                        "x-forwarded-proto", "x-forwarded-method", "x-forwarded-port",
+                        "x-forwarded-prefix", "host", "connection", "content-length",
+                        "te", "upgrade", "cookie", "authorization",
+                    ]),
+                    "[ -~]{0,20}",
+                ),
+                0..8,
+            ),
+            trust in proptest::bool::ANY,
+        ) {
+            let mut req = request(&[]);
+            for (name, value) in &claims {
+                if let Ok(v) = HeaderValue::from_str(value) {
+                    req.headers_mut().append(*name, v);
+                }
+            }
+            let h = auth_request_headers(&req, "10.0.0.1".parse().unwrap(), trust);
+            let xff = h.get("x-forwarded-for").unwrap().to_str().unwrap().to_owned();
+            proptest::prop_assert!(xff == "10.0.0.1" || xff.ends_with(", 10.0.0.1"), "{}", xff);
+            for gone in ["host", "connection", "content-length", "upgrade"] {
+                proptest::prop_assert!(!h.contains_key(gone), "{}", gone);
+            }
+            if !trust {
+                proptest::prop_assert_eq!(xff.as_str(), "10.0.0.1");
+                proptest::prop_assert_eq!(get(&h, "x-forwarded-uri"), Some("/a/b?c=d"));
+                proptest::prop_assert_eq!(get(&h, "x-forwarded-method"), Some("POST"));
+                proptest::prop_assert_eq!(get(&h, "x-forwarded-proto"), Some("http"));
+                proptest::prop_assert!(!h.contains_key("x-forwarded-port"));
+                proptest::prop_assert!(!h.contains_key("x-forwarded-prefix"));
+                // The client's Host, when it sent one.
+                proptest::prop_assert_eq!(h.get("x-forwarded-host"), req.headers().get("host"));
+            }
+        }
     }
 
     #[test]

@@ -46,10 +46,14 @@ impl Drop for AuthServer {
 
 impl AuthServer {
     async fn start(tls: Option<&Pem>) -> AuthServer {
+        Self::start_tls(tls.map(server_config)).await
+    }
+
+    async fn start_tls(tls: Option<Arc<rustls::ServerConfig>>) -> AuthServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let asked = Arc::new(Mutex::new(Vec::new()));
-        let acceptor = tls.map(|pem| tokio_rustls::TlsAcceptor::from(server_config(pem)));
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let log = asked.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -440,6 +444,92 @@ async fn an_https_auth_server_trusted_through_tls_ca() {
         send(client().get(format!("{base}/untrusted"))).await.status,
         500
     );
+}
+
+/// A TLS server on `pem` that requires a client certificate issued by `client_ca`.
+fn mutual_tls(pem: &Pem, client_ca: &str) -> Arc<rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(client_ca.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let chain: Vec<_> = CertificateDer::pem_slice_iter(pem.cert.as_bytes())
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_slice(pem.key.as_bytes()).unwrap();
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)
+            .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_certificate_for_the_auth_server_and_insecure_skip_verify() {
+    let ca = Ca::new("Auth CA");
+    let clients = Ca::new("Client CA");
+    let trafik_pem = clients.client("trafik");
+    let auth = AuthServer::start_tls(Some(mutual_tls(
+        &ca.server(&["127.0.0.1"], "auth"),
+        &clients.cert_pem,
+    )))
+    .await;
+    let address = format!("https://{}/check", auth.addr);
+    let with_cert = "[frontends.cert.auth.forward.tls]\nca = \"auth-ca.pem\"\n\
+                     cert = \"trafik.pem\"\nkey = \"trafik-key.pem\"";
+    let without_cert = "[frontends.nocert.auth.forward.tls]\nca = \"auth-ca.pem\"";
+    // Not verifying the auth server, yet presenting the certificate it asks for.
+    let insecure = "[frontends.insecure.auth.forward.tls]\ninsecureSkipVerify = true\n\
+                    cert = \"trafik.pem\"\nkey = \"trafik-key.pem\"";
+    let (trafik, _backend, base) = start(
+        "",
+        &format!(
+            "{}{}{}{}",
+            frontend(
+                "cert",
+                "PathPrefix:/cert",
+                &forward("cert", &address, with_cert)
+            ),
+            frontend(
+                "nocert",
+                "PathPrefix:/nocert",
+                &forward("nocert", &address, without_cert)
+            ),
+            frontend(
+                "insecure",
+                "PathPrefix:/insecure",
+                &forward("insecure", &address, insecure)
+            ),
+            frontend("open", "PathPrefix:/open", ""),
+        ),
+        &[
+            ("auth-ca.pem", &ca.cert_pem),
+            ("trafik.pem", &trafik_pem.cert),
+            ("trafik-key.pem", &trafik_pem.key),
+        ],
+    )
+    .await;
+    trafik.wait_for(&format!("{base}/open"), 200).await;
+    let ok = send(client().get(format!("{base}/cert"))).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.seen("x-auth-user").as_deref(), Some("alice"));
+    assert_eq!(
+        send(client().get(format!("{base}/nocert"))).await.status,
+        500
+    );
+    let insecure = send(client().get(format!("{base}/insecure"))).await;
+    assert_eq!(insecure.status, 200, "{}", insecure.body);
 }
 
 #[tokio::test(flavor = "multi_thread")]
