@@ -666,3 +666,47 @@ async fn the_api_shows_every_auth_key_with_secrets_redacted() {
         !text.contains("hunter2") && !text.contains("PRIVATE KEY") && !text.contains("H6uskkkW")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_auth_server_that_never_answers_is_a_500_after_the_timeout() {
+    // Accepts connections and reads nothing, answers nothing.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}/check", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let (trafik, backend, base) = start(
+        "",
+        &format!(
+            "{}{}",
+            frontend("f", "PathPrefix:/app", &forward("f", &address, "")),
+            frontend("open", "PathPrefix:/open", ""),
+        ),
+        &[],
+    )
+    .await;
+    trafik.wait_for(&format!("{base}/open"), 200).await;
+    // Longer than trafik's 30 s, so the answer is trafik's and not this client's timeout.
+    let patient = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(90))
+        .build()
+        .unwrap();
+    let waiting = tokio::spawn({
+        let url = format!("{base}/app");
+        async move { patient.get(url).send().await.unwrap().status().as_u16() }
+    });
+    // Meanwhile the rest is served.
+    assert_eq!(send(client().get(format!("{base}/open"))).await.status, 200);
+    assert_eq!(waiting.await.unwrap(), 500);
+    assert_eq!(backend.hits(), 2, "the two /open requests only");
+    assert!(
+        trafik.logs().contains("forward auth: no answer within"),
+        "{}",
+        trafik.logs()
+    );
+    held.abort();
+}
