@@ -38,7 +38,8 @@ use crate::proxy::headers::{
     X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, canonical, strip_hop_by_hop,
 };
 
-/// How long the auth server has to answer, body included (v1's client waited 30 s).
+/// How long the auth server has to answer, body included (v1's client waited 30 s to
+/// connect, and without limit for the answer).
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The largest body of an auth server's answer passed to the client; past it, 502.
