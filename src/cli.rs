@@ -287,6 +287,13 @@ fn check_tls_and_redirects(
             let message = format!("entry point {name:?}: proxyProtocol: {e}");
             errors.push(Diagnostic::at(&file, None, message));
         }
+        let base_dir = path.parent().unwrap_or(std::path::Path::new(""));
+        if let Some(a) = &ep.auth
+            && let Err(e) = compile::auth::check(a, base_dir, &[])
+        {
+            let message = format!("entry point {name:?}: auth: {}", e.message);
+            errors.push(Diagnostic::at(&file, None, message));
+        }
     }
     if let Err(e) = crate::tls::client::backend_tls(&cfg.root_cas, cfg.insecure_skip_verify) {
         errors.push(Diagnostic::at(&file, None, e));

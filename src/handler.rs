@@ -15,8 +15,7 @@ use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use trafik_config::rule::{Match, RequestInfo};
 
-use tower::{Layer, ServiceExt};
-use trafik_middleware::auth::AuthLayer;
+use trafik_middleware::auth::AuthUser;
 use trafik_middleware::path::{EncodedCharacters, Refused, clean_decoded, normalize_request};
 
 use crate::access_log::{AccessLog, Record};
@@ -38,8 +37,9 @@ pub struct EntryPointContext {
     pub forwarder: Arc<Forwarder>,
     pub trust: ForwardedTrust,
     pub access_log: Option<AccessLog>,
-    /// `[entryPoints.X.auth]`: checked before anything else, internal routes included.
-    pub auth: Option<AuthLayer>,
+    /// `[entryPoints.X.auth]` (basic, digest or forward): checked after the whitelist and
+    /// the path's normalisation, internal routes included (`/ping` exempt).
+    pub auth: Option<crate::frontend::auth::Check>,
     /// `[entryPoints.X.whiteList]`: checked before auth, internal routes included.
     pub white_list: Option<trafik_middleware::whitelist::IpWhitelist>,
     /// The API, dashboard, ping, REST or metrics routes this entry point serves.
@@ -71,14 +71,7 @@ pub async fn handle(
     {
         return Ok(refused);
     }
-    match &ctx.auth {
-        None => serve(ctx, peer, req).await,
-        Some(auth) => {
-            let inner = ctx.clone();
-            let service = tower::service_fn(move |req| serve(inner.clone(), peer, req));
-            auth.layer(service).oneshot(req).await
-        }
-    }
+    serve(ctx, peer, req).await
 }
 
 async fn serve(
@@ -92,6 +85,15 @@ async fn serve(
         Ok(sent) => (sent, None),
         Err(why) => (None, Some(why)),
     };
+    // After normalising, so a forward-auth server judges the path the routes will see.
+    // Boxed: only entry points with auth pay for its future.
+    if let Some(auth) = &ctx.auth
+        && !(refused.is_none() && is_ping(&ctx, req.uri().path()))
+        && let Err(denied) =
+            Box::pin(auth.check(&mut req, peer.ip(), ctx.trust.trusts(peer.ip()))).await
+    {
+        return Ok(denied);
+    }
     // Compression: decided from the request's Accept-Encoding, applied to the response
     // inside the access log's observer (which counts the bytes sent).
     let probe = ctx.compress.as_ref().and_then(|c| c.probe(&req));
@@ -150,6 +152,11 @@ async fn serve(
     finish.answered(response.status().as_u16());
     let (parts, body) = response.into_parts();
     Ok(Response::from_parts(parts, body.observe(Box::new(finish))))
+}
+
+/// v1 serves `/ping` without auth on the entry point that has it.
+fn is_ping(ctx: &EntryPointContext, path: &str) -> bool {
+    path == "/ping" && ctx.internal.as_ref().is_some_and(|i| i.claims(path))
 }
 
 /// nginx's "client closed request": logged for a request whose client went away before
@@ -319,6 +326,20 @@ async fn route(
                 .get::<Arc<crate::tls::TlsConnection>>()
                 .cloned();
             pass.apply(req.headers_mut(), tls.as_deref());
+        }
+        // basicAuth, then auth (v1's order). Boxed: only frontends with auth pay for it.
+        if let Some(auth) = &frontend.auth {
+            if let Err(mut denied) = Box::pin(auth.check(&mut req, peer.ip(), true)).await {
+                if let Some(applied) = &applied {
+                    applied.response(&mut denied);
+                }
+                break 'frontend denied;
+            }
+            if let (Some(r), Some(user)) =
+                (record.as_deref_mut(), req.extensions().get::<AuthUser>())
+            {
+                r.username = Some(user.0.clone());
+            }
         }
 
         let backend = &frontend.backend;

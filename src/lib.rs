@@ -13,6 +13,7 @@ pub mod connection;
 pub mod echo;
 pub mod entrypoint;
 pub mod fd_limit;
+pub mod forward_auth;
 pub mod frontend;
 pub mod handler;
 pub mod health;

@@ -45,6 +45,8 @@ pub struct FrontendRoute {
     pub white_list: Option<trafik_middleware::whitelist::IpWhitelist>,
     /// `[frontends.X.redirect]` and `[frontends.X.headers]`.
     pub middlewares: Option<crate::frontend::Middlewares>,
+    /// `basicAuth` and `[frontends.X.auth]`: after the middlewares, before the rate limit.
+    pub auth: Option<Box<crate::frontend::auth::FrontendAuth>>,
     /// `[frontends.X.rateLimit]`: past it, 429 before the backend.
     pub rate_limit: Option<crate::frontend::rate_limit::RateLimit>,
     /// `[frontends.X.errors.NAME]`: around everything from the whitelist on (v1's order).

@@ -16,11 +16,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use trafik_config::StaticConfig;
 
-use trafik_middleware::auth::{AuthConfig, AuthLayer, UsersConfig};
-
 use crate::access_log::{self, AccessLog};
 use crate::aggregator::Aggregator;
-use crate::api::{self, Api, Features, Internal};
+use crate::api::{self, Api, Internal};
 use crate::compile::CompileSettings;
 use crate::compile::compile;
 use crate::connection::{ProxyProtocol, Timeouts};
@@ -197,8 +195,9 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
         let auth = match &ep.auth {
             None => None,
             Some(a) => Some(
-                auth_layer(a, features, &base_dir)
-                    .map_err(|e| anyhow::anyhow!("entry point {name:?}: auth: {e}"))?,
+                // `/ping` stays open: handler::serve exempts it.
+                crate::compile::auth::check(a, &base_dir, &[])
+                    .map_err(|e| anyhow::anyhow!("entry point {name:?}: auth: {}", e.message))?,
             ),
         };
         tracing::info!(entry_point = %name, "listening on {}", listener.local_addr()?);
@@ -317,31 +316,6 @@ fn telemetry(cfg: &StaticConfig) -> Telemetry {
             .and_then(|m| m.prometheus.as_ref())
             .map(|p| Prometheus::new(&p.buckets)),
     }
-}
-
-/// `[entryPoints.X.auth]` as a layer; `/ping` stays open on the entry point that serves it.
-fn auth_layer(
-    auth: &trafik_config::Auth,
-    features: Features,
-    base_dir: &Path,
-) -> Result<AuthLayer, String> {
-    let users = |u: &trafik_config::Users| UsersConfig {
-        users: u.users.clone(),
-        users_file: (!u.users_file.is_empty()).then(|| base_dir.join(&u.users_file)),
-        remove_header: u.remove_header,
-        realm: None,
-    };
-    let config = AuthConfig {
-        basic: auth.basic.as_ref().map(users),
-        digest: auth.digest.as_ref().map(users),
-        header_field: (!auth.header_field.is_empty()).then(|| auth.header_field.clone()),
-        exempt_paths: if features.ping {
-            vec!["/ping".to_string()]
-        } else {
-            Vec::new()
-        },
-    };
-    AuthLayer::from_config(&config).map_err(|e| e.to_string())
 }
 
 fn start_access_log(cfg: &StaticConfig) -> anyhow::Result<Option<AccessLog>> {

@@ -537,3 +537,45 @@ async fn digest_remove_header_and_realm() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// `AuthLayer::check`, the layer's decision without a service: the same request changes
+/// and the same answers as the layer gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_marks_granted_requests_and_answers_the_others() {
+    let mut users = bcrypt_users();
+    users.push(APR1_TEST.to_string());
+    let layer = AuthLayer::new(BasicAuth::new(users, None).unwrap())
+        .header_field(user_field())
+        .remove_header(true);
+
+    for (user, password) in [("test", "test"), ("b", "s3cret")] {
+        let mut req = request("/", Some(&basic_header(user, password)));
+        req.headers_mut()
+            .insert(user_field(), "forged".parse().unwrap());
+        let checked: Result<(), Response<String>> = layer.check(&mut req).await;
+        assert!(checked.is_ok(), "{user}");
+        assert_eq!(req.headers()[user_field()], user);
+        assert!(!req.headers().contains_key(AUTHORIZATION));
+        assert_eq!(
+            req.extensions().get::<AuthUser>(),
+            Some(&AuthUser(user.into()))
+        );
+    }
+
+    for authorization in [
+        None,
+        Some(basic_header("test", "wrong")),
+        Some(basic_header("b", "wrong")),
+    ] {
+        let mut req = request("/", authorization.as_deref());
+        req.headers_mut()
+            .insert(user_field(), "forged".parse().unwrap());
+        let denied: Response<String> = layer.check(&mut req).await.unwrap_err();
+        assert_unauthorized(&denied, "Basic realm=\"traefik\"");
+        assert_ne!(
+            req.headers().get(user_field()).map(|v| v.to_str().unwrap()),
+            Some("forged"),
+            "a forged user never stays"
+        );
+    }
+}

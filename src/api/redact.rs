@@ -8,10 +8,10 @@
 //!
 //! | field | shown as |
 //! |---|---|
-//! | `keyFile`, inline PEM | `"<redacted>"`; a file path is shown as is |
-//! | `users` (`user:hash`, `user:realm:ha1`) | `"user:<redacted>"` |
+//! | `keyFile`, `key` (forward auth's client key), inline PEM | `"<redacted>"`; a file path is shown as is |
+//! | `users`, `basicAuth` (`user:hash`, `user:realm:ha1`) | `"user:<redacted>"` |
 //! | `password`, `secret`, `token`, `privateKey` (any case) | `"<redacted>"` |
-//! | `url` with a password (`scheme://user:pw@host`) | `scheme://user:<redacted>@host` |
+//! | `url`, `address` (forward auth's) with a password (`scheme://user:pw@host`) | `scheme://user:<redacted>@host` |
 //! | `headers` entries `Authorization`, `Proxy-Authorization`, `Cookie` | `"<redacted>"` |
 
 use serde_json::Value;
@@ -47,8 +47,8 @@ pub fn redact(value: &mut Value) {
 fn redact_field(field: &str, value: &mut Value) {
     let lower = field.to_ascii_lowercase();
     match (lower.as_str(), &mut *value) {
-        ("keyfile", Value::String(s)) if !is_path(s) => *s = REDACTED.into(),
-        ("users", Value::Array(items)) => {
+        ("keyfile" | "key", Value::String(s)) if !is_path(s) => *s = REDACTED.into(),
+        ("users" | "basicauth", Value::Array(items)) => {
             for item in items {
                 if let Value::String(line) = item {
                     *line = redact_user_line(line);
@@ -58,7 +58,7 @@ fn redact_field(field: &str, value: &mut Value) {
             }
         }
         (f, Value::String(s)) if SECRET_FIELDS.contains(&f) => *s = REDACTED.into(),
-        ("url", Value::String(s)) => {
+        ("url" | "address", Value::String(s)) => {
             if let Some(redacted) = redact_url(s) {
                 *s = redacted;
             }
@@ -158,6 +158,29 @@ mod tests {
         assert_eq!(
             v["frontends"]["f"]["auth"]["basic"]["usersFile"],
             "/etc/users"
+        );
+    }
+
+    #[test]
+    fn frontend_auth_secrets() {
+        let mut v = json!({"frontends": {"f": {
+            "basicAuth": ["old:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/"],
+            "auth": {"forward": {"address": "https://auth:9000/check", "tls": {
+                "ca": "/etc/ca.pem", "cert": "/etc/c.pem", "key": PEM_KEY
+            }}}
+        }, "g": {"auth": {"forward": {"tls": {"key": "/etc/k.pem"}}}}}});
+        redact(&mut v);
+        let f = &v["frontends"]["f"];
+        assert_eq!(f["basicAuth"], json!(["old:<redacted>"]));
+        assert_eq!(f["auth"]["forward"]["tls"]["key"], REDACTED);
+        assert_eq!(f["auth"]["forward"]["tls"]["cert"], "/etc/c.pem");
+        assert_eq!(f["auth"]["forward"]["address"], "https://auth:9000/check");
+        let mut a = json!({"address": "http://u:pw@auth/x"});
+        redact(&mut a);
+        assert_eq!(a["address"], "http://u:<redacted>@auth/x");
+        assert_eq!(
+            v["frontends"]["g"]["auth"]["forward"]["tls"]["key"], "/etc/k.pem",
+            "a path is shown"
         );
     }
 

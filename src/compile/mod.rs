@@ -2,6 +2,7 @@
 //! build backends. What is wrong is reported with its location and left out; what is
 //! right still loads. Shared by the aggregator and `trafik check`.
 
+pub mod auth;
 mod backend;
 mod rate_limit;
 mod whitelist;
@@ -160,6 +161,10 @@ pub fn compile(
                 continue;
             }
         };
+        let Ok(auth) = auth::frontend(name, frontend, source_of("frontends", name), &mut problems)
+        else {
+            continue;
+        };
         let Ok(rate_limit) = rate_limit::frontend(
             name,
             frontend,
@@ -197,6 +202,7 @@ pub fn compile(
             ),
             white_list,
             middlewares,
+            auth,
             rate_limit,
             error_pages,
         });

@@ -3,6 +3,7 @@
 //! then secure headers), then the backend. A frontend with neither has `None` in its
 //! route and pays one `Option` check per request.
 
+pub mod auth;
 pub mod error_pages;
 pub mod headers;
 pub mod rate_limit;

@@ -104,3 +104,46 @@ impl ServerCertVerifier for NoVerification {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+/// The client configuration towards a forward-auth server (`[….auth.forward.tls]`): the
+/// `ca` alone when given (v1 trusted only it), else the system's roots; a client
+/// certificate when `cert` and `key` are given; no verification with `insecureSkipVerify`.
+/// Each value is a file path or the PEM text itself. `Err`: the key at fault (`ca`,
+/// `cert`, `key`, or empty) and why.
+pub fn auth_server_tls(
+    ca: &str,
+    client_cert: Option<(&str, &str)>,
+    insecure_skip_verify: bool,
+) -> Result<ClientConfig, (&'static str, String)> {
+    use rustls_pki_types::pem::PemObject;
+    let provider = super::provider();
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ("", e.to_string()))?;
+    let builder = if insecure_skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider.clone())))
+    } else if ca.is_empty() {
+        builder.with_root_certificates(roots(&[]).map_err(|e| ("", e))?)
+    } else {
+        let mut only = RootCertStore::empty();
+        for c in certs::certificate_chain(ca, "ca").map_err(|e| ("ca", e))? {
+            only.add(c)
+                .map_err(|e| ("ca", format!("ca {}: {e}", certs::describe(ca))))?;
+        }
+        builder.with_root_certificates(only)
+    };
+    let Some((cert, key)) = client_cert else {
+        return Ok(builder.with_no_client_auth());
+    };
+    let chain = certs::certificate_chain(cert, "cert").map_err(|e| ("cert", e))?;
+    let key_pem = certs::pem_bytes(key, "key").map_err(|e| ("key", e))?;
+    let key_der = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+        let message = format!("key {}: no usable private key: {e}", certs::describe(key));
+        ("key", message)
+    })?;
+    builder
+        .with_client_auth_cert(chain, key_der)
+        .map_err(|e| ("cert", format!("cert with key: {e}")))
+}

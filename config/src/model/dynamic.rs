@@ -178,6 +178,12 @@ pub struct Frontend {
     /// `[frontends.X.errors.NAME]`: error pages served from another backend.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, ErrorPage>,
+    /// Deprecated form of `auth.basic.users`; checked before `auth` when both are set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub basic_auth: Vec<String>,
+    /// `[frontends.X.auth]`: basic, digest or forward auth, after the frontend's headers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<crate::Auth>,
 }
 
 /// `[frontends.X.rateLimit]` (v1, oxy's ratelimit).

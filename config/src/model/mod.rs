@@ -1,11 +1,13 @@
 //! Plain data: the shapes of `trafik.toml` and of what providers produce.
 
 pub mod access_log;
+pub mod auth;
 pub mod dynamic;
 pub mod static_config;
 pub mod white_list;
 
 pub use access_log::{AccessLogFields, AccessLogFilters, FieldHeaders};
+pub use auth::{Auth, ClientTls, Forward, Users};
 pub use dynamic::*;
 pub use static_config::*;
 pub use white_list::WhiteList;

@@ -146,7 +146,7 @@ pub struct EntryPoint {
     /// Present (even empty) ⇒ the entry point speaks TLS.
     pub tls: Option<EntryPointTls>,
     pub redirect: Option<Redirect>,
-    pub auth: Option<Auth>,
+    pub auth: Option<crate::Auth>,
     /// `[entryPoints.X.encodedCharacters]`: encoded path characters let through (default none).
     pub encoded_characters: EncodedCharacters,
     /// trafik's own: connections served at once; more wait in the listen backlog. 0 = no cap.
@@ -473,21 +473,4 @@ impl Default for Prometheus {
             buckets: vec![0.1, 0.3, 1.2, 5.0],
         }
     }
-}
-
-/// `[entryPoints.X.auth]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Auth {
-    pub basic: Option<Users>,
-    pub digest: Option<Users>,
-    pub header_field: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Users {
-    pub users: Vec<String>,
-    pub users_file: String,
-    pub remove_header: bool,
 }

@@ -196,46 +196,105 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let layer = &self.layer;
-        if let Some(name) = &layer.header_field {
+        match self.layer.begin(&mut req) {
+            Begin::Pass => ResponseFuture::inner(self.inner.call(req)),
+            Begin::Answer(response) => ResponseFuture::answer(response),
+            Begin::Verify { job, challenge } => {
+                // The service that was polled ready goes with the request; this one
+                // keeps a clone (tower's usual move for calling later).
+                let ready = self.inner.clone();
+                let service = std::mem::replace(&mut self.inner, ready);
+                ResponseFuture {
+                    state: State::Verify {
+                        job,
+                        pending: Some((service, req)),
+                        challenge,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// What [`AuthLayer::begin`] decided: pass the request on (already marked with its user),
+/// answer it, or wait for a bcrypt verification first.
+enum Begin<ResBody> {
+    Pass,
+    Answer(Response<ResBody>),
+    Verify {
+        job: Verification,
+        challenge: HeaderValue,
+    },
+}
+
+impl AuthLayer {
+    /// Checks `req`'s credentials, for a caller that is not a tower stack (a frontend's
+    /// auth in the proxy's request path): `Ok` when the request may go on, with the user in
+    /// `headerField`, `Authorization` removed with `removeHeader` and [`AuthUser`] in its
+    /// extensions; `Err` with the answer to send instead (401, or 503 when bcrypt is
+    /// saturated). A bcrypt verification is awaited on the blocking pool as the layer does.
+    /// A refused request is for dropping: it may carry the marks prepared before bcrypt
+    /// said no (never the client's own `headerField`).
+    pub async fn check<B, ResBody: From<String>>(
+        &self,
+        req: &mut Request<B>,
+    ) -> Result<(), Response<ResBody>> {
+        match self.begin(req) {
+            Begin::Pass => Ok(()),
+            Begin::Answer(response) => Err(response),
+            Begin::Verify { job, challenge } => match job.await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(unauthorized(challenge)),
+                // The verification panicked: fail closed.
+                Err(_) => Err(text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "500 Internal Server Error\n",
+                )),
+            },
+        }
+    }
+
+    /// The synchronous part of a check, shared by the service and [`AuthLayer::check`].
+    fn begin<B, ResBody: From<String>>(&self, req: &mut Request<B>) -> Begin<ResBody> {
+        if let Some(name) = &self.header_field {
             req.headers_mut().remove(name);
         }
-        if layer.is_exempt(req.method(), req.uri()) {
-            return ResponseFuture::inner(self.inner.call(req));
+        if self.is_exempt(req.method(), req.uri()) {
+            return Begin::Pass;
         }
-        match &*layer.authenticator {
+        match &*self.authenticator {
             Authenticator::Basic(auth) => match auth.check(req.headers()) {
                 basic::Check::Granted(user) => {
-                    layer.grant(&mut req, user);
-                    ResponseFuture::inner(self.inner.call(req))
+                    self.grant(req, user);
+                    Begin::Pass
                 }
-                basic::Check::Denied => ResponseFuture::answer(unauthorized(auth.challenge())),
+                basic::Check::Denied => Begin::Answer(unauthorized(auth.challenge())),
                 basic::Check::Slow(job) => {
                     let challenge = auth.challenge();
-                    let key = layer
+                    let key = self
                         .verified
                         .as_ref()
                         .map(|v| v.key(&job.user, job.password()));
                     // Prepared now, passed on only if the password verifies.
-                    layer.grant(&mut req, job.user.clone());
-                    if let (Some(verified), Some(key)) = (&layer.verified, &key)
+                    self.grant(req, job.user.clone());
+                    if let (Some(verified), Some(key)) = (&self.verified, &key)
                         && verified.contains(key)
                     {
-                        return ResponseFuture::inner(self.inner.call(req));
+                        return Begin::Pass;
                     }
-                    let remember = layer.verified.clone().zip(key);
+                    let remember = self.verified.clone().zip(key);
                     if tokio::runtime::Handle::try_current().is_err() {
                         return if job.run() {
                             if let Some((verified, key)) = remember {
                                 verified.insert(key);
                             }
-                            ResponseFuture::inner(self.inner.call(req))
+                            Begin::Pass
                         } else {
-                            ResponseFuture::answer(unauthorized(challenge))
+                            Begin::Answer(unauthorized(challenge))
                         };
                     }
-                    let Some(admitted) = layer.bcrypt.try_admit() else {
-                        return ResponseFuture::answer(busy());
+                    let Some(admitted) = self.bcrypt.try_admit() else {
+                        return Begin::Answer(busy());
                     };
                     let job = Box::pin(async move {
                         let granted = admitted.run(move || job.run()).await?;
@@ -244,28 +303,18 @@ where
                         }
                         Ok(granted)
                     });
-                    // The service that was polled ready goes with the request; this one
-                    // keeps a clone (tower's usual move for calling later).
-                    let ready = self.inner.clone();
-                    let service = std::mem::replace(&mut self.inner, ready);
-                    ResponseFuture {
-                        state: State::Verify {
-                            job,
-                            pending: Some((service, req)),
-                            challenge,
-                        },
-                    }
+                    Begin::Verify { job, challenge }
                 }
             },
             Authenticator::Digest(auth) => {
                 match auth.check(req.method(), req.uri(), req.headers()) {
                     digest::Check::Granted(user) => {
-                        layer.grant(&mut req, user);
-                        ResponseFuture::inner(self.inner.call(req))
+                        self.grant(req, user);
+                        Begin::Pass
                     }
                     digest::Check::Denied { stale } => match auth.challenge(stale) {
-                        Some(challenge) => ResponseFuture::answer(unauthorized(challenge)),
-                        None => ResponseFuture::answer(text(
+                        Some(challenge) => Begin::Answer(unauthorized(challenge)),
+                        None => Begin::Answer(text(
                             StatusCode::INTERNAL_SERVER_ERROR,
                             "500 Internal Server Error\n",
                         )),
