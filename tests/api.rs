@@ -71,6 +71,18 @@ whitelistSourceRange = ["10.0.0.0/8"]
   query = "/{{status}}.html"
   [frontends.guarded.passTLSClientCert]
   pem = true
+  [frontends.guarded.auth]
+  headerField = "X-User"
+    [frontends.guarded.auth.forward]
+    address = "http://127.0.0.1:9/auth"
+    authResponseHeaders = ["X-User"]
+      [frontends.guarded.auth.forward.tls]
+      insecureSkipVerify = true
+[frontends.old-style]
+backend = "echo"
+basicAuth = ["test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/"]
+  [frontends.old-style.routes.r1]
+  rule = "PathPrefix:/old-style"
 "#
     )
 }
@@ -158,11 +170,14 @@ async fn endpoints_answer_with_v1_shapes_and_match_the_openapi_document() {
         "ratelimit",
         "errors",
         "passTLSClientCert",
+        "auth",
     ] {
         assert!(guarded.get(key).is_some(), "the API does not show {key}: {guarded:#}");
     }
     assert_eq!(guarded["ratelimit"]["rateset"]["s"]["average"], 100);
     assert_eq!(guarded["headers"]["customResponseHeaders"]["X-Guarded"], "yes");
+    assert_eq!(guarded["auth"]["forward"]["authResponseHeaders"][0], "X-User");
+    assert!(file["frontends"]["old-style"]["basicAuth"].is_array());
     let (_, api_root) = get(&s.api("/api")).await;
     assert_eq!(serde_json::from_str::<Value>(&api_root).unwrap(), providers);
 

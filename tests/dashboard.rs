@@ -307,6 +307,7 @@ fn rules(backend: &str, second: bool) -> String {
             "[frontends.fe2]\nbackend = \"echo\"\n[frontends.fe2.routes.r2]\nrule = \"{RULE2}\"\n\
              [frontends.fe2.whiteList]\nsourceRange = [\"127.0.0.1\"]\n\
              [frontends.fe2.headers]\nframeDeny = true\n\
+             [frontends.fe2.auth.forward]\naddress = \"http://127.0.0.1:9/auth\"\n\
              [frontends.fe2.rateLimit]\nextractorFunc = \"client.ip\"\n\
              [frontends.fe2.rateLimit.rateSet.s]\nperiod = \"1s\"\naverage = 50\nburst = 80\n\
              [frontends.fe2.errors.e]\nstatus = [\"500-599\"]\nbackend = \"echo\"\nquery = \"/{{status}}\"\n"
@@ -415,6 +416,7 @@ watch = true
         ("headers", "Frame deny"),
         ("ratelimit", "50/1s (burst 80) per client.ip"),
         ("errors", "500-599"),
+        ("auth", "forward → http://127.0.0.1:9/auth"),
     ] {
         assert!(
             shown.iter().any(|s| s.starts_with(&format!("{field}=")) && s.contains(text)),
