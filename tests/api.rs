@@ -172,11 +172,20 @@ async fn endpoints_answer_with_v1_shapes_and_match_the_openapi_document() {
         "passTLSClientCert",
         "auth",
     ] {
-        assert!(guarded.get(key).is_some(), "the API does not show {key}: {guarded:#}");
+        assert!(
+            guarded.get(key).is_some(),
+            "the API does not show {key}: {guarded:#}"
+        );
     }
     assert_eq!(guarded["ratelimit"]["rateset"]["s"]["average"], 100);
-    assert_eq!(guarded["headers"]["customResponseHeaders"]["X-Guarded"], "yes");
-    assert_eq!(guarded["auth"]["forward"]["authResponseHeaders"][0], "X-User");
+    assert_eq!(
+        guarded["headers"]["customResponseHeaders"]["X-Guarded"],
+        "yes"
+    );
+    assert_eq!(
+        guarded["auth"]["forward"]["authResponseHeaders"][0],
+        "X-User"
+    );
     assert!(file["frontends"]["old-style"]["basicAuth"].is_array());
     let (_, api_root) = get(&s.api("/api")).await;
     assert_eq!(serde_json::from_str::<Value>(&api_root).unwrap(), providers);

@@ -407,8 +407,10 @@ watch = true
     assert_eq!(rule, json!(RULE2));
     // Its middlewares are on its card, each under its v1 name.
     let shown = browser
-        .js("return [...document.querySelectorAll('article[data-frontend=\"fe2\"] dd[data-field]')]\
-             .map(d => d.dataset.field + '=' + d.textContent.trim());")
+        .js(
+            "return [...document.querySelectorAll('article[data-frontend=\"fe2\"] dd[data-field]')]\
+             .map(d => d.dataset.field + '=' + d.textContent.trim());",
+        )
         .await;
     let shown: Vec<String> = serde_json::from_value(shown).unwrap();
     for (field, text) in [
@@ -419,7 +421,9 @@ watch = true
         ("auth", "forward → http://127.0.0.1:9/auth"),
     ] {
         assert!(
-            shown.iter().any(|s| s.starts_with(&format!("{field}=")) && s.contains(text)),
+            shown
+                .iter()
+                .any(|s| s.starts_with(&format!("{field}=")) && s.contains(text)),
             "fe2's card lacks {field} ({text}): {shown:?}"
         );
     }

@@ -248,7 +248,10 @@ impl<'a, 'i> ValueDe<'a, 'i> {
                                 None => {
                                     let hint = suggestion(written, fields)
                                         .map(|s| format!(" (did you mean \"{s}\"?)"));
-                                    format!("{path}: unknown key, ignored{}", hint.unwrap_or_default())
+                                    format!(
+                                        "{path}: unknown key, ignored{}",
+                                        hint.unwrap_or_default()
+                                    )
                                 }
                             };
                             self.ctx.warn(key.span(), message);

@@ -188,14 +188,28 @@ entryPoints = [\"http\", \"nope\"]
 
     #[test]
     fn v1_keys_trafik_does_not_implement_are_named_where_they_are() {
-        let text = "[acme]\nemail = \"a@b.c\"\n[metrics.statsd]\naddress = \"x\"\n[Docker]\n[dockr]\n";
+        let text =
+            "[acme]\nemail = \"a@b.c\"\n[metrics.statsd]\naddress = \"x\"\n[Docker]\n[dockr]\n";
         let loaded = load_static("t.toml", text).unwrap();
         let lines: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
         assert_eq!(lines.len(), 4, "{lines:?}");
-        assert!(lines[0].starts_with("t.toml:1:2: acme: Let's Encrypt"), "{lines:?}");
-        assert!(lines[1].starts_with("t.toml:3:10: metrics.statsd: [metrics.statsd] is not implemented"), "{lines:?}");
-        assert!(lines[2].starts_with("t.toml:5:2: Docker: the Docker provider"), "{lines:?}");
-        assert!(lines[3].contains("dockr: unknown key, ignored"), "{lines:?}");
+        assert!(
+            lines[0].starts_with("t.toml:1:2: acme: Let's Encrypt"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1]
+                .starts_with("t.toml:3:10: metrics.statsd: [metrics.statsd] is not implemented"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[2].starts_with("t.toml:5:2: Docker: the Docker provider"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[3].contains("dockr: unknown key, ignored"),
+            "{lines:?}"
+        );
     }
 
     #[test]

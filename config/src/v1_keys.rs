@@ -12,9 +12,18 @@ const NOT_IMPLEMENTED: &[(&str, &str)] = &[
         "the deprecated [web] section is not implemented; use [api], [rest], [ping] and [metrics]",
     ),
     ("acme", "Let's Encrypt ([acme]) is not implemented yet"),
-    ("constraints", "provider constraints are not implemented yet"),
-    ("hostResolver", "[hostResolver] (CNAME flattening) is not implemented"),
-    ("tracing", "[tracing] (Jaeger, Zipkin, Datadog) is not implemented"),
+    (
+        "constraints",
+        "provider constraints are not implemented yet",
+    ),
+    (
+        "hostResolver",
+        "[hostResolver] (CNAME flattening) is not implemented",
+    ),
+    (
+        "tracing",
+        "[tracing] (Jaeger, Zipkin, Datadog) is not implemented",
+    ),
     (
         "metrics.datadog",
         "[metrics.datadog] is not implemented; use [metrics.prometheus]",
@@ -28,7 +37,10 @@ const NOT_IMPLEMENTED: &[(&str, &str)] = &[
         "[metrics.influxdb] is not implemented; use [metrics.prometheus]",
     ),
     ("docker", "the Docker provider is not implemented yet"),
-    ("kubernetes", "the Kubernetes provider is not implemented yet"),
+    (
+        "kubernetes",
+        "the Kubernetes provider is not implemented yet",
+    ),
     ("marathon", "the Marathon provider is not implemented yet"),
     ("mesos", "the Mesos provider is not implemented yet"),
     ("consul", "the Consul provider is not implemented yet"),
@@ -47,7 +59,10 @@ const NOT_IMPLEMENTED: &[(&str, &str)] = &[
         "servicefabric",
         "the Service Fabric provider is not implemented",
     ),
-    ("cluster", "v1's [cluster] (shared state in a store) is not implemented"),
+    (
+        "cluster",
+        "v1's [cluster] (shared state in a store) is not implemented",
+    ),
 ];
 
 /// Why a key trafik's model does not have is ignored, when it is a v1 key.
@@ -72,7 +87,11 @@ mod tests {
 
     #[test]
     fn v1_keys_are_found_whatever_their_case() {
-        assert!(not_implemented(&["acme"]).unwrap().contains("Let's Encrypt"));
+        assert!(
+            not_implemented(&["acme"])
+                .unwrap()
+                .contains("Let's Encrypt")
+        );
         assert!(not_implemented(&["Docker"]).is_some());
         assert!(not_implemented(&["metrics", "StatsD"]).is_some());
         assert!(not_implemented(&["metrics"]).is_none());
