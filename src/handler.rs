@@ -60,17 +60,6 @@ pub async fn handle(
 ) -> Result<Response<ResponseBody>, Infallible> {
     // First of all: whatever trafik and the middlewares add later must reach the backend.
     remove_connection_nominated(req.headers_mut());
-    if let Some(list) = &ctx.white_list
-        && let Some(refused) = crate::whitelist::refuse_at_entry_point(
-            list,
-            &ctx.trust,
-            ctx.internal.as_ref(),
-            peer,
-            &req,
-        )
-    {
-        return Ok(refused);
-    }
     serve(ctx, peer, req).await
 }
 
@@ -85,15 +74,6 @@ async fn serve(
         Ok(sent) => (sent, None),
         Err(why) => (None, Some(why)),
     };
-    // After normalising, so a forward-auth server judges the path the routes will see.
-    // Boxed: only entry points with auth pay for its future.
-    if let Some(auth) = &ctx.auth
-        && !(refused.is_none() && is_ping(&ctx, req.uri().path()))
-        && let Err(denied) =
-            Box::pin(auth.check(&mut req, peer.ip(), ctx.trust.trusts(peer.ip()))).await
-    {
-        return Ok(denied);
-    }
     // Compression: decided from the request's Accept-Encoding, applied to the response
     // inside the access log's observer (which counts the bytes sent).
     let probe = ctx.compress.as_ref().and_then(|c| c.probe(&req));
@@ -102,10 +82,15 @@ async fn serve(
         Some(c) => c.apply(probe, response),
         None => response,
     };
+    let ping = refused.is_none() && is_ping(&ctx, req.uri().path());
     if refused.is_none()
         && let Some(internal) = &ctx.internal
         && internal.claims(req.uri().path())
     {
+        // Guarded like the rest, but not logged (v1's internal routes bypass the log).
+        if let Some(refusal) = guard(&ctx, peer, &mut req, ping).await {
+            return Ok(refusal);
+        }
         return Ok(compress(internal.call(req).await));
     }
     let started = Instant::now();
@@ -118,6 +103,9 @@ async fn serve(
         ctx.telemetry.started(&s.entry_point, &s.method, s.protocol);
     }
     if record.is_none() && sample.is_none() {
+        if let Some(refusal) = guard(&ctx, peer, &mut req, ping).await {
+            return Ok(refusal);
+        }
         return Ok(compress(route(&ctx, peer, req, refused, None, None).await));
     }
     // Made before the request is routed, so that a client who goes away first (hyper then
@@ -128,15 +116,27 @@ async fn serve(
         started,
         answered: false,
     };
-    let response = route(
-        &ctx,
-        peer,
-        req,
-        refused,
-        finish.log.as_mut().map(|(_, r)| r),
-        finish.metrics.as_mut().map(|(_, s)| s),
-    )
-    .await;
+    // The entry point's refusals are logged and counted, as in v1 (its access log and
+    // metrics come before its whitelist and auth): failed logins show in the log.
+    let response = match guard(&ctx, peer, &mut req, ping).await {
+        Some(refusal) => refusal,
+        None => {
+            if let Some((_, r)) = finish.log.as_mut()
+                && r.username.is_none()
+            {
+                r.username = auth_user(&req);
+            }
+            route(
+                &ctx,
+                peer,
+                req,
+                refused,
+                finish.log.as_mut().map(|(_, r)| r),
+                finish.metrics.as_mut().map(|(_, s)| s),
+            )
+            .await
+        }
+    };
     // The backend's bytes are counted below the compressor only when it may change them.
     let response = match may_compress {
         true => crate::access_log::origin::through_compression(
@@ -152,6 +152,39 @@ async fn serve(
     finish.answered(response.status().as_u16());
     let (parts, body) = response.into_parts();
     Ok(Response::from_parts(parts, body.observe(Box::new(finish))))
+}
+
+/// The entry point's whiteList, then its auth (after the path is normalised, so a
+/// forward-auth server judges the path the routes will see): the refusal, if any. `/ping`
+/// is exempt from both, as in v1. The auth's future is boxed: only entry points with auth
+/// pay for it.
+async fn guard(
+    ctx: &EntryPointContext,
+    peer: SocketAddr,
+    req: &mut Request<Incoming>,
+    ping: bool,
+) -> Option<Response<ResponseBody>> {
+    if ping {
+        return None;
+    }
+    if let Some(list) = &ctx.white_list
+        && let Some(refused) = crate::whitelist::refuse(list, &ctx.trust, peer, req.headers())
+    {
+        return Some(refused);
+    }
+    match &ctx.auth {
+        Some(auth) => Box::pin(auth.check(req, peer.ip(), ctx.trust.trusts(peer.ip())))
+            .await
+            .err(),
+        None => None,
+    }
+}
+
+/// The user the entry point's auth let in.
+fn auth_user<B>(req: &Request<B>) -> Option<String> {
+    req.extensions()
+        .get::<trafik_middleware::auth::AuthUser>()
+        .map(|u| u.0.clone())
 }
 
 /// v1 serves `/ping` without auth on the entry point that has it.
@@ -437,11 +470,8 @@ fn new_record(
     Record {
         start: SystemTime::now(),
         client: peer,
-        // Set by the entry point's auth, which runs before `serve`.
-        username: req
-            .extensions()
-            .get::<trafik_middleware::auth::AuthUser>()
-            .map(|u| u.0.clone()),
+        // Set once the entry point's auth has let the request in.
+        username: None,
         method: req.method().to_string(),
         path: sent
             .or(req.uri().path_and_query())

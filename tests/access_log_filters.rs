@@ -313,6 +313,14 @@ async fn the_user_of_entry_point_auth_is_logged() {
         let trafik = Trafik::start(&toml);
         let base = format!("http://127.0.0.1:{port}");
         trafik.wait_for(&format!("{base}/app/ready"), 401).await;
+        // A failed login is logged too (v1's access log comes before the entry point's auth).
+        let r = client()
+            .get(format!("{base}/app/denied"))
+            .basic_auth("test", Some("wrong"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{format}");
         let r = client()
             .get(format!("{base}/app/user"))
             .basic_auth("test", Some("test"))
@@ -322,11 +330,47 @@ async fn the_user_of_entry_point_auth_is_logged() {
         assert_eq!(r.status(), 200, "{format}");
         let lines = lines_through(&trafik, "/app/user").await;
         let line = lines.iter().find(|l| l.contains("/app/user")).unwrap();
+        let denied = lines.iter().find(|l| l.contains("/app/denied")).unwrap();
         match format {
-            "common" => assert!(line.starts_with("127.0.0.1 - test ["), "{line}"),
-            _ => assert_eq!(json(line)["ClientUsername"], "test", "{line}"),
+            "common" => {
+                assert!(line.starts_with("127.0.0.1 - test ["), "{line}");
+                assert!(denied.starts_with("127.0.0.1 - - ["), "{denied}");
+                assert!(denied.contains("\" 401 "), "{denied}");
+            }
+            _ => {
+                assert_eq!(json(line)["ClientUsername"], "test", "{line}");
+                assert_eq!(json(denied)["DownstreamStatus"], 401, "{denied}");
+                assert!(
+                    json(denied).get("ClientUsername").is_none_or(|u| u == "-"),
+                    "{denied}"
+                );
+            }
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_entry_point_whitelist_refusal_is_logged() {
+    let backend = Backend::start("b").await;
+    let port = free_port();
+    let toml = config(
+        port,
+        &[backend.url()],
+        "[accessLog]\nfilePath = \"access.log\"",
+        "",
+    )
+    .replace(
+        "[file]",
+        "[entryPoints.http.whiteList]\nsourceRange = [\"192.0.2.0/24\"]\n[file]",
+    );
+    let trafik = Trafik::start(&toml);
+    let base = format!("http://127.0.0.1:{port}");
+    trafik.wait_for(&format!("{base}/app/ready"), 403).await;
+    assert_eq!(get(&format!("{base}/app/refused")).await, 403);
+    let lines = lines_through(&trafik, "/app/refused").await;
+    let line = lines.iter().find(|l| l.contains("/app/refused")).unwrap();
+    assert!(line.contains("\" 403 "), "{line}");
+    assert_eq!(backend.hits(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
