@@ -24,7 +24,6 @@ use crate::connection::{
     self, Ended, Http, ProxyProtocol, Replay, Timeouts, Tracked, Tracker, Transport,
 };
 use crate::handler::{self, EntryPointContext};
-use crate::redirect::EntryPointRedirect;
 use crate::tls::TlsConnection;
 
 /// A client has this long to finish its TLS handshake: a silent peer must not hold a task.
@@ -36,12 +35,11 @@ pub struct ServeSettings {
     pub timeouts: Timeouts,
 }
 
-/// What an entry point does before HTTP: terminate TLS, and/or redirect everything; and
+/// What an entry point does before HTTP: terminate TLS, read a PROXY header; and
 /// its connection limits.
 #[derive(Clone, Default)]
 pub struct EntryPointOptions {
     pub tls: Option<TlsAcceptor>,
-    pub redirect: Option<Arc<EntryPointRedirect>>,
     /// `maxConnections`: 0 is no cap.
     pub max_connections: usize,
     /// `maxHeaderBytes`: 0 is the default (32 KiB).
@@ -121,7 +119,6 @@ pub async fn serve(
             ctx: ctx.clone(),
             http: http.clone(),
             timeouts: settings.timeouts,
-            redirect: options.redirect.clone(),
             proxy_protocol: options.proxy_protocol.clone(),
             peer,
             stop: connections.stop.clone(),
@@ -155,7 +152,6 @@ struct Connection {
     ctx: Arc<EntryPointContext>,
     http: Arc<Http>,
     timeouts: Timeouts,
-    redirect: Option<Arc<EntryPointRedirect>>,
     proxy_protocol: Option<Arc<ProxyProtocol>>,
     /// The client: the TCP peer, or the one its PROXY header names.
     peer: SocketAddr,
@@ -232,7 +228,6 @@ impl Connection {
             ctx,
             http,
             timeouts,
-            redirect,
             peer,
             stop,
             proxy_protocol: _,
@@ -248,17 +243,13 @@ impl Connection {
                     req.extensions_mut().insert(read);
                 }
                 let ctx = ctx.clone();
-                let redirect = redirect.clone();
                 if let Some(info) = &tls {
                     req.extensions_mut().insert(info.clone());
                 }
                 async move {
-                    let response = match redirect.and_then(|r| r.respond(&req, tls_of(&req))) {
-                        Some(redirected) => redirected,
-                        None => match handler::handle(ctx, peer, req).await {
-                            Ok(response) => response,
-                            Err(never) => match never {},
-                        },
+                    let response = match handler::handle(ctx, peer, req).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
                     };
                     Ok::<_, Infallible>(response.map(|body| Tracked::new(body, request)))
                 }
@@ -273,8 +264,4 @@ impl Connection {
             Ended::Unreadable(e) => tracing::trace!("connection from {peer}: {e}"),
         }
     }
-}
-
-fn tls_of(req: &hyper::Request<Incoming>) -> bool {
-    req.extensions().get::<Arc<TlsConnection>>().is_some()
 }

@@ -37,6 +37,9 @@ pub struct EntryPointContext {
     pub forwarder: Arc<Forwarder>,
     pub trust: ForwardedTrust,
     pub access_log: Option<AccessLog>,
+    /// `[entryPoints.X.redirect]`: every request but the internal routes' (v1), inside the
+    /// access log.
+    pub redirect: Option<crate::redirect::EntryPointRedirect>,
     /// `[entryPoints.X.auth]` (basic, digest or forward): checked after the whitelist and
     /// the path's normalisation, internal routes included (`/ping` exempt).
     pub auth: Option<crate::frontend::auth::Check>,
@@ -68,6 +71,12 @@ async fn serve(
     peer: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    // v1's entry-point redirect points at the path as sent; decided now, answered below
+    // (not for the internal routes, which v1 served before it: HTTP-01 behind a redirect).
+    let redirected = ctx
+        .redirect
+        .as_ref()
+        .and_then(|r| r.respond(&req, is_tls(&req)));
     // One reading of the path for all that follows (internal routes, rules, the backend):
     // dot segments removed, meaningful encodings refused. The access log keeps it as sent.
     let (sent, refused) = match normalize_request(&mut req, &ctx.encoded_characters) {
@@ -103,6 +112,9 @@ async fn serve(
         ctx.telemetry.started(&s.entry_point, &s.method, s.protocol);
     }
     if record.is_none() && sample.is_none() {
+        if let Some(redirected) = redirected {
+            return Ok(redirected);
+        }
         if let Some(refusal) = guard(&ctx, peer, &mut req, ping).await {
             return Ok(refusal);
         }
@@ -118,8 +130,12 @@ async fn serve(
     };
     // The entry point's refusals are logged and counted, as in v1 (its access log and
     // metrics come before its whitelist and auth): failed logins show in the log.
-    let response = match guard(&ctx, peer, &mut req, ping).await {
-        Some(refusal) => refusal,
+    let refusal = match redirected {
+        Some(redirected) => Some(redirected),
+        None => guard(&ctx, peer, &mut req, ping).await,
+    };
+    let response = match refusal {
+        Some(answer) => answer,
         None => {
             if let Some((_, r)) = finish.log.as_mut()
                 && r.username.is_none()
@@ -178,6 +194,12 @@ async fn guard(
             .err(),
         None => None,
     }
+}
+
+fn is_tls<B>(req: &Request<B>) -> bool {
+    req.extensions()
+        .get::<Arc<crate::tls::TlsConnection>>()
+        .is_some()
 }
 
 /// The user the entry point's auth let in.

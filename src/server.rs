@@ -162,13 +162,6 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
                 )),
                 None => None,
             },
-            redirect: match &ep.redirect {
-                Some(r) => Some(Arc::new(
-                    EntryPointRedirect::new(&format!("entry point {name:?}"), r, &entry_points)
-                        .map_err(anyhow::Error::msg)?,
-                )),
-                None => None,
-            },
             max_connections: ep.max_connections,
             max_header_bytes: ep.effective_max_header_bytes(),
             proxy_protocol: match &ep.proxy_protocol {
@@ -191,6 +184,13 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
             Some(w) => crate::whitelist::build(w)
                 .map_err(|e| anyhow::anyhow!("entry point {name:?}: whiteList: {e}"))?,
         };
+        let redirect = match &ep.redirect {
+            Some(r) => Some(
+                EntryPointRedirect::new(&format!("entry point {name:?}"), r, &entry_points)
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            None => None,
+        };
         let features = internal.get(&name).copied().unwrap_or_default();
         let auth = match &ep.auth {
             None => None,
@@ -207,6 +207,7 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
             forwarder: forwarder.clone(),
             trust,
             access_log: access_log.clone(),
+            redirect,
             auth,
             white_list,
             internal: features

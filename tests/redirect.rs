@@ -112,3 +112,36 @@ async fn permanent_and_regex_redirects() {
     assert_eq!(status, 200);
     assert_eq!(v["path"], "/z");
 }
+
+/// As v1: the redirect is inside the access log (redirected requests have their line) and
+/// after the internal routes (`/ping` and the API are served on the redirecting entry
+/// point, as ACME's HTTP-01 challenge will need).
+#[tokio::test]
+async fn redirects_are_logged_and_spare_the_internal_routes() {
+    let backend = Backend::start("b").await;
+    let ca = Ca::new("R CA");
+    let pem = ca.server(&["r.test"], "r");
+    let (http, https) = (free_port(), free_port());
+    let toml = config(http, https, &backend.url(), "entryPoint = \"https\"").replace(
+        "[file]",
+        "[accessLog]\nfilePath = \"access.log\"\n[api]\nentryPoint = \"http\"\n[ping]\nentryPoint = \"http\"\n[file]",
+    );
+    let t = Trafik::start_with(&toml, &[("r.crt", &pem.cert), ("r.key", &pem.key)]);
+    t.wait_for(&format!("http://127.0.0.1:{http}/ping"), 200)
+        .await;
+    let (status, _) = get_json(&format!("http://127.0.0.1:{http}/api/version")).await;
+    assert_eq!(status, 200);
+    let (status, location) = answer("GET", &format!("http://127.0.0.1:{http}/web/logged")).await;
+    assert_eq!(status, 302);
+    assert_eq!(location, format!("https://127.0.0.1:{https}/web/logged"));
+    let line = eventually("the redirect's access-log line", || async {
+        std::fs::read_to_string(t.path("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.contains("/web/logged"))
+            .map(str::to_owned)
+    })
+    .await;
+    assert!(line.contains("\" 302 "), "{line}");
+    assert_eq!(backend.hits(), 0);
+}
