@@ -187,6 +187,8 @@ impl Service<Request<RequestBody>> for &Forward {
         Poll::Ready(Ok(()))
     }
 
+    // Always inlined into the `Optional` above it (see `optional`).
+    #[inline(always)]
     fn call(&mut self, req: Request<RequestBody>) -> ForwardFuture {
         // A handle of its own (one reference count): the request is moved on below, and
         // its headers written while the client is read.

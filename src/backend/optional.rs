@@ -45,6 +45,7 @@ where
 {
     type Output = L::Output;
 
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
             OptionalFutureProj::With { future } => future.poll(cx),
@@ -82,6 +83,8 @@ where
 }
 
 /// By shared reference: a request calls the stack where it lies, without a clone.
+/// `inline(always)` here and on the future's `poll`: four nested levels were otherwise
+/// left as calls of their own, about 65 instructions per request more (callgrind).
 impl<'a, L, S, R> Service<R> for &'a Optional<L, S>
 where
     &'a L: Service<R>,
@@ -91,6 +94,7 @@ where
     type Error = <&'a L as Service<R>>::Error;
     type Future = OptionalFuture<<&'a L as Service<R>>::Future, <&'a S as Service<R>>::Future>;
 
+    #[inline(always)]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         match *self {
             Optional::With(service) => {
@@ -104,6 +108,7 @@ where
         }
     }
 
+    #[inline(always)]
     fn call(&mut self, request: R) -> Self::Future {
         match *self {
             Optional::With(service) => {
