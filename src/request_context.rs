@@ -195,6 +195,26 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever servers a request tries, in whatever order, the record counts every
+        /// attempt after the first, names the last, and remembers exactly the servers
+        /// tried among the first 64.
+        #[test]
+        fn the_record_matches_the_attempts(servers in proptest::collection::vec(0usize..80, 0..20)) {
+            let context = RequestContext::new(client());
+            for &server in &servers {
+                context.attempts().begin(server);
+            }
+            let record = context.record();
+            proptest::prop_assert_eq!(record.retries as usize, servers.len().saturating_sub(1));
+            proptest::prop_assert_eq!(record.last_server, servers.last().copied());
+            for i in 0..80 {
+                let tried = i < 64 && servers.contains(&i);
+                proptest::prop_assert_eq!(context.attempts().tried(i), tried);
+            }
+        }
+    }
+
     #[test]
     fn client_ip_is_read_from_the_context() {
         let mut request = Request::new(());
