@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod provider;
 pub mod proxy;
 pub mod redirect;
+pub mod request_context;
 pub mod rewrite;
 pub mod runtime;
 pub mod server;

@@ -76,9 +76,9 @@ async fn max_conn_answers_429_past_the_limit() {
     assert_eq!(r.status(), 200);
 }
 
-/// `client.ip` counts by the connection's peer address, which reaches the layer through
-/// the backend's attempts scope rather than the request: without it every request would
-/// be answered 500 (no key), as v1 answers a failed extraction.
+/// `client.ip` counts by the connection's peer address, which reaches the layer in the
+/// request's context (its extensions): without it every request would be answered 500
+/// (no key), as v1 answers a failed extraction.
 #[tokio::test(flavor = "multi_thread")]
 async fn max_conn_counts_per_client_ip() {
     let (b, _trafik, base) =

@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderValue};
 use trafik_middleware::balance::{Drr, Sticky, Wrr};
 
-use super::attempts::Attempts;
+use crate::request_context::Attempts;
 use crate::runtime::ServerHandle;
 
 pub enum Method {

@@ -11,9 +11,9 @@ use http::header::SET_COOKIE;
 use http::{HeaderValue, Request, Response};
 use tower::Service;
 
-use super::attempts::{self, Attempts};
 use crate::proxy::headers::{Forwarded, add_forwarded};
 use crate::proxy::{ErrorKind, Forwarder, ProxyError, RequestBody, ResponseBody, Sending};
+use crate::request_context::{Attempts, RequestContext};
 use crate::runtime::BackendHandle;
 
 /// Cheap to clone (one reference count): a request through a backend with layers clones
@@ -46,8 +46,8 @@ impl Forward {
         self.send(req, None, Some(client))
     }
 
-    /// Within an attempts scope (a backend with layers, maybe retrying), servers already
-    /// tried are passed over while others are up. Outside one (a stack tested on its own)
+    /// With the request's context (a backend with layers, maybe retrying), servers already
+    /// tried are passed over while others are up. Without one (a stack tested on its own)
     /// there is no client to name in `X-Forwarded-*`.
     fn send(
         &self,
@@ -107,7 +107,7 @@ pin_project_lite::pin_project! {
 
 impl Forwarding {
     /// The response, or why there is none, without the server: the layered path reads
-    /// that from the attempts scope, and a tuple to take apart would copy the response.
+    /// that from the request's context, and a tuple to take apart would copy the response.
     fn poll_result(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -187,11 +187,15 @@ impl Service<Request<RequestBody>> for &Forward {
         Poll::Ready(Ok(()))
     }
 
+    // Always inlined into the `Optional` above it (see `optional`).
+    #[inline(always)]
     fn call(&mut self, req: Request<RequestBody>) -> ForwardFuture {
-        let forwarding = attempts::with_scope(|scope| match scope {
-            Some((attempts, client)) => self.send(req, Some(attempts), Some(client)),
+        // A handle of its own (one reference count): the request is moved on below, and
+        // its headers written while the client is read.
+        let forwarding = match RequestContext::of(&req).cloned() {
+            Some(context) => self.send(req, Some(context.attempts()), Some(context.client())),
             None => self.send(req, None, None),
-        });
+        };
         ForwardFuture { forwarding }
     }
 }

@@ -1,11 +1,12 @@
 //! A backend as requests see it. Most backends are just a load balancer and the
-//! forwarder ([`Forward`]), called directly; a backend with resilience options gets the
-//! layered [`Stack`] v1's order asks for (see `stack`).
+//! forwarder ([`Forward`]), called directly with the client; a backend with resilience
+//! options gets the layered [`Stack`] v1's order asks for (see `stack`), and the request
+//! carries its [`RequestContext`] through it.
 
-mod attempts;
 mod balancer;
 mod breakers;
 mod forward;
+mod optional;
 mod stack;
 
 use std::future::poll_fn;
@@ -15,14 +16,15 @@ use std::task::{Context, Poll, Waker};
 use http::{Request, Response};
 use tower::Service;
 
-pub use attempts::PeerKey;
 pub use balancer::{Balancer, Method as BalanceMethod, Pick};
 pub use breakers::{BreakerRegistry, Classifier, detached_layer};
 pub use forward::Forward;
+pub use optional::{Optional, OptionalFuture};
 pub use stack::{Buffering, Layers, Stack};
 
 use crate::proxy::headers::Forwarded;
 use crate::proxy::{ProxyError, RequestBody, ResponseBody};
+use crate::request_context::RequestContext;
 use crate::stats::BackendStats;
 
 /// What became of a request sent to a backend.
@@ -71,17 +73,23 @@ impl BackendService {
                 }
             }
             BackendService::Layered(stack) => {
+                // Every attempt (retry's replays clone the extensions) shares this
+                // context's record; this handle reads it back once they are over.
+                let mut req = req;
+                let context = RequestContext::new(client);
+                context.attach(&mut req);
                 // Called by shared reference: the call's future holds what it needs, and
                 // no clone of the stack is made for the request.
                 let mut shared: &Stack = stack;
                 // Every layer is ready at once (none holds requests back: maxConn and the
                 // breaker answer themselves), so readiness is asked without a future.
                 let polled = shared.poll_ready(&mut Context::from_waker(Waker::noop()));
-                let (result, record) = match polled {
-                    Poll::Ready(Ok(())) => attempts::call(&mut shared, client, req).await,
-                    Poll::Ready(Err(error)) => (Err(error), attempts::Record::default()),
-                    Poll::Pending => Box::pin(ready_then_call(shared, client, req)).await,
+                let result = match polled {
+                    Poll::Ready(Ok(())) => shared.call(req).await,
+                    Poll::Ready(Err(error)) => Err(error),
+                    Poll::Pending => Box::pin(ready_then_call(shared, req)).await,
                 };
+                let record = context.record();
                 stats.add_retries(record.retries);
                 Outcome {
                     result,
@@ -98,11 +106,8 @@ impl BackendService {
 /// A stack that is not ready at once, waited for in a future of its own.
 async fn ready_then_call(
     mut stack: &Stack,
-    client: Forwarded,
     req: Request<RequestBody>,
-) -> (Result<Response<ResponseBody>, ProxyError>, attempts::Record) {
-    if let Err(error) = poll_fn(|cx| stack.poll_ready(cx)).await {
-        return (Err(error), attempts::Record::default());
-    }
-    attempts::call(&mut stack, client, req).await
+) -> Result<Response<ResponseBody>, ProxyError> {
+    poll_fn(|cx| stack.poll_ready(cx)).await?;
+    stack.call(req).await
 }

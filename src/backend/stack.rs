@@ -2,21 +2,19 @@
 //! in: circuit breaker → buffering → retry → maxConn → load balancer → forwarder. Each
 //! layer is a tower layer of trafik-middleware.
 //!
-//! The stack is one concrete type whatever subset of layers a backend has: an enum with
-//! one variant per combination, each a plain composition of the layers it has. Retry and
-//! maxConn work in place (`in_place`): the replayable copy of a request body is a variant
-//! of [`RequestBody`], and the maxConn permit is held by [`ResponseBody`], so no layer
-//! changes the request's or the response's type, which would move all of it on every
-//! request. A request costs one `match`, no boxed service, no boxed future and no boxed
-//! body, and the stack is called by shared reference (every layer is a service by `&` as
-//! well), so a request does not even clone it. (Boxing each layer cost 15–25 % of the
-//! throughput on small responses. Nesting one `Either` per optional layer, each moving the
-//! request and wrapping the future once more, cost 0.2–0.5 % more instructions per
-//! request than this through every layer, and about 0.9 % more through one.) Buffering,
-//! which holds whole bodies anyway, is the exception: it and the breaker over it are
-//! boxed (its future is allocated per request), so that its large future does not make
-//! every other stack's future larger. A backend with none of the layers is not built here
-//! at all (see `BackendService`).
+//! The stack is a plain composition: each layer is [`Optional`] (tower's `option_layer`,
+//! callable by `&`), so a stack is one concrete type whatever subset of layers a backend
+//! has. Retry and maxConn work in place (`in_place`): the replayable copy of a request
+//! body is a variant of [`RequestBody`], and the maxConn permit is held by
+//! [`ResponseBody`], so no layer changes the request's or the response's type, which
+//! would move all of it on every request. A request costs one `match` per layer, no boxed
+//! service, no boxed future and no boxed body, and the stack is called by shared
+//! reference (every layer is a service by `&` as well), so a request does not even clone
+//! it. (Boxing each layer cost 15–25 % of the throughput on small responses; see
+//! benches/README.md for what else was measured.) Buffering, which holds whole bodies
+//! anyway, is the exception: it is boxed (its future is allocated per request), so that
+//! its large future does not make every other stack's future larger. A backend with none
+//! of the layers is not built here at all (see `BackendService`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,21 +29,24 @@ use trafik_middleware::buffer::{BufferedBody, Buffering as BufferingService, Buf
 use trafik_middleware::limit::{self, MaxConn, MaxConnLayer};
 use trafik_middleware::retry::{self, Retry, RetryLayer};
 
-use super::attempts::PeerKey;
 use super::breakers::Classifier;
 use super::forward::Forward;
+use super::optional::Optional;
 use crate::proxy::{ProxyError, RequestBody, ResponseBody};
+use crate::request_context::ClientKey;
 
 type Req = Request<RequestBody>;
 type Res = Response<ResponseBody>;
 type Judge = fn(Result<Res, ProxyError>) -> Result<Res, ProxyError>;
 
-/// maxConn over the forwarder; the response body holds the permit itself.
-type Limited = MaxConn<Forward, PeerKey, limit::InPlace>;
-/// Retry over `S`; the request body holds the replayable copy itself.
-type Retried<S> = Retry<S, RetryClassifier, retry::InPlace>;
-/// The circuit breaker over `S`.
-type Broken<S> = Breaker<S, Classifier>;
+/// maxConn over the forwarder, if any; the response body holds the permit itself.
+type MaybeLimited = Optional<MaxConn<Forward, ClientKey, limit::InPlace>, Forward>;
+/// Retry over that, if any; the request body holds the replayable copy itself.
+type MaybeRetried = Optional<Retry<MaybeLimited, RetryClassifier, retry::InPlace>, MaybeLimited>;
+/// Buffering over that, if any, boxed.
+type MaybeBuffered = Optional<Boxed, MaybeRetried>;
+/// A backend's layers, built: see [the module](self).
+pub type Stack = Optional<Breaker<MaybeBuffered, Classifier>, MaybeBuffered>;
 /// Buffering over `S`, judging failures as responses when it has a `retryExpression`.
 type Buffered<S> = MapResult<
     MapResponse<
@@ -54,8 +55,7 @@ type Buffered<S> = MapResult<
     >,
     Judge,
 >;
-/// A stack with buffering: buffering over a [`Stack`] without, and the breaker if any
-/// over it. Behind an `Arc` (its type holds a `Stack`), with its future boxed: a request
+/// Buffering over the layers below it. Behind an `Arc`, with its future boxed: a request
 /// clones the service inside without allocating, where tower's `BoxCloneSyncService`
 /// would allocate for the clone too.
 #[derive(Clone)]
@@ -74,7 +74,7 @@ impl Boxed {
 }
 
 /// Ready at once: the service inside is readied in the boxed future. By shared reference,
-/// as every variant of [`Stack`] is called.
+/// as every layer of a [`Stack`] is called.
 impl Service<Req> for &Boxed {
     type Response = Res;
     type Error = ProxyError;
@@ -89,94 +89,6 @@ impl Service<Req> for &Boxed {
     }
 }
 
-/// Declares [`Stack`] and its future, with one variant per combination of layers.
-macro_rules! stacks {
-    ($($(#[$doc:meta])* $variant:ident($service:ty),)*) => {
-        /// A backend's layers, built: see [the module](self).
-        #[derive(Clone)]
-        pub enum Stack {
-            $($(#[$doc])* $variant($service),)*
-        }
-
-        pin_project_lite::pin_project! {
-            /// Future of [`Stack`]: the future of the variant's service (called by
-            /// reference; its future borrows nothing, whatever the reference's lifetime).
-            #[project = StackFutureProj]
-            pub enum StackFuture {
-                $($variant { #[pin] future: <&'static $service as Service<Req>>::Future },)*
-            }
-        }
-
-        /// By shared reference, as every layer is: a request calls the stack as it is,
-        /// without a clone (each clone bumps a reference count per layer).
-        impl<'a> Service<Req> for &'a Stack {
-            type Response = Res;
-            type Error = ProxyError;
-            type Future = StackFuture;
-
-            fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
-                match *self {
-                    $(Stack::$variant(service) => {
-                        let mut service = service;
-                        Service::<Req>::poll_ready(&mut service, cx)
-                    })*
-                }
-            }
-
-            fn call(&mut self, req: Req) -> StackFuture {
-                match *self {
-                    $(Stack::$variant(service) => {
-                        let mut service = service;
-                        StackFuture::$variant {
-                            future: Service::<Req>::call(&mut service, req),
-                        }
-                    })*
-                }
-            }
-        }
-
-        /// Owned, for what wraps a stack as tower services do (buffering): the same as
-        /// by reference.
-        impl Service<Req> for Stack {
-            type Response = Res;
-            type Error = ProxyError;
-            type Future = StackFuture;
-
-            fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
-                Service::<Req>::poll_ready(&mut &*self, cx)
-            }
-
-            fn call(&mut self, req: Req) -> StackFuture {
-                Service::<Req>::call(&mut &*self, req)
-            }
-        }
-
-        impl Future for StackFuture {
-            type Output = Result<Res, ProxyError>;
-
-            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-                match self.project() {
-                    $(StackFutureProj::$variant { future } => future.poll(cx),)*
-                }
-            }
-        }
-    };
-}
-
-stacks! {
-    /// No layer: only under buffering.
-    Forward(Forward),
-    Limited(Limited),
-    Retried(Retried<Forward>),
-    RetriedLimited(Retried<Limited>),
-    Broken(Broken<Forward>),
-    BrokenLimited(Broken<Limited>),
-    BrokenRetried(Broken<Retried<Forward>>),
-    BrokenRetriedLimited(Broken<Retried<Limited>>),
-    /// With buffering, boxed.
-    Buffered(Boxed),
-}
-
 pub type RetryClassifier = fn(&ProxyError) -> bool;
 
 fn retryable(e: &ProxyError) -> bool {
@@ -189,7 +101,7 @@ pub struct Layers {
     pub breaker: Option<BreakerLayer<Classifier>>,
     pub buffering: Option<Buffering>,
     pub retry: Option<RetryLayer<RetryClassifier, retry::InPlace>>,
-    pub max_conn: Option<MaxConnLayer<PeerKey, limit::InPlace>>,
+    pub max_conn: Option<MaxConnLayer<ClientKey, limit::InPlace>>,
 }
 
 #[derive(Clone)]
@@ -219,38 +131,20 @@ impl Layers {
     }
 
     pub fn build(&self, forward: Forward) -> Stack {
-        if let Some(buffering) = &self.buffering {
-            let below = Layers {
-                breaker: None,
-                buffering: None,
-                ..self.clone()
-            };
-            let buffered = buffering.over(below.build(forward));
-            return Stack::Buffered(match &self.breaker {
-                Some(breaker) => Boxed::new(breaker.layer(buffered)),
-                None => Boxed::new(buffered),
-            });
-        }
-        let max_conn = |m: &MaxConnLayer<PeerKey, limit::InPlace>| m.layer(forward.clone());
-        match (&self.breaker, &self.retry, &self.max_conn) {
-            (None, None, None) => Stack::Forward(forward),
-            (None, None, Some(m)) => Stack::Limited(max_conn(m)),
-            (None, Some(r), None) => Stack::Retried(r.layer(forward)),
-            (None, Some(r), Some(m)) => Stack::RetriedLimited(r.layer(max_conn(m))),
-            (Some(b), None, None) => Stack::Broken(b.layer(forward)),
-            (Some(b), None, Some(m)) => Stack::BrokenLimited(b.layer(max_conn(m))),
-            (Some(b), Some(r), None) => Stack::BrokenRetried(b.layer(r.layer(forward))),
-            (Some(b), Some(r), Some(m)) => {
-                Stack::BrokenRetriedLimited(b.layer(r.layer(max_conn(m))))
-            }
-        }
+        let limited = Optional::layer(self.max_conn.as_ref(), forward);
+        let retried = Optional::layer(self.retry.as_ref(), limited);
+        let buffered = match &self.buffering {
+            Some(buffering) => Optional::With(Boxed::new(buffering.over(retried))),
+            None => Optional::Without(retried),
+        };
+        Optional::layer(self.breaker.as_ref(), buffered)
     }
 }
 
 impl Buffering {
     /// The buffering layer over `inner`, judging failures as responses below it and back
     /// as failures above it when it has a `retryExpression`.
-    fn over(&self, inner: Stack) -> Buffered<Stack> {
+    fn over(&self, inner: MaybeRetried) -> Buffered<MaybeRetried> {
         let (inward, outward): (Judge, Judge) = if self.retries {
             (failure_as_response, response_as_failure)
         } else {
@@ -320,12 +214,128 @@ mod tests {
     /// Every request moves the stack's future around a few times, so its size is a cost
     /// on every request: a layer that keeps a large value inline (a whole response, a
     /// request's headers) in its future makes every backend with layers slower. This was
-    /// 1184 bytes before the large parts were boxed or made on demand; 184 now, with the
-    /// forwarder's own future inline rather than boxed (a boxed one costs an allocation
-    /// per request).
+    /// 1184 bytes before the large parts were boxed or made on demand; 184 with session
+    /// 5's enum of combinations, 176 with the nested `Optional`s, the forwarder's own
+    /// future inline rather than boxed (a boxed one costs an allocation per request).
     #[test]
     fn the_stack_future_stays_small() {
-        let size = std::mem::size_of::<<Stack as Service<Req>>::Future>();
+        let size = std::mem::size_of::<<&'static Stack as Service<Req>>::Future>();
         assert!(size <= 192, "the stack's future takes {size} bytes");
+    }
+
+    /// A layer between the stack's top and the forwarder that moves the request into a
+    /// task of its own: the forwarder there still names the client in `X-Forwarded-For`,
+    /// and its attempts land in the record the caller reads. The retried request's second
+    /// attempt goes to the other server, and the record says one retry and names it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_spawning_layer_keeps_the_context_and_a_retry_goes_elsewhere() {
+        use std::net::SocketAddr;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        use crate::proxy::forward::Target;
+        use crate::proxy::headers::Forwarded;
+        use crate::proxy::{Forwarder, ForwarderSettings};
+        use crate::request_context::{Record, RequestContext};
+        use crate::runtime::{BackendHandle, ServerHandle};
+
+        // A server that refuses connections: a port bound, then let go.
+        let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dead_addr: SocketAddr = dead.local_addr().unwrap();
+        drop(dead);
+        // A live one, which hands each request head it reads to the test.
+        let live = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let live_addr = live.local_addr().unwrap();
+        let (heads, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = live.accept().await {
+                let heads = heads.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = heads.send(String::from_utf8_lossy(&head).into_owned());
+                    let _ = socket
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        )
+                        .await;
+                });
+            }
+        });
+
+        let server = |name: &str, addr: SocketAddr| {
+            let url = format!("http://{addr}");
+            ServerHandle {
+                name: name.into(),
+                target: Target::parse(&url).unwrap(),
+                url,
+                weight: 1,
+                health: None,
+            }
+        };
+        let backend = Arc::new(BackendHandle {
+            name: "b".into(),
+            servers: vec![server("dead", dead_addr), server("live", live_addr)],
+            balancer: super::super::Balancer::wrr(vec![1, 1]),
+            breaker: None,
+            stats: Default::default(),
+        });
+        let forwarder = Forwarder::new(&ForwarderSettings {
+            dial_timeout: Some(std::time::Duration::from_secs(30)),
+            response_header_timeout: None,
+            max_idle_per_host: 0,
+            idle_timeout: std::time::Duration::from_secs(1),
+            root_cas: Vec::new(),
+            insecure_skip_verify: false,
+            server_name: http::HeaderValue::from_static("trafik"),
+        })
+        .unwrap();
+        let forward = Forward::new(backend, Arc::new(forwarder), false);
+        let spawning = tower::service_fn(move |req: Req| {
+            let forward = forward.clone();
+            async move {
+                let attempt = tokio::spawn(async move { (&forward).call(req).await });
+                attempt.await.expect("the attempt's task ran")
+            }
+        });
+        let mut stack = Layers::retry(2, 2).layer(spawning);
+
+        // Round robin over two servers: of two requests, at least one tries the dead
+        // server first.
+        let client: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        let mut retried = 0;
+        for _ in 0..2 {
+            let context = RequestContext::new(Forwarded {
+                ip: client,
+                proto: "http",
+                host: None,
+            });
+            let mut req = Request::new(RequestBody::Empty);
+            context.attach(&mut req);
+            let response = stack.call(req).await.expect("the live server answers");
+            assert_eq!(response.status(), 200);
+            let record = context.record();
+            assert_eq!(record.last_server, Some(1), "{record:?}");
+            if record.retries == 1 {
+                retried += 1;
+                assert!(context.attempts().tried(0) && context.attempts().tried(1));
+            } else {
+                assert_eq!(
+                    record,
+                    Record {
+                        retries: 0,
+                        last_server: Some(1)
+                    }
+                );
+            }
+            let head = received.recv().await.unwrap().to_ascii_lowercase();
+            assert!(head.contains("x-forwarded-for: 192.0.2.7\r\n"), "{head}");
+        }
+        assert!(retried >= 1, "no request tried the dead server first");
     }
 }

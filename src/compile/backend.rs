@@ -12,10 +12,11 @@ use trafik_middleware::buffer::BufferingLayer;
 use trafik_middleware::limit::{self, Extractor, MaxConnLayer};
 
 use super::{CompileSettings, Registries, path};
-use crate::backend::{BalanceMethod, Balancer, Buffering, Layers, PeerKey, detached_layer};
+use crate::backend::{BalanceMethod, Balancer, Buffering, Layers, detached_layer};
 use crate::health::CheckSpec;
 use crate::provider::SourceMap;
 use crate::proxy::Target;
+use crate::request_context::ClientKey;
 use crate::runtime::{BackendHandle, ServerHandle};
 
 /// What outlives this compilation and must be kept: the rest is dropped from the
@@ -219,7 +220,7 @@ fn balancer(name: &str, backend: &Backend, servers: &[ServerHandle]) -> Result<B
 
 fn max_conn_layer(
     max_conn: &trafik_config::MaxConn,
-) -> Result<Option<MaxConnLayer<PeerKey, limit::InPlace>>, (&'static str, String)> {
+) -> Result<Option<MaxConnLayer<ClientKey, limit::InPlace>>, (&'static str, String)> {
     // v1 installs no limit for an amount of 0.
     if max_conn.amount == 0 {
         return Ok(None);
@@ -235,7 +236,7 @@ fn max_conn_layer(
         .parse()
         .map_err(|e| ("extractorFunc", format!("{e}")))?;
     Ok(Some(
-        MaxConnLayer::new(amount, PeerKey(extractor)).in_place(),
+        MaxConnLayer::new(amount, ClientKey(extractor)).in_place(),
     ))
 }
 
