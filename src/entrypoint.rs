@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::accept::Acceptor;
 use crate::connection::{
-    self, Ended, Http, ProxyProtocol, Replay, Timeouts, Tracked, Tracker, Transport,
+    self, ConnIo, Ended, Http, ProxyProtocol, Timeouts, Tracked, Tracker, Transport,
 };
 use crate::handler::{self, EntryPointContext};
 use crate::tls::TlsConnection;
@@ -189,7 +189,7 @@ impl Connection {
             return self.serve(transport, None, permit).await;
         };
         let peer = self.peer;
-        let stream = Replay::new(stream, read_ahead);
+        let stream = ConnIo::replay(stream, read_ahead);
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => {
                 let (_, session) = tls.get_ref();

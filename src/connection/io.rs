@@ -1,8 +1,10 @@
-//! The client connection's transport as hyper sees it: the bytes the protocol sniffing read
-//! first, then the stream itself; each read is reported to the connection's `Tracker` (an
-//! idle HTTP/1 connection's first byte starts a head deadline). It also holds the entry
-//! point's `maxConnections` permit, so an upgraded connection (which takes this transport
-//! with it when hyper lets go) counts until the tunnel closes.
+//! The client connection's transport: the bytes read ahead of it first (what followed a
+//! PROXY header, given back to the TLS handshake; or what protocol sniffing read, given to
+//! hyper), then the stream itself. As hyper's transport it also reports each read to the
+//! connection's `Tracker` (an idle HTTP/1 connection's first byte starts a head deadline)
+//! and holds the entry point's `maxConnections` permit, so an upgraded connection (which
+//! takes this transport with it when hyper lets go) counts until the tunnel closes.
+//! Every read checks one length; an empty read-ahead allocates nothing.
 
 use std::io;
 use std::pin::Pin;
@@ -17,13 +19,14 @@ use super::deadlines::Tracker;
 
 pub struct ConnIo<S> {
     inner: S,
-    /// Read already (while sniffing), not yet handed to hyper.
+    /// Read already, not yet handed on.
     prefix: BytesMut,
-    tracker: Arc<Tracker>,
+    tracker: Option<Arc<Tracker>>,
     _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl<S> ConnIo<S> {
+    /// hyper's transport: `prefix` first, reads reported to `tracker`, `permit` held.
     pub fn new(
         inner: S,
         prefix: BytesMut,
@@ -33,8 +36,18 @@ impl<S> ConnIo<S> {
         ConnIo {
             inner,
             prefix,
-            tracker,
+            tracker: Some(tracker),
             _permit: permit,
+        }
+    }
+
+    /// Just the bytes read ahead, then the stream (under a TLS handshake).
+    pub fn replay(inner: S, read_ahead: BytesMut) -> Self {
+        ConnIo {
+            inner,
+            prefix: read_ahead,
+            tracker: None,
+            _permit: None,
         }
     }
 }
@@ -54,8 +67,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for ConnIo<S> {
         }
         let before = buf.filled().len();
         let read = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            this.tracker.bytes_arrived();
+        if buf.filled().len() > before
+            && let Some(tracker) = &this.tracker
+        {
+            tracker.bytes_arrived();
         }
         read
     }
@@ -88,5 +103,35 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ConnIo<S> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn read_ahead_bytes_come_first_then_the_stream() {
+        let (mut client, server) = tokio::io::duplex(64);
+        client.write_all(b" world").await.unwrap();
+        drop(client);
+        let mut r = ConnIo::replay(server, BytesMut::from(&b"hello"[..]));
+        let mut out = String::new();
+        r.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "hello world");
+    }
+
+    #[tokio::test]
+    async fn a_small_buffer_takes_the_read_ahead_in_pieces() {
+        let (client, server) = tokio::io::duplex(64);
+        drop(client);
+        let mut r = ConnIo::replay(server, BytesMut::from(&b"abcdef"[..]));
+        let mut two = [0u8; 4];
+        assert_eq!(r.read(&mut two).await.unwrap(), 4);
+        assert_eq!(&two, b"abcd");
+        assert_eq!(r.read(&mut two).await.unwrap(), 2);
+        assert_eq!(&two[..2], b"ef");
+        assert_eq!(r.read(&mut two).await.unwrap(), 0);
     }
 }

@@ -11,7 +11,6 @@ mod deadlines;
 mod http;
 mod io;
 mod proxy_protocol;
-mod replay;
 mod sniff;
 mod watchdog;
 
@@ -31,11 +30,10 @@ use tokio_util::sync::CancellationToken;
 pub use body::Tracked;
 pub use deadlines::{BodyRead, Expired, RequestGuard, Timeouts, Tracker};
 pub use http::Http;
+pub use io::ConnIo;
 pub use proxy_protocol::ProxyProtocol;
-pub use replay::Replay;
 pub use watchdog::Ended;
 
-use io::ConnIo;
 use sniff::Protocol;
 use watchdog::Watchdog;
 
@@ -101,4 +99,24 @@ where
     let io = ConnIo::new(stream, prefix, tracker.clone(), permit);
     let conn = http.serve(protocol, io, make_service(tracker.clone()));
     Watchdog::new(conn, tracker, http2, stop.cancelled_owned()).await
+}
+
+/// For the tests of what reads a connection's first bytes: a reader that hands out
+/// `chunk` bytes at a time, as a network may.
+#[cfg(test)]
+fn chunked_reader(data: &[u8], chunk: usize) -> impl tokio::io::AsyncRead + Unpin {
+    struct Chunked(Vec<u8>, usize);
+    impl tokio::io::AsyncRead for Chunked {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            let n = self.1.min(self.0.len()).min(buf.remaining());
+            buf.put_slice(&self.0[..n]);
+            self.0.drain(..n);
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+    Chunked(data.to_vec(), chunk)
 }

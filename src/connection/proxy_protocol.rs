@@ -504,7 +504,7 @@ mod tests {
     async fn read_header_keeps_what_follows_and_reads_across_small_reads() {
         let mut bytes = b"PROXY TCP4 203.0.113.7 192.0.2.1 51234 443\r\n".to_vec();
         bytes.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
-        let mut io = tokio_test_reader(&bytes, 3);
+        let mut io = crate::connection::chunked_reader(&bytes, 3);
         let (source, rest) = read_header(&mut io, true).await.unwrap();
         assert_eq!(source, Some("203.0.113.7:51234".parse().unwrap()));
         // The reads were 3 bytes each: what came with the header's last read is kept.
@@ -519,7 +519,7 @@ mod tests {
     async fn read_header_refuses_an_untrusted_signature_and_serves_the_rest() {
         let got = read_header(&mut &b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n"[..], false).await;
         assert!(matches!(got, Err(Refused::Untrusted)));
-        let mut v2 = tokio_test_reader(&V2_SIGNATURE[..], 1);
+        let mut v2 = crate::connection::chunked_reader(&V2_SIGNATURE[..], 1);
         assert!(matches!(
             read_header(&mut v2, false).await,
             Err(Refused::Untrusted)
@@ -587,23 +587,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    /// A reader that hands out `chunk` bytes at a time.
-    fn tokio_test_reader(data: &[u8], chunk: usize) -> impl AsyncRead + Unpin {
-        struct Chunked(Vec<u8>, usize);
-        impl AsyncRead for Chunked {
-            fn poll_read(
-                mut self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-                buf: &mut tokio::io::ReadBuf<'_>,
-            ) -> std::task::Poll<io::Result<()>> {
-                let n = self.1.min(self.0.len()).min(buf.remaining());
-                buf.put_slice(&self.0[..n]);
-                self.0.drain(..n);
-                std::task::Poll::Ready(Ok(()))
-            }
-        }
-        Chunked(data.to_vec(), chunk)
     }
 }

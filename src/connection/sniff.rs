@@ -149,7 +149,7 @@ mod tests {
     #[tokio::test]
     async fn sniff_reads_across_small_reads() {
         let full = settings(&[0, 3, 0, 0, 0, 100]);
-        let mut mock = tokio_test_reader(&full, 5);
+        let mut mock = crate::connection::chunked_reader(&full, 5);
         let (p, bytes) = sniff(&mut mock, BytesMut::new()).await.unwrap().unwrap();
         assert_eq!(p, Protocol::Http2);
         assert_eq!(&bytes[..], &full[..]);
@@ -171,29 +171,11 @@ mod tests {
         );
         // Part of the preface: the rest is read after it.
         let full = settings(&[]);
-        let mut rest = tokio_test_reader(&full[10..], 4);
+        let mut rest = crate::connection::chunked_reader(&full[10..], 4);
         let (p, bytes) = sniff(&mut rest, BytesMut::from(&full[..10]))
             .await
             .unwrap()
             .unwrap();
         assert_eq!((p, &bytes[..]), (Protocol::Http2, &full[..]));
-    }
-
-    /// A reader that hands out `chunk` bytes at a time.
-    fn tokio_test_reader(data: &[u8], chunk: usize) -> impl AsyncRead + Unpin {
-        struct Chunked(Vec<u8>, usize);
-        impl AsyncRead for Chunked {
-            fn poll_read(
-                mut self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-                buf: &mut tokio::io::ReadBuf<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                let n = self.1.min(self.0.len()).min(buf.remaining());
-                buf.put_slice(&self.0[..n]);
-                self.0.drain(..n);
-                std::task::Poll::Ready(Ok(()))
-            }
-        }
-        Chunked(data.to_vec(), chunk)
     }
 }
