@@ -32,13 +32,19 @@ pub fn load_static(file: &str, text: &str) -> Result<Loaded<StaticConfig>, Vec<D
 /// Reads the dynamic part (`[backends]`, `[frontends]`) of a file. Other top-level keys are
 /// expected — the file may be a full `trafik.toml` in `[file]` mode (a) — and pass silently.
 pub fn load_dynamic(file: &str, text: &str) -> Result<Loaded<Configuration>, Vec<Diagnostic>> {
-    load(
+    let mut loaded: Loaded<Configuration> = load(
         file,
         text,
         Options {
             warn_unknown_top_level: false,
         },
-    )
+    )?;
+    for (path, why) in crate::v1_keys::without_effect(&loaded.value) {
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        let warning = loaded.locations.diagnostic(file, &path, why);
+        loaded.warnings.push(warning);
+    }
+    Ok(loaded)
 }
 
 fn load<T: DeserializeOwned>(
@@ -185,6 +191,18 @@ cookieName = \"c\"
 [frontends.fe1]
 entryPoints = [\"http\", \"nope\"]
 ";
+
+    #[test]
+    fn v1_keys_without_effect_are_named_where_they_are() {
+        let text = "[backends.b.buffering]\nmaxRequestBodyBytes = 10\nmemRequestBodyBytes = 5\n";
+        let loaded = load_dynamic("d.toml", text).unwrap();
+        let lines: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("d.toml:3:23: backends.b.buffering.memRequestBodyBytes: "),
+            "{lines:?}"
+        );
+    }
 
     #[test]
     fn v1_keys_trafik_does_not_implement_are_named_where_they_are() {

@@ -81,6 +81,34 @@ fn matches(pattern: &str, path: &[&str]) -> bool {
             .all(|(want, got)| want == "*" || want.eq_ignore_ascii_case(got))
 }
 
+/// Keys of the model trafik accepts and validates but that change nothing, when they are
+/// set: their key paths and why. (The REST provider and the stores fill the same model, so
+/// they stay in it rather than among the unknown keys.)
+pub fn without_effect(config: &crate::Configuration) -> Vec<(Vec<String>, String)> {
+    let mut found = Vec::new();
+    for (name, backend) in &config.backends {
+        let Some(b) = &backend.buffering else {
+            continue;
+        };
+        for (key, value) in [
+            ("memRequestBodyBytes", b.mem_request_body_bytes),
+            ("memResponseBodyBytes", b.mem_response_body_bytes),
+        ] {
+            if value != 0 {
+                let path = ["backends", name, "buffering", key]
+                    .map(String::from)
+                    .to_vec();
+                let why = format!(
+                    "backends.{name}.buffering.{key}: has no effect: trafik keeps buffered \
+                     bodies in memory, bounded by the max*BodyBytes keys (v1 spilled them to disk)"
+                );
+                found.push((path, why));
+            }
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
