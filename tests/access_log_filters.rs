@@ -19,6 +19,16 @@ fn config(port: u16, servers: &[String], log: &str, extra: &str) -> String {
     toml
 }
 
+/// trafik on a free port with `config(…)`, once `/app/ready` answers `ready`: the process and
+/// its base URL.
+async fn start(servers: &[String], log: &str, extra: &str, ready: u16) -> (Trafik, String) {
+    let port = free_port();
+    let trafik = Trafik::start(&config(port, servers, log, extra));
+    let base = format!("http://127.0.0.1:{port}");
+    trafik.wait_for(&format!("{base}/app/ready"), ready).await;
+    (trafik, base)
+}
+
 fn read_lines(trafik: &Trafik) -> Vec<String> {
     std::fs::read_to_string(trafik.path("access.log"))
         .unwrap_or_default()
@@ -47,15 +57,13 @@ async fn get(url: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread")]
 async fn status_codes_log_only_the_requests_in_their_ranges() {
     let backend = Backend::start("b").await;
-    let port = free_port();
-    let trafik = Trafik::start(&config(
-        port,
+    let (trafik, base) = start(
         &[backend.url()],
         "[accessLog]\nfilePath = \"access.log\"\n[accessLog.filters]\nstatusCodes = [\"200\", \"300-302\", \"418\"]",
         "",
-    ));
-    let base = format!("http://127.0.0.1:{port}");
-    trafik.wait_for(&format!("{base}/app/ready"), 200).await;
+        200,
+    )
+    .await;
     for i in 0..3 {
         assert_eq!(get(&format!("{base}/app/ok-{i}")).await, 200);
         assert_eq!(get(&format!("{base}/missing-{i}")).await, 404);
@@ -93,11 +101,9 @@ async fn status_codes_log_only_the_requests_in_their_ranges() {
 async fn retry_attempts_logs_the_retried_requests() {
     let live = Backend::start("live").await;
     let dead = format!("http://127.0.0.1:{}", free_port());
-    let port = free_port();
     // `/app` balances over a dead server and a live one, so its requests are retried;
     // `/plain` has only the live one, so its requests never are.
-    let trafik = Trafik::start(&config(
-        port,
+    let (trafik, base) = start(
         &[dead, live.url()],
         "[accessLog]\nfilePath = \"access.log\"\nformat = \"json\"\n\
          [accessLog.filters]\nretryAttempts = true\nstatusCodes = [\"418\"]",
@@ -106,9 +112,9 @@ async fn retry_attempts_logs_the_retried_requests() {
              [frontends.plain]\nbackend = \"plain\"\n[frontends.plain.routes.r]\nrule = \"PathPrefix:/plain\"",
             live.url()
         ),
-    ));
-    let base = format!("http://127.0.0.1:{port}");
-    trafik.wait_for(&format!("{base}/app/ready"), 200).await;
+        200,
+    )
+    .await;
     for i in 0..6 {
         assert_eq!(get(&format!("{base}/app/r-{i}")).await, 200);
         assert_eq!(get(&format!("{base}/plain/p-{i}")).await, 200);
@@ -135,16 +141,14 @@ async fn retry_attempts_logs_the_retried_requests() {
 #[tokio::test(flavor = "multi_thread")]
 async fn min_duration_logs_the_slow_requests() {
     let backend = Backend::start("b").await;
-    let port = free_port();
     // Far apart, so a loaded machine cannot make a quick request look slow.
-    let trafik = Trafik::start(&config(
-        port,
+    let (trafik, base) = start(
         &[backend.url()],
         "[accessLog]\nfilePath = \"access.log\"\n[accessLog.filters]\nminDuration = \"2s\"\nstatusCodes = [\"418\"]",
         "",
-    ));
-    let base = format!("http://127.0.0.1:{port}");
-    trafik.wait_for(&format!("{base}/app/ready"), 200).await;
+        200,
+    )
+    .await;
     assert_eq!(get(&format!("{base}/app/quick-1")).await, 200);
     assert_eq!(get(&format!("{base}/app/slow?wait=3000")).await, 200);
     assert_eq!(get(&format!("{base}/app/quick-2")).await, 200);
@@ -165,17 +169,15 @@ async fn min_duration_logs_the_slow_requests() {
 #[tokio::test(flavor = "multi_thread")]
 async fn json_fields_are_dropped_and_kept_by_name() {
     let backend = Backend::start("b").await;
-    let port = free_port();
-    let trafik = Trafik::start(&config(
-        port,
+    let (trafik, base) = start(
         &[backend.url()],
         "[accessLog]\nfilePath = \"access.log\"\nformat = \"json\"\n\
          [accessLog.fields]\ndefaultMode = \"drop\"\n\
          [accessLog.fields.names]\nRequestPath = \"keep\"\ndownstreamstatus = \"KEEP\"\nClientHost = \"drop\"",
         "",
-    ));
-    let base = format!("http://127.0.0.1:{port}");
-    trafik.wait_for(&format!("{base}/app/ready"), 200).await;
+        200,
+    )
+    .await;
     assert_eq!(get(&format!("{base}/app/fields")).await, 200);
     let lines = lines_through(&trafik, "/app/fields").await;
     let v = json(lines.iter().find(|l| l.contains("/app/fields")).unwrap());
@@ -192,16 +194,14 @@ async fn json_fields_are_dropped_and_kept_by_name() {
 #[tokio::test(flavor = "multi_thread")]
 async fn json_keeps_every_field_but_the_dropped_one() {
     let backend = Backend::start("b").await;
-    let port = free_port();
-    let trafik = Trafik::start(&config(
-        port,
+    let (trafik, base) = start(
         &[backend.url()],
         "[accessLog]\nfilePath = \"access.log\"\nformat = \"json\"\n\
          [accessLog.fields]\n[accessLog.fields.names]\nStartUTC = \"drop\"",
         "",
-    ));
-    let base = format!("http://127.0.0.1:{port}");
-    trafik.wait_for(&format!("{base}/app/ready"), 200).await;
+        200,
+    )
+    .await;
     assert_eq!(get(&format!("{base}/app/keep")).await, 200);
     let lines = lines_through(&trafik, "/app/keep").await;
     let v = json(lines.iter().find(|l| l.contains("/app/keep")).unwrap());
@@ -228,17 +228,15 @@ async fn json_keeps_every_field_but_the_dropped_one() {
 #[tokio::test(flavor = "multi_thread")]
 async fn headers_are_redacted_dropped_and_kept() {
     let backend = Backend::start("b").await;
-    let port = free_port();
-    let trafik = Trafik::start(&config(
-        port,
+    let (trafik, base) = start(
         &[backend.url()],
         "[accessLog]\nfilePath = \"access.log\"\nformat = \"json\"\n\
          [accessLog.fields.headers]\ndefaultMode = \"keep\"\n\
          [accessLog.fields.headers.names]\nAuthorization = \"redact\"\ncookie = \"drop\"",
         "",
-    ));
-    let base = format!("http://127.0.0.1:{port}");
-    trafik.wait_for(&format!("{base}/app/ready"), 200).await;
+        200,
+    )
+    .await;
     let r = client()
         .get(format!("{base}/app/headers"))
         .header("authorization", "Bearer s3cr3t-token")
@@ -268,16 +266,14 @@ async fn headers_are_redacted_dropped_and_kept() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redacted_or_dropped_header_in_the_common_log_format() {
     let backend = Backend::start("b").await;
-    let port = free_port();
-    let trafik = Trafik::start(&config(
-        port,
+    let (trafik, base) = start(
         &[backend.url()],
         "[accessLog]\nfilePath = \"access.log\"\n\
          [accessLog.fields.headers]\n[accessLog.fields.headers.names]\nUser-Agent = \"redact\"\nReferer = \"drop\"",
         "",
-    ));
-    let base = format!("http://127.0.0.1:{port}");
-    trafik.wait_for(&format!("{base}/app/ready"), 200).await;
+        200,
+    )
+    .await;
     client()
         .get(format!("{base}/app/clf"))
         .header("user-agent", "secret-agent/1")
