@@ -320,6 +320,54 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
     Ok(())
 }
 
+/// The REST provider takes the frontend middlewares in v1's JSON (`ratelimit`/`rateset`
+/// as v1 spelled them), applies them, and refuses a bad one with its location in the JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configuration_put_carries_the_frontend_middlewares() {
+    let s = setup("").await;
+    let backend_url = s._backend.url();
+    let with_middlewares = json!({
+        "backends": {"b3": {"servers": {"s": {"url": backend_url, "weight": 1}}}},
+        "frontends": {
+            "open": {
+                "backend": "b3",
+                "routes": {"r": {"rule": "Path:/rest-open"}},
+                "headers": {"customResponseHeaders": {"X-From-Rest": "yes"}},
+                "ratelimit": {"extractorFunc": "client.ip",
+                              "rateset": {"s": {"period": "1h", "average": 1, "burst": 1}}}
+            },
+            "closed": {
+                "backend": "b3",
+                "routes": {"r": {"rule": "Path:/rest-closed"}},
+                "whiteList": {"sourceRange": ["192.0.2.0/24"]},
+                "auth": {"basic": {"users": ["test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/"]}}
+            }
+        }
+    });
+    let (status, body) = put(&s.api("/api/providers/rest"), with_middlewares.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    let open = s.proxy("/rest-open");
+    let first = eventually("the PUT frontend to serve", || async {
+        let r = client().get(&open).send().await.ok()?;
+        (r.status() == 200).then_some(r)
+    })
+    .await;
+    assert_eq!(first.headers()["x-from-rest"], "yes");
+    assert_eq!(get(&open).await.0, 429, "the rate set of burst 1 is spent");
+    assert_eq!(get(&s.proxy("/rest-closed")).await.0, 403);
+
+    let bad = json!({
+        "backends": {"b3": {"servers": {"s": {"url": backend_url}}}},
+        "frontends": {"f": {"backend": "b3", "routes": {"r": {"rule": "Path:/x"}},
+                            "whiteList": {"sourceRange": ["10.0.0.0/33"]}}}
+    });
+    let (status, body) = put(&s.api("/api/providers/rest"), bad.to_string()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("10.0.0.0/33"), "{body}");
+    // Refused: what was applied keeps serving.
+    assert_eq!(get(&s.proxy("/rest-closed")).await.0, 403);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_configuration_put_is_applied_kept_across_a_restart_and_bad_ones_change_nothing() {
     let s = setup("").await;
