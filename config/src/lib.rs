@@ -8,6 +8,7 @@ pub mod duration;
 mod expr;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod kv;
 pub mod load;
 pub mod model;
 pub mod retry_expr;
