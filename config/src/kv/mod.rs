@@ -83,11 +83,7 @@ pub fn decode(prefix: &str, pairs: &[(String, Vec<u8>)]) -> Decoded {
         match field(seg).as_str() {
             "backends" => {
                 for (name, node) in &section.children {
-                    let decoded = backend::decode(&mut w, name, node);
-                    if let Some(b) = decoded {
-                        if configuration.backends.contains_key(*name) {
-                            w.warn(&node.key, "backend defined twice (sections differing in case); this one wins");
-                        }
+                    if let Some(b) = backend::decode(&mut w, name, node) {
                         configuration.backends.insert(name.to_string(), b);
                     }
                 }
@@ -95,9 +91,6 @@ pub fn decode(prefix: &str, pairs: &[(String, Vec<u8>)]) -> Decoded {
             "frontends" => {
                 for (name, node) in &section.children {
                     if let Some(f) = frontend::decode(&mut w, name, node) {
-                        if configuration.frontends.contains_key(*name) {
-                            w.warn(&node.key, "frontend defined twice (sections differing in case); this one wins");
-                        }
                         configuration.frontends.insert(name.to_string(), f);
                     }
                 }

@@ -60,16 +60,20 @@ pub(super) fn build<'a>(prefix: &str, pairs: &'a [(String, Vec<u8>)], w: &mut Wa
             continue;
         }
         let rest = &parts[prefix.len()..];
-        let section = rest[0].0;
-        if !SECTIONS.iter().any(|s| s.eq_ignore_ascii_case(section)) {
+        // One node per section however it is spelled, so `Backends/b` and `backends/b`
+        // are the same backend.
+        let Some(section) = SECTIONS.iter().find(|s| s.eq_ignore_ascii_case(rest[0].0)) else {
             continue;
-        }
+        };
         if rest.len() > MAX_DEPTH {
             w.warn(key, "key too deep for the key-value layout, ignored");
             continue;
         }
-        let mut node = &mut root;
-        for &(seg, end) in rest {
+        let mut node = root.children.entry(section).or_insert_with(|| Node {
+            key: key[..rest[0].1].to_string(),
+            ..Node::default()
+        });
+        for &(seg, end) in &rest[1..] {
             node = node.children.entry(seg).or_insert_with(|| Node {
                 key: key[..end].to_string(),
                 ..Node::default()

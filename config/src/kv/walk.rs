@@ -12,6 +12,9 @@ use crate::Duration;
 pub(super) struct Walk {
     pub problems: Vec<KvProblem>,
     pub locations: KvLocations,
+    /// Per problem: already the reason an inner item (a server) was skipped, so it does
+    /// not also skip the item around it (the backend).
+    settled: Vec<bool>,
 }
 
 /// The position in `Walk::problems` an item's decoding started at.
@@ -33,19 +36,22 @@ impl Walk {
             message,
             severity,
         });
+        self.settled.push(false);
     }
 
     pub fn mark(&self) -> Mark {
         Mark(self.problems.len())
     }
 
-    /// Whether an error was found since `mark`; if so, each such error says that `what`
-    /// (`backend b1`) was left out.
+    /// Whether an error was found since `mark` (not already the reason an inner item was
+    /// skipped); if so, each such error says that `what` (`backend b1`) was left out.
     pub fn skip_if_failed(&mut self, mark: Mark, what: &str) -> bool {
         let mut failed = false;
-        for p in &mut self.problems[mark.0..] {
-            if p.is_error() {
+        let found = self.problems[mark.0..].iter_mut();
+        for (p, settled) in found.zip(&mut self.settled[mark.0..]) {
+            if p.is_error() && !*settled {
                 p.message.push_str(&format!("; {what} skipped"));
+                *settled = true;
                 failed = true;
             }
         }
