@@ -133,3 +133,43 @@ pub fn retry(data: &[u8]) {
         Err(e) => assert!(e.offset <= text.len(), "offset {} past {text:?}", e.offset),
     }
 }
+
+/// The key-value decoder (`crate::kv`): each input line is one `key=value` pair, the value
+/// raw bytes. Decoding never panics, each problem names a key of the input (or a folder of
+/// one), and the order the store lists its keys in does not change the result.
+pub fn kv(data: &[u8]) {
+    let pairs: Vec<(String, Vec<u8>)> = data
+        .split(|&b| b == b'\n')
+        .take(200)
+        .map(|line| {
+            let at = line.iter().position(|&b| b == b'=').unwrap_or(line.len());
+            let value = line.get(at + 1..).unwrap_or_default();
+            (String::from_utf8_lossy(&line[..at]).into_owned(), value.to_vec())
+        })
+        .collect();
+    for prefix in ["/traefik", "traefik", ""] {
+        let decoded = crate::kv::decode(prefix, &pairs);
+        for p in &decoded.problems {
+            assert!(
+                pairs.iter().any(|(k, _)| k.starts_with(&p.key)),
+                "{:?} names no key of the input",
+                p.key
+            );
+            let _ = p.to_diagnostic().to_string();
+        }
+        let mut reversed = pairs.clone();
+        reversed.reverse();
+        assert_eq!(
+            crate::kv::decode(prefix, &reversed).configuration,
+            decoded.configuration
+        );
+        let entry_points = BTreeSet::from(["http".to_string(), "https".to_string()]);
+        let ctx = DynamicContext {
+            entry_points: &entry_points,
+            default_entry_points: &["http".to_string()],
+        };
+        for problem in validate_dynamic(&decoded.configuration, &ctx).problems {
+            let _ = decoded.locations.problem_diagnostic(prefix, &problem);
+        }
+    }
+}

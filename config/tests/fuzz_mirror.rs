@@ -134,6 +134,44 @@ const EXPR_PIECES: &[&str] = &[
     "\n",
 ];
 
+const KV_PIECES: &[&str] = &[
+    "/traefik",
+    "traefik",
+    "/",
+    "//",
+    "backends/",
+    "Frontends/",
+    "tls/",
+    "alias",
+    "b/",
+    "f/",
+    "servers/s/",
+    "url",
+    "weight",
+    "routes/r/rule",
+    "entrypoints",
+    "/0",
+    "/10",
+    "loadbalancer/stickiness",
+    "/cookiename",
+    "healthcheck/port",
+    "headers/customrequestheaders/X-A",
+    "passTLSClientCert/infos/subject/commonName",
+    "ratelimit/rateset/x/period",
+    "auth/forward/tls/ca",
+    "certificate/certfile",
+    "=",
+    "=true",
+    "=maybe",
+    "=abc",
+    "=-1",
+    "=99999999999999999999",
+    "=10s",
+    "=http,https",
+    "=\u{ff}",
+    "\n",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -170,6 +208,16 @@ proptest! {
     #[test]
     fn retry_bytes(data in prop::collection::vec(any::<u8>(), 0..120)) {
         fuzz::retry(&data);
+    }
+
+    #[test]
+    fn kv_bytes(data in prop::collection::vec(any::<u8>(), 0..300)) {
+        fuzz::kv(&data);
+    }
+
+    #[test]
+    fn kv_pieces(text in soup(KV_PIECES, 40)) {
+        fuzz::kv(text.as_bytes());
     }
 
     #[test]
