@@ -37,12 +37,6 @@ pub(super) fn decode(w: &mut Walk, name: &str, node: &Node) -> Option<Backend> {
             _ => w.unknown(child),
         }
     }
-    if let Some(mc) = &backend.max_conn
-        && mc.amount == 0
-        && mc.extractor_func.is_empty()
-    {
-        backend.max_conn = None;
-    }
     if w.skip_if_failed(mark, &format!("backend {name}")) {
         return None;
     }

@@ -22,6 +22,7 @@
 mod alias;
 mod auth;
 mod backend;
+mod encode;
 mod frontend;
 mod headers;
 mod locations;
@@ -34,6 +35,7 @@ mod walk;
 mod tests;
 
 pub use alias::{alias_key, alias_target};
+pub use encode::encode;
 pub use locations::KvLocations;
 pub use problem::{KvProblem, Severity};
 
@@ -96,7 +98,11 @@ pub fn decode(prefix: &str, pairs: &[(String, Vec<u8>)]) -> Decoded {
                 }
             }
             _ => {
-                for (name, node) in &section.children {
+                // Numbered certificates in numeric order (`tls/2` before `tls/10`), then
+                // named ones by name.
+                let mut certificates: Vec<(&&str, &tree::Node)> = section.children.iter().collect();
+                certificates.sort_by_key(|(name, _)| (name.parse::<u64>().map_err(|_| *name), **name));
+                for (name, node) in certificates {
                     let index = configuration.tls.len();
                     if let Some(t) = tls::decode(&mut w, name, index, node) {
                         configuration.tls.push(t);

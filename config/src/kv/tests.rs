@@ -705,3 +705,306 @@ fn a_big_store_decodes_in_one_pass() {
     // A huge value is quoted cut short.
     assert!(d.problems.iter().all(|p| p.message.len() < 200));
 }
+
+mod round_trip {
+    use proptest::collection::{btree_map, vec};
+    use proptest::prelude::*;
+
+    use super::super::{decode, encode};
+    use crate::Duration;
+    use crate::model::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9_.-]{1,6}".prop_filter("not a path step", |n| n != "." && n != "..")
+    }
+
+    /// Any non-empty text: an empty value has no key.
+    fn text() -> impl Strategy<Value = String> {
+        "[ -~]{1,12}|[^\u{0}]{1,4}"
+    }
+
+    fn maybe_text() -> impl Strategy<Value = String> {
+        prop_oneof![Just(String::new()), text()]
+    }
+
+    fn texts() -> impl Strategy<Value = Vec<String>> {
+        vec(text(), 0..4)
+    }
+
+    fn duration() -> impl Strategy<Value = Duration> {
+        prop_oneof![
+            (0u64..100_000_000).prop_map(Duration::from_millis),
+            any::<u32>().prop_map(|n| Duration(std::time::Duration::from_nanos(u64::from(n)))),
+        ]
+    }
+
+    fn map() -> impl Strategy<Value = std::collections::BTreeMap<String, String>> {
+        btree_map(name(), text(), 0..3)
+    }
+
+    fn backend() -> impl Strategy<Value = Backend> {
+        let server = (text(), any::<i64>()).prop_map(|(url, weight)| Server { url, weight });
+        let stickiness = (maybe_text(), any::<bool>(), any::<bool>(), maybe_text()).prop_map(
+            |(cookie_name, secure, http_only, same_site)| Stickiness {
+                cookie_name,
+                secure,
+                http_only,
+                same_site,
+            },
+        );
+        let lb = (maybe_text(), any::<bool>(), proptest::option::of(stickiness)).prop_map(
+            |(method, sticky, stickiness)| LoadBalancer {
+                method,
+                sticky,
+                stickiness,
+            },
+        );
+        let hc = (
+            maybe_text(),
+            text(),
+            any::<u16>(),
+            proptest::option::of(duration()),
+            maybe_text(),
+            map(),
+        )
+            .prop_map(|(scheme, path, port, interval, hostname, headers)| HealthCheck {
+                scheme,
+                path,
+                port,
+                interval,
+                hostname,
+                headers,
+            });
+        let buffering = (any::<[i64; 4]>(), maybe_text()).prop_map(|(n, retry_expression)| Buffering {
+            max_request_body_bytes: n[0],
+            mem_request_body_bytes: n[1],
+            max_response_body_bytes: n[2],
+            mem_response_body_bytes: n[3],
+            retry_expression,
+        });
+        (
+            btree_map(name(), server, 1..3),
+            proptest::option::of(lb),
+            proptest::option::of(text().prop_map(|expression| CircuitBreaker { expression })),
+            proptest::option::of(hc),
+            proptest::option::of((any::<i64>(), maybe_text()).prop_map(|(amount, extractor_func)| {
+                MaxConn {
+                    amount,
+                    extractor_func,
+                }
+            })),
+            proptest::option::of(buffering),
+            proptest::option::of(duration().prop_map(|d| ResponseForwarding {
+                flush_interval: Some(d),
+            })),
+        )
+            .prop_map(
+                |(servers, load_balancer, circuit_breaker, health_check, max_conn, buffering, response_forwarding)| Backend {
+                    servers,
+                    load_balancer,
+                    circuit_breaker,
+                    health_check,
+                    max_conn,
+                    buffering,
+                    response_forwarding,
+                },
+            )
+    }
+
+    fn headers() -> impl Strategy<Value = Headers> {
+        (
+            (map(), map(), map(), texts(), texts(), maybe_text(), maybe_text()),
+            (maybe_text(), maybe_text(), maybe_text(), maybe_text(), any::<i64>()),
+            any::<[bool; 10]>(),
+        )
+            .prop_map(|((req, resp, ssl, allowed, proxy, ssl_host, frame), (xss, csp, pk, referrer, sts), b)| Headers {
+                custom_request_headers: req,
+                custom_response_headers: resp,
+                allowed_hosts: allowed,
+                hosts_proxy_headers: proxy,
+                ssl_redirect: b[0],
+                ssl_temporary_redirect: b[1],
+                ssl_host,
+                ssl_force_host: b[2],
+                ssl_proxy_headers: ssl,
+                sts_seconds: sts,
+                sts_include_subdomains: b[3],
+                sts_preload: b[4],
+                force_sts_header: b[5],
+                frame_deny: b[6],
+                custom_frame_options_value: frame,
+                content_type_nosniff: b[7],
+                browser_xss_filter: b[8],
+                custom_browser_xss_value: xss,
+                content_security_policy: csp,
+                public_key: pk,
+                referrer_policy: referrer,
+                is_development: b[9],
+            })
+    }
+
+    fn auth() -> impl Strategy<Value = Auth> {
+        let users = || {
+            (texts(), maybe_text(), any::<bool>()).prop_map(|(users, users_file, remove_header)| {
+                Users {
+                    users,
+                    users_file,
+                    remove_header,
+                }
+            })
+        };
+        let tls = (maybe_text(), any::<bool>(), maybe_text(), maybe_text(), any::<bool>()).prop_map(
+            |(ca, ca_optional, cert, key, insecure_skip_verify)| ClientTls {
+                ca,
+                ca_optional,
+                cert,
+                key,
+                insecure_skip_verify,
+            },
+        );
+        let forward = (maybe_text(), proptest::option::of(tls), any::<bool>(), texts()).prop_map(
+            |(address, tls, trust_forward_header, auth_response_headers)| Forward {
+                address,
+                tls,
+                trust_forward_header,
+                auth_response_headers,
+            },
+        );
+        (
+            proptest::option::of(users()),
+            proptest::option::of(users()),
+            proptest::option::of(forward),
+            text(),
+        )
+            .prop_map(|(basic, digest, forward, header_field)| Auth {
+                basic,
+                digest,
+                forward,
+                header_field,
+            })
+    }
+
+    fn dn() -> impl Strategy<Value = TlsCertDnInfos> {
+        any::<[bool; 7]>().prop_map(|b| TlsCertDnInfos {
+            country: b[0],
+            province: b[1],
+            locality: b[2],
+            organization: b[3],
+            common_name: b[4],
+            serial_number: b[5],
+            domain_component: b[6],
+        })
+    }
+
+    fn frontend() -> impl Strategy<Value = Frontend> {
+        let infos = (any::<[bool; 3]>(), proptest::option::of(dn()), proptest::option::of(dn()))
+            .prop_map(|(b, subject, issuer)| TlsClientCertInfos {
+                not_before: b[0],
+                not_after: b[1],
+                sans: b[2],
+                subject,
+                issuer,
+            });
+        let pass = (any::<bool>(), proptest::option::of(infos))
+            .prop_map(|(pem, infos)| PassTlsClientCert { pem, infos });
+        let white_list = (texts(), any::<bool>()).prop_map(|(source_range, use_x_forwarded_for)| {
+            crate::WhiteList {
+                source_range,
+                use_x_forwarded_for,
+            }
+        });
+        let redirect = (maybe_text(), maybe_text(), maybe_text(), any::<bool>()).prop_map(
+            |(entry_point, regex, replacement, permanent)| Redirect {
+                entry_point,
+                regex,
+                replacement,
+                permanent,
+            },
+        );
+        let rate_set = (proptest::option::of(duration()), any::<i64>(), any::<i64>())
+            .prop_map(|(period, average, burst)| RateSet {
+                period,
+                average,
+                burst,
+            });
+        let rate_limit = (text(), btree_map(name(), rate_set, 0..3)).prop_map(
+            |(extractor_func, rate_set)| RateLimit {
+                extractor_func,
+                rate_set,
+            },
+        );
+        let page = (texts(), text(), maybe_text()).prop_map(|(status, backend, query)| ErrorPage {
+            status,
+            backend,
+            query,
+        });
+        (
+            (texts(), maybe_text(), btree_map(name(), text().prop_map(|rule| Route { rule }), 0..3)),
+            (any::<bool>(), any::<bool>(), any::<i64>(), texts()),
+            proptest::option::of(pass),
+            proptest::option::of(white_list),
+            proptest::option::of(headers()),
+            proptest::option::of(redirect),
+            proptest::option::of(rate_limit),
+            btree_map(name(), page, 0..2),
+            proptest::option::of(auth()),
+        )
+            .prop_map(
+                |((entry_points, backend, routes), (pass_host_header, pass_tls_cert, priority, basic_auth), pass_tls_client_cert, white_list, headers, redirect, rate_limit, errors, auth)| Frontend {
+                    entry_points,
+                    backend,
+                    routes,
+                    pass_host_header,
+                    pass_tls_cert,
+                    pass_tls_client_cert,
+                    priority,
+                    white_list,
+                    whitelist_source_range: Vec::new(),
+                    headers,
+                    redirect,
+                    rate_limit,
+                    errors,
+                    basic_auth,
+                    auth,
+                },
+            )
+    }
+
+    fn configuration() -> impl Strategy<Value = Configuration> {
+        let tls = (texts(), text(), maybe_text()).prop_map(|(entry_points, cert_file, key_file)| {
+            TlsConfiguration {
+                entry_points,
+                certificate: Certificate {
+                    cert_file,
+                    key_file,
+                },
+            }
+        });
+        (
+            btree_map(name(), backend(), 0..3),
+            btree_map(name(), frontend(), 0..3),
+            vec(tls, 0..12),
+        )
+            .prop_map(|(backends, frontends, tls)| Configuration {
+                backends,
+                frontends,
+                tls,
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// What `trafik storeconfig` will write reads back as the same configuration,
+        /// under either spelling of the prefix.
+        #[test]
+        fn encode_then_decode_is_the_identity(c in configuration()) {
+            for prefix in ["/traefik", "traefik"] {
+                let pairs = encode(prefix, &c);
+                let d = decode(prefix, &pairs);
+                prop_assert!(d.problems.is_empty(), "{:?}", d.problems);
+                prop_assert_eq!(&d.configuration, &c);
+            }
+        }
+    }
+}
