@@ -144,7 +144,10 @@ pub fn kv(data: &[u8]) {
         .map(|line| {
             let at = line.iter().position(|&b| b == b'=').unwrap_or(line.len());
             let value = line.get(at + 1..).unwrap_or_default();
-            (String::from_utf8_lossy(&line[..at]).into_owned(), value.to_vec())
+            (
+                String::from_utf8_lossy(&line[..at]).into_owned(),
+                value.to_vec(),
+            )
         })
         .collect();
     for prefix in ["/traefik", "traefik", ""] {

@@ -15,8 +15,7 @@ pub fn alias_target(prefix: &str, value: Option<&[u8]>) -> Result<String, String
     let Some(value) = value.filter(|v| !v.is_empty()) else {
         return Ok(prefix.to_string());
     };
-    let text =
-        std::str::from_utf8(value).map_err(|_| "the alias is not UTF-8 text".to_string())?;
+    let text = std::str::from_utf8(value).map_err(|_| "the alias is not UTF-8 text".to_string())?;
     let text = text.trim();
     if text.contains(['\n', '\r', '\0']) {
         return Err("the alias must be one key prefix, on one line".to_string());

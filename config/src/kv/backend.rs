@@ -117,7 +117,9 @@ fn response_forwarding(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend
 fn load_balancer(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend) {
     w.folder(node);
     w.record(&["backends", b, "loadBalancer"], &node.key);
-    let lb = backend.load_balancer.get_or_insert_with(LoadBalancer::default);
+    let lb = backend
+        .load_balancer
+        .get_or_insert_with(LoadBalancer::default);
     for (seg, child) in &node.children {
         let path = |f: &'static str| ["backends", b, "loadBalancer", f];
         match field(seg).as_str() {
@@ -212,7 +214,9 @@ fn max_conn(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend) {
 fn health_check(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend) {
     w.folder(node);
     w.record(&["backends", b, "healthCheck"], &node.key);
-    let hc = backend.health_check.get_or_insert_with(HealthCheck::default);
+    let hc = backend
+        .health_check
+        .get_or_insert_with(HealthCheck::default);
     for (seg, child) in &node.children {
         let path = |f: &'static str| ["backends", b, "healthCheck", f];
         match field(seg).as_str() {
@@ -250,7 +254,10 @@ fn health_check(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend) {
     }
     if hc.path.is_empty() {
         // v1 ran no health check without a path; say so rather than drop it silently.
-        w.warn(&node.key, "health check without a path: no health check is run");
+        w.warn(
+            &node.key,
+            "health check without a path: no health check is run",
+        );
         backend.health_check = None;
     }
 }

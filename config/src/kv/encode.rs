@@ -117,10 +117,26 @@ fn backend(out: &mut Out, at: &str, b: &Backend) {
         out.map(at, "healthcheck/headers", &hc.headers);
     }
     if let Some(buf) = &b.buffering {
-        out.int(at, "buffering/maxrequestbodybytes", buf.max_request_body_bytes);
-        out.int(at, "buffering/memrequestbodybytes", buf.mem_request_body_bytes);
-        out.int(at, "buffering/maxresponsebodybytes", buf.max_response_body_bytes);
-        out.int(at, "buffering/memresponsebodybytes", buf.mem_response_body_bytes);
+        out.int(
+            at,
+            "buffering/maxrequestbodybytes",
+            buf.max_request_body_bytes,
+        );
+        out.int(
+            at,
+            "buffering/memrequestbodybytes",
+            buf.mem_request_body_bytes,
+        );
+        out.int(
+            at,
+            "buffering/maxresponsebodybytes",
+            buf.max_response_body_bytes,
+        );
+        out.int(
+            at,
+            "buffering/memresponsebodybytes",
+            buf.mem_response_body_bytes,
+        );
         out.text(at, "buffering/retryexpression", &buf.retry_expression);
     }
 }

@@ -208,7 +208,8 @@ fn rate_limit(w: &mut Walk, f: &str, node: &Node, frontend: &mut Frontend) {
                     );
                     let mut set = RateSet::default();
                     for (seg, leaf) in &set_node.children {
-                        let path = |x: &'static str| ["frontends", f, "rateLimit", "rateSet", set_name, x];
+                        let path =
+                            |x: &'static str| ["frontends", f, "rateLimit", "rateSet", set_name, x];
                         match field(seg).as_str() {
                             "period" => set.period = w.duration(leaf, &path("period")),
                             "average" => {

@@ -35,7 +35,12 @@ impl KvLocations {
 
     /// A diagnostic about `path`, named by its key (or by `fallback`, the prefix, say, when
     /// nothing of the path came from the store).
-    pub fn diagnostic(&self, fallback: &str, path: &[&str], message: impl Into<String>) -> Diagnostic {
+    pub fn diagnostic(
+        &self,
+        fallback: &str,
+        path: &[&str],
+        message: impl Into<String>,
+    ) -> Diagnostic {
         let key = self.key(path).unwrap_or(fallback);
         Diagnostic::unlocated(key, message)
     }

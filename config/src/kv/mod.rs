@@ -101,7 +101,8 @@ pub fn decode(prefix: &str, pairs: &[(String, Vec<u8>)]) -> Decoded {
                 // Numbered certificates in numeric order (`tls/2` before `tls/10`), then
                 // named ones by name.
                 let mut certificates: Vec<(&&str, &tree::Node)> = section.children.iter().collect();
-                certificates.sort_by_key(|(name, _)| (name.parse::<u64>().map_err(|_| *name), **name));
+                certificates
+                    .sort_by_key(|(name, _)| (name.parse::<u64>().map_err(|_| *name), **name));
                 for (name, node) in certificates {
                     let index = configuration.tls.len();
                     if let Some(t) = tls::decode(&mut w, name, index, node) {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 use crate::model::*;
-use crate::{DynamicContext, Duration, validate_dynamic};
+use crate::{Duration, DynamicContext, validate_dynamic};
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
     list.iter()
@@ -24,22 +24,49 @@ fn errors(d: &Decoded) -> Vec<String> {
 /// `docs/user-guide/kv-config.md` (v1.7), as etcd lists it, in a scrambled order, with the
 /// static configuration that lives beside it in the same store.
 const DOCS_EXAMPLE: &[(&str, &str)] = &[
-    ("/traefik/frontends/frontend2/routes/test_2/rule", "PathPrefix:/test"),
-    ("/traefik/backends/backend1/circuitbreaker/expression", "NetworkErrorRatio() > 0.5"),
-    ("/traefik/backends/backend1/servers/server1/url", "http://172.17.0.2:80"),
+    (
+        "/traefik/frontends/frontend2/routes/test_2/rule",
+        "PathPrefix:/test",
+    ),
+    (
+        "/traefik/backends/backend1/circuitbreaker/expression",
+        "NetworkErrorRatio() > 0.5",
+    ),
+    (
+        "/traefik/backends/backend1/servers/server1/url",
+        "http://172.17.0.2:80",
+    ),
     ("/traefik/backends/backend1/servers/server1/weight", "10"),
-    ("/traefik/backends/backend1/servers/server2/url", "http://172.17.0.3:80"),
+    (
+        "/traefik/backends/backend1/servers/server2/url",
+        "http://172.17.0.3:80",
+    ),
     ("/traefik/backends/backend1/servers/server2/weight", "1"),
-    ("/traefik/backends/backend1/servers/server2/tags", "api,helloworld"),
+    (
+        "/traefik/backends/backend1/servers/server2/tags",
+        "api,helloworld",
+    ),
     ("/traefik/backends/backend2/maxconn/amount", "10"),
-    ("/traefik/backends/backend2/maxconn/extractorfunc", "request.host"),
+    (
+        "/traefik/backends/backend2/maxconn/extractorfunc",
+        "request.host",
+    ),
     ("/traefik/backends/backend2/loadbalancer/method", "drr"),
-    ("/traefik/backends/backend2/servers/server1/url", "http://172.17.0.4:80"),
+    (
+        "/traefik/backends/backend2/servers/server1/url",
+        "http://172.17.0.4:80",
+    ),
     ("/traefik/backends/backend2/servers/server1/weight", "1"),
-    ("/traefik/backends/backend2/servers/server2/url", "http://172.17.0.5:80"),
+    (
+        "/traefik/backends/backend2/servers/server2/url",
+        "http://172.17.0.5:80",
+    ),
     ("/traefik/backends/backend2/servers/server2/weight", "2"),
     ("/traefik/frontends/frontend1/backend", "backend2"),
-    ("/traefik/frontends/frontend1/routes/test_1/rule", "Host:test.localhost"),
+    (
+        "/traefik/frontends/frontend1/routes/test_1/rule",
+        "Host:test.localhost",
+    ),
     ("/traefik/frontends/frontend2/backend", "backend1"),
     ("/traefik/frontends/frontend2/passHostHeader", "true"),
     ("/traefik/frontends/frontend2/priority", "10"),
@@ -48,8 +75,14 @@ const DOCS_EXAMPLE: &[(&str, &str)] = &[
     ("/traefik/tls/1/certificate/certfile", "path/to/your.cert"),
     ("/traefik/tls/1/certificate/keyfile", "path/to/your.key"),
     ("/traefik/tls/2/entrypoints", "https,other-https"),
-    ("/traefik/tls/2/certificate/certfile", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"),
-    ("/traefik/tls/2/certificate/keyfile", "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----"),
+    (
+        "/traefik/tls/2/certificate/certfile",
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+    ),
+    (
+        "/traefik/tls/2/certificate/keyfile",
+        "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+    ),
     ("/traefik/loglevel", "DEBUG"),
     ("/traefik/defaultentrypoints/0", "http"),
     ("/traefik/entrypoints/http/address", ":80"),
@@ -112,7 +145,12 @@ fn the_v1_documentation_example_decodes() {
     assert_eq!(c.tls[0].entry_points, ["https"]);
     assert_eq!(c.tls[0].certificate.cert_file, "path/to/your.cert");
     assert_eq!(c.tls[1].entry_points, ["https", "other-https"]);
-    assert!(c.tls[1].certificate.key_file.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+    assert!(
+        c.tls[1]
+            .certificate
+            .key_file
+            .starts_with("-----BEGIN PRIVATE KEY-----\n")
+    );
 
     // Same store, Consul's spelling: no leading slash, folder keys with empty values.
     let mut consul: Vec<(String, Vec<u8>)> = pairs(DOCS_EXAMPLE)
@@ -139,36 +177,66 @@ fn every_frontend_middleware_and_backend_setting_decodes() {
         ("/traefik/backends/b/servers/s/url", "http://10.0.0.1:8080"),
         ("/traefik/backends/b/loadbalancer/sticky", "false"),
         ("/traefik/backends/b/loadbalancer/stickiness", "true"),
-        ("/traefik/backends/b/loadbalancer/stickiness/cookiename", "my_cookie"),
+        (
+            "/traefik/backends/b/loadbalancer/stickiness/cookiename",
+            "my_cookie",
+        ),
         ("/traefik/backends/b/loadbalancer/stickiness/secure", "T"),
         ("/traefik/backends/b/loadbalancer/stickiness/httponly", "1"),
-        ("/traefik/backends/b/loadbalancer/stickiness/samesite", "lax"),
-        ("/traefik/backends/b/responseforwarding/flushinterval", "100ms"),
+        (
+            "/traefik/backends/b/loadbalancer/stickiness/samesite",
+            "lax",
+        ),
+        (
+            "/traefik/backends/b/responseforwarding/flushinterval",
+            "100ms",
+        ),
         ("/traefik/backends/b/healthcheck/path", "/health"),
         ("/traefik/backends/b/healthcheck/scheme", "https"),
         ("/traefik/backends/b/healthcheck/port", "8443"),
         ("/traefik/backends/b/healthcheck/interval", "5s"),
-        ("/traefik/backends/b/healthcheck/hostname", "internal.example"),
+        (
+            "/traefik/backends/b/healthcheck/hostname",
+            "internal.example",
+        ),
         ("/traefik/backends/b/healthcheck/headers/X-Probe", "kv"),
-        ("/traefik/backends/b/buffering/maxrequestbodybytes", "1048576"),
+        (
+            "/traefik/backends/b/buffering/maxrequestbodybytes",
+            "1048576",
+        ),
         ("/traefik/backends/b/buffering/memrequestbodybytes", "2048"),
-        ("/traefik/backends/b/buffering/maxresponsebodybytes", "2097152"),
+        (
+            "/traefik/backends/b/buffering/maxresponsebodybytes",
+            "2097152",
+        ),
         ("/traefik/backends/b/buffering/memresponsebodybytes", "4096"),
-        ("/traefik/backends/b/buffering/retryexpression", "IsNetworkError() && Attempts() <= 2"),
+        (
+            "/traefik/backends/b/buffering/retryexpression",
+            "IsNetworkError() && Attempts() <= 2",
+        ),
         ("/traefik/backends/err/servers/s/url", "http://10.0.0.9"),
         ("/traefik/frontends/f/backend", "b"),
-        ("/traefik/frontends/f/routes/host/rule", "Host:app.example.com"),
+        (
+            "/traefik/frontends/f/routes/host/rule",
+            "Host:app.example.com",
+        ),
         ("/traefik/frontends/f/routes/path/rule", "PathPrefix:/api"),
         ("/traefik/frontends/f/passhostheader", "false"),
         ("/traefik/frontends/f/passtlscert", "true"),
         ("/traefik/frontends/f/basicauth", "old:$apr1$x$y"),
-        ("/traefik/frontends/f/whitelist/sourcerange", "10.0.0.0/8, 192.168.1.7"),
+        (
+            "/traefik/frontends/f/whitelist/sourcerange",
+            "10.0.0.0/8, 192.168.1.7",
+        ),
         ("/traefik/frontends/f/whitelist/usexforwardedfor", "true"),
         ("/traefik/frontends/f/redirect/regex", "^http://(.*)"),
         ("/traefik/frontends/f/redirect/replacement", "https://$1"),
         ("/traefik/frontends/f/redirect/permanent", "true"),
         ("/traefik/frontends/f/errors/network/backend", "err"),
-        ("/traefik/frontends/f/errors/network/query", "/{status}.html"),
+        (
+            "/traefik/frontends/f/errors/network/query",
+            "/{status}.html",
+        ),
         ("/traefik/frontends/f/errors/network/status", "500-599,404"),
         ("/traefik/frontends/f/ratelimit/extractorfunc", "client.ip"),
         ("/traefik/frontends/f/ratelimit/rateset/fast/period", "10s"),
@@ -176,11 +244,26 @@ fn every_frontend_middleware_and_backend_setting_decodes() {
         ("/traefik/frontends/f/ratelimit/rateset/fast/burst", "200"),
         ("/traefik/frontends/f/ratelimit/rateset/slow/period", "3"),
         ("/traefik/frontends/f/ratelimit/rateset/slow/average", "5"),
-        ("/traefik/frontends/f/headers/customrequestheaders/X-Script-Name", "test"),
-        ("/traefik/frontends/f/headers/customresponseheaders/X-Custom-Response-Header", "True"),
-        ("/traefik/frontends/f/headers/sslproxyheaders/X-Forwarded-Proto", "https"),
-        ("/traefik/frontends/f/headers/allowedhosts", "app.example.com,www.example.com"),
-        ("/traefik/frontends/f/headers/hostsproxyheaders/0", "X-Forwarded-Host"),
+        (
+            "/traefik/frontends/f/headers/customrequestheaders/X-Script-Name",
+            "test",
+        ),
+        (
+            "/traefik/frontends/f/headers/customresponseheaders/X-Custom-Response-Header",
+            "True",
+        ),
+        (
+            "/traefik/frontends/f/headers/sslproxyheaders/X-Forwarded-Proto",
+            "https",
+        ),
+        (
+            "/traefik/frontends/f/headers/allowedhosts",
+            "app.example.com,www.example.com",
+        ),
+        (
+            "/traefik/frontends/f/headers/hostsproxyheaders/0",
+            "X-Forwarded-Host",
+        ),
         ("/traefik/frontends/f/headers/sslredirect", "true"),
         ("/traefik/frontends/f/headers/ssltemporaryredirect", "false"),
         ("/traefik/frontends/f/headers/sslhost", "secure.example.com"),
@@ -190,46 +273,106 @@ fn every_frontend_middleware_and_backend_setting_decodes() {
         ("/traefik/frontends/f/headers/stspreload", "true"),
         ("/traefik/frontends/f/headers/forcestsheader", "true"),
         ("/traefik/frontends/f/headers/framedeny", "true"),
-        ("/traefik/frontends/f/headers/customframeoptionsvalue", "SAMEORIGIN"),
+        (
+            "/traefik/frontends/f/headers/customframeoptionsvalue",
+            "SAMEORIGIN",
+        ),
         ("/traefik/frontends/f/headers/contenttypenosniff", "true"),
         ("/traefik/frontends/f/headers/browserxssfilter", "true"),
-        ("/traefik/frontends/f/headers/custombrowserxssvalue", "1; report=/xss"),
-        ("/traefik/frontends/f/headers/contentsecuritypolicy", "default-src 'self'"),
+        (
+            "/traefik/frontends/f/headers/custombrowserxssvalue",
+            "1; report=/xss",
+        ),
+        (
+            "/traefik/frontends/f/headers/contentsecuritypolicy",
+            "default-src 'self'",
+        ),
         ("/traefik/frontends/f/headers/publickey", "pin-sha256=\"x\""),
         ("/traefik/frontends/f/headers/referrerpolicy", "same-origin"),
         ("/traefik/frontends/f/headers/isdevelopment", "false"),
         ("/traefik/frontends/f/passTLSClientCert/pem", "true"),
-        ("/traefik/frontends/f/passTLSClientCert/infos/notBefore", "true"),
-        ("/traefik/frontends/f/passTLSClientCert/infos/notAfter", "false"),
+        (
+            "/traefik/frontends/f/passTLSClientCert/infos/notBefore",
+            "true",
+        ),
+        (
+            "/traefik/frontends/f/passTLSClientCert/infos/notAfter",
+            "false",
+        ),
         ("/traefik/frontends/f/passTLSClientCert/infos/sans", "true"),
-        ("/traefik/frontends/f/passTLSClientCert/infos/subject/commonName", "true"),
-        ("/traefik/frontends/f/passTLSClientCert/infos/subject/country", "true"),
-        ("/traefik/frontends/f/passTLSClientCert/infos/subject/serialNumber", "true"),
-        ("/traefik/frontends/f/passTLSClientCert/infos/issuer/domainComponent", "true"),
-        ("/traefik/frontends/f/passTLSClientCert/infos/issuer/organization", "true"),
-        ("/traefik/frontends/f/passTLSClientCert/infos/issuer/province", "true"),
-        ("/traefik/frontends/f/passTLSClientCert/infos/issuer/locality", "true"),
+        (
+            "/traefik/frontends/f/passTLSClientCert/infos/subject/commonName",
+            "true",
+        ),
+        (
+            "/traefik/frontends/f/passTLSClientCert/infos/subject/country",
+            "true",
+        ),
+        (
+            "/traefik/frontends/f/passTLSClientCert/infos/subject/serialNumber",
+            "true",
+        ),
+        (
+            "/traefik/frontends/f/passTLSClientCert/infos/issuer/domainComponent",
+            "true",
+        ),
+        (
+            "/traefik/frontends/f/passTLSClientCert/infos/issuer/organization",
+            "true",
+        ),
+        (
+            "/traefik/frontends/f/passTLSClientCert/infos/issuer/province",
+            "true",
+        ),
+        (
+            "/traefik/frontends/f/passTLSClientCert/infos/issuer/locality",
+            "true",
+        ),
         ("/traefik/frontends/g/backend", "b"),
         ("/traefik/frontends/g/routes/r/rule", "Path:/login"),
         ("/traefik/frontends/g/auth/headerfield", "X-WebAuth-User"),
-        ("/traefik/frontends/g/auth/basic/users/0", "test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/"),
-        ("/traefik/frontends/g/auth/basic/users/1", "test2:$apr1$d9hr9HBB$4HxwgUir3HP4EsggP/QNo0"),
-        ("/traefik/frontends/g/auth/basic/usersfile", "/etc/traefik/users"),
+        (
+            "/traefik/frontends/g/auth/basic/users/0",
+            "test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/",
+        ),
+        (
+            "/traefik/frontends/g/auth/basic/users/1",
+            "test2:$apr1$d9hr9HBB$4HxwgUir3HP4EsggP/QNo0",
+        ),
+        (
+            "/traefik/frontends/g/auth/basic/usersfile",
+            "/etc/traefik/users",
+        ),
         ("/traefik/frontends/g/auth/basic/removeheader", "true"),
         ("/traefik/frontends/h/backend", "b"),
         ("/traefik/frontends/h/routes/r/rule", "Path:/x"),
         ("/traefik/frontends/h/redirect/entrypoint", "https"),
-        ("/traefik/frontends/h/auth/forward/address", "https://auth.example/check"),
-        ("/traefik/frontends/h/auth/forward/trustforwardheader", "true"),
-        ("/traefik/frontends/h/auth/forward/authresponseheaders", "X-Auth-User,X-Secret"),
+        (
+            "/traefik/frontends/h/auth/forward/address",
+            "https://auth.example/check",
+        ),
+        (
+            "/traefik/frontends/h/auth/forward/trustforwardheader",
+            "true",
+        ),
+        (
+            "/traefik/frontends/h/auth/forward/authresponseheaders",
+            "X-Auth-User,X-Secret",
+        ),
         ("/traefik/frontends/h/auth/forward/tls/ca", "/ca.pem"),
         ("/traefik/frontends/h/auth/forward/tls/caoptional", "true"),
         ("/traefik/frontends/h/auth/forward/tls/cert", "/cert.pem"),
         ("/traefik/frontends/h/auth/forward/tls/key", "/key.pem"),
-        ("/traefik/frontends/h/auth/forward/tls/insecureskipverify", "true"),
+        (
+            "/traefik/frontends/h/auth/forward/tls/insecureskipverify",
+            "true",
+        ),
         ("/traefik/frontends/i/backend", "b"),
         ("/traefik/frontends/i/routes/r/rule", "Path:/digest"),
-        ("/traefik/frontends/i/auth/digest/users", "u:realm:5f4dcc3b5aa765d61d8327deb882cf99"),
+        (
+            "/traefik/frontends/i/auth/digest/users",
+            "u:realm:5f4dcc3b5aa765d61d8327deb882cf99",
+        ),
         ("/traefik/frontends/i/auth/digest/removeheader", "false"),
     ]);
     let d = decode("/traefik", &store);
@@ -389,7 +532,13 @@ fn every_frontend_middleware_and_backend_setting_decodes() {
             auth_response_headers: vec!["X-Auth-User".into(), "X-Secret".into()],
         })
     );
-    let digest = c.frontends["i"].auth.as_ref().unwrap().digest.as_ref().unwrap();
+    let digest = c.frontends["i"]
+        .auth
+        .as_ref()
+        .unwrap()
+        .digest
+        .as_ref()
+        .unwrap();
     assert_eq!(digest.users, ["u:realm:5f4dcc3b5aa765d61d8327deb882cf99"]);
 
     // And what the store describes is valid as a whole.
@@ -405,9 +554,17 @@ fn every_frontend_middleware_and_backend_setting_decodes() {
 #[test]
 fn lists_are_csv_or_indexed_sub_keys_in_numeric_order() {
     let mut list: Vec<(String, String)> = (0..12)
-        .map(|i| (format!("/traefik/frontends/a/entrypoints/{i}"), format!("ep{i}")))
+        .map(|i| {
+            (
+                format!("/traefik/frontends/a/entrypoints/{i}"),
+                format!("ep{i}"),
+            )
+        })
         .collect();
-    list.push(("/traefik/frontends/b/entrypoints".into(), " http , ,https,".into()));
+    list.push((
+        "/traefik/frontends/b/entrypoints".into(),
+        " http , ,https,".into(),
+    ));
     // Both forms at once (Consul can): the CSV value wins, the sub-keys are named.
     list.push(("/traefik/frontends/c/entrypoints".into(), "http".into()));
     list.push(("/traefik/frontends/c/entrypoints/0".into(), "https".into()));
@@ -451,8 +608,14 @@ fn layout_names_ignore_case_and_user_names_keep_it() {
             ("traefik/backends/Web/LoadBalancer/Method", "drr"),
             ("traefik/backends/web/servers/s1/url", "http://b"),
             ("traefik/frontends/F/passHostHeader", "False"),
-            ("traefik/frontends/F/Headers/CustomRequestHeaders/x-lower-case", "1"),
-            ("TRAEFIK/backends/other/servers/s/url", "http://not-our-prefix"),
+            (
+                "traefik/frontends/F/Headers/CustomRequestHeaders/x-lower-case",
+                "1",
+            ),
+            (
+                "TRAEFIK/backends/other/servers/s/url",
+                "http://not-our-prefix",
+            ),
         ]),
     );
     assert!(d.problems.is_empty(), "{:?}", lines(&d.problems));
@@ -524,7 +687,10 @@ fn a_bad_value_skips_exactly_its_item_and_names_the_key() {
     assert!(d.warnings().is_empty(), "{:?}", d.warnings());
     let c = &d.configuration;
     assert_eq!(c.backends.keys().collect::<Vec<_>>(), ["b1"]);
-    assert_eq!(c.backends["b1"].servers.keys().collect::<Vec<_>>(), ["good"]);
+    assert_eq!(
+        c.backends["b1"].servers.keys().collect::<Vec<_>>(),
+        ["good"]
+    );
     assert_eq!(c.frontends.keys().collect::<Vec<_>>(), ["ok"]);
     assert_eq!(c.frontends["ok"].priority, 7);
     assert_eq!(c.tls.len(), 1);
@@ -551,7 +717,10 @@ fn unknown_keys_are_named_and_static_keys_left_alone() {
             ("/traefik/frontends/f/routes/empty/rule", ""),
             ("/traefik/frontends/f/routes/r/rule/deeper", "x"),
             ("/traefik/frontends/f/headerz/framedeny", "true"),
-            ("/traefik/frontends/f/redirect/entrypoint/a/b/c/d/e/f/g/h", "x"),
+            (
+                "/traefik/frontends/f/redirect/entrypoint/a/b/c/d/e/f/g/h",
+                "x",
+            ),
             // Static configuration and the alias: not the decoder's business.
             ("/traefik/entrypoints/http/address", ":80"),
             ("/traefik/alias", "/elsewhere"),
@@ -631,7 +800,11 @@ fn semantic_problems_found_later_are_named_by_their_key() {
     let err = crate::rule::parse(rule).unwrap_err();
     let shown = d
         .locations
-        .diagnostic("/traefik", &["frontends", "f2", "routes", "r", "rule"], err.to_string())
+        .diagnostic(
+            "/traefik",
+            &["frontends", "f2", "routes", "r", "rule"],
+            err.to_string(),
+        )
         .to_string();
     assert!(
         shown.starts_with("/traefik/frontends/f2/routes/r/rule: "),
@@ -662,12 +835,30 @@ fn the_alias_names_the_prefix_to_read() {
     let store = pairs(&[
         ("/traefik/alias", "/traefik_configurations/2"),
         ("/traefik/backends/old/servers/s/url", "http://0"),
-        ("/traefik_configurations/1/backends/backend1/servers/server1/url", "http://172.17.0.2:80"),
-        ("/traefik_configurations/1/backends/backend1/servers/server1/weight", "10"),
-        ("/traefik_configurations/2/backends/backend1/servers/server1/url", "http://172.17.0.3:80"),
-        ("/traefik_configurations/2/backends/backend1/servers/server1/weight", "5"),
-        ("/traefik_configurations/2/backends/backend1/servers/server2/url", "http://172.17.0.4:80"),
-        ("/traefik_configurations/2/backends/backend1/servers/server2/weight", "5"),
+        (
+            "/traefik_configurations/1/backends/backend1/servers/server1/url",
+            "http://172.17.0.2:80",
+        ),
+        (
+            "/traefik_configurations/1/backends/backend1/servers/server1/weight",
+            "10",
+        ),
+        (
+            "/traefik_configurations/2/backends/backend1/servers/server1/url",
+            "http://172.17.0.3:80",
+        ),
+        (
+            "/traefik_configurations/2/backends/backend1/servers/server1/weight",
+            "5",
+        ),
+        (
+            "/traefik_configurations/2/backends/backend1/servers/server2/url",
+            "http://172.17.0.4:80",
+        ),
+        (
+            "/traefik_configurations/2/backends/backend1/servers/server2/weight",
+            "5",
+        ),
     ]);
     let alias = store
         .iter()
@@ -676,7 +867,10 @@ fn the_alias_names_the_prefix_to_read() {
     let prefix = alias_target("/traefik", alias).unwrap();
     let d = decode(&prefix, &store);
     assert!(d.problems.is_empty());
-    assert_eq!(d.configuration.backends.keys().collect::<Vec<_>>(), ["backend1"]);
+    assert_eq!(
+        d.configuration.backends.keys().collect::<Vec<_>>(),
+        ["backend1"]
+    );
     let servers = &d.configuration.backends["backend1"].servers;
     assert_eq!(servers["server1"], server("http://172.17.0.3:80", 5));
     assert_eq!(servers["server2"], server("http://172.17.0.4:80", 5));
@@ -686,14 +880,35 @@ fn the_alias_names_the_prefix_to_read() {
 fn a_big_store_decodes_in_one_pass() {
     let mut store = Vec::new();
     for i in 0..10_000 {
-        store.push((format!("/traefik/backends/b{i}/servers/s/url"), b"http://a".to_vec()));
-        store.push((format!("/traefik/backends/b{i}/servers/s/weight"), b"2".to_vec()));
-        store.push((format!("/traefik/frontends/f{i}/backend"), format!("b{i}").into_bytes()));
-        store.push((format!("/traefik/frontends/f{i}/routes/r/rule"), b"Path:/".to_vec()));
-        store.push((format!("/traefik/frontends/f{i}/entrypoints/{i}"), b"http".to_vec()));
+        store.push((
+            format!("/traefik/backends/b{i}/servers/s/url"),
+            b"http://a".to_vec(),
+        ));
+        store.push((
+            format!("/traefik/backends/b{i}/servers/s/weight"),
+            b"2".to_vec(),
+        ));
+        store.push((
+            format!("/traefik/frontends/f{i}/backend"),
+            format!("b{i}").into_bytes(),
+        ));
+        store.push((
+            format!("/traefik/frontends/f{i}/routes/r/rule"),
+            b"Path:/".to_vec(),
+        ));
+        store.push((
+            format!("/traefik/frontends/f{i}/entrypoints/{i}"),
+            b"http".to_vec(),
+        ));
     }
-    store.push(("/traefik/frontends/huge/backend".into(), vec![b'x'; 4 << 20]));
-    store.push(("/traefik/backends/long/servers/s/weight".into(), vec![b'9'; 1 << 20]));
+    store.push((
+        "/traefik/frontends/huge/backend".into(),
+        vec![b'x'; 4 << 20],
+    ));
+    store.push((
+        "/traefik/backends/long/servers/s/weight".into(),
+        vec![b'9'; 1 << 20],
+    ));
     let start = std::time::Instant::now();
     let d = decode("/traefik", &store);
     assert!(start.elapsed() < std::time::Duration::from_secs(20));
@@ -701,7 +916,12 @@ fn a_big_store_decodes_in_one_pass() {
     assert_eq!(d.configuration.backends.len(), 10_001);
     assert!(d.configuration.backends["long"].servers.is_empty());
     assert_eq!(d.configuration.frontends.len(), 10_001);
-    assert_eq!(d.problems.len(), 1, "{:?}", d.problems.iter().map(|p| &p.key).collect::<Vec<_>>());
+    assert_eq!(
+        d.problems.len(),
+        1,
+        "{:?}",
+        d.problems.iter().map(|p| &p.key).collect::<Vec<_>>()
+    );
     // A huge value is quoted cut short.
     assert!(d.problems.iter().all(|p| p.message.len() < 200));
 }
@@ -752,13 +972,16 @@ mod round_trip {
                 same_site,
             },
         );
-        let lb = (maybe_text(), any::<bool>(), proptest::option::of(stickiness)).prop_map(
-            |(method, sticky, stickiness)| LoadBalancer {
+        let lb = (
+            maybe_text(),
+            any::<bool>(),
+            proptest::option::of(stickiness),
+        )
+            .prop_map(|(method, sticky, stickiness)| LoadBalancer {
                 method,
                 sticky,
                 stickiness,
-            },
-        );
+            });
         let hc = (
             maybe_text(),
             text(),
@@ -767,39 +990,50 @@ mod round_trip {
             maybe_text(),
             map(),
         )
-            .prop_map(|(scheme, path, port, interval, hostname, headers)| HealthCheck {
-                scheme,
-                path,
-                port,
-                interval,
-                hostname,
-                headers,
+            .prop_map(
+                |(scheme, path, port, interval, hostname, headers)| HealthCheck {
+                    scheme,
+                    path,
+                    port,
+                    interval,
+                    hostname,
+                    headers,
+                },
+            );
+        let buffering =
+            (any::<[i64; 4]>(), maybe_text()).prop_map(|(n, retry_expression)| Buffering {
+                max_request_body_bytes: n[0],
+                mem_request_body_bytes: n[1],
+                max_response_body_bytes: n[2],
+                mem_response_body_bytes: n[3],
+                retry_expression,
             });
-        let buffering = (any::<[i64; 4]>(), maybe_text()).prop_map(|(n, retry_expression)| Buffering {
-            max_request_body_bytes: n[0],
-            mem_request_body_bytes: n[1],
-            max_response_body_bytes: n[2],
-            mem_response_body_bytes: n[3],
-            retry_expression,
-        });
         (
             btree_map(name(), server, 1..3),
             proptest::option::of(lb),
             proptest::option::of(text().prop_map(|expression| CircuitBreaker { expression })),
             proptest::option::of(hc),
-            proptest::option::of((any::<i64>(), maybe_text()).prop_map(|(amount, extractor_func)| {
-                MaxConn {
+            proptest::option::of((any::<i64>(), maybe_text()).prop_map(
+                |(amount, extractor_func)| MaxConn {
                     amount,
                     extractor_func,
-                }
-            })),
+                },
+            )),
             proptest::option::of(buffering),
             proptest::option::of(duration().prop_map(|d| ResponseForwarding {
                 flush_interval: Some(d),
             })),
         )
             .prop_map(
-                |(servers, load_balancer, circuit_breaker, health_check, max_conn, buffering, response_forwarding)| Backend {
+                |(
+                    servers,
+                    load_balancer,
+                    circuit_breaker,
+                    health_check,
+                    max_conn,
+                    buffering,
+                    response_forwarding,
+                )| Backend {
                     servers,
                     load_balancer,
                     circuit_breaker,
@@ -813,34 +1047,54 @@ mod round_trip {
 
     fn headers() -> impl Strategy<Value = Headers> {
         (
-            (map(), map(), map(), texts(), texts(), maybe_text(), maybe_text()),
-            (maybe_text(), maybe_text(), maybe_text(), maybe_text(), any::<i64>()),
+            (
+                map(),
+                map(),
+                map(),
+                texts(),
+                texts(),
+                maybe_text(),
+                maybe_text(),
+            ),
+            (
+                maybe_text(),
+                maybe_text(),
+                maybe_text(),
+                maybe_text(),
+                any::<i64>(),
+            ),
             any::<[bool; 10]>(),
         )
-            .prop_map(|((req, resp, ssl, allowed, proxy, ssl_host, frame), (xss, csp, pk, referrer, sts), b)| Headers {
-                custom_request_headers: req,
-                custom_response_headers: resp,
-                allowed_hosts: allowed,
-                hosts_proxy_headers: proxy,
-                ssl_redirect: b[0],
-                ssl_temporary_redirect: b[1],
-                ssl_host,
-                ssl_force_host: b[2],
-                ssl_proxy_headers: ssl,
-                sts_seconds: sts,
-                sts_include_subdomains: b[3],
-                sts_preload: b[4],
-                force_sts_header: b[5],
-                frame_deny: b[6],
-                custom_frame_options_value: frame,
-                content_type_nosniff: b[7],
-                browser_xss_filter: b[8],
-                custom_browser_xss_value: xss,
-                content_security_policy: csp,
-                public_key: pk,
-                referrer_policy: referrer,
-                is_development: b[9],
-            })
+            .prop_map(
+                |(
+                    (req, resp, ssl, allowed, proxy, ssl_host, frame),
+                    (xss, csp, pk, referrer, sts),
+                    b,
+                )| Headers {
+                    custom_request_headers: req,
+                    custom_response_headers: resp,
+                    allowed_hosts: allowed,
+                    hosts_proxy_headers: proxy,
+                    ssl_redirect: b[0],
+                    ssl_temporary_redirect: b[1],
+                    ssl_host,
+                    ssl_force_host: b[2],
+                    ssl_proxy_headers: ssl,
+                    sts_seconds: sts,
+                    sts_include_subdomains: b[3],
+                    sts_preload: b[4],
+                    force_sts_header: b[5],
+                    frame_deny: b[6],
+                    custom_frame_options_value: frame,
+                    content_type_nosniff: b[7],
+                    browser_xss_filter: b[8],
+                    custom_browser_xss_value: xss,
+                    content_security_policy: csp,
+                    public_key: pk,
+                    referrer_policy: referrer,
+                    is_development: b[9],
+                },
+            )
     }
 
     fn auth() -> impl Strategy<Value = Auth> {
@@ -853,23 +1107,36 @@ mod round_trip {
                 }
             })
         };
-        let tls = (maybe_text(), any::<bool>(), maybe_text(), maybe_text(), any::<bool>()).prop_map(
-            |(ca, ca_optional, cert, key, insecure_skip_verify)| ClientTls {
-                ca,
-                ca_optional,
-                cert,
-                key,
-                insecure_skip_verify,
-            },
-        );
-        let forward = (maybe_text(), proptest::option::of(tls), any::<bool>(), texts()).prop_map(
-            |(address, tls, trust_forward_header, auth_response_headers)| Forward {
-                address,
-                tls,
-                trust_forward_header,
-                auth_response_headers,
-            },
-        );
+        let tls = (
+            maybe_text(),
+            any::<bool>(),
+            maybe_text(),
+            maybe_text(),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(ca, ca_optional, cert, key, insecure_skip_verify)| ClientTls {
+                    ca,
+                    ca_optional,
+                    cert,
+                    key,
+                    insecure_skip_verify,
+                },
+            );
+        let forward = (
+            maybe_text(),
+            proptest::option::of(tls),
+            any::<bool>(),
+            texts(),
+        )
+            .prop_map(
+                |(address, tls, trust_forward_header, auth_response_headers)| Forward {
+                    address,
+                    tls,
+                    trust_forward_header,
+                    auth_response_headers,
+                },
+            );
         (
             proptest::option::of(users()),
             proptest::option::of(users()),
@@ -897,7 +1164,11 @@ mod round_trip {
     }
 
     fn frontend() -> impl Strategy<Value = Frontend> {
-        let infos = (any::<[bool; 3]>(), proptest::option::of(dn()), proptest::option::of(dn()))
+        let infos = (
+            any::<[bool; 3]>(),
+            proptest::option::of(dn()),
+            proptest::option::of(dn()),
+        )
             .prop_map(|(b, subject, issuer)| TlsClientCertInfos {
                 not_before: b[0],
                 not_after: b[1],
@@ -907,12 +1178,13 @@ mod round_trip {
             });
         let pass = (any::<bool>(), proptest::option::of(infos))
             .prop_map(|(pem, infos)| PassTlsClientCert { pem, infos });
-        let white_list = (texts(), any::<bool>()).prop_map(|(source_range, use_x_forwarded_for)| {
-            crate::WhiteList {
-                source_range,
-                use_x_forwarded_for,
-            }
-        });
+        let white_list =
+            (texts(), any::<bool>()).prop_map(|(source_range, use_x_forwarded_for)| {
+                crate::WhiteList {
+                    source_range,
+                    use_x_forwarded_for,
+                }
+            });
         let redirect = (maybe_text(), maybe_text(), maybe_text(), any::<bool>()).prop_map(
             |(entry_point, regex, replacement, permanent)| Redirect {
                 entry_point,
@@ -921,25 +1193,31 @@ mod round_trip {
                 permanent,
             },
         );
-        let rate_set = (proptest::option::of(duration()), any::<i64>(), any::<i64>())
-            .prop_map(|(period, average, burst)| RateSet {
+        let rate_set = (proptest::option::of(duration()), any::<i64>(), any::<i64>()).prop_map(
+            |(period, average, burst)| RateSet {
                 period,
                 average,
                 burst,
-            });
-        let rate_limit = (text(), btree_map(name(), rate_set, 0..3)).prop_map(
-            |(extractor_func, rate_set)| RateLimit {
-                extractor_func,
-                rate_set,
             },
         );
+        let rate_limit =
+            (text(), btree_map(name(), rate_set, 0..3)).prop_map(|(extractor_func, rate_set)| {
+                RateLimit {
+                    extractor_func,
+                    rate_set,
+                }
+            });
         let page = (texts(), text(), maybe_text()).prop_map(|(status, backend, query)| ErrorPage {
             status,
             backend,
             query,
         });
         (
-            (texts(), maybe_text(), btree_map(name(), text().prop_map(|rule| Route { rule }), 0..3)),
+            (
+                texts(),
+                maybe_text(),
+                btree_map(name(), text().prop_map(|rule| Route { rule }), 0..3),
+            ),
             (any::<bool>(), any::<bool>(), any::<i64>(), texts()),
             proptest::option::of(pass),
             proptest::option::of(white_list),
@@ -950,7 +1228,17 @@ mod round_trip {
             proptest::option::of(auth()),
         )
             .prop_map(
-                |((entry_points, backend, routes), (pass_host_header, pass_tls_cert, priority, basic_auth), pass_tls_client_cert, white_list, headers, redirect, rate_limit, errors, auth)| Frontend {
+                |(
+                    (entry_points, backend, routes),
+                    (pass_host_header, pass_tls_cert, priority, basic_auth),
+                    pass_tls_client_cert,
+                    white_list,
+                    headers,
+                    redirect,
+                    rate_limit,
+                    errors,
+                    auth,
+                )| Frontend {
                     entry_points,
                     backend,
                     routes,
@@ -971,15 +1259,16 @@ mod round_trip {
     }
 
     fn configuration() -> impl Strategy<Value = Configuration> {
-        let tls = (texts(), text(), maybe_text()).prop_map(|(entry_points, cert_file, key_file)| {
-            TlsConfiguration {
-                entry_points,
-                certificate: Certificate {
-                    cert_file,
-                    key_file,
-                },
-            }
-        });
+        let tls =
+            (texts(), text(), maybe_text()).prop_map(|(entry_points, cert_file, key_file)| {
+                TlsConfiguration {
+                    entry_points,
+                    certificate: Certificate {
+                        cert_file,
+                        key_file,
+                    },
+                }
+            });
         (
             btree_map(name(), backend(), 0..3),
             btree_map(name(), frontend(), 0..3),

@@ -46,7 +46,10 @@ pub(super) fn decode(
         }
     }
     if tls.certificate.cert_file.is_empty() && tls.certificate.key_file.is_empty() {
-        w.error(&node.key, "no certificate/certfile and no certificate/keyfile");
+        w.error(
+            &node.key,
+            "no certificate/certfile and no certificate/keyfile",
+        );
     }
     if w.skip_if_failed(mark, &format!("certificate {name}")) {
         return None;

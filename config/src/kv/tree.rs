@@ -54,9 +54,7 @@ pub(super) fn build<'a>(prefix: &str, pairs: &'a [(String, Vec<u8>)], w: &mut Wa
                 break;
             }
         }
-        if parts.len() <= prefix.len()
-            || parts.iter().zip(&prefix).any(|((seg, _), p)| seg != p)
-        {
+        if parts.len() <= prefix.len() || parts.iter().zip(&prefix).any(|((seg, _), p)| seg != p) {
             continue;
         }
         let rest = &parts[prefix.len()..];
