@@ -124,3 +124,43 @@ async fn upgraded_connections_tunnel_both_ways() {
     let head = read_head(&mut s).await;
     assert!(head.starts_with("HTTP/1.1 401"), "{head}");
 }
+
+/// An upgrade retried after a failure to connect still tunnels: the replay gets the
+/// client's side of the upgrade (hyper's `OnUpgrade`, in the request's extensions) as
+/// the first attempt did, although retry keeps only some extensions for a replay.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_upgrade_still_tunnels() {
+    let backend = upgrade_backend().await;
+    let dead = free_port();
+    let port = free_port();
+    let trafik = Trafik::start(&format!(
+        "[entryPoints.http]\naddress = \"127.0.0.1:{port}\"\n[retry]\n[file]\n\
+         [backends.ws.servers.dead]\nurl = \"http://127.0.0.1:{dead}\"\n\
+         [backends.ws.servers.live]\nurl = \"http://{backend}\"\n\
+         [frontends.ws]\nbackend = \"ws\"\n[frontends.ws.routes.r]\nrule = \"PathPrefix:/\"\n"
+    ));
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{port}/private"), 401)
+        .await;
+
+    // Round robin over the two: of two handshakes in a row, at least one is sent to the
+    // dead server first and replayed to the live one.
+    for i in 0..2 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        s.write_all(
+            b"GET /ws HTTP/1.1\r\nHost: chat.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let head = read_head(&mut s).await;
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        let msg = format!("message {i}");
+        s.write_all(msg.as_bytes()).await.unwrap();
+        let mut back = vec![0u8; msg.len()];
+        tokio::time::timeout(std::time::Duration::from_secs(10), s.read_exact(&mut back))
+            .await
+            .expect("the tunnel answers")
+            .unwrap_or_else(|e| panic!("handshake {i}: the tunnel broke: {e}\n{}", trafik.logs()));
+        assert_eq!(back, msg.to_ascii_uppercase().as_bytes());
+    }
+}

@@ -10,7 +10,7 @@ use http_body::{Body, Frame};
 use http_body_util::channel::Channel;
 use http_body_util::{BodyExt, Full};
 use tower::{Layer, Service, ServiceExt, service_fn};
-use trafik_middleware::retry::{ReplayBody, RetryAttempts, RetryLayer};
+use trafik_middleware::retry::{Only, ReplayBody, RetryAttempts, RetryLayer};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Fail {
@@ -242,6 +242,55 @@ async fn the_body_head_and_extensions_are_sent_again_identically() {
         assert_eq!(call.2.as_ref().unwrap(), "kept");
         assert_eq!(call.3, Some(Tag(7)));
     }
+}
+
+/// With `keep_extensions`, a replay gets what the policy kept, and the first attempt
+/// still gets the request's own extensions, all of them.
+#[tokio::test]
+async fn a_replay_gets_only_the_extensions_kept() {
+    #[derive(Clone)]
+    struct Other;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let inner = {
+        let seen = seen.clone();
+        service_fn(move |req: Req<Full<Bytes>>| {
+            let seen = seen.clone();
+            async move {
+                let extensions = req.extensions();
+                let mut seen = seen.lock().unwrap();
+                seen.push((
+                    extensions.get::<Tag>().copied(),
+                    extensions.get::<Other>().is_some(),
+                ));
+                if seen.len() < 3 {
+                    Err(Fail::Refused)
+                } else {
+                    Ok(Response::new(String::new()))
+                }
+            }
+        })
+    };
+    let mut req = request(Full::new(Bytes::from_static(b"x")));
+    req.extensions_mut().insert(Tag(3));
+    req.extensions_mut().insert(Other);
+    let retry = layer(3).keep_extensions::<Only<Tag>>().layer(inner.clone());
+    let response = retry.oneshot(req).await.unwrap();
+    assert_eq!(response.extensions().get(), Some(&RetryAttempts(3)));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            (Some(Tag(3)), true),
+            (Some(Tag(3)), false),
+            (Some(Tag(3)), false)
+        ]
+    );
+
+    // A request without the extension kept: the replay has none.
+    seen.lock().unwrap().clear();
+    let retry = layer(2).keep_extensions::<Only<Tag>>().layer(inner);
+    let error = retry.oneshot(request(Full::new(Bytes::new()))).await;
+    assert_eq!(error.unwrap_err(), Fail::Refused);
+    assert_eq!(*seen.lock().unwrap(), vec![(None, false), (None, false)]);
 }
 
 #[tokio::test]

@@ -21,19 +21,20 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use http::{Request, Response};
+use http::{Extensions, Request, Response};
+use hyper::upgrade::OnUpgrade;
 use tower::util::{MapRequest, MapResponse, MapResult};
 use tower::{Layer, Service, ServiceExt};
 use trafik_middleware::breaker::{Breaker, BreakerLayer};
 use trafik_middleware::buffer::{BufferedBody, Buffering as BufferingService, BufferingLayer};
 use trafik_middleware::limit::{self, MaxConn, MaxConnLayer};
-use trafik_middleware::retry::{self, Retry, RetryLayer};
+use trafik_middleware::retry::{self, InPlace, Retry};
 
 use super::breakers::Classifier;
 use super::forward::Forward;
 use super::optional::Optional;
 use crate::proxy::{ProxyError, RequestBody, ResponseBody};
-use crate::request_context::ClientKey;
+use crate::request_context::{ClientKey, RequestContext};
 
 type Req = Request<RequestBody>;
 type Res = Response<ResponseBody>;
@@ -42,7 +43,11 @@ type Judge = fn(Result<Res, ProxyError>) -> Result<Res, ProxyError>;
 /// maxConn over the forwarder, if any; the response body holds the permit itself.
 type MaybeLimited = Optional<MaxConn<Forward, ClientKey, limit::InPlace>, Forward>;
 /// Retry over that, if any; the request body holds the replayable copy itself.
-type MaybeRetried = Optional<Retry<MaybeLimited, RetryClassifier, retry::InPlace>, MaybeLimited>;
+type MaybeRetried = Optional<Retry<MaybeLimited, RetryClassifier, InPlace, Kept>, MaybeLimited>;
+/// A retry as trafik builds it: see [`Layers::retry`].
+pub type RetryLayer = retry::RetryLayer<RetryClassifier, InPlace, Kept>;
+/// What retry keeps of a request's extensions for a replay (see [`Layers::retry`]).
+type Kept = ReplayExtensions;
 /// Buffering over that, if any, boxed.
 type MaybeBuffered = Optional<Boxed, MaybeRetried>;
 /// A backend's layers, built: see [the module](self).
@@ -91,6 +96,38 @@ impl Service<Req> for &Boxed {
 
 pub type RetryClassifier = fn(&ProxyError) -> bool;
 
+/// What of a request's extensions retry keeps for a replay: those the layers below it
+/// read, which are the request's [`RequestContext`] (maxConn's `client.ip`, the
+/// forwarder's client and attempts record) and, for an upgrade, the client's side of the
+/// tunnel, which the forwarder takes out of the request (hyper's `OnUpgrade`). Keeping
+/// these two handles, rather than a clone of the extensions map, spares every request
+/// that may be retried a map, its table and a boxed value (about 430 instructions,
+/// benches/README.md), retried or not; a map is made only for an actual replay. A layer
+/// added below retry that reads another extension adds it here.
+pub struct ReplayExtensions;
+
+impl retry::KeepExtensions for ReplayExtensions {
+    type Kept = (Option<RequestContext>, Option<OnUpgrade>);
+
+    fn keep(extensions: &Extensions) -> Self::Kept {
+        (
+            extensions.get::<RequestContext>().cloned(),
+            extensions.get::<OnUpgrade>().cloned(),
+        )
+    }
+
+    fn restore((context, upgrade): &Self::Kept) -> Extensions {
+        let mut extensions = Extensions::new();
+        if let Some(context) = context {
+            extensions.insert(context.clone());
+        }
+        if let Some(upgrade) = upgrade {
+            extensions.insert(upgrade.clone());
+        }
+        extensions
+    }
+}
+
 fn retryable(e: &ProxyError) -> bool {
     e.is_retryable()
 }
@@ -100,7 +137,7 @@ fn retryable(e: &ProxyError) -> bool {
 pub struct Layers {
     pub breaker: Option<BreakerLayer<Classifier>>,
     pub buffering: Option<Buffering>,
-    pub retry: Option<RetryLayer<RetryClassifier, retry::InPlace>>,
+    pub retry: Option<RetryLayer>,
     pub max_conn: Option<MaxConnLayer<ClientKey, limit::InPlace>>,
 }
 
@@ -113,14 +150,17 @@ pub struct Buffering {
 }
 
 impl Layers {
-    /// `attempts` for `[retry]`: 0 means one per server, as v1.
-    pub fn retry(attempts: u32, servers: usize) -> RetryLayer<RetryClassifier, retry::InPlace> {
+    /// `attempts` for `[retry]`: 0 means one per server, as v1. A replay gets only the
+    /// extensions the layers below retry read: see [`ReplayExtensions`].
+    pub fn retry(attempts: u32, servers: usize) -> RetryLayer {
         let attempts = if attempts == 0 {
             servers.max(1) as u32
         } else {
             attempts
         };
-        RetryLayer::new(attempts, retryable as RetryClassifier).in_place()
+        retry::RetryLayer::new(attempts, retryable as RetryClassifier)
+            .in_place()
+            .keep_extensions::<ReplayExtensions>()
     }
 
     pub fn is_empty(&self) -> bool {

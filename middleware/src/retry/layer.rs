@@ -8,27 +8,29 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::header::CONTENT_LENGTH;
-use http::{Extensions, HeaderMap, Method, Request, Response, Uri, Version};
+use http::{HeaderMap, Method, Request, Response, Uri, Version};
 use http_body::Body;
 use tower::{Layer, Service};
 
 use super::body::ReplayBody;
 use super::carry::{Carry, InPlace, Wrapped};
 use super::headers::FlatHeaders;
+use super::keep::{AllExtensions, KeepExtensions};
 use super::{IsRetryable, RetryAttempts};
 
 /// The largest request body kept for replay unless told otherwise (linkerd's bound).
 pub const DEFAULT_MAX_REPLAY_BYTES: usize = 64 * 1024;
 
 /// Layer of [`Retry`]: `attempts` tries in all, retrying the errors `classifier` accepts.
-/// `W` says how the inner service gets the request body (see [`Carry`]).
-pub struct RetryLayer<C, W = Wrapped> {
+/// `W` says how the inner service gets the request body (see [`Carry`]), `K` what of the
+/// request's extensions further attempts get (see [`KeepExtensions`]).
+pub struct RetryLayer<C, W = Wrapped, K = AllExtensions> {
     attempts: u32,
     max_replay_bytes: usize,
     /// Cloned into every retryable request's future: a plain function or a closure that
     /// captures little is the cheap choice.
     classifier: C,
-    carry: PhantomData<fn() -> W>,
+    carry: PhantomData<fn() -> (W, K)>,
 }
 
 impl<C> RetryLayer<C> {
@@ -42,11 +44,13 @@ impl<C> RetryLayer<C> {
             carry: PhantomData,
         }
     }
+}
 
+impl<C, K> RetryLayer<C, Wrapped, K> {
     /// The inner service gets the request's own body type, which then holds the
     /// replayable copy itself (see [`InPlace`]): no request is moved to change its type,
     /// and one that will not be retried passes through untouched.
-    pub fn in_place(self) -> RetryLayer<C, InPlace> {
+    pub fn in_place(self) -> RetryLayer<C, InPlace, K> {
         RetryLayer {
             attempts: self.attempts,
             max_replay_bytes: self.max_replay_bytes,
@@ -57,6 +61,19 @@ impl<C> RetryLayer<C> {
 }
 
 impl<C, W> RetryLayer<C, W> {
+    /// Further attempts get what `K` keeps of the first request's extensions (e.g.
+    /// [`Only`](super::Only) one of them) instead of a clone of them all: see [`KeepExtensions`].
+    pub fn keep_extensions<K: KeepExtensions>(self) -> RetryLayer<C, W, K> {
+        RetryLayer {
+            attempts: self.attempts,
+            max_replay_bytes: self.max_replay_bytes,
+            classifier: self.classifier,
+            carry: PhantomData,
+        }
+    }
+}
+
+impl<C, W, K> RetryLayer<C, W, K> {
     /// The largest request body kept for replay; larger requests are not retried.
     pub fn max_replay_bytes(mut self, bytes: usize) -> Self {
         self.max_replay_bytes = bytes;
@@ -68,7 +85,7 @@ impl<C, W> RetryLayer<C, W> {
     }
 }
 
-impl<C: Clone, W> Clone for RetryLayer<C, W> {
+impl<C: Clone, W, K> Clone for RetryLayer<C, W, K> {
     fn clone(&self) -> Self {
         RetryLayer {
             attempts: self.attempts,
@@ -79,7 +96,7 @@ impl<C: Clone, W> Clone for RetryLayer<C, W> {
     }
 }
 
-impl<C, W> fmt::Debug for RetryLayer<C, W> {
+impl<C, W, K> fmt::Debug for RetryLayer<C, W, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryLayer")
             .field("attempts", &self.attempts)
@@ -88,26 +105,26 @@ impl<C, W> fmt::Debug for RetryLayer<C, W> {
     }
 }
 
-impl<S: Clone, C: Clone, W> Layer<S> for RetryLayer<C, W> {
-    type Service = Retry<S, C, W>;
+impl<S: Clone, C: Clone, W, K> Layer<S> for RetryLayer<C, W, K> {
+    type Service = Retry<S, C, W, K>;
 
-    fn layer(&self, inner: S) -> Retry<S, C, W> {
+    fn layer(&self, inner: S) -> Retry<S, C, W, K> {
         Retry::new(inner, self.clone())
     }
 }
 
 /// Calls the inner service again, on a fresh clone, when it fails before reaching the
 /// backend. See [the module](super).
-pub struct Retry<S, C, W = Wrapped> {
+pub struct Retry<S, C, W = Wrapped, K = AllExtensions> {
     inner: S,
     /// A copy of `inner` behind one reference count, which a retryable request keeps
     /// for further attempts: one count to bump per request, where a clone of `inner`
     /// bumps one per layer below. It is cloned again only for an actual retry.
     spare: Arc<S>,
-    layer: RetryLayer<C, W>,
+    layer: RetryLayer<C, W, K>,
 }
 
-impl<S: Clone, C: Clone, W> Clone for Retry<S, C, W> {
+impl<S: Clone, C: Clone, W, K> Clone for Retry<S, C, W, K> {
     fn clone(&self) -> Self {
         Retry {
             inner: self.inner.clone(),
@@ -117,7 +134,7 @@ impl<S: Clone, C: Clone, W> Clone for Retry<S, C, W> {
     }
 }
 
-impl<S: fmt::Debug, C, W> fmt::Debug for Retry<S, C, W> {
+impl<S: fmt::Debug, C, W, K> fmt::Debug for Retry<S, C, W, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Retry")
             .field("inner", &self.inner)
@@ -126,8 +143,8 @@ impl<S: fmt::Debug, C, W> fmt::Debug for Retry<S, C, W> {
     }
 }
 
-impl<S: Clone, C, W> Retry<S, C, W> {
-    pub fn new(inner: S, layer: RetryLayer<C, W>) -> Self {
+impl<S: Clone, C, W, K> Retry<S, C, W, K> {
+    pub fn new(inner: S, layer: RetryLayer<C, W, K>) -> Self {
         Retry {
             spare: Arc::new(inner.clone()),
             inner,
@@ -136,7 +153,7 @@ impl<S: Clone, C, W> Retry<S, C, W> {
     }
 }
 
-impl<S, C, W> Retry<S, C, W> {
+impl<S, C, W, K> Retry<S, C, W, K> {
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
@@ -146,16 +163,17 @@ impl<S, C, W> Retry<S, C, W> {
     }
 }
 
-impl<S, C, W, ReqBody, ResBody> Service<Request<ReqBody>> for Retry<S, C, W>
+impl<S, C, W, K, ReqBody, ResBody> Service<Request<ReqBody>> for Retry<S, C, W, K>
 where
     W: Carry<ReqBody>,
+    K: KeepExtensions,
     S: Service<Request<W::Body>, Response = Response<ResBody>> + Clone,
     C: IsRetryable<S::Error> + Clone,
     ReqBody: Body,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, S, C, ReqBody, W>;
+    type Future = ResponseFuture<S::Future, S, C, ReqBody, W, K>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -170,9 +188,10 @@ where
 /// layers is then called by every request as it is, without a clone per request (each
 /// clone bumps a reference count per layer). Further attempts still go to a clone of the
 /// inner service, which the request's future owns.
-impl<'a, S, C, W, ReqBody, ResBody> Service<Request<ReqBody>> for &'a Retry<S, C, W>
+impl<'a, S, C, W, K, ReqBody, ResBody> Service<Request<ReqBody>> for &'a Retry<S, C, W, K>
 where
     W: Carry<ReqBody>,
+    K: KeepExtensions,
     S: Service<Request<W::Body>, Response = Response<ResBody>> + Clone,
     &'a S: Service<
             Request<W::Body>,
@@ -185,7 +204,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, S, C, ReqBody, W>;
+    type Future = ResponseFuture<S::Future, S, C, ReqBody, W, K>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let mut inner = &self.inner;
@@ -193,20 +212,21 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let this: &'a Retry<S, C, W> = self;
+        let this: &'a Retry<S, C, W, K> = self;
         call(&mut &this.inner, &this.spare, &this.layer, req)
     }
 }
 
 /// The first attempt goes to `inner`, further ones to clones of `spare`.
-fn call<I, S, C, W, ReqBody>(
+fn call<I, S, C, W, K, ReqBody>(
     inner: &mut I,
     spare: &Arc<S>,
-    layer: &RetryLayer<C, W>,
+    layer: &RetryLayer<C, W, K>,
     req: Request<ReqBody>,
-) -> ResponseFuture<S::Future, S, C, ReqBody, W>
+) -> ResponseFuture<S::Future, S, C, ReqBody, W, K>
 where
     W: Carry<ReqBody>,
+    K: KeepExtensions,
     I: Service<Request<W::Body>, Future = S::Future>,
     S: Service<Request<W::Body>>,
     C: Clone,
@@ -232,7 +252,7 @@ where
         uri: req.uri().clone(),
         version: req.version(),
         headers: FlatHeaders::new(req.headers()),
-        extensions: req.extensions().clone(),
+        extensions: K::keep(req.extensions()),
         // Filled in below, once the request's body is taken.
         body: ReplayBody::empty(),
     });
@@ -271,7 +291,7 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// What it takes to send the request again.
-struct Replay<S, C, B> {
+struct Replay<S, C, B, K: KeepExtensions> {
     /// Cloned for each further attempt.
     service: Arc<S>,
     classifier: C,
@@ -280,19 +300,19 @@ struct Replay<S, C, B> {
     uri: Uri,
     version: Version,
     headers: FlatHeaders,
-    extensions: Extensions,
+    extensions: K::Kept,
     /// Never read itself: copies of it are.
     body: ReplayBody<B>,
 }
 
-impl<S, C, B> Replay<S, C, B> {
+impl<S, C, B, K: KeepExtensions> Replay<S, C, B, K> {
     fn request<W: Carry<B>>(&self) -> Request<W::Body> {
         let mut request = Request::new(W::replay(self.body.replay()));
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         *request.version_mut() = self.version;
         *request.headers_mut() = self.headers.to_map();
-        *request.extensions_mut() = self.extensions.clone();
+        *request.extensions_mut() = K::restore(&self.extensions);
         request
     }
 }
@@ -300,12 +320,12 @@ impl<S, C, B> Replay<S, C, B> {
 pin_project_lite::pin_project! {
     /// Future of [`Retry`]: an attempt in flight, or a fresh clone of the inner service
     /// getting ready for the next one.
-    pub struct ResponseFuture<F, S, C, B, W = Wrapped> {
+    pub struct ResponseFuture<F, S, C, B, W = Wrapped, K: KeepExtensions = AllExtensions> {
         #[pin]
         state: State<F, S>,
         // `None` when the request cannot be retried. Boxed: a retried request allocates
         // for its copies anyway, and the others keep a small future to move around.
-        replay: Option<Box<Replay<S, C, B>>>,
+        replay: Option<Box<Replay<S, C, B, K>>>,
         attempts: u32,
         carry: PhantomData<fn() -> W>,
     }
@@ -319,8 +339,9 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F, S, C, B, W, ResBody, E> Future for ResponseFuture<F, S, C, B, W>
+impl<F, S, C, B, W, K, ResBody, E> Future for ResponseFuture<F, S, C, B, W, K>
 where
+    K: KeepExtensions,
     F: Future<Output = Result<Response<ResBody>, E>>,
     W: Carry<B>,
     S: Service<Request<W::Body>, Future = F, Error = E> + Clone,

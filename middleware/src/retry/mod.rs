@@ -24,6 +24,11 @@
 //! was sent; keeping what was read also covers a classifier that retries errors raised
 //! after the body started to go out.
 //!
+//! **Extensions.** A further attempt gets a clone of the first request's extensions, kept
+//! before the first attempt; [`RetryLayer::keep_extensions`] keeps only some instead, which
+//! spares a request that may be retried the clone of the whole map (see
+//! [`KeepExtensions`]).
+//!
 //! **Attempts** are reported in the response extensions as [`RetryAttempts`] when there was
 //! more than one; a response without it came from the first attempt. When every attempt
 //! failed, the last error is returned unchanged.
@@ -46,10 +51,12 @@
 mod body;
 mod carry;
 mod headers;
+mod keep;
 mod layer;
 
 pub use body::{ReplayBody, ReplayError};
 pub use carry::{Carry, InPlace, Wrapped};
+pub use keep::{AllExtensions, KeepExtensions, Only};
 pub use layer::{DEFAULT_MAX_REPLAY_BYTES, ResponseFuture, Retry, RetryLayer};
 
 /// Decides whether an error of the inner service may be retried: the request did not reach
