@@ -275,7 +275,7 @@ fn check_tls_and_redirects(
         {
             errors.push(Diagnostic::at(&file, None, e));
         }
-        if let Some(w) = &ep.white_list
+        if let Some(w) = &ep.effective_white_list()
             && let Err(e) = crate::whitelist::build(w)
         {
             let message = format!("entry point {name:?}: whiteList: {e}");

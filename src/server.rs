@@ -179,7 +179,7 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
             Some(f) => ForwardedTrust::from_config(f.insecure, &f.trusted_ips)
                 .map_err(|e| anyhow::anyhow!("entry point {name:?}: forwardedHeaders: {e}"))?,
         };
-        let white_list = match &ep.white_list {
+        let white_list = match &ep.effective_white_list() {
             None => None,
             Some(w) => crate::whitelist::build(w)
                 .map_err(|e| anyhow::anyhow!("entry point {name:?}: whiteList: {e}"))?,

@@ -401,3 +401,28 @@ async fn a_bad_entry_in_an_entry_point_list_stops_the_start() {
         "{stderr}"
     );
 }
+
+/// v1's deprecated `[entryPoints.X] whitelistSourceRange` guards the entry point as
+/// `whiteList.sourceRange` does, rather than being dropped (and the entry point served open).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deprecated_entry_point_form_guards_too() {
+    let backend = Backend::start("b").await;
+    let port = free_port();
+    let mut toml = format!(
+        "[entryPoints.http]\naddress = \"127.0.0.1:{port}\"\n\
+         whitelistSourceRange = [\"10.0.0.0/8\"]\n[ping]\nentryPoint = \"http\"\n[file]\n"
+    );
+    backend_server(&mut toml, "b", &backend);
+    frontend(&mut toml, "app", "b", "\"http\"", "Path:/app", "");
+    let trafik = Trafik::start(&toml);
+    let base = format!("http://127.0.0.1:{port}");
+    trafik.wait_for(&format!("{base}/ping"), 200).await;
+    let (status, body) = get(&format!("{base}/app"), &[]).await;
+    assert_eq!((status, body.as_str()), (403, "Forbidden"));
+    assert_eq!(backend.hits(), 0);
+    assert!(
+        !trafik.logs().contains("whitelistSourceRange"),
+        "{}",
+        trafik.logs()
+    );
+}

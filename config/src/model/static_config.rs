@@ -157,6 +157,9 @@ pub struct EntryPoint {
     /// `[entryPoints.X.whiteList]`: client addresses served, internal routes included
     /// (`/ping` excepted); others get 403.
     pub white_list: Option<crate::WhiteList>,
+    /// Deprecated form of `whiteList.sourceRange` (v1 ≤ 1.6); `whiteList` wins.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub whitelist_source_range: Vec<String>,
     /// `[entryPoints.X.proxyProtocol]`: a PROXY protocol header (v1 or v2) from a trusted
     /// peer names the client. Absent ⇒ no header is read.
     pub proxy_protocol: Option<ProxyProtocol>,
@@ -179,6 +182,18 @@ pub struct EncodedCharacters {
 }
 
 impl EntryPoint {
+    /// The whitelist in force: `whiteList`, else the deprecated `whitelistSourceRange`.
+    pub fn effective_white_list(&self) -> Option<crate::WhiteList> {
+        match &self.white_list {
+            Some(w) => Some(w.clone()),
+            None if !self.whitelist_source_range.is_empty() => Some(crate::WhiteList {
+                source_range: self.whitelist_source_range.clone(),
+                use_x_forwarded_for: false,
+            }),
+            None => None,
+        }
+    }
+
     pub fn effective_max_header_bytes(&self) -> usize {
         match self.max_header_bytes {
             0 => DEFAULT_MAX_HEADER_BYTES,

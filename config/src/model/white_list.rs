@@ -63,5 +63,20 @@ mod tests {
         let w = ep.white_list.as_ref().unwrap();
         assert_eq!(w.source_range, ["127.0.0.1"]);
         assert!(!w.use_x_forwarded_for);
+
+        // v1's deprecated entry-point form is honoured, not dropped (an imported v1 file
+        // would otherwise serve everyone).
+        let text = r#"
+            [entryPoints.http]
+            address = ":80"
+            whitelistSourceRange = ["10.0.0.0/8"]
+        "#;
+        let loaded = load_static("trafik.toml", text).unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let ep = &loaded.value.entry_points.as_ref().unwrap()["http"];
+        assert_eq!(
+            ep.effective_white_list().unwrap().source_range,
+            ["10.0.0.0/8"]
+        );
     }
 }
