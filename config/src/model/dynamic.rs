@@ -220,14 +220,7 @@ pub struct ErrorPage {
 impl Frontend {
     /// The whitelist in force: `whiteList`, else the deprecated `whitelistSourceRange`.
     pub fn effective_white_list(&self) -> Option<crate::WhiteList> {
-        match &self.white_list {
-            Some(w) => Some(w.clone()),
-            None if !self.whitelist_source_range.is_empty() => Some(crate::WhiteList {
-                source_range: self.whitelist_source_range.clone(),
-                use_x_forwarded_for: false,
-            }),
-            None => None,
-        }
+        crate::WhiteList::or_deprecated(&self.white_list, &self.whitelist_source_range)
     }
 
     /// The v1 default priority: every character of every route's rule, spaces included.

@@ -184,14 +184,7 @@ pub struct EncodedCharacters {
 impl EntryPoint {
     /// The whitelist in force: `whiteList`, else the deprecated `whitelistSourceRange`.
     pub fn effective_white_list(&self) -> Option<crate::WhiteList> {
-        match &self.white_list {
-            Some(w) => Some(w.clone()),
-            None if !self.whitelist_source_range.is_empty() => Some(crate::WhiteList {
-                source_range: self.whitelist_source_range.clone(),
-                use_x_forwarded_for: false,
-            }),
-            None => None,
-        }
+        crate::WhiteList::or_deprecated(&self.white_list, &self.whitelist_source_range)
     }
 
     pub fn effective_max_header_bytes(&self) -> usize {

@@ -15,6 +15,21 @@ pub struct WhiteList {
     pub use_x_forwarded_for: bool,
 }
 
+impl WhiteList {
+    /// The list in force where v1 had both forms: `whiteList`, else the deprecated
+    /// `whitelistSourceRange` (v1 ≤ 1.6), which never read `X-Forwarded-For`.
+    pub fn or_deprecated(white_list: &Option<WhiteList>, source_range: &[String]) -> Option<Self> {
+        match white_list {
+            Some(w) => Some(w.clone()),
+            None if !source_range.is_empty() => Some(WhiteList {
+                source_range: source_range.to_vec(),
+                use_x_forwarded_for: false,
+            }),
+            None => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{load_dynamic, load_static};
