@@ -271,11 +271,11 @@ fn auth_request_headers<B>(req: &Request<B>, peer: IpAddr, trust: bool) -> Heade
         headers.insert(&X_FORWARDED_METHOD, v);
     }
     if !kept(&X_FORWARDED_PROTO) {
-        let tls = req
-            .extensions()
-            .get::<std::sync::Arc<crate::tls::TlsConnection>>()
-            .is_some();
-        let proto = if tls { "https" } else { "http" };
+        let proto = if crate::tls::is_tls(req) {
+            "https"
+        } else {
+            "http"
+        };
         headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     }
     if !kept(&X_FORWARDED_HOST) {

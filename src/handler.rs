@@ -76,7 +76,7 @@ async fn serve(
     let redirected = ctx
         .redirect
         .as_ref()
-        .and_then(|r| r.respond(&req, is_tls(&req)));
+        .and_then(|r| r.respond(&req, crate::tls::is_tls(&req)));
     // One reading of the path for all that follows (internal routes, rules, the backend):
     // dot segments removed, meaningful encodings refused. The access log keeps it as sent.
     let (sent, refused) = match normalize_request(&mut req, &ctx.encoded_characters) {
@@ -194,12 +194,6 @@ async fn guard(
             .err(),
         None => None,
     }
-}
-
-fn is_tls<B>(req: &Request<B>) -> bool {
-    req.extensions()
-        .get::<Arc<crate::tls::TlsConnection>>()
-        .is_some()
 }
 
 /// The user the entry point's auth let in.
@@ -468,9 +462,7 @@ async fn route(
 fn forwarded_proto<B>(req: &Request<B>) -> &'static str {
     match (
         crate::proxy::forward::upgrade_protocol(req.headers()).is_some(),
-        req.extensions()
-            .get::<Arc<crate::tls::TlsConnection>>()
-            .is_some(),
+        crate::tls::is_tls(req),
     ) {
         (true, true) => "wss",
         (true, false) => "ws",

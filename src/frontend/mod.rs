@@ -9,7 +9,6 @@ pub mod headers;
 pub mod rate_limit;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use http::{Request, Response, Uri};
 use trafik_config::{EntryPoint, Frontend};
@@ -87,10 +86,7 @@ impl Middlewares {
         req: &mut Request<B>,
         sent: &Uri,
     ) -> Result<Applied<'_>, Box<Response<ResponseBody>>> {
-        let tls = req
-            .extensions()
-            .get::<Arc<crate::tls::TlsConnection>>()
-            .is_some();
+        let tls = crate::tls::is_tls(req);
         if let Some(r) = &self.redirect
             && let Some(redirected) = r.respond_to(req.method(), req.headers(), sent, tls)
         {

@@ -31,3 +31,8 @@ pub struct TlsConnection {
     /// The client's certificate chain, leaf first, when it sent one (mTLS).
     pub peer_certificates: Option<Arc<Vec<rustls_pki_types::CertificateDer<'static>>>>,
 }
+
+/// Whether `req` came in over TLS (its entry point attached a [`TlsConnection`]).
+pub fn is_tls<B>(req: &http::Request<B>) -> bool {
+    req.extensions().get::<Arc<TlsConnection>>().is_some()
+}
