@@ -58,19 +58,14 @@ struct Served {
 
 async fn serve() -> Served {
     let backend = RawBackend::start().await;
-    let port = free_port();
-    let trafik = Trafik::start(&catch_all_config(port, &[(backend.url(), 1)], ""));
-    trafik
-        .wait_for(&format!("http://127.0.0.1:{port}/ready/"), 200)
-        .await;
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (trafik, addr) = backend.behind_trafik().await;
     let (baseline_kib, _) = memory_kib(trafik.pid());
     println!("trafik serving: VmRSS {baseline_kib} KiB");
     Served {
         baseline_kib,
         backend,
         trafik,
-        port,
+        port: addr.port(),
         addr,
     }
 }
@@ -83,6 +78,34 @@ impl Served {
             .iter()
             .filter(|r| r.target.starts_with(prefix))
             .count()
+    }
+
+    /// After a flood of `streams` reset streams under `prefix` (`written` of them sent
+    /// before trafik stopped reading or closed): trafik ended the connection, fewer than
+    /// one in twenty reached the backend, and trafik is healthy.
+    async fn assert_resets_contained(
+        &self,
+        what: &str,
+        prefix: &str,
+        streams: usize,
+        written: usize,
+        how: How,
+        ending: Ending,
+    ) {
+        let reached = self.backend_count(prefix);
+        println!(
+            "{what}: {how:?} after {written} streams written, {ending:?}, {reached} of {streams} \
+             reached the backend"
+        );
+        assert!(
+            ending.closed,
+            "trafik did not end the connection: {ending:?}"
+        );
+        assert!(
+            reached < streams / 20,
+            "{reached} of {streams} reset streams reached the backend"
+        );
+        self.assert_healthy(what).await;
     }
 
     /// Peak memory bounded, and a fresh HTTP/1.1 and a fresh HTTP/2 request served.
@@ -209,21 +232,15 @@ async fn rapid_reset_is_cut_off_and_reaches_the_backend_a_bounded_number_of_time
     .await;
     let ending = watcher.await.unwrap();
     drop(write);
-    let reached = s.backend_count("/flood/");
-    println!(
-        "rapid reset: {how:?} after {} streams written, {ending:?}, {reached} of {STREAMS} \
-         reached the backend",
-        batches * PER_BATCH
-    );
-    assert!(
-        ending.closed,
-        "trafik did not end the connection: {ending:?}"
-    );
-    assert!(
-        reached < STREAMS / 20,
-        "{reached} of {STREAMS} reset streams reached the backend"
-    );
-    s.assert_healthy("rapid reset").await;
+    s.assert_resets_contained(
+        "rapid reset",
+        "/flood/",
+        STREAMS,
+        batches * PER_BATCH,
+        how,
+        ending,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -405,19 +422,13 @@ async fn provoked_resets_are_cut_off_too() {
     .await;
     let ending = watcher.await.unwrap();
     drop(write);
-    let reached = s.backend_count("/provoked/");
-    println!(
-        "provoked resets: {how:?} after {} streams written, {ending:?}, {reached} of {STREAMS} \
-         reached the backend",
-        batches * PER_BATCH
-    );
-    assert!(
-        ending.closed,
-        "trafik did not end the connection: {ending:?}"
-    );
-    assert!(
-        reached < STREAMS / 20,
-        "{reached} of {STREAMS} reset streams reached the backend"
-    );
-    s.assert_healthy("provoked resets").await;
+    s.assert_resets_contained(
+        "provoked resets",
+        "/provoked/",
+        STREAMS,
+        batches * PER_BATCH,
+        how,
+        ending,
+    )
+    .await;
 }

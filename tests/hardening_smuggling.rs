@@ -601,12 +601,7 @@ async fn run_table(cases: Vec<Case>) {
     let names: std::collections::HashSet<_> = cases.iter().map(|c| c.name).collect();
     assert_eq!(names.len(), cases.len(), "case names must be unique");
     let backend = RawBackend::start().await;
-    let port = free_port();
-    let trafik = Trafik::start(&catch_all_config(port, &[(backend.url(), 1)], ""));
-    trafik
-        .wait_for(&format!("http://127.0.0.1:{port}/ready/"), 200)
-        .await;
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (trafik, addr) = backend.behind_trafik().await;
     let tasks: Vec<_> = cases
         .iter()
         .map(|c| tokio::spawn(exchange(addr, c.bytes.clone(), c.expect.pending)))
@@ -616,21 +611,9 @@ async fn run_table(cases: Vec<Case>) {
         seen.push(t.await.unwrap());
     }
     let requests = backend.requests();
-    let mut failures = backend.errors();
-    for r in &requests {
-        let known =
-            r.target.starts_with("/ready/") || cases.iter().any(|c| r.target.contains(&c.marker()));
-        if !known {
-            failures.push(format!(
-                "a request no case sent reached the backend: {} {}",
-                r.method, r.target
-            ));
-        }
-        // To an origin server, a request target is origin-form (RFC 9112 §3.2.1).
-        if !r.target.starts_with('/') {
-            failures.push(format!("a request target not in origin-form: {}", r.target));
-        }
-    }
+    let mut failures = backend.stray(&requests, |target| {
+        cases.iter().any(|c| target.contains(&c.marker()))
+    });
     for (case, seen) in cases.iter().zip(&seen) {
         let mine: Vec<&Request> = requests
             .iter()

@@ -135,6 +135,40 @@ impl RawBackend {
         all
     }
 
+    /// trafik with one catch-all route to this backend, once it serves: the process and
+    /// the address to send raw bytes to.
+    pub async fn behind_trafik(&self) -> (crate::common::Trafik, SocketAddr) {
+        let port = crate::common::free_port();
+        let trafik = crate::common::Trafik::start(&crate::common::catch_all_config(
+            port,
+            &[(self.url(), 1)],
+            "",
+        ));
+        trafik
+            .wait_for(&format!("http://127.0.0.1:{port}/ready/"), 200)
+            .await;
+        (trafik, SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    /// What is wrong with what reached the backend, as readable lines: the connections
+    /// whose bytes broke the grammar, requests no case sent (`known` says which targets a
+    /// case or the readiness probe sent), and targets not in origin-form (RFC 9112 §3.2.1).
+    pub fn stray(&self, requests: &[Request], known: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut failures = self.errors();
+        for r in requests {
+            if !(r.target.starts_with("/ready/") || known(&r.target)) {
+                failures.push(format!(
+                    "a request no case sent reached the backend: {} {}",
+                    r.method, r.target
+                ));
+            }
+            if !r.target.starts_with('/') {
+                failures.push(format!("a request target not in origin-form: {}", r.target));
+            }
+        }
+        failures
+    }
+
     /// The connections whose bytes broke the grammar, as readable text.
     pub fn errors(&self) -> Vec<String> {
         self.snapshot()
