@@ -228,6 +228,17 @@ async fn check(cli: &Cli) -> ExitCode {
             Err(mut e) => errors.append(&mut e),
         }
     }
+    // The stores are read once, as a run would at start.
+    let base_dir = path.parent().unwrap_or(std::path::Path::new(""));
+    for (name, read) in crate::provider::kv::check_all(&cfg, base_dir).await {
+        match read {
+            Ok((snapshot, mut found)) => {
+                warnings.append(&mut found);
+                snapshots.insert(name.to_string(), snapshot);
+            }
+            Err(e) => errors.push(Diagnostic::unlocated(format!("[{name}]"), e)),
+        }
+    }
     let (runtime, mut problems) = compile::compile(
         &snapshots,
         &server::compile_settings(&cfg),

@@ -15,6 +15,19 @@ pub struct ProviderStatus {
     /// Every problem of the last update, one per line; `None` when it applied cleanly.
     pub last_error: Option<String>,
     pub last_reload: Option<SystemTime>,
+    /// A provider that talks to a store (etcd, Redis, …): whether it reaches it.
+    pub store: Option<StoreStatus>,
+}
+
+/// A store-backed provider's link to its store, apart from what its configuration says:
+/// while the store is down the last configuration keeps serving.
+#[derive(Debug, Clone, Default)]
+pub struct StoreStatus {
+    pub up: bool,
+    /// Why the last read or watch failed, while `up` is false.
+    pub error: Option<String>,
+    /// The last complete read of the store.
+    pub last_success: Option<SystemTime>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -72,6 +85,33 @@ impl StatusBoard {
         inner.reloads.last_failure = Some(now);
     }
 
+    /// A store-backed provider read its store.
+    pub fn store_up(&self, provider: &str) {
+        let mut inner = self.lock();
+        let store = inner
+            .providers
+            .entry(provider.to_string())
+            .or_default()
+            .store
+            .get_or_insert_with(StoreStatus::default);
+        store.up = true;
+        store.error = None;
+        store.last_success = Some(SystemTime::now());
+    }
+
+    /// A store-backed provider lost its store (or never reached it).
+    pub fn store_down(&self, provider: &str, error: String) {
+        let mut inner = self.lock();
+        let store = inner
+            .providers
+            .entry(provider.to_string())
+            .or_default()
+            .store
+            .get_or_insert_with(StoreStatus::default);
+        store.up = false;
+        store.error = Some(error);
+    }
+
     pub fn providers(&self) -> BTreeMap<String, ProviderStatus> {
         self.lock().providers.clone()
     }
@@ -97,5 +137,18 @@ mod tests {
         assert_eq!((r.total, r.failures), (2, 1));
         board.applied("file", Configuration::default(), &[]);
         assert_eq!(board.providers()["file"].last_error, None);
+    }
+
+    #[test]
+    fn a_store_outage_keeps_the_last_success() {
+        let board = StatusBoard::default();
+        board.store_down("etcd", "connection refused".into());
+        let s = board.providers()["etcd"].store.clone().unwrap();
+        assert!(!s.up && s.last_success.is_none());
+        board.store_up("etcd");
+        board.store_down("etcd", "connection reset".into());
+        let s = board.providers()["etcd"].store.clone().unwrap();
+        assert_eq!(s.error.as_deref(), Some("connection reset"));
+        assert!(!s.up && s.last_success.is_some());
     }
 }

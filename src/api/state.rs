@@ -18,13 +18,21 @@ pub async fn state(State(api): State<Arc<Api>>) -> Json<Value> {
         .providers()
         .into_iter()
         .map(|(name, p)| {
-            let reload = p
-                .last_reload
-                .map(|t| OffsetDateTime::from(t).format(&Rfc3339).unwrap_or_default());
-            (
-                name,
-                json!({ "lastError": p.last_error, "lastReload": reload }),
-            )
+            let rfc3339 = |t: std::time::SystemTime| {
+                OffsetDateTime::from(t).format(&Rfc3339).unwrap_or_default()
+            };
+            let mut entry = json!({
+                "lastError": p.last_error,
+                "lastReload": p.last_reload.map(rfc3339),
+            });
+            if let Some(store) = &p.store {
+                entry["store"] = json!({
+                    "up": store.up,
+                    "error": store.error,
+                    "lastSuccess": store.last_success.map(rfc3339),
+                });
+            }
+            (name, entry)
         })
         .collect();
     let runtime = api.runtime.load();

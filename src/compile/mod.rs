@@ -67,7 +67,10 @@ pub fn compile(
     forwarder: &Arc<Forwarder>,
     mut registries: Option<&mut Registries>,
 ) -> (Runtime, Vec<Diagnostic>) {
-    let mut problems = Vec::new();
+    let mut problems: Vec<Diagnostic> = snapshots
+        .values()
+        .flat_map(|s| s.problems.iter().cloned())
+        .collect();
     let (merged, owners) = merge(snapshots, &mut problems);
     // Every merged item has an owner; the empty map is only a fallback that cannot panic.
     let no_sources = SourceMap::default();

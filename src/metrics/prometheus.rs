@@ -41,6 +41,11 @@ struct BackendRequest {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabel {
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BackendLabel {
     backend: String,
 }
@@ -231,6 +236,28 @@ impl Prometheus {
             "traefik_config_last_reload_failure",
             "Last config reload failure",
             last_failure,
+        );
+        // Store-backed providers (etcd, Redis, …): reached or not, and since when.
+        let provider_up = Family::<ProviderLabel, Gauge>::default();
+        let provider_last_success =
+            Family::<ProviderLabel, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        for (name, p) in status.providers() {
+            let Some(store) = p.store else { continue };
+            let label = ProviderLabel { provider: name };
+            provider_up.get_or_create(&label).set(i64::from(store.up));
+            provider_last_success
+                .get_or_create(&label)
+                .set(unix(store.last_success));
+        }
+        registry.register(
+            "traefik_provider_up",
+            "Whether a store-backed provider reaches its store (1) or not (0)",
+            provider_up,
+        );
+        registry.register(
+            "traefik_provider_last_success_timestamp_seconds",
+            "When a store-backed provider last read its whole store (Unix seconds)",
+            provider_last_success,
         );
         let log_dropped = Counter::<u64>::default();
         log_dropped.inc_by(crate::access_log::dropped_total());

@@ -208,9 +208,11 @@ fn parse(read: &Read) -> Result<(Snapshot, Vec<Diagnostic>), Vec<Diagnostic>> {
         default_file,
         default_locations,
         by_item,
+        kv: None,
     };
     Ok((
         Snapshot {
+            problems: Vec::new(),
             config: merged,
             sources,
         },

@@ -1,12 +1,19 @@
 //! Providers produce configurations; they never touch the router. Each sends the
 //! whole of its current configuration, tagged with its name, to the aggregator.
 
+pub mod boltdb;
+pub mod consul;
+pub mod etcd;
 pub mod file;
+pub mod kv;
+pub mod redis;
 pub mod rest;
+pub mod zookeeper;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use trafik_config::kv::KvLocations;
 use trafik_config::{Configuration, Diagnostic, Locations};
 
 /// One provider's configuration at one moment, with where each part came from.
@@ -14,6 +21,10 @@ use trafik_config::{Configuration, Diagnostic, Locations};
 pub struct Snapshot {
     pub config: Configuration,
     pub sources: SourceMap,
+    /// What the provider already left out while reading (a store's bad keys): reported
+    /// with every compile of this snapshot, so they show in the log, `/api/state` and
+    /// `trafik check` like the problems compile finds.
+    pub problems: Vec<Diagnostic>,
 }
 
 /// Maps a key path (`frontends.fe1.routes.r1.rule`) back to a file, line and column so
@@ -25,6 +36,9 @@ pub struct SourceMap {
     pub default_locations: Arc<Locations>,
     /// `("backends"|"frontends", name)` → (file, its locations), for merged directories.
     pub by_item: HashMap<(String, String), (Arc<str>, Arc<Locations>)>,
+    /// A store's configuration: model paths to store keys. When set, findings are named
+    /// by key (`/traefik/frontends/f1/routes/r/rule: …`) and `default_file` is the prefix.
+    pub kv: Option<Arc<KvLocations>>,
 }
 
 impl SourceMap {
@@ -33,10 +47,25 @@ impl SourceMap {
             default_file: file,
             default_locations: Arc::new(locations),
             by_item: HashMap::new(),
+            kv: None,
+        }
+    }
+
+    /// Findings about a store's configuration, named by the keys in `locations`;
+    /// `prefix` names what no key does.
+    pub fn store(prefix: &str, locations: KvLocations) -> Self {
+        SourceMap {
+            default_file: prefix.to_string(),
+            kv: Some(Arc::new(locations)),
+            ..SourceMap::default()
         }
     }
 
     pub fn diagnostic(&self, path: &[String], message: impl Into<String>) -> Diagnostic {
+        if let Some(kv) = &self.kv {
+            let path: Vec<&str> = path.iter().map(String::as_str).collect();
+            return kv.diagnostic(&self.default_file, &path, message);
+        }
         let (file, locations) = self.owner(path);
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
         locations.diagnostic(file, &path, message)
@@ -60,6 +89,10 @@ impl SourceMap {
         offset: usize,
         message: impl Into<String>,
     ) -> Diagnostic {
+        if self.kv.is_some() {
+            let message = message.into();
+            return self.diagnostic(path, format!("{message} (at byte {offset} of the value)"));
+        }
         let (file, locations) = self.owner(path);
         let segs: Vec<&str> = path.iter().map(String::as_str).collect();
         match locations.locate(&segs) {

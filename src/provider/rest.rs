@@ -90,6 +90,7 @@ impl RestProvider {
 
 fn snapshot(config: Configuration) -> Snapshot {
     Snapshot {
+        problems: Vec::new(),
         config,
         sources: SourceMap::single(NAME.to_string(), Default::default()),
     }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod pki;
+pub mod store_server;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

@@ -3,11 +3,13 @@
 pub mod access_log;
 pub mod auth;
 pub mod dynamic;
+pub mod kv_provider;
 pub mod static_config;
 pub mod white_list;
 
 pub use access_log::{AccessLogFields, AccessLogFilters, FieldHeaders};
 pub use auth::{Auth, ClientTls, Forward, Users};
 pub use dynamic::*;
+pub use kv_provider::{KvProvider, KvStoreKind};
 pub use static_config::*;
 pub use white_list::WhiteList;

@@ -32,6 +32,12 @@ pub struct StaticConfig {
     #[serde(rename = "rootCAs")]
     pub root_cas: Vec<String>,
     pub file: Option<FileProvider>,
+    /// The key-value providers (model/kv_provider.rs).
+    pub etcd: Option<super::KvProvider>,
+    pub zookeeper: Option<super::KvProvider>,
+    pub consul: Option<super::KvProvider>,
+    pub boltdb: Option<super::KvProvider>,
+    pub redis: Option<super::KvProvider>,
     pub access_log: Option<AccessLog>,
     pub traefik_log: Option<TraefikLog>,
     /// Deprecated (pre-1.4) form of `[accessLog] filePath`.
@@ -74,6 +80,11 @@ impl Default for StaticConfig {
             insecure_skip_verify: false,
             root_cas: Vec::new(),
             file: None,
+            etcd: None,
+            zookeeper: None,
+            consul: None,
+            boltdb: None,
+            redis: None,
             access_log: None,
             traefik_log: None,
             access_logs_file: None,
@@ -107,6 +118,21 @@ impl StaticConfig {
                 },
             )]),
         }
+    }
+
+    /// The key-value providers configured, each with its kind.
+    pub fn kv_providers(&self) -> Vec<(super::KvStoreKind, &super::KvProvider)> {
+        use super::KvStoreKind as K;
+        [
+            (K::Etcd, &self.etcd),
+            (K::Zookeeper, &self.zookeeper),
+            (K::Consul, &self.consul),
+            (K::Boltdb, &self.boltdb),
+            (K::Redis, &self.redis),
+        ]
+        .into_iter()
+        .filter_map(|(kind, table)| table.as_ref().map(|t| (kind, t)))
+        .collect()
     }
 
     pub fn effective_default_entry_points(&self) -> Vec<String> {
