@@ -18,6 +18,13 @@ pub trait Store: Send + 'static {
     /// changed (a false alarm costs one re-read; a missed change is a bug). An error means
     /// the watch is lost: the loop backs off, then lists again, which re-arms the watch.
     fn changed(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Writes every pair (`trafik storeconfig`), in one transaction where the store has
+    /// them. Stores trafik only reads (BoltDB) keep this default.
+    fn put(&mut self, pairs: &Pairs) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = pairs;
+        std::future::ready(Err(StoreError::new("trafik does not write to this store")))
+    }
 }
 
 /// Why the store could not be read: the store's own words, with where (`endpoint`).
