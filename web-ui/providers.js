@@ -113,7 +113,7 @@ export class ProvidersView {
     }, label, hasErr ? h('span', { class: 'tab-err', title: 'Configuration error' }, icon('alert')) : null);
     this.tabs.replaceChildren(
       tab('', 'All providers', false),
-      ...names.map((n) => tab(n, n, !!errs[n]?.lastError)));
+      ...names.map((n) => tab(n, n, !!errs[n]?.lastError || errs[n]?.store?.up === false)));
   }
 
   renderSummary(names) {
@@ -177,6 +177,19 @@ export class ProvidersView {
         h('pre', { class: 'alert-code' }, String(err)),
         h('div', { class: 'alert-hint' }, 'trafik keeps serving the last valid configuration until this is fixed.'))) : null;
 
+    // Store-backed providers (etcd, Redis, …): whether trafik reaches the store. While it
+    // does not, the last configuration keeps serving.
+    const store = isObj(pstate?.store) ? pstate.store : null;
+    const lastSuccess = parseTime(store?.lastSuccess);
+    const storeBox = store && !store.up ? h('div', { class: 'alert alert-error', role: 'alert', id: `provider-store-${name}`, 'data-provider-store': name },
+      icon('alert', 'alert-icon'),
+      h('div', { class: 'alert-body' },
+        h('div', { class: 'alert-title' }, 'Store unreachable'),
+        store.error ? h('pre', { class: 'alert-code' }, String(store.error)) : null,
+        h('div', { class: 'alert-hint' },
+          lastSuccess ? ['Last read ', relTime(lastSuccess, store.lastSuccess), '. '] : 'Never read yet. ',
+          'trafik keeps serving the last configuration and retries (at most every 30 s).'))) : null;
+
     const column = (kind, title, all, shown, renderItem) => h('div', { class: 'column', 'data-list': kind },
       h('h3', { class: 'column-head' }, icon(kind === 'frontends' ? 'frontend' : 'backend'), title,
         h('span', { class: 'count', 'data-count': shown.length }, q ? `${shown.length} of ${all.length}` : String(all.length))),
@@ -184,7 +197,7 @@ export class ProvidersView {
         : h('p', { class: 'empty-inline' }, all.length ? `No ${kind} match “${this.filter.trim()}”.` : `No ${kind}.`));
 
     return h('section', { class: 'provider', 'data-provider': name, id: `provider-${name}`, 'aria-label': `Provider ${name}` },
-      head, errBox,
+      head, storeBox, errBox,
       h('div', { class: 'columns' },
         column('frontends', 'Frontends', frontends, shownF, ([n, f]) => this.renderFrontend(name, n, f, backendNames)),
         column('backends', 'Backends', backends, shownB, ([n, b]) => this.renderBackend(name, n, b, usedBy.get(n) || []))));
