@@ -539,3 +539,130 @@ async fn put_and_list_through_the_store() {
     expected.sort();
     assert_eq!(listed, expected);
 }
+
+/// An ACL user (`username` + `password`) that may read its keys but neither CONFIG nor
+/// PSUBSCRIBE: trafik says why and polls alone, and changes still go live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_user_without_config_or_psubscribe_polls() {
+    let port = shared().await;
+    let a = Backend::start("a").await;
+    let mut op = operator(port, 0, None).await;
+    let p = "t_acl";
+    let _: () = redis::cmd("ACL")
+        .arg(&[
+            "SETUSER",
+            "t_acl_reader",
+            "reset",
+            "on",
+            ">reader-pw",
+            "~t_acl/*",
+            "resetchannels",
+            "+@read",
+            "+@connection",
+        ])
+        .query_async(&mut op)
+        .await
+        .unwrap();
+    set(&mut op, &frontend(p, "f", "/first", "x", &a.url())).await;
+
+    let proxy = Proxy::start(&format!(
+        "endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\"\nusername = \"t_acl_reader\"\n\
+         password = \"reader-pw\"\npollInterval = \"200ms\""
+    ));
+    proxy.served_by("/first", "a").await;
+    set(&mut op, &frontend(p, "g", "/second", "x", &a.url())).await;
+    proxy.served_by("/second", "a").await;
+    let logs = proxy.trafik.logs();
+    assert!(
+        logs.contains("may not turn keyspace notifications on (CONFIG GET"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("no keyspace notifications (PSUBSCRIBE"),
+        "{logs}"
+    );
+    assert!(logs.contains("polling every 200ms"), "{logs}");
+}
+
+/// `[redis.tls]` towards a TLS-only port that asks for a client certificate: the CA and the
+/// client's pair (files beside trafik.toml) work; without the CA the error says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_client_certificate() {
+    let ca = common::pki::Ca::new("redis test CA");
+    let server_pem = ca.server(&["127.0.0.1"], "Redis");
+    let client_pem = ca.client("trafik");
+    let (plain, tls) = (free_port(), free_port());
+    let ca_pem = ca.cert_pem.clone();
+    let server = StoreServer::own(move |dir: &Path| {
+        std::fs::write(dir.join("server.pem"), &server_pem.cert).unwrap();
+        std::fs::write(dir.join("server.key"), &server_pem.key).unwrap();
+        std::fs::write(dir.join("ca.pem"), &ca_pem).unwrap();
+        let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
+        let tls_args = [
+            "--tls-port".to_string(),
+            tls.to_string(),
+            "--tls-cert-file".into(),
+            path("server.pem"),
+            "--tls-key-file".into(),
+            path("server.key"),
+            "--tls-ca-cert-file".into(),
+            path("ca.pem"),
+            "--tls-auth-clients".into(),
+            "yes".into(),
+        ];
+        let mut c = redis_command(plain, &[])(dir);
+        c.args(tls_args);
+        c
+    });
+    // The operator writes on the plain port; trafik reads on the TLS one.
+    let (_server, plain) = start(server, plain, None).await;
+    let a = Backend::start("a").await;
+    let mut op = operator(plain, 0, None).await;
+    let p = "t_tls";
+    set(&mut op, &frontend(p, "f", "/tls", "x", &a.url())).await;
+
+    let files = [
+        ("certs/ca.pem", ca.cert_pem.as_str()),
+        ("certs/client.pem", client_pem.cert.as_str()),
+        ("certs/client.key", client_pem.key.as_str()),
+    ];
+    let (http, api) = (free_port(), free_port());
+    let redis = format!(
+        "endpoint = \"127.0.0.1:{tls}\"\nprefix = \"{p}\"\n[redis.tls]\nca = \"certs/ca.pem\"\n\
+         cert = \"certs/client.pem\"\nkey = \"certs/client.key\""
+    );
+    let proxy = Proxy {
+        trafik: Trafik::start_with(&trafik_config(http, api, &redis), &files),
+        http,
+        api,
+    };
+    proxy.served_by("/tls", "a").await;
+    // Followed over TLS too.
+    set(&mut op, &frontend(p, "g", "/tls-more", "x", &a.url())).await;
+    proxy.served_by("/tls-more", "a").await;
+
+    // Without the CA: the system's roots do not know this server.
+    let untrusting = Proxy::start(&format!(
+        "endpoint = \"127.0.0.1:{tls}\"\nprefix = \"{p}\"\n[redis.tls]\ninsecureSkipVerify = false"
+    ));
+    let error = eventually("the TLS error in /api/state", || async {
+        let state = untrusting.state().await;
+        state["store"]["error"].as_str().map(str::to_string)
+    })
+    .await;
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
+    assert_eq!(untrusting.status("/tls").await, 404);
+
+    // insecureSkipVerify: no CA, the server's certificate is not checked.
+    let (http, api) = (free_port(), free_port());
+    let redis = format!(
+        "endpoint = \"rediss://127.0.0.1:{tls}\"\nprefix = \"{p}\"\n[redis.tls]\n\
+         insecureSkipVerify = true\ncert = \"certs/client.pem\"\nkey = \"certs/client.key\""
+    );
+    let insecure = Proxy {
+        trafik: Trafik::start_with(&trafik_config(http, api, &redis), &files),
+        http,
+        api,
+    };
+    insecure.served_by("/tls", "a").await;
+}
