@@ -666,3 +666,53 @@ async fn tls_with_a_client_certificate() {
     };
     insecure.served_by("/tls", "a").await;
 }
+
+/// `trafik check` reads the store once: a good tree is OK, a bad key is named, a server
+/// that is not there is said to be so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reads_the_store_once() {
+    let port = shared().await;
+    let mut op = operator(port, 0, None).await;
+    set(
+        &mut op,
+        &frontend("t_check_ok", "f", "/", "x", "http://127.0.0.1:9"),
+    )
+    .await;
+    let mut bad = frontend("t_check_bad", "f", "/", "x", "http://127.0.0.1:9");
+    bad.push((
+        "t_check_bad/backends/x/servers/s1/weight".into(),
+        "heavy".into(),
+    ));
+    set(&mut op, &bad).await;
+    let closed = free_port();
+
+    let run = |endpoint: String, prefix: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = format!(
+            "[entryPoints.http]\naddress = \"127.0.0.1:{}\"\n[redis]\nendpoint = \"{endpoint}\"\n\
+             prefix = \"{prefix}\"\n",
+            free_port()
+        );
+        std::fs::write(dir.path().join("trafik.toml"), toml).unwrap();
+        common::run_trafik(&["check"], dir.path())
+    };
+    let here = format!("127.0.0.1:{port}");
+    let (status, stdout, stderr) = run(here.clone(), "t_check_ok");
+    assert!(status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("configuration OK (1 routes"), "{stdout}");
+
+    let (status, _, stderr) = run(here, "t_check_bad");
+    assert!(!status.success());
+    assert!(
+        stderr.contains("t_check_bad/backends/x/servers/s1/weight"),
+        "{stderr}"
+    );
+
+    let (status, _, stderr) = run(format!("127.0.0.1:{closed}"), "t_check_ok");
+    assert!(!status.success());
+    assert!(stderr.contains("[redis]"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("redis 127.0.0.1:{closed}")),
+        "{stderr}"
+    );
+}
