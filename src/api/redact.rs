@@ -11,7 +11,7 @@
 //! | `keyFile`, `key` (forward auth's client key), inline PEM | `"<redacted>"`; a file path is shown as is |
 //! | `users`, `basicAuth` (`user:hash`, `user:realm:ha1`) | `"user:<redacted>"` |
 //! | `password`, `secret`, `token`, `privateKey` (any case) | `"<redacted>"` |
-//! | `url`, `address` (forward auth's) with a password (`scheme://user:pw@host`) | `scheme://user:<redacted>@host` |
+//! | `url`, `address` (forward auth's), `endpoint` (a store's: `redis://:pw@host`) with a password (`scheme://user:pw@host`) | `scheme://user:<redacted>@host` |
 //! | `headers` entries `Authorization`, `Proxy-Authorization`, `Cookie` | `"<redacted>"` |
 
 use serde_json::Value;
@@ -58,7 +58,7 @@ fn redact_field(field: &str, value: &mut Value) {
             }
         }
         (f, Value::String(s)) if SECRET_FIELDS.contains(&f) => *s = REDACTED.into(),
-        ("url" | "address", Value::String(s)) => {
+        ("url" | "address" | "endpoint", Value::String(s)) => {
             if let Some(redacted) = redact_url(s) {
                 *s = redacted;
             }
@@ -220,5 +220,17 @@ mod tests {
             redact_url("https://u:p:q@h/").as_deref(),
             Some("https://u:<redacted>@h/")
         );
+    }
+
+    #[test]
+    fn a_store_endpoint_url_hides_its_password() {
+        let mut v =
+            json!({"redis": {"endpoint": "redis://:s3cret@10.0.0.1:6379/2", "password": "p"}});
+        redact(&mut v);
+        assert_eq!(
+            v["redis"]["endpoint"],
+            "redis://:<redacted>@10.0.0.1:6379/2"
+        );
+        assert_eq!(v["redis"]["password"], REDACTED);
     }
 }
