@@ -442,3 +442,33 @@ async fn storeconfig_writes_go_through_transactions() {
     // An empty prefix is no error.
     assert_eq!(store.list("nothing/here").await.unwrap(), vec![]);
 }
+
+#[tokio::test]
+async fn trafik_check_reads_consul_once_and_names_a_bad_key() {
+    let double = ConsulDouble::start().await;
+    let one = Backend::start("one").await;
+    let mut keys = site("checked", "a", &one.url(), "a.test");
+    keys.push((
+        "checked/backends/a/servers/s1/weight".into(),
+        "heavy".into(),
+    ));
+    put_all(&double, &keys);
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[entryPoints.http]\naddress = \"127.0.0.1:{}\"\n[consul]\nendpoint = \"{}\"\nprefix = \"checked\"\n",
+        free_port(),
+        double.endpoint()
+    );
+    std::fs::write(dir.path().join("trafik.toml"), toml).unwrap();
+    let path = dir.path().to_path_buf();
+    // `check` runs to completion while this runtime keeps the double answering.
+    let (status, stdout, stderr) =
+        tokio::task::spawn_blocking(move || common::run_trafik(&["check"], &path))
+            .await
+            .unwrap();
+    assert!(!status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("checked/backends/a/servers/s1/weight"),
+        "{stdout}{stderr}"
+    );
+}

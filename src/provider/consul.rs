@@ -9,8 +9,8 @@
 //!
 //! Tested against a double of Consul's HTTP API (`tests/common/consul.rs`), not a real Consul.
 
-mod blocking;
-mod client;
+pub(crate) mod blocking;
+pub(crate) mod client;
 mod kv_json;
 
 use std::path::Path;
@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use trafik_config::{KvProvider, KvStoreKind};
 
 use super::kv::{Pairs, Store, StoreError};
-use blocking::{CLIENT_TIMEOUT, MIN_INTERVAL, Outcome};
+use blocking::MIN_INTERVAL;
 use client::READ_TIMEOUT;
 pub use client::{ConsulClient, Settings};
 
@@ -73,7 +73,7 @@ fn kv_path(prefix: &str) -> String {
 
 /// Percent-encodes what a URL path cannot carry as is (`?`, `#`, `%`, spaces, non-ASCII…),
 /// keeping `/` as the separator Consul's keys use.
-fn encode_path(key: &str) -> String {
+pub(crate) fn encode_path(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
     for b in key.bytes() {
         if b.is_ascii_alphanumeric() || b"/-._~:@!$&'()*+,;=".contains(&b) {
@@ -92,42 +92,14 @@ impl ConsulStore {
     }
 }
 
-/// A read's `X-Consul-Index`: Consul sets it on every KV read, 404 included; without it the
-/// answer did not come from Consul's KV endpoint, and there is nothing to block on.
-fn required_index(answer: &client::Answer, path: &str) -> Result<u64, StoreError> {
-    answer
-        .index
-        .map(blocking::usable)
-        .ok_or_else(|| StoreError::new(format!("{path}: the answer has no X-Consul-Index")))
-}
-
-/// Blocks on `prefix` from `index` until the index moves (or goes backwards). Re-polls
-/// after a `wait` that ran out are rate-limited.
+/// Blocks on `prefix` from `index` until the index moves (or goes backwards).
 async fn watch_one(client: &ConsulClient, prefix: &str, index: u64) -> Result<(), StoreError> {
-    let path = kv_path(prefix);
-    let mut started: Option<Instant> = None;
-    loop {
-        if let Some(t) = started {
-            tokio::time::sleep_until(t + MIN_INTERVAL).await;
-        }
-        started = Some(Instant::now());
-        let query = [
-            ("recurse", "true".to_string()),
-            ("index", index.to_string()),
-            ("wait", blocking::wait_param()),
-        ];
-        let answer = client.get(&path, &query, true, CLIENT_TIMEOUT).await?;
-        let answered = required_index(&answer, &path)?;
-        if answer.status == 200 {
-            // A malformed answer is an error here too, not a reason to re-read quietly.
-            kv_json::parse_list(&answer.body)
-                .map_err(|e| StoreError::new(format!("{path}: {e}")))?;
-        }
-        match blocking::outcome(index, answered) {
-            Outcome::Same => continue,
-            Outcome::Moved(_) | Outcome::Reset => return Ok(()),
-        }
-    }
+    let query = [("recurse", "true".to_string())];
+    // A malformed answer is an error here too, not a reason to re-read quietly.
+    let check = |body: &[u8]| kv_json::parse_list(body).map(|_| ());
+    client
+        .watch(&kv_path(prefix), &query, index, true, check)
+        .await
 }
 
 impl Store for ConsulStore {
@@ -135,7 +107,7 @@ impl Store for ConsulStore {
         let path = kv_path(prefix);
         let query = [("recurse", "true".to_string())];
         let answer = self.client.get(&path, &query, true, READ_TIMEOUT).await?;
-        let index = required_index(&answer, &path)?;
+        let index = answer.required_index(self.client.base(), &path)?;
         let pairs = if answer.status == 404 {
             Vec::new()
         } else {

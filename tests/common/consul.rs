@@ -10,6 +10,9 @@
 //!   The index is the store's last write (Consul's docs allow an answer without a change).
 //! * ACLs: with a token set, requests without that `X-Consul-Token` (or `?token=`) get 403
 //!   "ACL not found", as Consul answers an unknown token.
+//! * Catalog: `GET /v1/catalog/services` (`{name: [tags]}`) and `GET /v1/health/service/<name>`
+//!   (`[{Node, Service, Checks}]`, `[]` for an unknown service), blocking as above; the test
+//!   registers and deregisters instances and flips their check (`register`, `set_check`).
 //! * `stop` / `start`: the listener and every open connection closed, as a killed agent;
 //!   started again on the same port with the same data.
 //!
@@ -39,8 +42,18 @@ struct Entry {
     modify_index: u64,
 }
 
+/// One registered service instance, with one check of its own.
+struct Instance {
+    service: String,
+    port: u16,
+    tags: Vec<String>,
+    check: String,
+}
+
 struct Data {
     kv: BTreeMap<String, Entry>,
+    /// Instances by service ID, all on node `node1` at 127.0.0.1.
+    instances: BTreeMap<String, Instance>,
     index: u64,
     token: Option<String>,
     max_wait: Duration,
@@ -67,6 +80,7 @@ impl ConsulDouble {
         let shared = Arc::new(Shared {
             data: Mutex::new(Data {
                 kv: BTreeMap::new(),
+                instances: BTreeMap::new(),
                 index,
                 token: None,
                 max_wait: Duration::from_secs(2),
@@ -139,6 +153,36 @@ impl ConsulDouble {
         self.shared.delete(key, recurse);
     }
 
+    /// Registers instance `id` of `service` on 127.0.0.1:`port` with a passing check.
+    pub fn register(&self, id: &str, service: &str, port: u16, tags: &[&str]) {
+        self.shared.change(|data| {
+            data.instances.insert(
+                id.to_string(),
+                Instance {
+                    service: service.to_string(),
+                    port,
+                    tags: tags.iter().map(|t| t.to_string()).collect(),
+                    check: "passing".to_string(),
+                },
+            );
+        });
+    }
+
+    pub fn deregister(&self, id: &str) {
+        self.shared.change(|data| {
+            data.instances.remove(id);
+        });
+    }
+
+    /// Sets instance `id`'s check: `passing`, `warning` or `critical`.
+    pub fn set_check(&self, id: &str, status: &str) {
+        self.shared.change(|data| {
+            if let Some(i) = data.instances.get_mut(id) {
+                i.check = status.to_string();
+            }
+        });
+    }
+
     /// The value at `key`, if any.
     pub fn get(&self, key: &str) -> Option<String> {
         let data = self.shared.data.lock().unwrap();
@@ -199,6 +243,14 @@ impl Drop for ConsulDouble {
 }
 
 impl Shared {
+    /// Any change to the catalog: one more index, blocking queries woken.
+    fn change(&self, f: impl FnOnce(&mut Data)) {
+        let mut data = self.data.lock().unwrap();
+        f(&mut data);
+        data.index += 1;
+        self.index_tx.send_replace(data.index);
+    }
+
     fn set(&self, pairs: &[(String, Vec<u8>)]) {
         let mut data = self.data.lock().unwrap();
         data.index += 1;
@@ -250,6 +302,18 @@ impl Shared {
         if path == "/v1/txn" && method == Method::PUT {
             return self.txn(&body);
         }
+        if method == Method::GET && path == "/v1/catalog/services" {
+            let token = token.unwrap_or_default();
+            self.block(&query, &token).await;
+            return self.services();
+        }
+        if method == Method::GET
+            && let Some(name) = path.strip_prefix("/v1/health/service/")
+        {
+            let token = token.unwrap_or_default();
+            self.block(&query, &token).await;
+            return self.health(name);
+        }
         let Some(key) = path.strip_prefix("/v1/kv/") else {
             return text(StatusCode::NOT_FOUND, "no such endpoint");
         };
@@ -282,19 +346,7 @@ impl Shared {
         query: &BTreeMap<String, String>,
         token: &str,
     ) -> Response<Full<Bytes>> {
-        if let Some(index) = query.get("index") {
-            let Ok(index) = index.parse::<u64>() else {
-                return text(StatusCode::BAD_REQUEST, "bad index");
-            };
-            let wait = {
-                let mut data = self.data.lock().unwrap();
-                *data.blocking_queries.entry(token.to_string()).or_default() += 1;
-                let asked = query.get("wait").and_then(|w| parse_wait(w));
-                asked.unwrap_or(Duration::from_secs(300)).min(data.max_wait)
-            };
-            let mut rx = self.index_tx.subscribe();
-            let _ = tokio::time::timeout(wait, rx.wait_for(|now| *now > index)).await;
-        }
+        self.block(query, token).await;
         let data = self.data.lock().unwrap();
         let entries: Vec<Value> = data
             .kv
@@ -324,6 +376,60 @@ impl Shared {
                 .insert("x-consul-index", data.index.to_string().parse().unwrap());
             return r;
         }
+        json_answer(StatusCode::OK, &Value::Array(entries), data.index)
+    }
+
+    /// A blocking query (`?index=N&wait=D`) is held until the index passes N or the wait
+    /// (capped at `max_wait`) runs out; without `index` it answers at once.
+    async fn block(&self, query: &BTreeMap<String, String>, token: &str) {
+        let Some(index) = query.get("index").and_then(|i| i.parse::<u64>().ok()) else {
+            return;
+        };
+        let wait = {
+            let mut data = self.data.lock().unwrap();
+            *data.blocking_queries.entry(token.to_string()).or_default() += 1;
+            let asked = query.get("wait").and_then(|w| parse_wait(w));
+            asked.unwrap_or(Duration::from_secs(300)).min(data.max_wait)
+        };
+        let mut rx = self.index_tx.subscribe();
+        let _ = tokio::time::timeout(wait, rx.wait_for(|now| *now > index)).await;
+    }
+
+    fn services(&self) -> Response<Full<Bytes>> {
+        let data = self.data.lock().unwrap();
+        let mut services: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for i in data.instances.values() {
+            let tags = services.entry(&i.service).or_default();
+            for t in &i.tags {
+                if !tags.contains(&t.as_str()) {
+                    tags.push(t);
+                }
+            }
+        }
+        json_answer(StatusCode::OK, &json!(services), data.index)
+    }
+
+    fn health(&self, name: &str) -> Response<Full<Bytes>> {
+        let data = self.data.lock().unwrap();
+        let entries: Vec<Value> = data
+            .instances
+            .iter()
+            .filter(|(_, i)| i.service == name)
+            .map(|(id, i)| {
+                json!({
+                    "Node": {"ID": "0d1d4ae5", "Node": "node1", "Address": "127.0.0.1",
+                             "Datacenter": "dc1"},
+                    "Service": {"ID": id, "Service": i.service, "Tags": i.tags, "Address": "",
+                                "Port": i.port, "Meta": null},
+                    "Checks": [
+                        {"Node": "node1", "CheckID": "serfHealth", "Status": "passing",
+                         "ServiceID": "", "ServiceName": ""},
+                        {"Node": "node1", "CheckID": format!("service:{id}"), "Status": i.check,
+                         "ServiceID": id, "ServiceName": i.service}
+                    ]
+                })
+            })
+            .collect();
         json_answer(StatusCode::OK, &Value::Array(entries), data.index)
     }
 

@@ -33,6 +33,17 @@ pub struct Answer {
     pub body: bytes::Bytes,
 }
 
+impl Answer {
+    /// `X-Consul-Index`, never below 1 (`blocking::usable`). Consul sets it on every read of
+    /// an endpoint that blocks, 404 included; without it the answer is not Consul's, and
+    /// there is nothing to block on.
+    pub fn required_index(&self, base: &str, path: &str) -> Result<u64, StoreError> {
+        self.index.map(super::blocking::usable).ok_or_else(|| {
+            StoreError::new(format!("{base}{path}: the answer has no X-Consul-Index"))
+        })
+    }
+}
+
 /// What `ConsulClient::new` needs of a table (KV's `[consul]` or `[consulCatalog]`).
 pub struct Settings<'a> {
     pub endpoint: &'a str,
@@ -104,6 +115,42 @@ impl ConsulClient {
             .map_err(|e| StoreError::new(format!("{url}: {e}")))?;
         let request = self.authorized(self.http.get(full).timeout(timeout));
         self.send(request, &url, allow_404).await
+    }
+
+    /// A blocking query on `path` (with `query`) from `index`, until the index moves or goes
+    /// backwards (`blocking.rs`); a `wait` that ran out blocks again, rate-limited. Every
+    /// answer's body must pass `check` (a malformed answer is an error, not a change).
+    pub async fn watch(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        index: u64,
+        allow_404: bool,
+        check: impl Fn(&[u8]) -> Result<(), String>,
+    ) -> Result<(), StoreError> {
+        use super::blocking::{self, Outcome};
+        let mut started: Option<tokio::time::Instant> = None;
+        loop {
+            if let Some(t) = started {
+                tokio::time::sleep_until(t + blocking::MIN_INTERVAL).await;
+            }
+            started = Some(tokio::time::Instant::now());
+            let mut full: Vec<(&str, String)> = query.to_vec();
+            full.push(("index", index.to_string()));
+            full.push(("wait", blocking::wait_param()));
+            let answer = self
+                .get(path, &full, allow_404, blocking::CLIENT_TIMEOUT)
+                .await?;
+            let answered = answer.required_index(&self.base, path)?;
+            if answer.status == 200 {
+                check(&answer.body)
+                    .map_err(|e| StoreError::new(format!("{}{path}: {e}", self.base)))?;
+            }
+            match blocking::outcome(index, answered) {
+                Outcome::Same => continue,
+                Outcome::Moved(_) | Outcome::Reset => return Ok(()),
+            }
+        }
     }
 
     /// `PUT <base><path>` with a JSON body.
