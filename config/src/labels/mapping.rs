@@ -18,9 +18,7 @@ fn plain(label: &str, value: &str) -> Option<Vec<(String, String)>> {
     if let Some(rest) = label.strip_prefix("backend.") {
         return backend(rest, value);
     }
-    let Some(rest) = label.strip_prefix("frontend.") else {
-        return None;
-    };
+    let rest = label.strip_prefix("frontend.")?;
     match rest {
         "entrypoints" => one("frontends/{f}/entrypoints"),
         "passhostheader" => one("frontends/{f}/passhostheader"),

@@ -78,7 +78,6 @@ impl ConsulCatalog {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::load_static;
 
     #[test]
