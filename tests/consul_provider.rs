@@ -472,3 +472,69 @@ async fn trafik_check_reads_consul_once_and_names_a_bad_key() {
         "{stdout}{stderr}"
     );
 }
+
+#[tokio::test]
+async fn an_index_that_goes_backwards_means_a_full_read_again() {
+    let double = ConsulDouble::start().await;
+    let (one, two) = (Backend::start("one").await, Backend::start("two").await);
+    put_all(&double, &site("restored", "a", &one.url(), "a.test"));
+    for i in 0..20 {
+        double.put(&format!("elsewhere/k{i}"), "x");
+    }
+    let p = ports();
+    let _trafik = Trafik::start(&config(&p, &double, "restored", ""));
+    wait_served(p.http, "a.test", "one").await;
+    let waited = double.index();
+
+    // Consul restored from an older snapshot: a lower index, and different data. A watcher
+    // that kept blocking on its (now future) index would never see it.
+    double.restore(
+        waited - 10,
+        "restored/backends/a/servers/s1/url",
+        &two.url(),
+    );
+    wait_served(p.http, "a.test", "two").await;
+}
+
+#[tokio::test]
+async fn tls_towards_consul_with_a_private_ca() {
+    use common::pki::{Ca, server_config};
+    let ca = Ca::new("Consul CA");
+    let pem = ca.server(&["127.0.0.1", "localhost"], "Consul");
+    let double = ConsulDouble::start_tls(server_config(&pem)).await;
+    let one = Backend::start("one").await;
+    put_all(&double, &site("tls", "a", &one.url(), "a.test"));
+
+    // A bare endpoint with [consul.tls] is https://; the CA given as a file beside trafik.toml.
+    let p = ports();
+    let toml = config(
+        &p,
+        &double,
+        "tls",
+        "  [consul.tls]\n  ca = \"consul-ca.pem\"",
+    );
+    let _trafik = Trafik::start_with(&toml, &[("consul-ca.pem", &ca.cert_pem)]);
+    wait_served(p.http, "a.test", "one").await;
+
+    // Another CA: the certificate is refused, a clear error, nothing served from it.
+    let other = Ca::new("Other CA");
+    let q = ports();
+    let toml = config(
+        &q,
+        &double,
+        "tls",
+        "  [consul.tls]\n  ca = \"other-ca.pem\"",
+    );
+    let _refused = Trafik::start_with(&toml, &[("other-ca.pem", &other.cert_pem)]);
+    let error = eventually("the TLS failure reported", || async {
+        consul_state(q.api).await["store"]["error"]
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+    assert!(
+        error.contains("https://") && error.contains("invalid peer certificate"),
+        "{error}"
+    );
+    assert_eq!(served_by(q.http, "a.test").await, None);
+}

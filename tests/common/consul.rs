@@ -72,10 +72,21 @@ pub struct ConsulDouble {
     pub addr: SocketAddr,
     shared: Arc<Shared>,
     tasks: Arc<Mutex<Vec<AbortHandle>>>,
+    /// Serves HTTPS with this configuration (`start_tls`).
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl ConsulDouble {
     pub async fn start() -> ConsulDouble {
+        Self::start_with(None).await
+    }
+
+    /// Over HTTPS (as a Consul agent with `https` port and certificates).
+    pub async fn start_tls(config: Arc<rustls::ServerConfig>) -> ConsulDouble {
+        Self::start_with(Some(config)).await
+    }
+
+    async fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> ConsulDouble {
         let index = 10;
         let shared = Arc::new(Shared {
             data: Mutex::new(Data {
@@ -94,6 +105,7 @@ impl ConsulDouble {
             addr,
             shared,
             tasks: Arc::new(Mutex::new(Vec::new())),
+            tls,
         };
         double.serve(listener);
         double
@@ -183,6 +195,22 @@ impl ConsulDouble {
         });
     }
 
+    /// A restore from an older snapshot (or another server's state): the index goes back
+    /// to `index` and `key` is set, as Consul's docs warn a watcher may see.
+    pub fn restore(&self, index: u64, key: &str, value: &str) {
+        let mut data = self.shared.data.lock().unwrap();
+        data.index = index;
+        data.kv.insert(
+            key.to_string(),
+            Entry {
+                value: value.as_bytes().to_vec(),
+                create_index: index,
+                modify_index: index,
+            },
+        );
+        self.shared.index_tx.send_replace(index);
+    }
+
     /// The value at `key`, if any.
     pub fn get(&self, key: &str) -> Option<String> {
         let data = self.shared.data.lock().unwrap();
@@ -214,20 +242,28 @@ impl ConsulDouble {
     fn serve(&self, listener: TcpListener) {
         let shared = self.shared.clone();
         let tasks = self.tasks.clone();
+        let acceptor = self.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         let accept = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let shared = shared.clone();
+                let (shared, acceptor) = (shared.clone(), acceptor.clone());
                 let conn = tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| {
                         let shared = shared.clone();
                         async move { Ok::<_, Infallible>(shared.handle(req).await) }
                     });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let _ = match acceptor {
+                        None => http.serve_connection(TokioIo::new(stream), svc).await,
+                        Some(acceptor) => {
+                            let Ok(tls) = acceptor.accept(stream).await else {
+                                return;
+                            };
+                            http.serve_connection(TokioIo::new(tls), svc).await
+                        }
+                    };
                 });
                 tasks.lock().unwrap().push(conn.abort_handle());
             }
