@@ -259,3 +259,30 @@ async fn trafik_check_reads_the_catalog_once_and_names_a_bad_tag() {
         "{stdout}{stderr}"
     );
 }
+
+#[tokio::test]
+async fn stale_reads_ask_for_stale_and_the_token_is_sent() {
+    let double = ConsulDouble::start().await;
+    let one = Backend::start("one").await;
+    double.set_token(Some("catalog-token"));
+    double.register("web-1", "web", port(&one), &[]);
+    let (_trafik, p) = start(&double, "stale = true\ntoken = \"catalog-token\"");
+    wait_served(p.http, "web.consul.test", "one").await;
+    assert!(
+        double.stale_reads() >= 2,
+        "services and health read with ?stale"
+    );
+
+    // Without the token: Consul's refusal, named.
+    let (_bad, b) = start(&double, "");
+    let error = eventually("the refusal reported", || async {
+        catalog_state(b.api).await["store"]["error"]
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+    assert!(
+        error.contains("403") && error.contains("ACL not found"),
+        "{error}"
+    );
+}

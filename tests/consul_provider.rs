@@ -538,3 +538,19 @@ async fn tls_towards_consul_with_a_private_ca() {
     );
     assert_eq!(served_by(q.http, "a.test").await, None);
 }
+
+#[tokio::test]
+async fn username_and_password_are_sent_as_basic_auth() {
+    let double = ConsulDouble::start().await;
+    let one = Backend::start("one").await;
+    put_all(&double, &site("basic", "a", &one.url(), "a.test"));
+    let p = ports();
+    let extra = "username = \"ops\"\npassword = \"pa:ss\"";
+    let _trafik = Trafik::start(&config(&p, &double, "basic", extra));
+    wait_served(p.http, "a.test", "one").await;
+    // base64("ops:pa:ss")
+    assert_eq!(
+        double.last_authorization().as_deref(),
+        Some("Basic b3BzOnBhOnNz")
+    );
+}

@@ -60,6 +60,10 @@ struct Data {
     /// Blocking queries received so far (each `?index=` read), by the token they carried
     /// ("" for none): tells apart two trafiks on one double.
     blocking_queries: BTreeMap<String, usize>,
+    /// The last `Authorization` header received (basic auth through a proxy in front).
+    last_authorization: Option<String>,
+    /// Reads that asked for `?stale`.
+    stale_reads: usize,
 }
 
 struct Shared {
@@ -96,6 +100,8 @@ impl ConsulDouble {
                 token: None,
                 max_wait: Duration::from_secs(2),
                 blocking_queries: BTreeMap::new(),
+                last_authorization: None,
+                stale_reads: 0,
             }),
             index_tx: watch::channel(index).0,
         });
@@ -140,6 +146,14 @@ impl ConsulDouble {
     pub fn blocking_queries_by(&self, token: &str) -> usize {
         let data = self.shared.data.lock().unwrap();
         data.blocking_queries.get(token).copied().unwrap_or(0)
+    }
+
+    pub fn last_authorization(&self) -> Option<String> {
+        self.shared.data.lock().unwrap().last_authorization.clone()
+    }
+
+    pub fn stale_reads(&self) -> usize {
+        self.shared.data.lock().unwrap().stale_reads
     }
 
     pub fn index(&self) -> u64 {
@@ -326,7 +340,21 @@ impl Shared {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
             .or_else(|| query.get("token").cloned());
-        let wanted = self.data.lock().unwrap().token.clone();
+        let authorization = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let wanted = {
+            let mut data = self.data.lock().unwrap();
+            if authorization.is_some() {
+                data.last_authorization = authorization;
+            }
+            if query.contains_key("stale") {
+                data.stale_reads += 1;
+            }
+            data.token.clone()
+        };
         if wanted.is_some() && token != wanted {
             return text(StatusCode::FORBIDDEN, "ACL not found");
         }
