@@ -239,6 +239,15 @@ async fn check(cli: &Cli) -> ExitCode {
             Err(e) => errors.push(Diagnostic::unlocated(format!("[{name}]"), e)),
         }
     }
+    if let Some(read) = crate::provider::consul_catalog::check(&cfg, base_dir).await {
+        match read {
+            Ok((snapshot, mut found)) => {
+                warnings.append(&mut found);
+                snapshots.insert(crate::provider::consul_catalog::NAME.to_string(), snapshot);
+            }
+            Err(e) => errors.push(Diagnostic::unlocated("[consulCatalog]", e)),
+        }
+    }
     let (runtime, mut problems) = compile::compile(
         &snapshots,
         &server::compile_settings(&cfg),

@@ -2,6 +2,7 @@
 //! Plain data and pure functions: no async, no network, no I/O beyond reading a string.
 
 pub mod breaker;
+pub mod consul_catalog;
 pub mod de;
 pub mod diagnostic;
 pub mod duration;
@@ -9,6 +10,7 @@ mod expr;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod kv;
+pub mod labels;
 pub mod load;
 pub mod model;
 pub mod retry_expr;

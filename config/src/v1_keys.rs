@@ -43,10 +43,6 @@ const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ),
     ("marathon", "the Marathon provider is not implemented yet"),
     ("mesos", "the Mesos provider is not implemented yet"),
-    (
-        "consulCatalog",
-        "the Consul Catalog provider is not implemented",
-    ),
     ("ecs", "the ECS provider is not implemented"),
     ("rancher", "the Rancher provider is not implemented"),
     ("eureka", "the Eureka provider is not implemented"),

@@ -3,6 +3,7 @@
 
 pub mod boltdb;
 pub mod consul;
+pub mod consul_catalog;
 pub mod etcd;
 pub mod file;
 pub mod kv;

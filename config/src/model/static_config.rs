@@ -38,6 +38,8 @@ pub struct StaticConfig {
     pub consul: Option<super::KvProvider>,
     pub boltdb: Option<super::KvProvider>,
     pub redis: Option<super::KvProvider>,
+    /// `[consulCatalog]` (model/consul_catalog_provider.rs).
+    pub consul_catalog: Option<super::ConsulCatalog>,
     pub access_log: Option<AccessLog>,
     pub traefik_log: Option<TraefikLog>,
     /// Deprecated (pre-1.4) form of `[accessLog] filePath`.
@@ -85,6 +87,7 @@ impl Default for StaticConfig {
             consul: None,
             boltdb: None,
             redis: None,
+            consul_catalog: None,
             access_log: None,
             traefik_log: None,
             access_logs_file: None,

@@ -9,7 +9,7 @@
 //! configuration keeps serving, `StatusBoard::store_down` records why, and the loop retries
 //! with capped exponential backoff (`backoff.rs`), reading everything again once back.
 
-mod backoff;
+pub(crate) mod backoff;
 mod read;
 mod start;
 mod store;
@@ -83,7 +83,7 @@ pub async fn run<S: Store>(
     }
 }
 
-fn status_was_up(status: &StatusBoard, name: &str) -> bool {
+pub(crate) fn status_was_up(status: &StatusBoard, name: &str) -> bool {
     status
         .providers()
         .get(name)
@@ -93,7 +93,12 @@ fn status_was_up(status: &StatusBoard, name: &str) -> bool {
 
 /// Records the outage and waits before the next attempt. Logged at each attempt: the
 /// backoff keeps that to one line per 30 s once the store has been gone a while.
-async fn outage(name: &str, status: &StatusBoard, e: &StoreError, backoff: &mut Backoff) {
+pub(crate) async fn outage(
+    name: &str,
+    status: &StatusBoard,
+    e: &StoreError,
+    backoff: &mut Backoff,
+) {
     let delay = backoff.next_delay();
     tracing::error!(
         provider = name,
