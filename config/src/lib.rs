@@ -6,9 +6,11 @@ pub mod de;
 pub mod diagnostic;
 pub mod duration;
 mod expr;
+pub mod flags;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod kv;
+pub mod kv_static;
 pub mod load;
 pub mod model;
 pub mod retry_expr;
