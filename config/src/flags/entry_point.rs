@@ -73,11 +73,13 @@ const FORWARD_OPTIONS: [(&str, &str); 6] = [
     ),
 ];
 
-/// An entry point's name and the (path under `entryPoints.<name>`, value) pairs its string
-/// gives, or why the string is refused.
-pub fn parse(text: &str) -> Result<(String, Vec<(Vec<String>, String)>), String> {
+/// (path under `entryPoints.<name>`, value) pairs.
+pub type Keys = Vec<(Vec<String>, String)>;
+
+/// An entry point's name and the keys its string gives, or why the string is refused.
+pub fn parse(text: &str) -> Result<(String, Keys), String> {
     let mut name = None;
-    let mut keys: Vec<(Vec<String>, String)> = Vec::new();
+    let mut keys: Keys = Vec::new();
     let mut tls = false;
     for word in text.split_whitespace() {
         let (option, value) = match word.split_once(':') {
