@@ -196,12 +196,15 @@ async fn load(
     let layered = crate::static_load::layered(file_cfg, flags, base_dir, read_stores)
         .await
         .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
-    let label = source_label(path);
     for w in layered.warnings {
-        warnings.push(Diagnostic::unlocated(label.clone(), w));
+        warnings.push(Diagnostic::unlocated(STORE_LABEL, w));
     }
     Ok((layered.config, warnings))
 }
+
+/// What the layers warn about is always a store's (a flag is never merely warned about): the
+/// key or the store is named in the message.
+const STORE_LABEL: &str = "store";
 
 /// Where a configuration came from, for messages: the file, or the command line alone.
 fn source_label(path: Option<&Path>) -> String {
@@ -287,7 +290,7 @@ async fn check(cli: &Cli, flags: &Tree) -> ExitCode {
     let mut cfg = match crate::static_load::layered(file_cfg, flags, base_dir, true).await {
         Ok(layered) => {
             for w in layered.warnings {
-                warnings.push(Diagnostic::unlocated(source_label(found.as_deref()), w));
+                warnings.push(Diagnostic::unlocated(STORE_LABEL, w));
             }
             layered.config
         }

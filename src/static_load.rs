@@ -98,3 +98,38 @@ async fn store_layers(
     }
     Ok((layers, warnings))
 }
+
+#[cfg(test)]
+mod tests {
+    use trafik_config::flags::parse_flags;
+
+    use super::*;
+
+    fn file() -> StaticConfig {
+        let text = "logLevel = \"INFO\"\n[entryPoints.http]\naddress = \":80\"\n";
+        trafik_config::load_static("t.toml", text).unwrap().value
+    }
+
+    #[tokio::test]
+    async fn without_flags_or_stores_the_file_is_kept_as_loaded() {
+        let layered = layered(file(), &Tree::default(), Path::new(""), true)
+            .await
+            .unwrap();
+        assert_eq!(layered.config, file());
+        assert!(layered.warnings.is_empty());
+    }
+
+    #[tokio::test]
+    async fn flags_are_layered_and_the_result_validated() {
+        let flags = parse_flags(&["--entryPoints.https.address=:80"]).unwrap();
+        let err = layered(file(), &flags, Path::new(""), true)
+            .await
+            .unwrap_err();
+        assert!(err.contains("https"), "two entry points on :80: {err}");
+
+        let flags = parse_flags(&["--logLevel=WARN"]).unwrap();
+        let ok = layered(file(), &flags, Path::new(""), true).await.unwrap();
+        assert_eq!(ok.config.log_level.as_deref(), Some("WARN"));
+        assert_eq!(ok.config.entry_points, file().entry_points);
+    }
+}
