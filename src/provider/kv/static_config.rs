@@ -19,8 +19,27 @@ pub async fn read_static<S: Store>(
 
 /// What `trafik storeconfig` writes under `prefix`: the static configuration, then
 /// `[backends]`, `[frontends]` and `[[tls]]` in the dynamic layout the KV providers read.
+/// The stores' own credentials (password, token, TLS client key) are left out: whoever
+/// reads the store already has them, and every other reader of the store would get them.
 pub fn storeconfig_pairs(prefix: &str, cfg: &StaticConfig) -> Pairs {
-    let mut pairs = kv_static::encode(prefix, cfg);
+    let mut written = cfg.clone();
+    for table in [
+        &mut written.etcd,
+        &mut written.zookeeper,
+        &mut written.consul,
+        &mut written.boltdb,
+        &mut written.redis,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        table.password = None;
+        table.token = None;
+        if let Some(tls) = &mut table.tls {
+            tls.key.clear();
+        }
+    }
+    let mut pairs = kv_static::encode(prefix, &written);
     let dynamic = Configuration {
         backends: cfg.backends.clone(),
         frontends: cfg.frontends.clone(),
@@ -64,7 +83,8 @@ mod tests {
 
     const FILE: &str = "logLevel = \"INFO\"\ndefaultEntryPoints = [\"http\"]\n\
         [entryPoints.http]\naddress = \":8080\"\ncompress = true\n\
-        [etcd]\nendpoint = \"127.0.0.1:2379\"\n[api]\ndashboard = false\n\
+        [etcd]\nendpoint = \"127.0.0.1:2379\"\npassword = \"pw\"\n\
+        [etcd.tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n[api]\ndashboard = false\n\
         [backends.b.servers.s]\nurl = \"http://127.0.0.1:1\"\n\
         [frontends.f]\nbackend = \"b\"\n[frontends.f.routes.r]\nrule = \"Host:a.test\"\n";
 
@@ -84,6 +104,16 @@ mod tests {
             store.0.get("/traefik/frontends/f/routes/r/rule"),
             Some(&b"Host:a.test".to_vec())
         );
+        assert_eq!(
+            store.0.get("/traefik/etcd/endpoint"),
+            Some(&b"127.0.0.1:2379".to_vec())
+        );
+        let secrets: Vec<&String> = store
+            .0
+            .keys()
+            .filter(|k| k.ends_with("/password") || k.ends_with("/token") || k.ends_with("/key"))
+            .collect();
+        assert!(secrets.is_empty(), "{secrets:?}");
 
         // The static part, started from the store alone (no file).
         let (tree, warnings) = read_static(&mut store, "/traefik").await.unwrap();
@@ -93,6 +123,9 @@ mod tests {
         let mut expected = file.clone();
         expected.backends.clear();
         expected.frontends.clear();
+        let etcd = expected.etcd.as_mut().unwrap();
+        etcd.password = None;
+        etcd.tls.as_mut().unwrap().key.clear();
         assert_eq!(merged.config, expected);
 
         // The dynamic part, as the KV provider reads it.
