@@ -206,6 +206,18 @@ async fn load(
 /// key or the store is named in the message.
 const STORE_LABEL: &str = "store";
 
+/// What a layering error is about: a flag (`--x: …`), a store key (`/traefik/x: …`), or
+/// the merged configuration. The file alone was valid (`read_static` checked it), so what
+/// the merge broke came from the command line or a store, never the file alone.
+fn error_label(message: &str) -> &'static str {
+    let head = message.split(": ").next().unwrap_or("");
+    if head.contains('/') && !head.contains(' ') && !head.starts_with("--") {
+        STORE_LABEL
+    } else {
+        "command line"
+    }
+}
+
 /// Where a configuration came from, for messages: the file, or the command line alone.
 fn source_label(path: Option<&Path>) -> String {
     path.map_or_else(|| "command line".to_string(), |p| p.display().to_string())
@@ -297,7 +309,7 @@ async fn check(cli: &Cli, flags: &Tree) -> ExitCode {
         Err(e) => {
             let errors: Vec<Diagnostic> = e
                 .lines()
-                .map(|line| Diagnostic::unlocated(source_label(found.as_deref()), line))
+                .map(|line| Diagnostic::unlocated(error_label(line), line))
                 .collect();
             return report(&errors, &warnings);
         }
