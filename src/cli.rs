@@ -1,10 +1,13 @@
-//! The command line: `trafik [-c FILE]` runs the proxy; `check`, `version` and `echo`.
+//! The command line: `trafik [-c FILE] [v1 flags]` runs the proxy; `check`, `storeconfig`,
+//! `version` and `echo`. v1's flags (`--entryPoints.http.address=:80`) are split off before
+//! clap sees the rest (`cli_args.rs`) and layered over the file (`static_load.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use trafik_config::flags::{Tree, parse_flags};
 use trafik_config::{Diagnostic, StaticConfig, load_static, validate_static};
 
 use crate::provider::file;
@@ -13,8 +16,19 @@ use crate::{compile, echo, logging, server};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const CODENAME: &str = "maroilles";
 
+/// What `--help` says of v1's flags, which clap does not parse itself (`cli_args.rs`).
+const FLAGS_HELP: &str = "\
+Every key of the static configuration is also a flag, named by its path in trafik.toml
+(names ignore case), as Traefik 1.x's were:
+  --logLevel=DEBUG  --defaultEntryPoints=http,https  --entryPoints.http.address=:80
+  --entryPoints='Name:https Address::443 TLS:cert.pem,key.pem Redirect.EntryPoint:https'
+  --api  --file.filename=rules.toml  --etcd --etcd.endpoint=127.0.0.1:2379
+A table's name alone (--api, --etcd) enables it with its defaults; booleans are --x or
+--x=true|false; lists are comma lists; durations as in the file (10s, 1m30s, or seconds).
+Precedence: flags, over the static keys of a configured store, over the file.";
+
 #[derive(Debug, Parser)]
-#[command(name = "trafik", version = VERSION, about = "A modern HTTP reverse proxy and load balancer (Traefik 1.x lineage)")]
+#[command(name = "trafik", version = VERSION, about = "A modern HTTP reverse proxy and load balancer (Traefik 1.x lineage)", after_help = FLAGS_HELP)]
 pub struct Cli {
     /// Configuration file (default: ./trafik.toml, $HOME/.trafik/trafik.toml, /etc/trafik/trafik.toml)
     #[arg(
@@ -25,7 +39,8 @@ pub struct Cli {
         value_name = "PATH"
     )]
     pub config_file: Option<PathBuf>,
-    /// Log level (DEBUG, INFO, WARN, ERROR, FATAL, PANIC); overrides logLevel of the file
+    /// Log level (DEBUG, INFO, WARN, ERROR, FATAL, PANIC); overrides logLevel of the file.
+    /// Read as a v1 flag (`cli_args.rs`); declared here for `--help`.
     #[arg(
         long = "logLevel",
         visible_alias = "loglevel",
@@ -44,6 +59,9 @@ pub struct Cli {
 pub enum Command {
     /// Validate the configuration and print every problem as file:line:col: message
     Check,
+    /// Write the static configuration (file and flags) and the file's [backends] and
+    /// [frontends] into the configured store (--etcd …), then exit
+    Storeconfig,
     /// Print the version
     Version,
     /// Run a small echo backend (whoami-style) on ADDR, e.g. 127.0.0.1:8091
@@ -56,7 +74,16 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+    let split = crate::cli_args::split(args);
+    let cli = Cli::parse_from(&split.clap);
+    let flags = match parse_flags(&split.flags) {
+        Ok(tree) => tree,
+        Err(e) => {
+            eprintln!("trafik: invalid flag {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let workers = cli
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -93,8 +120,12 @@ pub fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },
-        Some(Command::Check) => runtime.block_on(check(&cli)),
-        None => match runtime.block_on(run(&cli)) {
+        Some(Command::Check) => runtime.block_on(check(&cli, &flags)),
+        Some(Command::Storeconfig) => match runtime.block_on(storeconfig(&cli, &flags)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
+        None => match runtime.block_on(run(&cli, &flags)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },
@@ -147,26 +178,77 @@ fn read_static(path: Option<&Path>) -> Result<(StaticConfig, Vec<Diagnostic>), V
     Ok((loaded.value, loaded.warnings))
 }
 
-async fn run(cli: &Cli) -> anyhow::Result<()> {
-    let path = find_config(cli.config_file.as_deref());
-    let (cfg, warnings) = match read_static(path.as_deref()) {
+/// The file (or the defaults), with the stores' static keys when `read_stores`, and the flags
+/// over it; warnings are the file's and the layers'.
+async fn load(
+    path: Option<&Path>,
+    flags: &Tree,
+    read_stores: bool,
+) -> anyhow::Result<(StaticConfig, Vec<Diagnostic>)> {
+    let (file_cfg, mut warnings) = match read_static(path) {
         Ok(ok) => ok,
         Err(errors) => {
             let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
             anyhow::bail!("invalid configuration:\n{}", list.join("\n"));
         }
     };
-    let level = cli
-        .log_level
-        .clone()
-        .or_else(|| cfg.log_level.clone())
-        .unwrap_or_else(|| {
-            if cfg.debug {
-                "DEBUG".into()
-            } else {
-                "ERROR".into()
-            }
-        });
+    let base_dir = path.and_then(Path::parent).unwrap_or(Path::new(""));
+    let layered = crate::static_load::layered(file_cfg, flags, base_dir, read_stores)
+        .await
+        .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    for w in layered.warnings {
+        warnings.push(Diagnostic::unlocated(STORE_LABEL, w));
+    }
+    Ok((layered.config, warnings))
+}
+
+/// What the layers warn about is always a store's (a flag is never merely warned about): the
+/// key or the store is named in the message.
+const STORE_LABEL: &str = "store";
+
+/// What a layering error is about: a flag (`--x: …`), a store key (`/traefik/x: …`), or
+/// the merged configuration. The file alone was valid (`read_static` checked it), so what
+/// the merge broke came from the command line or a store, never the file alone.
+fn error_label(message: &str) -> &'static str {
+    let head = message.split(": ").next().unwrap_or("");
+    if head.contains('/') && !head.contains(' ') && !head.starts_with("--") {
+        STORE_LABEL
+    } else {
+        "command line"
+    }
+}
+
+/// Where a configuration came from, for messages: the file, or the command line alone.
+fn source_label(path: Option<&Path>) -> String {
+    path.map_or_else(|| "command line".to_string(), |p| p.display().to_string())
+}
+
+async fn storeconfig(cli: &Cli, flags: &Tree) -> anyhow::Result<()> {
+    let path = find_config(cli.config_file.as_deref());
+    let (cfg, warnings) = load(path.as_deref(), flags, false).await?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let base_dir = path
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new(""));
+    for line in crate::storeconfig::run(&cfg, base_dir).await? {
+        println!("storeconfig: {line}");
+    }
+    Ok(())
+}
+
+async fn run(cli: &Cli, flags: &Tree) -> anyhow::Result<()> {
+    let path = find_config(cli.config_file.as_deref());
+    let (cfg, warnings) = load(path.as_deref(), flags, true).await?;
+    let level = cfg.log_level.clone().unwrap_or_else(|| {
+        if cfg.debug {
+            "DEBUG".into()
+        } else {
+            "ERROR".into()
+        }
+    });
     let log_file = cfg
         .traefik_log
         .as_ref()
@@ -193,19 +275,44 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     }
     match &path {
         Some(p) => tracing::info!("using configuration file {}", p.display()),
+        None if !flags.is_empty() => tracing::info!("no configuration file; using the flags"),
         None => tracing::warn!("no configuration file found; running with defaults"),
     }
     server::run(cfg, path).await
 }
 
-async fn check(cli: &Cli) -> ExitCode {
-    let Some(path) = find_config(cli.config_file.as_deref()) else {
-        eprintln!("trafik check: no configuration file found (use -c PATH)");
+async fn check(cli: &Cli, flags: &Tree) -> ExitCode {
+    let found = find_config(cli.config_file.as_deref());
+    if found.is_none() && flags.is_empty() {
+        eprintln!("trafik check: no configuration file found (use -c PATH, or flags)");
         return ExitCode::FAILURE;
-    };
-    let (mut cfg, mut warnings) = match read_static(Some(&path)) {
+    }
+    // Without a file, messages name the command line; relative paths are the directory's.
+    let path = found
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(source_label(None)));
+    let (file_cfg, mut warnings) = match read_static(found.as_deref()) {
         Ok(ok) => ok,
         Err(errors) => return report(&errors, &[]),
+    };
+    let base_dir = found
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new(""));
+    let mut cfg = match crate::static_load::layered(file_cfg, flags, base_dir, true).await {
+        Ok(layered) => {
+            for w in layered.warnings {
+                warnings.push(Diagnostic::unlocated(STORE_LABEL, w));
+            }
+            layered.config
+        }
+        Err(e) => {
+            let errors: Vec<Diagnostic> = e
+                .lines()
+                .map(|line| Diagnostic::unlocated(error_label(line), line))
+                .collect();
+            return report(&errors, &warnings);
+        }
     };
     let mut errors = Vec::new();
     // The entry points a run would add for the API; a bad [api]/[ping]/… entry point is
@@ -219,7 +326,7 @@ async fn check(cli: &Cli) -> ExitCode {
         });
     }
     let mut snapshots = BTreeMap::new();
-    if let Some(source) = server::file_source(&cfg, Some(&path)) {
+    if let Some(source) = server::file_source(&cfg, found.as_deref()) {
         match file::load(&source) {
             Ok((snapshot, mut w)) => {
                 warnings.append(&mut w);
@@ -229,7 +336,6 @@ async fn check(cli: &Cli) -> ExitCode {
         }
     }
     // The stores are read once, as a run would at start.
-    let base_dir = path.parent().unwrap_or(std::path::Path::new(""));
     for (name, read) in crate::provider::kv::check_all(&cfg, base_dir).await {
         match read {
             Ok((snapshot, mut found)) => {

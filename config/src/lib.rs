@@ -7,9 +7,11 @@ pub mod de;
 pub mod diagnostic;
 pub mod duration;
 mod expr;
+pub mod flags;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod kv;
+pub mod kv_static;
 pub mod labels;
 pub mod load;
 pub mod model;

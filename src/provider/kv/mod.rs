@@ -10,15 +10,19 @@
 //! with capped exponential backoff (`backoff.rs`), reading everything again once back.
 
 pub(crate) mod backoff;
+mod by_kind;
 mod read;
 mod start;
+mod static_config;
 mod store;
 
 #[cfg(test)]
 mod tests;
 
+pub use by_kind::{OnceError, list_by_kind, put_by_kind};
 pub use read::{read_once, snapshot};
 pub use start::{check_all, spawn_all};
+pub use static_config::{read_static, storeconfig_pairs};
 pub use store::{Pairs, Store, StoreError};
 
 use std::sync::Arc;
