@@ -8,46 +8,7 @@ mod common;
 use common::*;
 
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-
-/// trafik started with `args` in a fresh directory holding `files`; `HOME` is that directory
-/// too, so no trafik.toml of the machine's is found. Killed on drop.
-struct Flagged {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Flagged {
-    fn start(args: &[String], files: &[(&str, &str)]) -> Flagged {
-        let dir = directory(files);
-        let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let mut command = Command::new(bin());
-        die_with_parent(&mut command);
-        let child = command
-            .args(args)
-            .arg("--workers")
-            .arg("2")
-            .current_dir(dir.path())
-            .env("HOME", dir.path())
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start trafik");
-        Flagged { child, dir }
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Flagged {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::process::{Command, ExitStatus};
 
 fn directory(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -88,7 +49,7 @@ async fn served_by(port: u16, path: &str) -> Option<String> {
 async fn flags_alone_run_a_proxy_with_a_rules_file() {
     let a = Backend::start("a").await;
     let port = free_port();
-    let trafik = Flagged::start(
+    let trafik = Trafik::start_flags(
         &[
             format!("--entryPoints=Name:http Address:127.0.0.1:{port} Compress:true"),
             "--defaultEntryPoints=http".into(),
@@ -118,7 +79,7 @@ async fn a_flag_wins_over_the_same_key_of_the_file() {
          [entryPoints.http]\naddress = \"127.0.0.1:{file_port}\"\n[file]\n{}",
         rules("one", &a.url(), "Path:/one")
     );
-    let _trafik = Flagged::start(
+    let _trafik = Trafik::start_flags(
         &[
             "-c".into(),
             "trafik.toml".into(),

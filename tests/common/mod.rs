@@ -133,6 +133,40 @@ impl Trafik {
         }
     }
 
+    /// Starts trafik with command-line `args` only (v1's flags; no `-c`), in a fresh
+    /// directory holding `files` that is also its `HOME`, so no configuration file of the
+    /// machine's is found (`config` names a file that does not exist).
+    pub fn start_flags(args: &[String], files: &[(&str, &str)]) -> Trafik {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        for (name, content) in files {
+            std::fs::write(dir.join(name), content).unwrap();
+        }
+        let log = dir.join("trafik.stderr.log");
+        let mut command = Command::new(bin());
+        die_with_parent(&mut command);
+        let child = command
+            .args(args)
+            .arg("--workers")
+            .arg("2")
+            .current_dir(&dir)
+            .env("HOME", &dir)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::from(
+                std::fs::File::create(dir.join("trafik.stdout.log")).unwrap(),
+            ))
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .spawn()
+            .expect("start trafik");
+        Trafik {
+            child: Some(child),
+            config: dir.join("trafik.toml"),
+            dir,
+            log,
+            _tmp: tmp,
+        }
+    }
+
     /// Stops trafik (SIGTERM, then waits) and starts it again on the same directory,
     /// files and configuration; its log starts afresh.
     pub async fn restart(&mut self) {
