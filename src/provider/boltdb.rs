@@ -83,28 +83,31 @@ pub fn store(table: &KvProvider, base_dir: &Path) -> Result<BoltdbStore, String>
 impl Store for BoltdbStore {
     async fn list(&mut self, prefix: &str) -> Result<Pairs, StoreError> {
         let shown = self.path.display().to_string();
+        // Armed before reading, so a change made while we read is not missed; whatever
+        // happened before this read, the read sees.
+        let mut unwatched = None;
         if self.watch {
             match &mut self.watcher {
-                // Whatever happened before this read, the read sees.
                 Some(w) => w.clear(),
-                None => {
-                    let w = FileWatch::start(&self.path)
-                        .map_err(|e| StoreError(format!("{shown}: {e}")))?;
-                    self.watcher = Some(w);
-                }
+                None => match FileWatch::start(&self.path) {
+                    Ok(w) => self.watcher = Some(w),
+                    Err(e) => unwatched = Some(e),
+                },
             }
         }
         let path = self.path.clone();
         let bytes = tokio::task::spawn_blocking(move || file::read_shared(&path))
             .await
             .map_err(|e| StoreError(format!("{shown}: read task failed: {e}")))?;
-        let bytes = match bytes {
-            Ok(b) => b,
-            Err(e) => {
+        let bytes = match (bytes, unwatched) {
+            (Ok(b), None) => b,
+            // The file's own trouble says more than its directory's (often the same).
+            (Err(e), _) => {
                 // The directory may have gone with the file: watch it afresh next time.
                 self.watcher = None;
                 return Err(StoreError(format!("{shown}: {e}")));
             }
+            (Ok(_), Some(e)) => return Err(StoreError(format!("{shown}: {e}"))),
         };
         let pairs = trafik_config::bolt::read_bucket(&bytes, self.bucket.as_bytes())
             .map_err(|e| StoreError(format!("{shown}: not a readable Bolt file: {e}")))?;
