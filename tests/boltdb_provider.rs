@@ -400,3 +400,38 @@ async fn watch_false_reads_once() {
     }
     assert_eq!(once.get("one.test").await, (200, Some("b".to_string())));
 }
+
+#[tokio::test]
+async fn a_writer_holding_the_file_too_long_is_an_outage_then_read_again() {
+    use std::os::fd::AsRawFd;
+    let b = Backend::start("b").await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_in(&dir);
+    write_all(&db, &route("/traefik", "f", "b", &b.url(), "app.test"));
+    let s = Setup::start(&format!("endpoint = {:?}", db.display().to_string()), "");
+    s.wait_route("app.test", Some("b")).await;
+
+    // Hold the exclusive lock as a bolt writer that keeps the file open does, and touch
+    // the file's mode so the watcher wakes the provider, which must then give up waiting.
+    let writer = std::fs::File::open(&db).unwrap();
+    // SAFETY: flock on a descriptor `writer` owns and keeps open.
+    assert_eq!(unsafe { libc::flock(writer.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let mode = std::fs::metadata(&db).unwrap().permissions();
+    std::fs::set_permissions(&db, mode).unwrap();
+    let error = s.wait_store(false, "locked by a writer").await;
+    assert!(error.contains(&db.display().to_string()), "{error}");
+    assert_eq!(s.get("app.test").await, (200, Some("b".to_string())));
+
+    // Released: read again, and a change made meanwhile is there.
+    drop(writer);
+    write(
+        &db,
+        &[
+            "put",
+            "/traefik/frontends/f/routes/r1/rule",
+            "Host:new.test",
+        ],
+    );
+    s.wait_route("new.test", Some("b")).await;
+    s.wait_store(true, "").await;
+}

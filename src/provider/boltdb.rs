@@ -80,37 +80,16 @@ pub fn store(table: &KvProvider, base_dir: &Path) -> Result<BoltdbStore, String>
     })
 }
 
-impl Store for BoltdbStore {
-    async fn list(&mut self, prefix: &str) -> Result<Pairs, StoreError> {
-        let shown = self.path.display().to_string();
-        // Armed before reading, so a change made while we read is not missed; whatever
-        // happened before this read, the read sees.
-        let mut unwatched = None;
-        if self.watch {
-            match &mut self.watcher {
-                Some(w) => w.clear(),
-                None => match FileWatch::start(&self.path) {
-                    Ok(w) => self.watcher = Some(w),
-                    Err(e) => unwatched = Some(e),
-                },
-            }
-        }
+impl BoltdbStore {
+    /// The pairs under `prefix`, or what is wrong with the file.
+    async fn read(&self, prefix: &str) -> Result<Pairs, String> {
         let path = self.path.clone();
         let bytes = tokio::task::spawn_blocking(move || file::read_shared(&path))
             .await
-            .map_err(|e| StoreError(format!("{shown}: read task failed: {e}")))?;
-        let bytes = match (bytes, unwatched) {
-            (Ok(b), None) => b,
-            // The file's own trouble says more than its directory's (often the same).
-            (Err(e), _) => {
-                // The directory may have gone with the file: watch it afresh next time.
-                self.watcher = None;
-                return Err(StoreError(format!("{shown}: {e}")));
-            }
-            (Ok(_), Some(e)) => return Err(StoreError(format!("{shown}: {e}"))),
-        };
+            .map_err(|e| format!("read task failed: {e}"))??;
         let pairs = trafik_config::bolt::read_bucket(&bytes, self.bucket.as_bytes())
-            .map_err(|e| StoreError(format!("{shown}: not a readable Bolt file: {e}")))?;
+            .map_err(|e| format!("not a readable Bolt file: {e}"))?;
+        let shown = self.path.display().to_string();
         let Some(pairs) = pairs else {
             tracing::debug!(
                 provider = "boltdb",
@@ -120,6 +99,34 @@ impl Store for BoltdbStore {
             return Ok(Vec::new());
         };
         Ok(under_prefix(&shown, prefix, pairs))
+    }
+}
+
+impl Store for BoltdbStore {
+    async fn list(&mut self, prefix: &str) -> Result<Pairs, StoreError> {
+        // Armed before reading, so a change made while we read is not missed. Events are
+        // not cleared here: with an alias the loop lists twice, and a change between the
+        // two must still wake `changed()` (at worst one read too many).
+        let mut unwatched = None;
+        if self.watch && self.watcher.is_none() {
+            match FileWatch::start(&self.path) {
+                Ok(w) => self.watcher = Some(w),
+                Err(e) => unwatched = Some(e),
+            }
+        }
+        let shown = self.path.display().to_string();
+        let read = self.read(prefix).await;
+        if read.is_err() || unwatched.is_some() {
+            // An outage follows, then a fresh read that watches afresh (the directory may
+            // have gone with the file), and nothing piles up meanwhile.
+            self.watcher = None;
+        }
+        match (read, unwatched) {
+            (Ok(pairs), None) => Ok(pairs),
+            // The file's own trouble says more than its directory's (often the same).
+            (Err(e), _) => Err(StoreError(format!("{shown}: {e}"))),
+            (Ok(_), Some(e)) => Err(StoreError(format!("{shown}: {e}"))),
+        }
     }
 
     async fn changed(&mut self) -> Result<(), StoreError> {

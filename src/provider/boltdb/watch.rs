@@ -29,8 +29,8 @@ impl FileWatch {
             .to_path_buf();
         let name = path.file_name().ok_or("not a file name")?.to_os_string();
         let (tx, events) = mpsc::unbounded_channel();
-        // notify calls back on its own thread; an unbounded send never blocks it, and the
-        // receiver is drained at each read, so it holds at most one burst.
+        // notify calls back on its own thread; an unbounded send never blocks it, and
+        // `changed()` drains a whole burst each time it resolves.
         let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             match res {
                 Ok(event) if concerns(&event, &name) => {
@@ -52,11 +52,6 @@ impl FileWatch {
             _watcher: watcher,
             events,
         })
-    }
-
-    /// Forgets the events so far (a read is about to see their effect).
-    pub fn clear(&mut self) {
-        while self.events.try_recv().is_ok() {}
     }
 
     /// Resolves after an event concerning the file, once a burst of them is over.
