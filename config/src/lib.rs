@@ -1,6 +1,7 @@
 //! trafik's configuration: the model, its parsing and validation, and the routing-rule grammar.
 //! Plain data and pure functions: no async, no network, no I/O beyond reading a string.
 
+pub mod bolt;
 pub mod breaker;
 pub mod consul_catalog;
 pub mod de;

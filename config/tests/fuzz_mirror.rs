@@ -249,3 +249,32 @@ fn saved_crash_inputs_stay_fixed() {
         }
     }
 }
+
+// The Bolt reader's fuzz body over the real files of `config/src/bolt/testdata/` (written by
+// the real Bolt library) with a few bytes overwritten: random bytes alone never get past
+// the meta pages.
+const BOLT_FILES: [&[u8]; 3] = [
+    include_bytes!("../src/bolt/testdata/small.db"),
+    include_bytes!("../src/bolt/testdata/overflow.db"),
+    include_bytes!("../src/bolt/testdata/many.db"),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn bolt_damaged_files(
+        which in 0usize..3,
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..16),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut file = BOLT_FILES[which].to_vec();
+        for (at, byte) in edits {
+            let at = at.index(file.len());
+            file[at] = byte;
+        }
+        fuzz::bolt(&file);
+        file.truncate(cut.index(file.len()));
+        fuzz::bolt(&file);
+    }
+}
