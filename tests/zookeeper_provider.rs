@@ -443,3 +443,104 @@ async fn a_store_killed_under_load_keeps_serving_and_changes_after_its_return_ar
     assert_eq!(counts.failed, 0, "{counts:?}");
     assert!(counts.ok > 0);
 }
+
+#[tokio::test]
+async fn digest_auth_reads_a_tree_only_its_user_may_read() {
+    let port = shared().await;
+    let owner = zk::Client::connector()
+        .with_auth("digest", b"trafik:s3cret")
+        .connect(&format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let backend = Backend::start("one").await;
+    // Every znode readable by the digest user `trafik` alone (`auth` ACL: its creator).
+    let private = zk::CreateMode::Persistent.with_acls(zk::Acls::creator_all());
+    for (path, value) in [
+        ("/authed", String::new()),
+        ("/authed/backends", String::new()),
+        ("/authed/backends/b", String::new()),
+        ("/authed/backends/b/servers", String::new()),
+        ("/authed/backends/b/servers/s", String::new()),
+        ("/authed/backends/b/servers/s/url", backend.url()),
+        ("/authed/frontends", String::new()),
+        ("/authed/frontends/f", String::new()),
+        ("/authed/frontends/f/backend", "b".to_string()),
+        ("/authed/frontends/f/routes", String::new()),
+        ("/authed/frontends/f/routes/r", String::new()),
+        ("/authed/frontends/f/routes/r/rule", "PathPrefix:/private".to_string()),
+    ] {
+        owner.create(path, value.as_bytes(), &private).await.unwrap();
+    }
+
+    let s = Setup::start_with(
+        port,
+        "authed",
+        "username = \"trafik\"\npassword = \"s3cret\"",
+        "",
+        &[],
+    );
+    s.served_by("/private", "one").await;
+    // The password is not in the logs.
+    assert!(!s.trafik.logs().contains("s3cret"));
+
+    // Without the credentials the store refuses the read: an outage, named.
+    let anonymous = Setup::start(port, "authed");
+    let state_url = anonymous.api("/api/state");
+    let error = eventually("the refused read in /api/state", || async {
+        let (_, state) = get_json(&state_url).await;
+        let store = &state["providers"]["zookeeper"]["store"];
+        (store["up"] == false)
+            .then(|| store["error"].as_str().map(str::to_string))
+            .flatten()
+    })
+    .await;
+    assert!(error.contains("/authed"), "{error}");
+}
+
+#[tokio::test]
+async fn the_store_writes_pairs_reads_them_back_and_wakes_on_a_change() {
+    use trafik::provider::kv::Store;
+
+    let port = shared().await;
+    let table = trafik_config::KvProvider {
+        endpoint: Some(format!("127.0.0.1:{port}")),
+        ..Default::default()
+    };
+    let mut store = trafik::provider::zookeeper::store(&table, Path::new(".")).unwrap();
+    // A prefix with no znode is an empty configuration.
+    assert_eq!(store.list("roundtrip").await.unwrap(), vec![]);
+
+    let pairs: Vec<(String, Vec<u8>)> = [
+        ("/roundtrip/backends/b/servers/s/url", "http://127.0.0.1:9"),
+        ("/roundtrip/backends/b/servers/s/weight", "3"),
+        ("/roundtrip/frontends/f/backend", "b"),
+        ("/roundtrip/frontends/f/entrypoints/0", "http"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+    .collect();
+    store.put(&pairs).await.unwrap();
+    // Written again: existing znodes get the new data.
+    let mut changed = pairs.clone();
+    changed[1].1 = b"5".to_vec();
+    store.put(&changed).await.unwrap();
+
+    let listed = store.list("/roundtrip").await.unwrap();
+    let mut with_data: Vec<(String, Vec<u8>)> =
+        listed.iter().filter(|(_, v)| !v.is_empty()).cloned().collect();
+    with_data.sort();
+    assert_eq!(with_data, changed);
+    // The znodes in between are listed too, without data.
+    assert!(listed.iter().any(|(k, v)| k == "/roundtrip/backends/b" && v.is_empty()));
+    let decoded = trafik_config::kv::decode("roundtrip", &listed);
+    assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
+    assert_eq!(decoded.configuration.backends["b"].servers["s"].weight, 5);
+
+    // Another client's write wakes the watch armed by `list`.
+    let c = connect(port).await;
+    put(&c, "/roundtrip/frontends/f/priority", "7").await;
+    tokio::time::timeout(Duration::from_secs(30), store.changed())
+        .await
+        .expect("a change within 30 s")
+        .unwrap();
+}
