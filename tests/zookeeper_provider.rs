@@ -196,6 +196,13 @@ impl Setup {
         .await;
     }
 
+    /// The store was never reported unreachable (a watch that fails would still see each
+    /// change, by reading again after every error: this tells the two apart).
+    fn no_outage(&self) {
+        let logs = self.trafik.logs();
+        assert!(!logs.contains("store unreachable"), "{logs}");
+    }
+
     async fn metrics(&self) -> String {
         match client().get(self.api("/metrics")).send().await {
             Ok(r) => r.text().await.unwrap_or_default(),
@@ -231,6 +238,8 @@ async fn a_configuration_loads_and_each_change_is_live() {
     assert_eq!(status, 200);
     assert_eq!(frontends["a"]["backend"], "two");
     assert!(frontends.get("b").is_none(), "{frontends}");
+    // Each change came through the watch, not through retries after errors.
+    s.no_outage();
 }
 
 #[tokio::test]
@@ -299,6 +308,7 @@ async fn the_alias_switches_to_another_tree() {
     // The alias's target is watched too.
     route(&c, "/aliased_configurations/2", "newer", "b", &new.url()).await;
     s.served_by("/newer", "new").await;
+    s.no_outage();
 }
 
 #[tokio::test]
