@@ -477,9 +477,15 @@ async fn digest_auth_reads_a_tree_only_its_user_may_read() {
         ("/authed/frontends/f/backend", "b".to_string()),
         ("/authed/frontends/f/routes", String::new()),
         ("/authed/frontends/f/routes/r", String::new()),
-        ("/authed/frontends/f/routes/r/rule", "PathPrefix:/private".to_string()),
+        (
+            "/authed/frontends/f/routes/r/rule",
+            "PathPrefix:/private".to_string(),
+        ),
     ] {
-        owner.create(path, value.as_bytes(), &private).await.unwrap();
+        owner
+            .create(path, value.as_bytes(), &private)
+            .await
+            .unwrap();
     }
 
     let s = Setup::start_with(
@@ -536,12 +542,19 @@ async fn the_store_writes_pairs_reads_them_back_and_wakes_on_a_change() {
     store.put(&changed).await.unwrap();
 
     let listed = store.list("/roundtrip").await.unwrap();
-    let mut with_data: Vec<(String, Vec<u8>)> =
-        listed.iter().filter(|(_, v)| !v.is_empty()).cloned().collect();
+    let mut with_data: Vec<(String, Vec<u8>)> = listed
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .cloned()
+        .collect();
     with_data.sort();
     assert_eq!(with_data, changed);
     // The znodes in between are listed too, without data.
-    assert!(listed.iter().any(|(k, v)| k == "/roundtrip/backends/b" && v.is_empty()));
+    assert!(
+        listed
+            .iter()
+            .any(|(k, v)| k == "/roundtrip/backends/b" && v.is_empty())
+    );
     let decoded = trafik_config::kv::decode("roundtrip", &listed);
     assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
     assert_eq!(decoded.configuration.backends["b"].servers["s"].weight, 5);
@@ -553,4 +566,58 @@ async fn the_store_writes_pairs_reads_them_back_and_wakes_on_a_change() {
         .await
         .expect("a change within 30 s")
         .unwrap();
+}
+
+#[tokio::test]
+async fn trafik_check_reads_the_tree_once_and_names_a_bad_key() {
+    let port = shared().await;
+    let c = connect(port).await;
+    route(&c, "/checked", "f", "b", "http://127.0.0.1:9").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = |prefix: &str| {
+        format!(
+            "[entryPoints.http]\naddress = \"127.0.0.1:9\"\n\
+             [zookeeper]\nendpoint = \"127.0.0.1:{port}\"\nprefix = \"{prefix}\"\n"
+        )
+    };
+    std::fs::write(dir.path().join("trafik.toml"), config("checked")).unwrap();
+    let (status, stdout, stderr) = run_trafik(&["check"], dir.path());
+    assert!(status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("configuration OK (1 routes"), "{stdout}");
+
+    put(&c, "/checked/backends/b/servers/s/weight", "heavy").await;
+    let (status, _, stderr) = run_trafik(&["check"], dir.path());
+    assert!(!status.success());
+    assert!(
+        stderr.contains("/checked/backends/b/servers/s/weight"),
+        "{stderr}"
+    );
+
+    // A store that is not there: named, bounded.
+    let nobody = free_port();
+    std::fs::write(
+        dir.path().join("trafik.toml"),
+        config("checked").replace(&port.to_string(), &nobody.to_string()),
+    )
+    .unwrap();
+    let (status, _, stderr) = run_trafik(&["check"], dir.path());
+    assert!(!status.success());
+    assert!(stderr.contains("[zookeeper]"), "{stderr}");
+}
+
+#[test]
+fn a_table_that_cannot_work_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("trafik.toml"),
+        "[entryPoints.http]\naddress = \"127.0.0.1:9\"\n\
+         [zookeeper]\nendpoint = \"127.0.0.1:2181\"\nusername = \"trafik\"\n",
+    )
+    .unwrap();
+    let (status, _, stderr) = run_trafik(&[], dir.path());
+    assert!(!status.success());
+    assert!(
+        stderr.contains("[zookeeper]") && stderr.contains("username and password go together"),
+        "{stderr}"
+    );
 }
