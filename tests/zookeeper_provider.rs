@@ -621,3 +621,106 @@ fn a_table_that_cannot_work_refuses_to_start() {
         "{stderr}"
     );
 }
+
+/// The jars ZooKeeper's Netty connection factory needs beside `JARS` (TLS is Netty's).
+const NETTY_JARS: [&str; 8] = [
+    "netty-handler.jar",
+    "netty-transport.jar",
+    "netty-buffer.jar",
+    "netty-common.jar",
+    "netty-codec.jar",
+    "netty-resolver.jar",
+    "netty-transport-native-epoll.jar",
+    "netty-transport-native-unix-common.jar",
+];
+
+/// A ZooKeeper answering only TLS on `secure_port` (and plain text on `port`, for the test's
+/// own client), requiring a client certificate signed by `ca.pem`; `server.pem` holds its
+/// key and certificate.
+fn zookeeper_tls(port: u16, secure_port: u16) -> impl Fn(&Path) -> Command + Send + Sync + 'static {
+    move |dir: &Path| {
+        let cfg = dir.join("zoo.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "tickTime=500\ndataDir={data}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+                 secureClientPort={secure_port}\nsecureClientPortAddress=127.0.0.1\n\
+                 serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
+                 ssl.keyStore.location={dir}/server.pem\nssl.keyStore.type=PEM\n\
+                 ssl.trustStore.location={dir}/ca.pem\nssl.trustStore.type=PEM\n\
+                 ssl.clientAuth=need\n\
+                 admin.enableServer=false\n4lw.commands.whitelist=\n",
+                data = dir.join("data").display(),
+                dir = dir.display(),
+            ),
+        )
+        .unwrap();
+        let classpath: Vec<String> = JARS
+            .iter()
+            .chain(NETTY_JARS.iter())
+            .map(|j| format!("/usr/share/java/{j}"))
+            .collect();
+        let mut c = Command::new("java");
+        c.args(["-Xmx256m", "-XX:+UseSerialGC", "-cp", &classpath.join(":")])
+            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+            .arg(&cfg);
+        c
+    }
+}
+
+#[tokio::test]
+async fn tls_with_a_client_certificate() {
+    let ca = common::pki::Ca::new("ZooKeeper test CA");
+    let server_pem = ca.server(&["localhost", "127.0.0.1"], "ZooKeeper");
+    let client_pem = ca.client("trafik");
+    let (port, secure_port) = (free_port(), free_port());
+    // The server's files go in its directory before it starts: a first start writes
+    // zoo.cfg, so write them, then restart it with them.
+    let server = StoreServer::own(zookeeper_tls(port, secure_port));
+    std::fs::write(
+        server.dir.path().join("server.pem"),
+        format!("{}{}", server_pem.key, server_pem.cert),
+    )
+    .unwrap();
+    std::fs::write(server.dir.path().join("ca.pem"), &ca.cert_pem).unwrap();
+    server.restart();
+    let c = connect(port).await;
+    let backend = Backend::start("one").await;
+    route(&c, "/secure", "f", "b", &backend.url()).await;
+
+    let files = [
+        ("ca.pem", ca.cert_pem.as_str()),
+        ("client.pem", client_pem.cert.as_str()),
+        ("client.key", client_pem.key.as_str()),
+    ];
+    let s = Setup::start_with(
+        secure_port,
+        "secure",
+        "[zookeeper.tls]\nca = \"ca.pem\"\ncert = \"client.pem\"\nkey = \"client.key\"",
+        "",
+        &files,
+    );
+    s.served_by("/f", "one").await;
+    // Changes arrive over the TLS session's watch too.
+    route(&c, "/secure", "g", "b", &backend.url()).await;
+    s.served_by("/g", "one").await;
+    s.no_outage();
+
+    // Without a client certificate the server refuses the session: an outage.
+    let anonymous = Setup::start_with(
+        secure_port,
+        "secure",
+        "[zookeeper.tls]\nca = \"ca.pem\"",
+        "",
+        &files,
+    );
+    let state_url = anonymous.api("/api/state");
+    eventually("the refused TLS session in /api/state", || async {
+        let (_, state) = get_json(&state_url).await;
+        let store = &state["providers"]["zookeeper"]["store"];
+        (store["up"] == false && store["error"].is_string()).then_some(())
+    })
+    .await;
+    let (status, _) = get_json(&anonymous.url("/f")).await;
+    assert_eq!(status, 404);
+}

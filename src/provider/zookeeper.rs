@@ -10,6 +10,7 @@
 //! happen while disconnected are not replayed (ZOOKEEPER-4698), so only a full read after
 //! reconnecting is sure to see them.
 
+mod tls;
 mod tree;
 
 use std::path::Path;
@@ -33,6 +34,8 @@ pub struct ZookeeperStore {
     endpoints: String,
     /// `user:password` for ZooKeeper's `digest` scheme.
     digest: Option<String>,
+    /// `[zookeeper.tls]`: every endpoint is then spoken to over TLS.
+    tls: Option<zk::TlsOptions>,
     watch: bool,
     session: Option<Session>,
 }
@@ -47,18 +50,17 @@ struct Session {
 }
 
 /// The store for a `[zookeeper]` table, or why the table cannot work. No I/O.
-pub fn store(table: &KvProvider, _base_dir: &Path) -> Result<ZookeeperStore, String> {
+pub fn store(table: &KvProvider, base_dir: &Path) -> Result<ZookeeperStore, String> {
     let kind = KvStoreKind::Zookeeper;
     let endpoints = table.endpoints(kind);
     for e in &endpoints {
         check_endpoint(e)?;
     }
     tree::znode_path(table.prefix(kind)).map_err(|e| format!("prefix: {e}"))?;
-    if table.tls.is_some() {
-        return Err("[zookeeper.tls]: TLS towards ZooKeeper is not supported; \
-                    reach ZooKeeper over a trusted network or a TLS tunnel"
-            .to_string());
-    }
+    let tls = match &table.tls {
+        Some(t) => Some(tls::options(t, base_dir)?),
+        None => None,
+    };
     let others = [
         ("useAPIV3", table.use_api_v3.is_some(), "etcd"),
         ("token", table.token.is_some(), "Consul"),
@@ -82,13 +84,14 @@ pub fn store(table: &KvProvider, _base_dir: &Path) -> Result<ZookeeperStore, Str
     Ok(ZookeeperStore {
         endpoints: endpoints.join(","),
         digest,
+        tls,
         watch: table.watch,
         session: None,
     })
 }
 
 /// `host:port`, as ZooKeeper's connect string has them (a chroot suffix is the prefix's
-/// business, and schemes are the client's TLS switch, unsupported here).
+/// business, and TLS is `[zookeeper.tls]`'s, not a scheme in the endpoint).
 fn check_endpoint(endpoint: &str) -> Result<(), String> {
     let bad = |why: &str| Err(format!("endpoint {endpoint:?}: {why}"));
     if endpoint.contains('/') {
@@ -116,7 +119,18 @@ impl ZookeeperStore {
         if let Some(digest) = &self.digest {
             connector = connector.with_auth("digest", digest.as_bytes());
         }
-        let client = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(&self.endpoints))
+        let connect = match &self.tls {
+            Some(tls) => {
+                // The client builds its rustls configuration on the process's provider.
+                crate::tls::install_crypto_provider();
+                connector
+                    .with_tls(tls.clone())
+                    .secure_connect(&self.endpoints)
+                    .boxed()
+            }
+            None => connector.connect(&self.endpoints).boxed(),
+        };
+        let client = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
             .map_err(|_| self.error(format!("no session within {CONNECT_TIMEOUT:?}")))?
             .map_err(|e| self.error(e))?;
@@ -305,7 +319,9 @@ mod tests {
         assert!(refused("endpoint = \"zk1:2181/chroot\"").contains("prefix"));
         assert!(refused("endpoint = \":2181\"").contains("no host"));
         assert!(refused("prefix = \"/a/../b\"").starts_with("prefix: "));
-        assert!(refused("[zookeeper.tls]\nca = \"ca.pem\"").contains("not supported"));
+        assert!(refused("[zookeeper.tls]\ncert = \"c.pem\"").contains("tls.ca: required"));
+        assert!(refused("[zookeeper.tls]\nca = \"nowhere.pem\"").contains("cannot read"));
+        assert!(refused("[zookeeper.tls]\ninsecureSkipVerify = true").contains("always verifies"));
         assert!(refused("token = \"t\"").contains("Consul"));
         assert!(refused("db = 1").contains("Redis"));
     }
