@@ -348,7 +348,8 @@ async fn dashboard_in_headless_chromium() {
     println!("test artifacts: {}", artifacts.display());
 
     let backend = Backend::start("echo").await;
-    let (http, api) = (free_port(), free_port());
+    // Nothing listens on `store`: the Redis provider is down from the start.
+    let (http, api, store) = (free_port(), free_port(), free_port());
     let trafik = Trafik::start_with(
         &format!(
             r#"logLevel = "INFO"
@@ -362,6 +363,8 @@ address = "127.0.0.1:{api}"
 [file]
 filename = "rules.toml"
 watch = true
+[redis]
+endpoint = "127.0.0.1:{store}"
 "#
         ),
         &[("rules.toml", &rules(&backend.url(), false))],
@@ -437,6 +440,21 @@ watch = true
             .js("return document.querySelector('#view-providers [data-list=\"frontends\"] .count').dataset.count;")
             .await,
         json!("2")
+    );
+    // A store-backed provider that cannot reach its store says so, with the store's error.
+    let unreachable = browser
+        .until(
+            "the Redis provider marked unreachable",
+            "const box = document.querySelector('[data-provider-store=\"redis\"]'); \
+             return box && box.textContent.includes('Store unreachable') \
+               && box.querySelector('.alert-code') ? box.querySelector('.alert-code').textContent : null;",
+        )
+        .await;
+    assert!(
+        unreachable
+            .as_str()
+            .is_some_and(|e| e.contains(&store.to_string())),
+        "the store's error names its address: {unreachable}"
     );
     browser
         .screenshot(&artifacts.join("dashboard-providers.png"))
