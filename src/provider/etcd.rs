@@ -58,11 +58,13 @@ pub struct EtcdStore {
 pub fn store(table: &KvProvider, base_dir: &Path) -> Result<EtcdStore, String> {
     match table.use_api_v3 {
         Some(false) => {
-            return Err("useAPIV3 = false asks for etcd's v2 keyspace, which current etcd \
+            return Err(
+                "useAPIV3 = false asks for etcd's v2 keyspace, which current etcd \
                         no longer serves; trafik reads etcd through the v3 API only: write the \
                         keys with the v3 API (ETCDCTL_API=3 etcdctl put …) and remove \
                         useAPIV3 or set it to true"
-                .to_string());
+                    .to_string(),
+            );
         }
         Some(true) => {}
         None => tracing::info!("[etcd]: reading the store through etcd's v3 API"),
@@ -184,15 +186,13 @@ impl EtcdStore {
         let at = format!("{scheme}://{}", authority(endpoint));
         // tonic is given http://: the TLS is the connector's, which tonic would otherwise
         // refuse for an https:// address without its own TLS.
-        let channel = tonic::transport::Endpoint::from_shared(format!(
-            "http://{}",
-            authority(endpoint)
-        ))
-        .map_err(|e| format!("{at}: {e}"))?
-        .connect_timeout(CONNECT_TIMEOUT)
-        .http2_keep_alive_interval(KEEP_ALIVE)
-        .keep_alive_timeout(KEEP_ALIVE)
-        .keep_alive_while_idle(true);
+        let channel =
+            tonic::transport::Endpoint::from_shared(format!("http://{}", authority(endpoint)))
+                .map_err(|e| format!("{at}: {e}"))?
+                .connect_timeout(CONNECT_TIMEOUT)
+                .http2_keep_alive_interval(KEEP_ALIVE)
+                .keep_alive_timeout(KEEP_ALIVE)
+                .keep_alive_while_idle(true);
         let connecting = async {
             let channel = if endpoint.tls {
                 let server_name = ServerName::try_from(endpoint.host.clone())
@@ -276,7 +276,13 @@ impl Store for EtcdStore {
             return Err(StoreError::new("etcd: nothing read to watch"));
         };
         let mut client = self.client().await?;
-        let from = |rev: i64| Some(WatchOptions::new().with_prefix().with_start_revision(rev + 1));
+        let from = |rev: i64| {
+            Some(
+                WatchOptions::new()
+                    .with_prefix()
+                    .with_start_revision(rev + 1),
+            )
+        };
         let mut stream = match client.watch(first.as_bytes(), from(*first_rev)).await {
             Ok(s) => s,
             Err(e) => return Err(self.lost(e)),
@@ -319,7 +325,9 @@ impl Store for EtcdStore {
         };
         match client.txn(ops(pairs)).await {
             Ok(_) => return Ok(()),
-            Err(e) if pairs.len() > MAX_TXN_OPS && e.to_string().contains("too many operations") => {
+            Err(e)
+                if pairs.len() > MAX_TXN_OPS && e.to_string().contains("too many operations") =>
+            {
                 tracing::warn!(
                     "etcd refuses {} writes in one transaction (its --max-txn-ops): writing them \
                      {MAX_TXN_OPS} at a time, not atomically",
@@ -436,12 +444,22 @@ mod tests {
         let e = parse_endpoint("127.0.0.1:2379", false).unwrap();
         assert_eq!((e.host.as_str(), e.port, e.tls), ("127.0.0.1", 2379, false));
         assert!(parse_endpoint("127.0.0.1:2379", true).unwrap().tls);
-        assert!(parse_endpoint("https://etcd.local:2379", false).unwrap().tls);
+        assert!(
+            parse_endpoint("https://etcd.local:2379", false)
+                .unwrap()
+                .tls
+        );
         assert!(!parse_endpoint("http://etcd.local:2379/", true).unwrap().tls);
         let v6 = parse_endpoint("[::1]:2379", false).unwrap();
         assert_eq!((v6.host.as_str(), v6.port), ("::1", 2379));
         assert_eq!(authority(&v6), "[::1]:2379");
-        for bad in ["unix:///run/etcd.sock", "etcd.local", "etcd.local:x", ":2379", "h:0"] {
+        for bad in [
+            "unix:///run/etcd.sock",
+            "etcd.local",
+            "etcd.local:x",
+            ":2379",
+            "h:0",
+        ] {
             assert!(parse_endpoint(bad, false).is_err(), "{bad}");
         }
     }
@@ -458,7 +476,10 @@ mod tests {
         assert!(e.contains("v2") && e.contains("v3 API"), "{e}");
         let table = KvProvider::default();
         let s = store(&table, Path::new(".")).unwrap();
-        assert_eq!(s.endpoints, [parse_endpoint("127.0.0.1:2379", false).unwrap()]);
+        assert_eq!(
+            s.endpoints,
+            [parse_endpoint("127.0.0.1:2379", false).unwrap()]
+        );
     }
 
     #[test]
