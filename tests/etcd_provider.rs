@@ -751,3 +751,56 @@ async fn a_burst_of_writes_coalesces_and_the_last_wins() {
         after - before
     );
 }
+
+/// The store itself, through the library, where the binary cannot show it: a watch whose
+/// revision was compacted away is lost (the loop lists again), and `put` writes more pairs
+/// than etcd takes in one transaction.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_compacted_watch_is_lost_and_put_writes_everything() {
+    use trafik::provider::kv::Store;
+    let etcd = Etcd::own();
+    let mut c = etcd.client().await;
+    let table = trafik_config::KvProvider {
+        endpoint: Some(etcd.endpoint()),
+        ..Default::default()
+    };
+    let mut store = trafik::provider::etcd::store(&table, Path::new(".")).unwrap();
+    let mut pairs: Vec<(String, Vec<u8>)> = (0..300)
+        .map(|i| {
+            let url = format!("http://127.0.0.1:{}", 10000 + i);
+            (
+                format!("/traefik/backends/b/servers/s{i}/url"),
+                url.into_bytes(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    store.put(&pairs).await.unwrap();
+    let mut listed = store.list("/traefik").await.unwrap();
+    listed.sort();
+    assert_eq!(listed, pairs);
+
+    // Two writes after the read, then compaction past the first: the watch from the
+    // read's revision + 1 cannot be served.
+    c.put("/traefik/frontends/f/backend", "b", None)
+        .await
+        .unwrap();
+    let r = c
+        .put("/traefik/frontends/f/backend", "c", None)
+        .await
+        .unwrap();
+    c.compact(r.header().unwrap().revision(), None)
+        .await
+        .unwrap();
+    let e = store.changed().await.unwrap_err();
+    assert!(e.to_string().contains("compacted"), "{e}");
+
+    // Listing again re-arms the watch at the new revision: the next write is seen.
+    store.list("/traefik").await.unwrap();
+    let waiting = tokio::spawn(async move { store.changed().await });
+    c.put("/traefik/frontends/f/backend", "d", None)
+        .await
+        .unwrap();
+    let seen = tokio::time::timeout(DEADLINE, waiting).await;
+    assert!(matches!(seen, Ok(Ok(Ok(())))), "{seen:?}");
+}
