@@ -393,6 +393,10 @@ async fn bad_keys_skip_their_item_named_by_full_key() {
         "NoSuchMatcher:/x".into(),
     ));
     put_all(&mut c, &pairs).await;
+    // A key that is not UTF-8 is skipped (with a warning), not fatal to the read.
+    let mut raw = format!("{p}/frontends/").into_bytes();
+    raw.extend_from_slice(b"\xff\xfe/backend");
+    c.put(raw, "b", None).await.unwrap();
     let t = Running::start(&lines(p, etcd));
     t.served_by("/good", "good").await;
     let error = eventually("lastError", || async {
