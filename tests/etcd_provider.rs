@@ -236,7 +236,12 @@ async fn a_v1_layout_loads_and_serves_across_both_servers() {
         &site("/load", "f", "b", "PathPrefix:/app", &[&one, &two]),
     )
     .await;
-    let t = Running::start(&lines("/load", etcd));
+    // A dead endpoint first in the list: the next one is used.
+    let dead = free_port();
+    let t = Running::start(&format!(
+        "endpoint = \"http://127.0.0.1:{dead}, {}\"\nprefix = \"/load\"",
+        etcd.endpoint()
+    ));
     t.served_by("/app", "one").await;
     t.served_by("/app", "two").await;
     t.answers("/elsewhere", 404).await;
@@ -446,7 +451,14 @@ async fn the_store_killed_under_load_takes_nothing_away() {
             .then_some(())
     })
     .await;
-    let during = load.counts();
+    // Requests keep being served while the store is known to be down.
+    let down = load.counts();
+    let during = eventually("requests served while the store is down", || async {
+        let now = load.counts();
+        (now.ok >= down.ok + 100).then_some(now)
+    })
+    .await;
+    assert_eq!(t.state().await["providers"]["etcd"]["store"]["up"], false);
     etcd.server.restart();
     let mut c = etcd.client().await;
     eventually("the store back up", || async {
@@ -454,10 +466,7 @@ async fn the_store_killed_under_load_takes_nothing_away() {
     })
     .await;
     let counts = load.stop().await;
-    assert!(
-        during.ok > 0,
-        "no load while the store was down: {during:?}"
-    );
+    assert_eq!(during.failed, 0, "{during:?}");
     assert_eq!(counts.failed, 0, "{counts:?}");
     assert!(
         t.metrics()
