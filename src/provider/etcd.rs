@@ -46,8 +46,8 @@ pub struct Endpoint {
 
 pub struct EtcdStore {
     endpoints: Vec<Endpoint>,
-    /// The rustls configuration for TLS endpoints (ALPN `h2`).
-    tls: Arc<ClientConfig>,
+    /// The rustls configuration for TLS endpoints (ALPN `h2`); none when no endpoint is.
+    tls: Option<Arc<ClientConfig>>,
     user: Option<(String, String)>,
     client: Option<Client>,
     /// The prefixes read since the last `changed`, each with the revision it was read at.
@@ -77,7 +77,12 @@ pub fn store(table: &KvProvider, base_dir: &Path) -> Result<EtcdStore, String> {
     if endpoints.is_empty() {
         return Err("endpoint: no etcd endpoint given".to_string());
     }
-    let tls = tls_config(table, base_dir)?;
+    // Built when used or asked for (a bad `[etcd.tls]` file refuses to start either way);
+    // no system roots are read for a plain-HTTP etcd.
+    let tls = match table.tls.is_some() || endpoints.iter().any(|e| e.tls) {
+        true => Some(Arc::new(tls_config(table, base_dir)?)),
+        false => None,
+    };
     let user = match (table.username.as_deref(), table.password.as_deref()) {
         (None | Some(""), None | Some("")) => None,
         (None | Some(""), Some(_)) => return Err("password is set without username".into()),
@@ -85,7 +90,7 @@ pub fn store(table: &KvProvider, base_dir: &Path) -> Result<EtcdStore, String> {
     };
     Ok(EtcdStore {
         endpoints,
-        tls: Arc::new(tls),
+        tls,
         user,
         client: None,
         listed: Vec::new(),
@@ -194,11 +199,11 @@ impl EtcdStore {
                 .keep_alive_timeout(KEEP_ALIVE)
                 .keep_alive_while_idle(true);
         let connecting = async {
-            let channel = if endpoint.tls {
+            let channel = if let (true, Some(config)) = (endpoint.tls, &self.tls) {
                 let server_name = ServerName::try_from(endpoint.host.clone())
                     .map_err(|e| format!("{at}: {e}"))?;
                 let connector = TlsConnector {
-                    config: self.tls.clone(),
+                    config: config.clone(),
                     server_name,
                 };
                 channel.connect_with_connector(connector).await
@@ -486,6 +491,32 @@ mod tests {
     fn password_without_user_is_refused() {
         let table = KvProvider {
             password: Some("p".into()),
+            ..KvProvider::default()
+        };
+        assert!(store(&table, Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn unreadable_tls_files_refuse_to_start() {
+        let table = KvProvider {
+            tls: Some(trafik_config::ClientTls {
+                ca: "no-such-ca.pem".into(),
+                ..Default::default()
+            }),
+            ..KvProvider::default()
+        };
+        let Err(e) = store(&table, Path::new("/nonexistent")) else {
+            panic!("a missing ca accepted")
+        };
+        assert!(
+            e.starts_with("tls.ca") && e.contains("/nonexistent/no-such-ca.pem"),
+            "{e}"
+        );
+        let table = KvProvider {
+            tls: Some(trafik_config::ClientTls {
+                cert: "c.pem".into(),
+                ..Default::default()
+            }),
             ..KvProvider::default()
         };
         assert!(store(&table, Path::new(".")).is_err());
