@@ -581,6 +581,12 @@ async fn tls_with_client_certificates() {
         api,
     };
     t.served_by("/", "secure").await;
+    // insecureSkipVerify: no CA at all (the system's roots do not know this one), still in.
+    let unverified = Running::start(&format!(
+        "endpoint = \"https://{}\"\n[etcd.tls]\ninsecureSkipVerify = true\ncert = \"{ccert}\"\nkey = \"{ckey}\"",
+        etcd.endpoint()
+    ));
+    unverified.served_by("/", "secure").await;
     // The client key never shows in the API.
     let (_, providers) = get_json(&format!("http://127.0.0.1:{api}/api/providers")).await;
     let shown = providers.to_string();
