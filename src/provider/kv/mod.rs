@@ -46,6 +46,8 @@ pub async fn run<S: Store>(
     let mut backoff = Backoff::default();
     // What was sent last, so that a watch event that changed nothing reloads nothing.
     let mut last_sent: Option<u64> = None;
+    // The previous watch ended in an error (see below).
+    let mut watch_lost = false;
     loop {
         match read::read(&mut store, &prefix).await {
             Ok(read) => {
@@ -81,8 +83,17 @@ pub async fn run<S: Store>(
         if !watch {
             return;
         }
-        if let Err(e) = store.changed().await {
-            outage(name, &status, &e, &mut backoff).await;
+        match store.changed().await {
+            Ok(()) => watch_lost = false,
+            // A lost watch (etcd compacted its revision, a connection reset) is not yet an
+            // outage: read again at once, which re-arms it. Only a read that fails, or a
+            // watch lost again straight after, is one (so a store whose watch keeps failing
+            // is retried with backoff, never in a tight loop).
+            Err(e) if !watch_lost => {
+                watch_lost = true;
+                tracing::warn!(provider = name, "watch lost ({e}); reading the store again");
+            }
+            Err(e) => outage(name, &status, &e, &mut backoff).await,
         }
     }
 }

@@ -13,6 +13,8 @@ use crate::provider::ProviderUpdate;
 struct Memory {
     keys: Mutex<BTreeMap<String, Vec<u8>>>,
     down: Mutex<bool>,
+    /// The next `changed` fails although the store is up (a compacted watch).
+    lose_watch: Mutex<bool>,
     changed: Notify,
 }
 
@@ -44,7 +46,8 @@ impl Store for MemoryStore {
 
     async fn changed(&mut self) -> Result<(), StoreError> {
         self.0.changed.notified().await;
-        if *self.0.down.lock().unwrap() {
+        let lost = std::mem::take(&mut *self.0.lose_watch.lock().unwrap());
+        if lost || *self.0.down.lock().unwrap() {
             return Err(StoreError::new("watch lost"));
         }
         Ok(())
@@ -142,4 +145,22 @@ async fn the_alias_switches_the_whole_tree() {
     memory.put("/traefik/alias", "bad\nalias");
     let refused = next(&mut rx).await.unwrap_err();
     assert!(refused.starts_with("/traefik/alias: "), "{refused}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_watch_reads_again_without_an_outage() {
+    let memory = Arc::new(Memory::default());
+    memory.put("/traefik/frontends/a/backend", "b");
+    let (mut rx, status) = start(&memory);
+    next(&mut rx).await.unwrap();
+    *memory.lose_watch.lock().unwrap() = true;
+    let lost_at = tokio::time::Instant::now();
+    memory.put("/traefik/frontends/b/backend", "b");
+    let snapshot = next(&mut rx).await.unwrap();
+    assert!(snapshot.config.frontends.contains_key("b"));
+    // Read again at once (paused time only moves when the loop sleeps: an outage's
+    // backoff would have moved it 250 ms), and never marked down.
+    assert_eq!(lost_at.elapsed(), Duration::ZERO);
+    let store = status.providers()["etcd"].store.clone().unwrap();
+    assert!(store.up && store.error.is_none(), "{store:?}");
 }
