@@ -49,6 +49,16 @@ struct Inner {
     reloads: Reloads,
 }
 
+impl Inner {
+    fn store(&mut self, provider: &str) -> &mut StoreStatus {
+        self.providers
+            .entry(provider.to_string())
+            .or_default()
+            .store
+            .get_or_insert_with(StoreStatus::default)
+    }
+}
+
 impl StatusBoard {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -88,12 +98,7 @@ impl StatusBoard {
     /// A store-backed provider read its store.
     pub fn store_up(&self, provider: &str) {
         let mut inner = self.lock();
-        let store = inner
-            .providers
-            .entry(provider.to_string())
-            .or_default()
-            .store
-            .get_or_insert_with(StoreStatus::default);
+        let store = inner.store(provider);
         store.up = true;
         store.error = None;
         store.last_success = Some(SystemTime::now());
@@ -102,12 +107,7 @@ impl StatusBoard {
     /// A store-backed provider lost its store (or never reached it).
     pub fn store_down(&self, provider: &str, error: String) {
         let mut inner = self.lock();
-        let store = inner
-            .providers
-            .entry(provider.to_string())
-            .or_default()
-            .store
-            .get_or_insert_with(StoreStatus::default);
+        let store = inner.store(provider);
         store.up = false;
         store.error = Some(error);
     }

@@ -4,6 +4,7 @@
 //! Keys are written as an operator would: `etcdctl` (v3) or etcd's Rust client.
 
 mod common;
+use common::proxied::Proxied;
 
 use std::path::Path;
 use std::process::Command;
@@ -152,76 +153,6 @@ fn site(
     pairs
 }
 
-/// trafik's configuration: `http` for traffic, `traefik` for the API and metrics, and the
-/// `[etcd]` table's lines.
-fn trafik_toml(http: u16, api: u16, etcd: &str) -> String {
-    format!(
-        r#"defaultEntryPoints = ["http"]
-[entryPoints.http]
-address = "127.0.0.1:{http}"
-[entryPoints.traefik]
-address = "127.0.0.1:{api}"
-[api]
-[metrics.prometheus]
-[etcd]
-{etcd}
-"#
-    )
-}
-
-struct Running {
-    trafik: Trafik,
-    http: u16,
-    api: u16,
-}
-
-impl Running {
-    fn start(etcd_lines: &str) -> Running {
-        let (http, api) = (free_port(), free_port());
-        let trafik = Trafik::start(&trafik_toml(http, api, etcd_lines));
-        Running { trafik, http, api }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.http)
-    }
-
-    async fn state(&self) -> Value {
-        get_json(&format!("http://127.0.0.1:{}/api/state", self.api))
-            .await
-            .1
-    }
-
-    async fn metrics(&self) -> String {
-        match client()
-            .get(format!("http://127.0.0.1:{}/metrics", self.api))
-            .send()
-            .await
-        {
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        }
-    }
-
-    /// Waits until `path` is answered by the backend named `server`.
-    async fn served_by(&self, path: &str, server: &str) {
-        let url = self.url(path);
-        let what = format!("{path} served by {server}; log:\n{}", self.trafik.logs());
-        eventually(&what, || {
-            let url = url.clone();
-            async move {
-                let (status, body) = get_json(&url).await;
-                (status == 200 && body["server"] == server).then_some(())
-            }
-        })
-        .await
-    }
-
-    async fn answers(&self, path: &str, status: u16) {
-        self.trafik.wait_for(&self.url(path), status).await
-    }
-}
-
 fn lines(prefix: &str, etcd: &Etcd) -> String {
     format!("endpoint = \"{}\"\nprefix = \"{prefix}\"", etcd.endpoint())
 }
@@ -238,10 +169,13 @@ async fn a_v1_layout_loads_and_serves_across_both_servers() {
     .await;
     // A dead endpoint first in the list: the next one is used.
     let dead = free_port();
-    let t = Running::start(&format!(
-        "endpoint = \"http://127.0.0.1:{dead}, {}\"\nprefix = \"/load\"",
-        etcd.endpoint()
-    ));
+    let t = Proxied::start(
+        "etcd",
+        &format!(
+            "endpoint = \"http://127.0.0.1:{dead}, {}\"\nprefix = \"/load\"",
+            etcd.endpoint()
+        ),
+    );
     t.served_by("/app", "one").await;
     t.served_by("/app", "two").await;
     t.answers("/elsewhere", 404).await;
@@ -266,7 +200,7 @@ async fn frontends_added_changed_and_deleted_go_live() {
         &[(format!("{p}/backends/b2/servers/s/url"), two.url())],
     )
     .await;
-    let t = Running::start(&lines(p, etcd));
+    let t = Proxied::start("etcd", &lines(p, etcd));
     t.served_by("/a", "one").await;
     t.answers("/b", 404).await;
 
@@ -309,7 +243,7 @@ async fn lists_are_read_in_both_forms() {
     let mut c = etcd.client().await;
     let b = Backend::start("b").await;
     let p = "/lists";
-    let (http, other, api) = (free_port(), free_port(), free_port());
+    let other = free_port();
     let mut pairs = site(p, "csv", "b", "PathPrefix:/csv", &[&b]);
     pairs.push((
         format!("{p}/frontends/csv/entrypoints"),
@@ -336,11 +270,13 @@ async fn lists_are_read_in_both_forms() {
     ));
     pairs.push((format!("{p}/frontends/only/entrypoints/0"), "other".into()));
     put_all(&mut c, &pairs).await;
-    let toml = trafik_toml(http, api, &lines(p, etcd)).replace(
-        "[entryPoints.traefik]",
-        &format!("[entryPoints.other]\naddress = \"127.0.0.1:{other}\"\n[entryPoints.traefik]"),
+    let proxied = Proxied::start_with(
+        "etcd",
+        &lines(p, etcd),
+        &format!("[entryPoints.other]\naddress = \"127.0.0.1:{other}\"\n"),
+        &[],
     );
-    let t = Trafik::start(&toml);
+    let (t, http) = (&proxied.trafik, proxied.http);
     for port in [http, other] {
         for path in ["/csv", "/indexed"] {
             t.wait_for(&format!("http://127.0.0.1:{port}{path}"), 200)
@@ -364,7 +300,7 @@ async fn the_alias_switches_to_a_whole_other_tree() {
         &site("/alias-v2", "g", "c", "PathPrefix:/", &[&new]),
     )
     .await;
-    let t = Running::start(&lines("/alias", etcd));
+    let t = Proxied::start("etcd", &lines("/alias", etcd));
     t.served_by("/", "old").await;
     c.put("/alias/alias", "/alias-v2", None).await.unwrap();
     t.served_by("/", "new").await;
@@ -402,7 +338,7 @@ async fn bad_keys_skip_their_item_named_by_full_key() {
     let mut raw = format!("{p}/frontends/").into_bytes();
     raw.extend_from_slice(b"\xff\xfe/backend");
     c.put(raw, "b", None).await.unwrap();
-    let t = Running::start(&lines(p, etcd));
+    let t = Proxied::start("etcd", &lines(p, etcd));
     t.served_by("/good", "good").await;
     let error = eventually("lastError", || async {
         let state = t.state().await;
@@ -438,7 +374,7 @@ async fn the_store_killed_under_load_takes_nothing_away() {
         &[("/traefik/backends/c/servers/s/url".into(), two.url())],
     )
     .await;
-    let t = Running::start(&format!("endpoint = \"{}\"", etcd.endpoint()));
+    let t = Proxied::start("etcd", &format!("endpoint = \"{}\"", etcd.endpoint()));
     t.served_by("/", "one").await;
 
     let load = Load::start(&t.url("/"), 4, 100_000);
@@ -483,7 +419,7 @@ async fn the_store_killed_under_load_takes_nothing_away() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_store_down_at_start_is_picked_up_when_it_comes() {
     let (client_port, peer_port) = (free_port(), free_port());
-    let t = Running::start(&format!("endpoint = \"127.0.0.1:{client_port}\""));
+    let t = Proxied::start("etcd", &format!("endpoint = \"127.0.0.1:{client_port}\""));
     t.answers("/", 404).await;
     eventually("store.up false", || async {
         (t.state().await["providers"]["etcd"]["store"]["up"] == false).then_some(())
@@ -558,37 +494,38 @@ async fn tls_with_client_certificates() {
         ctl(&["put", &k, &v]);
     }
     // Without a client certificate the server refuses: the store is down, nothing served.
-    let refused = Running::start(&format!(
-        "endpoint = \"{}\"\n[etcd.tls]\nca = \"{}\"",
-        etcd.endpoint(),
-        ca_file
-    ));
+    let refused = Proxied::start(
+        "etcd",
+        &format!(
+            "endpoint = \"{}\"\n[etcd.tls]\nca = \"{}\"",
+            etcd.endpoint(),
+            ca_file
+        ),
+    );
     // The certificate and key inline as PEM, the CA as a path relative to trafik.toml.
-    let (http, api) = (free_port(), free_port());
-    let toml = trafik_toml(
-        http,
-        api,
+    let t = Proxied::start_with(
+        "etcd",
         &format!(
             "endpoint = \"{}\"\n[etcd.tls]\nca = \"ca.pem\"\ncert = \"\"\"\n{}\"\"\"\nkey = \"\"\"\n{}\"\"\"",
             etcd.endpoint(),
             client_pem.cert,
             client_pem.key
         ),
+        "",
+        &[("ca.pem", &ca.cert_pem)],
     );
-    let t = Running {
-        trafik: Trafik::start_with(&toml, &[("ca.pem", &ca.cert_pem)]),
-        http,
-        api,
-    };
     t.served_by("/", "secure").await;
     // insecureSkipVerify: no CA at all (the system's roots do not know this one), still in.
-    let unverified = Running::start(&format!(
-        "endpoint = \"https://{}\"\n[etcd.tls]\ninsecureSkipVerify = true\ncert = \"{ccert}\"\nkey = \"{ckey}\"",
-        etcd.endpoint()
-    ));
+    let unverified = Proxied::start(
+        "etcd",
+        &format!(
+            "endpoint = \"https://{}\"\n[etcd.tls]\ninsecureSkipVerify = true\ncert = \"{ccert}\"\nkey = \"{ckey}\"",
+            etcd.endpoint()
+        ),
+    );
     unverified.served_by("/", "secure").await;
     // The client key never shows in the API.
-    let (_, providers) = get_json(&format!("http://127.0.0.1:{api}/api/providers")).await;
+    let (_, providers) = get_json(&format!("http://127.0.0.1:{}/api/providers", t.api)).await;
     let shown = providers.to_string();
     assert!(!shown.contains("PRIVATE KEY"), "{shown}");
     eventually("the certificate-less trafik down", || async {
@@ -624,9 +561,10 @@ async fn username_and_password() {
     for (k, v) in site("/traefik", "f", "b", "PathPrefix:/", &[&b]) {
         etcdctl(&ep, &["--user", "root:rootpw", "put", &k, &v]);
     }
-    let t = Running::start(&format!(
-        "endpoint = \"{ep}\"\nusername = \"trafik\"\npassword = \"s3cret\""
-    ));
+    let t = Proxied::start(
+        "etcd",
+        &format!("endpoint = \"{ep}\"\nusername = \"trafik\"\npassword = \"s3cret\""),
+    );
     t.served_by("/", "authed").await;
     // A change is seen through the authenticated watch.
     etcdctl(
@@ -651,9 +589,10 @@ async fn username_and_password() {
     );
 
     // A wrong password: the store is down for it, with etcd's reason.
-    let wrong = Running::start(&format!(
-        "endpoint = \"{ep}\"\nusername = \"trafik\"\npassword = \"nope\""
-    ));
+    let wrong = Proxied::start(
+        "etcd",
+        &format!("endpoint = \"{ep}\"\nusername = \"trafik\"\npassword = \"nope\""),
+    );
     let error = eventually("the wrong password refused", || async {
         let state = wrong.state().await;
         state["providers"]["etcd"]["store"]["error"]
@@ -666,7 +605,7 @@ async fn username_and_password() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn api_v2_is_refused_at_start() {
-    let mut t = Running::start("useAPIV3 = false").trafik;
+    let mut t = Proxied::start("etcd", "useAPIV3 = false").trafik;
     let status = t.wait_exit(DEADLINE).await;
     assert!(!status.success());
     let log = t.logs();
@@ -688,8 +627,8 @@ async fn watch_false_reads_once() {
         &[(format!("{p}/backends/c/servers/s/url"), two.url())],
     )
     .await;
-    let once = Running::start(&format!("{}\nwatch = false", lines(p, etcd)));
-    let watching = Running::start(&lines(p, etcd));
+    let once = Proxied::start("etcd", &format!("{}\nwatch = false", lines(p, etcd)));
+    let watching = Proxied::start("etcd", &lines(p, etcd));
     once.served_by("/", "one").await;
     watching.served_by("/", "one").await;
     c.put(format!("{p}/frontends/f/backend"), "c", None)
@@ -751,7 +690,7 @@ async fn a_burst_of_writes_coalesces_and_the_last_wins() {
     let b = Backend::start("burst").await;
     let p = "/burst";
     put_all(&mut c, &site(p, "f", "b", "PathPrefix:/start", &[&b])).await;
-    let t = Running::start(&lines(p, etcd));
+    let t = Proxied::start("etcd", &lines(p, etcd));
     t.served_by("/start", "burst").await;
     let before = t.state().await["reloads"]["total"].as_u64().unwrap();
     let rule = format!("{p}/frontends/f/routes/r/rule");

@@ -12,8 +12,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use common::load::Load;
+use common::proxied::Proxied;
 use common::store_server::StoreServer;
-use common::{Backend, Trafik, client, eventually, free_port, get_json};
+use common::{Backend, Trafik, eventually, free_port, get_json};
 use redis::AsyncCommands;
 use trafik::provider::kv::Store;
 
@@ -106,86 +107,6 @@ fn frontend(prefix: &str, fe: &str, path: &str, be: &str, url: &str) -> Vec<(Str
     ]
 }
 
-/// trafik with an entry point `http`, the API/metrics on `api`, and `redis` (the body of
-/// the `[redis]` table).
-fn trafik_config(http: u16, api: u16, redis: &str) -> String {
-    format!(
-        r#"defaultEntryPoints = ["http"]
-logLevel = "INFO"
-[entryPoints.http]
-address = "127.0.0.1:{http}"
-[entryPoints.traefik]
-address = "127.0.0.1:{api}"
-[api]
-[metrics.prometheus]
-[redis]
-{redis}
-"#
-    )
-}
-
-struct Proxy {
-    trafik: Trafik,
-    http: u16,
-    api: u16,
-}
-
-impl Proxy {
-    fn start(redis: &str) -> Proxy {
-        let (http, api) = (free_port(), free_port());
-        Proxy {
-            trafik: Trafik::start(&trafik_config(http, api, redis)),
-            http,
-            api,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.http)
-    }
-
-    /// Waits until `path` is answered by backend `server`.
-    async fn served_by(&self, path: &str, server: &str) {
-        let url = self.url(path);
-        let what = format!(
-            "{path} served by {server}; trafik log:\n{}",
-            self.trafik.logs()
-        );
-        eventually(&what, || async {
-            let (status, body) = get_json(&url).await;
-            (status == 200 && body["server"] == server).then_some(())
-        })
-        .await;
-    }
-
-    async fn status(&self, path: &str) -> u16 {
-        get_json(&self.url(path)).await.0
-    }
-
-    /// Waits until `path` answers `status`.
-    async fn answers(&self, path: &str, status: u16) {
-        let url = self.url(path);
-        eventually(&format!("{path} to answer {status}"), || async {
-            (get_json(&url).await.0 == status).then_some(())
-        })
-        .await;
-    }
-
-    /// `/api/state`'s entry for the redis provider.
-    async fn state(&self) -> serde_json::Value {
-        let url = format!("http://127.0.0.1:{}/api/state", self.api);
-        get_json(&url).await.1["providers"]["redis"].clone()
-    }
-
-    async fn metrics(&self) -> String {
-        let url = format!("http://127.0.0.1:{}/metrics", self.api);
-        match client().get(&url).send().await {
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_configuration_in_the_layout_serves_and_follows_changes() {
     let port = shared().await;
@@ -194,9 +115,10 @@ async fn a_configuration_in_the_layout_serves_and_follows_changes() {
     let p = "t_serve";
     set(&mut op, &frontend(p, "f1", "/one", "ba", &a.url())).await;
 
-    let proxy = Proxy::start(&format!(
-        "endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\""
-    ));
+    let proxy = Proxied::start(
+        "redis",
+        &format!("endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\""),
+    );
     proxy.served_by("/one", "a").await;
 
     // Add a frontend.
@@ -271,9 +193,10 @@ async fn the_alias_switches_between_trees() {
     set(&mut op, &frontend("t_alias_v2", "f", "/", "x", &b.url())).await;
     let _: () = op.set("t_alias/alias", "t_alias_v1").await.unwrap();
 
-    let proxy = Proxy::start(&format!(
-        "endpoint = \"127.0.0.1:{port}\"\nprefix = \"t_alias\""
-    ));
+    let proxy = Proxied::start(
+        "redis",
+        &format!("endpoint = \"127.0.0.1:{port}\"\nprefix = \"t_alias\""),
+    );
     proxy.served_by("/", "a").await;
 
     let _: () = op.set("t_alias/alias", "t_alias_v2").await.unwrap();
@@ -303,12 +226,13 @@ async fn a_bad_key_is_skipped_and_named_and_the_rest_serves() {
         .await
         .unwrap();
 
-    let proxy = Proxy::start(&format!(
-        "endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\""
-    ));
+    let proxy = Proxied::start(
+        "redis",
+        &format!("endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\""),
+    );
     proxy.served_by("/good", "a").await;
     let error = eventually("the bad key in /api/state", || async {
-        let state = proxy.state().await;
+        let state = proxy.provider_state("redis").await;
         state["lastError"].as_str().map(str::to_string)
     })
     .await;
@@ -334,9 +258,10 @@ async fn db_3_is_read_and_followed_alone() {
     set(&mut db0, &frontend(p, "f0", "/zero", "b0", &a.url())).await;
     set(&mut db3, &frontend(p, "f3", "/three", "b3", &b.url())).await;
 
-    let proxy = Proxy::start(&format!(
-        "endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\"\ndb = 3"
-    ));
+    let proxy = Proxied::start(
+        "redis",
+        &format!("endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\"\ndb = 3"),
+    );
     proxy.served_by("/three", "b").await;
     assert_eq!(proxy.status("/zero").await, 404);
 
@@ -353,8 +278,8 @@ async fn watch_false_reads_once() {
     let p = "t_once";
     set(&mut op, &frontend(p, "f", "/first", "x", &a.url())).await;
     let redis = format!("endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\"");
-    let once = Proxy::start(&format!("{redis}\nwatch = false"));
-    let watching = Proxy::start(&redis);
+    let once = Proxied::start("redis", &format!("{redis}\nwatch = false"));
+    let watching = Proxied::start("redis", &redis);
     once.served_by("/first", "a").await;
     watching.served_by("/first", "a").await;
 
@@ -384,9 +309,10 @@ async fn the_store_killed_under_load_takes_nothing_away() {
     let p = "t_kill";
     set(&mut op, &frontend(p, "f", "/", "x", &a.url())).await;
 
-    let proxy = Proxy::start(&format!(
-        "endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\""
-    ));
+    let proxy = Proxied::start(
+        "redis",
+        &format!("endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\""),
+    );
     proxy.served_by("/", "a").await;
     let load = Load::start(&proxy.url("/"), 2, 100_000);
 
@@ -396,7 +322,7 @@ async fn the_store_killed_under_load_takes_nothing_away() {
         proxy.metrics().await.contains(down).then_some(())
     })
     .await;
-    let state = proxy.state().await;
+    let state = proxy.provider_state("redis").await;
     assert_eq!(state["store"]["up"], false, "{state}");
     // Requests keep being answered while the store is gone.
     let before = load.counts().ok;
@@ -432,31 +358,27 @@ async fn a_password_protected_server() {
     let p = "t_auth";
     set(&mut op, &frontend(p, "f", "/kv", "x", &a.url())).await;
 
-    let right = Proxy::start(&format!(
-        "endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\"\npassword = \"s3cret\""
-    ));
+    let right = Proxied::start(
+        "redis",
+        &format!("endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\"\npassword = \"s3cret\""),
+    );
     right.served_by("/kv", "a").await;
 
     // The wrong password: the store is an outage that says why; the file provider's
     // routes serve regardless.
-    let (http, api) = (free_port(), free_port());
-    let toml = trafik_config(
-        http,
-        api,
+    let wrong = Proxied::start_with(
+        "redis",
         &format!("endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\"\npassword = \"wrong\""),
-    ) + &format!(
-        "[file]\n[backends.fb.servers.s]\nurl = \"{}\"\n[frontends.ff]\nbackend = \"fb\"\n\
-         [frontends.ff.routes.r]\nrule = \"PathPrefix:/file\"\n",
-        b.url()
+        &format!(
+            "[file]\n[backends.fb.servers.s]\nurl = \"{}\"\n[frontends.ff]\nbackend = \"fb\"\n\
+             [frontends.ff.routes.r]\nrule = \"PathPrefix:/file\"\n",
+            b.url()
+        ),
+        &[],
     );
-    let wrong = Proxy {
-        trafik: Trafik::start(&toml),
-        http,
-        api,
-    };
     wrong.served_by("/file", "b").await;
     let error = eventually("the store's error in /api/state", || async {
-        let state = wrong.state().await;
+        let state = wrong.provider_state("redis").await;
         state["store"]["error"].as_str().map(str::to_string)
     })
     .await;
@@ -489,9 +411,10 @@ async fn without_config_it_polls_and_says_why() {
     let p = "t_poll";
     set(&mut op, &frontend(p, "f", "/first", "x", &a.url())).await;
 
-    let proxy = Proxy::start(&format!(
-        "endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\"\npollInterval = \"200ms\""
-    ));
+    let proxy = Proxied::start(
+        "redis",
+        &format!("endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\"\npollInterval = \"200ms\""),
+    );
     proxy.served_by("/first", "a").await;
     set(&mut op, &frontend(p, "g", "/second", "x", &a.url())).await;
     proxy.served_by("/second", "a").await;
@@ -565,10 +488,13 @@ async fn an_acl_user_without_config_or_psubscribe_polls() {
         .unwrap();
     set(&mut op, &frontend(p, "f", "/first", "x", &a.url())).await;
 
-    let proxy = Proxy::start(&format!(
-        "endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\"\nusername = \"t_acl_reader\"\n\
+    let proxy = Proxied::start(
+        "redis",
+        &format!(
+            "endpoint = \"127.0.0.1:{port}\"\nprefix = \"{p}\"\nusername = \"t_acl_reader\"\n\
          password = \"reader-pw\"\npollInterval = \"200ms\""
-    ));
+        ),
+    );
     proxy.served_by("/first", "a").await;
     set(&mut op, &frontend(p, "g", "/second", "x", &a.url())).await;
     proxy.served_by("/second", "a").await;
@@ -626,27 +552,25 @@ async fn tls_with_a_client_certificate() {
         ("certs/client.pem", client_pem.cert.as_str()),
         ("certs/client.key", client_pem.key.as_str()),
     ];
-    let (http, api) = (free_port(), free_port());
     let redis = format!(
         "endpoint = \"127.0.0.1:{tls}\"\nprefix = \"{p}\"\n[redis.tls]\nca = \"certs/ca.pem\"\n\
          cert = \"certs/client.pem\"\nkey = \"certs/client.key\""
     );
-    let proxy = Proxy {
-        trafik: Trafik::start_with(&trafik_config(http, api, &redis), &files),
-        http,
-        api,
-    };
+    let proxy = Proxied::start_with("redis", &redis, "", &files);
     proxy.served_by("/tls", "a").await;
     // Followed over TLS too.
     set(&mut op, &frontend(p, "g", "/tls-more", "x", &a.url())).await;
     proxy.served_by("/tls-more", "a").await;
 
     // Without the CA: the system's roots do not know this server.
-    let untrusting = Proxy::start(&format!(
-        "endpoint = \"127.0.0.1:{tls}\"\nprefix = \"{p}\"\n[redis.tls]\ninsecureSkipVerify = false"
-    ));
+    let untrusting = Proxied::start(
+        "redis",
+        &format!(
+            "endpoint = \"127.0.0.1:{tls}\"\nprefix = \"{p}\"\n[redis.tls]\ninsecureSkipVerify = false"
+        ),
+    );
     let error = eventually("the TLS error in /api/state", || async {
-        let state = untrusting.state().await;
+        let state = untrusting.provider_state("redis").await;
         state["store"]["error"].as_str().map(str::to_string)
     })
     .await;
@@ -654,16 +578,11 @@ async fn tls_with_a_client_certificate() {
     assert_eq!(untrusting.status("/tls").await, 404);
 
     // insecureSkipVerify: no CA, the server's certificate is not checked.
-    let (http, api) = (free_port(), free_port());
     let redis = format!(
         "endpoint = \"rediss://127.0.0.1:{tls}\"\nprefix = \"{p}\"\n[redis.tls]\n\
          insecureSkipVerify = true\ncert = \"certs/client.pem\"\nkey = \"certs/client.key\""
     );
-    let insecure = Proxy {
-        trafik: Trafik::start_with(&trafik_config(http, api, &redis), &files),
-        http,
-        api,
-    };
+    let insecure = Proxied::start_with("redis", &redis, "", &files);
     insecure.served_by("/tls", "a").await;
 }
 

@@ -2,9 +2,7 @@
 //! swaps the compiled runtime atomically and requests in flight finish on the old one.
 
 mod common;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
+use common::load::{Counts, Load};
 use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,37 +22,8 @@ async fn fifty_reloads_under_continuous_load_lose_nothing() {
         .wait_for(&format!("http://127.0.0.1:{port}/warm"), 200)
         .await;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let ok = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicUsize::new(0));
-    let mut workers = Vec::new();
-    for _ in 0..4 {
-        let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
-        let url = format!("http://127.0.0.1:{port}/load");
-        workers.push(tokio::spawn(async move {
-            let c = client();
-            // Bounded: at most 20 000 requests per worker, and stopped after the reloads.
-            for _ in 0..20_000 {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                match c.get(&url).send().await {
-                    Ok(r) if r.status() == 200 => {
-                        let _ = r.bytes().await;
-                        ok.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(r) => {
-                        eprintln!("status {}", r.status());
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        eprintln!("error {e}");
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }));
-    }
+    // Bounded: at most 20 000 requests per worker, and stopped after the reloads.
+    let load = Load::start(&format!("http://127.0.0.1:{port}/load"), 4, 20_000);
 
     let rules_path = trafik.path("rules.toml");
     for generation in 1..=50 {
@@ -71,11 +40,7 @@ async fn fifty_reloads_under_continuous_load_lose_nothing() {
         })
         .await;
     }
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.await.unwrap();
-    }
-    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let Counts { ok, failed } = load.stop().await;
     assert_eq!(failed, 0, "{failed} failed requests out of {}", ok + failed);
     assert!(ok > 100, "the load loop barely ran: {ok} requests");
 }

@@ -293,7 +293,8 @@ impl<'a, 'i> ValueDe<'a, 'i> {
 }
 
 /// The field a key names: spelled exactly, else ignoring ASCII case (BurntSushi's rule).
-fn find_field(key: &str, fields: &'static [&'static str]) -> Option<&'static str> {
+/// Shared with the flags' deserializer (`flags/de.rs`).
+pub(crate) fn find_field(key: &str, fields: &'static [&'static str]) -> Option<&'static str> {
     let exact = fields.iter().find(|f| **f == key);
     exact
         .or_else(|| fields.iter().find(|f| f.eq_ignore_ascii_case(key)))
@@ -318,7 +319,7 @@ fn child_path(parent: &str, key: &str) -> String {
 }
 
 /// The closest field name, when a typo is the likely cause of an unknown key.
-fn suggestion(key: &str, fields: &[&'static str]) -> Option<&'static str> {
+pub(crate) fn suggestion(key: &str, fields: &[&'static str]) -> Option<&'static str> {
     let key = key.to_ascii_lowercase();
     fields
         .iter()

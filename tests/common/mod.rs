@@ -7,6 +7,7 @@
 pub mod consul;
 pub mod load;
 pub mod pki;
+pub mod proxied;
 pub mod store_server;
 
 use std::collections::BTreeMap;

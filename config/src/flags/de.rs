@@ -4,6 +4,7 @@
 //! key (the file's, the store's, the flags', or two spellings) are layered: tables merge key
 //! by key, anything else takes the last one, so a later source wins where it says something.
 
+use crate::de::{find_field, suggestion};
 use std::cell::RefCell;
 use std::fmt;
 
@@ -253,49 +254,12 @@ impl<'c> Values<'c> {
     }
 }
 
-/// The field a key names: spelled exactly, else ignoring ASCII case (as the file's keys).
-fn find_field(key: &str, fields: &'static [&'static str]) -> Option<&'static str> {
-    let exact = fields.iter().find(|f| **f == key);
-    exact
-        .or_else(|| fields.iter().find(|f| f.eq_ignore_ascii_case(key)))
-        .copied()
-}
-
 fn child_path(parent: &str, key: &str) -> String {
     if parent.is_empty() {
         key.to_string()
     } else {
         format!("{parent}.{key}")
     }
-}
-
-/// The closest field name, when a typo is the likely cause of an unknown key.
-fn suggestion(key: &str, fields: &[&'static str]) -> Option<&'static str> {
-    let key = key.to_ascii_lowercase();
-    fields
-        .iter()
-        .map(|f| (strsim_distance(&key, &f.to_ascii_lowercase()), *f))
-        .filter(|(d, f)| *d <= 2 && *d < f.len().min(key.len()))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, f)| f)
-}
-
-/// Levenshtein distance (small strings: field names).
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 struct Entries<'p, 'c> {
