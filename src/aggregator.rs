@@ -107,6 +107,7 @@ impl Aggregator {
     }
 
     fn apply(&mut self, provider: String, snapshot: Snapshot) {
+        let started = std::time::Instant::now();
         let config = snapshot.config.clone();
         self.snapshots.insert(provider.clone(), snapshot);
         self.generation += 1;
@@ -134,6 +135,7 @@ impl Aggregator {
             generation = self.generation,
             routes = frontends,
             skipped = problems.len(),
+            compile_ms = started.elapsed().as_millis() as u64,
             "configuration applied"
         );
     }

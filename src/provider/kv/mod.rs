@@ -49,8 +49,10 @@ pub async fn run<S: Store>(
     // The previous watch ended in an error (see below).
     let mut watch_lost = false;
     loop {
+        let started = std::time::Instant::now();
         match read::read(&mut store, &prefix).await {
             Ok(read) => {
+                let read_ms = started.elapsed().as_millis() as u64;
                 if !status_was_up(&status, name) {
                     tracing::info!(provider = name, "store reached; configuration read");
                 }
@@ -59,6 +61,13 @@ pub async fn run<S: Store>(
                 if last_sent != Some(read.fingerprint) {
                     last_sent = Some(read.fingerprint);
                     let update = read::snapshot(&read);
+                    tracing::debug!(
+                        provider = name,
+                        keys = read.pairs.len(),
+                        read_ms,
+                        decode_ms = started.elapsed().as_millis() as u64 - read_ms,
+                        "store read"
+                    );
                     for warning in &update.warnings {
                         tracing::warn!(provider = name, "{warning}");
                     }
