@@ -6,6 +6,7 @@ pub mod breaker;
 pub mod consul_catalog;
 pub mod de;
 pub mod diagnostic;
+pub mod docker;
 pub mod duration;
 mod expr;
 pub mod flags;
