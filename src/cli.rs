@@ -354,6 +354,15 @@ async fn check(cli: &Cli, flags: &Tree) -> ExitCode {
             Err(e) => errors.push(Diagnostic::unlocated("[consulCatalog]", e)),
         }
     }
+    if let Some(read) = crate::provider::docker::check(&cfg, base_dir).await {
+        match read {
+            Ok((snapshot, mut found)) => {
+                warnings.append(&mut found);
+                snapshots.insert(crate::provider::docker::NAME.to_string(), snapshot);
+            }
+            Err(e) => errors.push(Diagnostic::unlocated("[docker]", e)),
+        }
+    }
     let (runtime, mut problems) = compile::compile(
         &snapshots,
         &server::compile_settings(&cfg),

@@ -1,0 +1,383 @@
+//! `[docker]` against a real Docker Engine (`.ci/run` starts `dockerd` when none answers),
+//! through the real trafik binary on the host. Nothing is pulled: the containers run
+//! `trafik echo` from an image built here, `FROM scratch`, holding this test build's own
+//! binary and the shared libraries it links. Containers use the host's network and listen
+//! on 127.0.0.1 only, so all traffic stays on loopback.
+//!
+//! The engine is shared by the tests of this binary: each test's routes use host names of
+//! its own, so another test's containers (every trafik sees them all) never answer for it.
+//! Everything made here carries the label `trafik-test=docker_provider`; a guard removes a
+//! test's containers, and the first test removes what an earlier, killed run left behind.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::{Trafik, client, eventually, free_port, get_json};
+use serde_json::Value;
+
+const TEST_LABEL: &str = "trafik-test=docker_provider";
+const IMAGE: &str = "trafik-docker-provider-test:latest";
+
+fn docker(args: &[&str]) -> (bool, String) {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run the docker client");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The test image, built once per test binary (after removing an earlier run's leftovers).
+fn image() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let (_, old) = docker(&["ps", "-aq", "--filter", &format!("label={TEST_LABEL}")]);
+        for id in old.split_whitespace() {
+            docker(&["rm", "-f", id]);
+        }
+        let context = tempfile::tempdir().unwrap();
+        let root = context.path().join("rootfs");
+        let bin = Path::new(common::bin());
+        copy_into(&root, bin, Path::new("/trafik"));
+        for lib in linked_libraries(bin) {
+            copy_into(&root, &lib, &lib);
+        }
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            format!(
+                "FROM scratch\nCOPY rootfs/ /\nLABEL {TEST_LABEL}\n\
+                 HEALTHCHECK --interval=1s --timeout=5s --retries=1 CMD [\"/trafik\", \"version\"]\n\
+                 ENTRYPOINT [\"/trafik\"]\n"
+            ),
+        )
+        .unwrap();
+        let (ok, out) = docker(&["build", "-q", "-t", IMAGE, &context.path().to_string_lossy()]);
+        assert!(ok, "docker build: {out}");
+    });
+    IMAGE
+}
+
+/// The shared libraries `bin` loads (`ldd`), real paths.
+fn linked_libraries(bin: &Path) -> Vec<std::path::PathBuf> {
+    let out = Command::new("ldd").arg(bin).output().expect("ldd");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with('/')))
+        .map(std::path::PathBuf::from)
+        .collect()
+}
+
+fn copy_into(root: &Path, from: &Path, to: &Path) {
+    let dest = root.join(to.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::copy(from, &dest).unwrap_or_else(|e| panic!("copy {from:?}: {e}"));
+}
+
+/// A running echo container; removed (with `-f`) when dropped.
+struct Echo {
+    name: String,
+}
+
+impl Echo {
+    /// `trafik echo` on 127.0.0.1:`port` in the host's network, answering as `name`, with
+    /// `labels` and extra `docker run` options.
+    fn run(name: &str, port: u16, labels: &[(&str, &str)], options: &[&str]) -> Echo {
+        let image = image();
+        let name = format!("trafik-dt-{name}-{}", std::process::id());
+        docker(&["rm", "-f", &name]);
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "-d".into(),
+            "--name".into(),
+            name.clone(),
+            "--network".into(),
+            "host".into(),
+            "--label".into(),
+            TEST_LABEL.into(),
+        ];
+        for (k, v) in labels {
+            args.push("--label".into());
+            args.push(format!("{k}={v}"));
+        }
+        args.extend(options.iter().map(|o| o.to_string()));
+        args.extend([
+            image.to_string(),
+            "echo".into(),
+            format!("127.0.0.1:{port}"),
+            "--name".into(),
+            name.clone(),
+        ]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, out) = docker(&refs);
+        assert!(ok, "docker run {name}: {out}");
+        Echo { name }
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        docker(&["rm", "-f", &self.name]);
+    }
+}
+
+struct Ports {
+    http: u16,
+    api: u16,
+}
+
+fn start(extra: &str) -> (Trafik, Ports) {
+    image();
+    let p = Ports {
+        http: free_port(),
+        api: free_port(),
+    };
+    let toml = format!(
+        r#"defaultEntryPoints = ["http"]
+providersThrottleDuration = "0s"
+[entryPoints.http]
+address = "127.0.0.1:{http}"
+[entryPoints.traefik]
+address = "127.0.0.1:{api}"
+[api]
+[docker]
+{extra}
+"#,
+        http = p.http,
+        api = p.api,
+    );
+    (Trafik::start(&toml), p)
+}
+
+/// Who answered `host` (the echo's `Hostname:` line); `None`: not routed.
+async fn served_by(port: u16, host: &str) -> Option<String> {
+    let r = client()
+        .get(format!("http://127.0.0.1:{port}/"))
+        .header("host", host)
+        .send()
+        .await
+        .ok()?;
+    if r.status() != 200 {
+        return None;
+    }
+    let text = r.text().await.ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Hostname: "))
+        .map(str::to_string)
+}
+
+async fn status_of(port: u16, host: &str) -> u16 {
+    client()
+        .get(format!("http://127.0.0.1:{port}/"))
+        .header("host", host)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+async fn wait_served(port: u16, host: &str, by: &str) {
+    eventually(&format!("{host} served by {by}"), || async {
+        (served_by(port, host).await.as_deref() == Some(by)).then_some(())
+    })
+    .await;
+}
+
+async fn wait_status(port: u16, host: &str, status: u16) {
+    eventually(&format!("{host} answering {status}"), || async {
+        (status_of(port, host).await == status).then_some(())
+    })
+    .await;
+}
+
+async fn docker_state(api: u16) -> Value {
+    let (_, state) = get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
+    state["providers"]["docker"].clone()
+}
+
+#[tokio::test]
+async fn a_labelled_container_is_routed_and_its_removal_unroutes_it() {
+    let (_t, p) = start("");
+    let port = free_port();
+    let echo = Echo::run(
+        "routed",
+        port,
+        &[
+            ("traefik.frontend.rule", "Host:routed.docker.test"),
+            ("traefik.port", &port.to_string()),
+        ],
+        &[],
+    );
+    wait_served(p.http, "routed.docker.test", &echo.name).await;
+    // v1's generated names, in the provider's configuration.
+    let (_, providers) = get_json(&format!("http://127.0.0.1:{}/api/providers", p.api)).await;
+    let backend = &providers["docker"]["backends"][format!("backend-{}", echo.name)];
+    let servers = backend["servers"]
+        .as_object()
+        .expect("the backend's servers");
+    assert_eq!(servers.len(), 1, "{backend}");
+    let (server, value) = servers.iter().next().unwrap();
+    assert!(
+        server.starts_with(&format!("server-{}-", echo.name)),
+        "{server}"
+    );
+    assert_eq!(value["url"], format!("http://127.0.0.1:{port}"));
+    assert!(
+        providers["docker"]["frontends"]
+            .get("frontend-Host-routed-docker-test-0")
+            .is_some()
+            || providers["docker"]["frontends"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .any(|k| k.starts_with("frontend-Host-routed-docker-test-")),
+        "{providers}"
+    );
+    drop(echo);
+    wait_status(p.http, "routed.docker.test", 404).await;
+}
+
+#[tokio::test]
+async fn a_container_restarted_with_changed_labels_moves_its_route() {
+    let (_t, p) = start("");
+    let port = free_port();
+    let first = Echo::run(
+        "moving",
+        port,
+        &[
+            ("traefik.frontend.rule", "Host:before.docker.test"),
+            ("traefik.port", &port.to_string()),
+        ],
+        &[],
+    );
+    let name = first.name.clone();
+    wait_served(p.http, "before.docker.test", &name).await;
+    drop(first);
+    let _second = Echo::run(
+        "moving",
+        port,
+        &[
+            ("traefik.frontend.rule", "Host:after.docker.test"),
+            ("traefik.port", &port.to_string()),
+        ],
+        &[],
+    );
+    wait_served(p.http, "after.docker.test", &name).await;
+    wait_status(p.http, "before.docker.test", 404).await;
+}
+
+#[tokio::test]
+async fn exposed_by_default_false_serves_only_enabled_containers() {
+    let (_t, p) = start("exposedByDefault = false\n");
+    let (on_port, off_port) = (free_port(), free_port());
+    let on = Echo::run(
+        "enabled",
+        on_port,
+        &[
+            ("traefik.enable", "true"),
+            ("traefik.frontend.rule", "Host:enabled.docker.test"),
+            ("traefik.port", &on_port.to_string()),
+        ],
+        &[],
+    );
+    let _off = Echo::run(
+        "not-enabled",
+        off_port,
+        &[
+            ("traefik.frontend.rule", "Host:not-enabled.docker.test"),
+            ("traefik.port", &off_port.to_string()),
+        ],
+        &[],
+    );
+    wait_served(p.http, "enabled.docker.test", &on.name).await;
+    // Both containers were read in the same listing: the other one is not served.
+    assert_eq!(status_of(p.http, "not-enabled.docker.test").await, 404);
+    // Served by default (another trafik, exposedByDefault's default).
+    let (_t2, p2) = start("");
+    wait_served(p2.http, "not-enabled.docker.test", &_off.name).await;
+}
+
+#[tokio::test]
+async fn an_unhealthy_container_is_left_out() {
+    let (_t, p) = start("");
+    let (good_port, sick_port) = (free_port(), free_port());
+    let good = Echo::run(
+        "healthy",
+        good_port,
+        &[
+            ("traefik.frontend.rule", "Host:healthy.docker.test"),
+            ("traefik.port", &good_port.to_string()),
+        ],
+        &[],
+    );
+    // The image's check, replaced by one that cannot run (no shell in the image).
+    let sick = Echo::run(
+        "unhealthy",
+        sick_port,
+        &[
+            ("traefik.frontend.rule", "Host:unhealthy.docker.test"),
+            ("traefik.port", &sick_port.to_string()),
+        ],
+        &[
+            "--health-cmd",
+            "exit 1",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+        ],
+    );
+    wait_served(p.http, "healthy.docker.test", &good.name).await;
+    eventually("the engine to call the container unhealthy", || async {
+        let (_, out) = docker(&["inspect", "-f", "{{.State.Health.Status}}", &sick.name]);
+        (out.trim() == "unhealthy").then_some(())
+    })
+    .await;
+    // Its echo answers directly, but trafik does not send it traffic.
+    let direct = client()
+        .get(format!("http://127.0.0.1:{sick_port}/"))
+        .send()
+        .await
+        .expect("the unhealthy echo itself answers");
+    assert_eq!(direct.status(), 200);
+    assert_eq!(status_of(p.http, "unhealthy.docker.test").await, 404);
+}
+
+#[tokio::test]
+async fn a_bad_label_skips_its_container_named_in_api_state() {
+    let (_t, p) = start("");
+    let (bad_port, good_port) = (free_port(), free_port());
+    let bad = Echo::run(
+        "bad-port",
+        bad_port,
+        &[
+            ("traefik.frontend.rule", "Host:bad.docker.test"),
+            ("traefik.port", "abc"),
+        ],
+        &[],
+    );
+    let good = Echo::run(
+        "beside-bad",
+        good_port,
+        &[
+            ("traefik.frontend.rule", "Host:beside-bad.docker.test"),
+            ("traefik.port", &good_port.to_string()),
+        ],
+        &[],
+    );
+    wait_served(p.http, "beside-bad.docker.test", &good.name).await;
+    let error = eventually("the bad label reported in /api/state", || async {
+        let state = docker_state(p.api).await;
+        let text = state.to_string();
+        (text.contains(&bad.name) && text.contains("traefik.port")).then_some(text)
+    })
+    .await;
+    assert!(error.contains("invalid port"), "{error}");
+    assert_eq!(status_of(p.http, "bad.docker.test").await, 404);
+}
