@@ -381,3 +381,109 @@ async fn a_bad_label_skips_its_container_named_in_api_state() {
     assert!(error.contains("invalid port"), "{error}");
     assert_eq!(status_of(p.http, "bad.docker.test").await, 404);
 }
+
+/// The engine's API on a loopback TCP port, forwarded to its unix socket, which the test
+/// can cut and restore: an engine outage seen by trafik, without stopping the engine the
+/// other tests use.
+struct EngineForwarder {
+    port: u16,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl EngineForwarder {
+    fn new() -> EngineForwarder {
+        EngineForwarder {
+            port: free_port(),
+            tasks: tokio::task::JoinSet::new(),
+        }
+    }
+
+    /// Starts forwarding (again) on the same port.
+    async fn up(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(tokio::task::JoinSet::new()));
+        let held = conns;
+        self.tasks.spawn(async move {
+            // Dropped with this task: the connections it carried are cut too.
+            let held = held;
+            loop {
+                let Ok((mut tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let Ok(mut unix) = tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                else {
+                    continue;
+                };
+                held.lock().unwrap().spawn(async move {
+                    let _ = tokio::io::copy_bidirectional(&mut tcp, &mut unix).await;
+                });
+            }
+        });
+    }
+
+    /// Stops listening and cuts every forwarded connection (the event stream included).
+    async fn down(&mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+#[tokio::test]
+async fn an_engine_outage_keeps_the_routes_and_is_shown_until_it_is_back() {
+    let mut engine = EngineForwarder::new();
+    let (_t, p) = start(&format!("endpoint = \"tcp://127.0.0.1:{}\"\n", engine.port));
+    // Unreachable at start: shown, nothing served yet.
+    let error = eventually("the engine down in /api/state", || async {
+        let store = docker_state(p.api).await["store"].clone();
+        (store["up"] == false).then(|| store["error"].to_string())
+    })
+    .await;
+    assert!(error.contains(&engine.port.to_string()), "{error}");
+
+    let port = free_port();
+    let echo = Echo::run(
+        "outage",
+        port,
+        &[
+            ("traefik.frontend.rule", "Host:outage.docker.test"),
+            ("traefik.port", &port.to_string()),
+        ],
+        &[],
+    );
+    engine.up().await;
+    wait_served(p.http, "outage.docker.test", &echo.name).await;
+    assert_eq!(docker_state(p.api).await["store"]["up"], true);
+
+    // Gone later: the route keeps serving while the outage is shown.
+    engine.down().await;
+    eventually("the outage in /api/state", || async {
+        (docker_state(p.api).await["store"]["up"] == false).then_some(())
+    })
+    .await;
+    for _ in 0..20 {
+        assert_eq!(
+            served_by(p.http, "outage.docker.test").await.as_deref(),
+            Some(echo.name.as_str()),
+            "the last configuration keeps serving"
+        );
+    }
+    // A change made while trafik could not see the engine is picked up once it is back.
+    let port2 = free_port();
+    let second = Echo::run(
+        "outage-2",
+        port2,
+        &[
+            ("traefik.frontend.rule", "Host:outage-2.docker.test"),
+            ("traefik.port", &port2.to_string()),
+        ],
+        &[],
+    );
+    engine.up().await;
+    wait_served(p.http, "outage-2.docker.test", &second.name).await;
+    assert_eq!(docker_state(p.api).await["store"]["up"], true);
+    drop(second);
+    drop(echo);
+    engine.down().await;
+}
