@@ -42,6 +42,13 @@ fn image() -> &'static str {
         for id in old.split_whitespace() {
             docker(&["rm", "-f", id]);
         }
+        docker(&[
+            "network",
+            "prune",
+            "-f",
+            "--filter",
+            &format!("label={TEST_LABEL}"),
+        ]);
         let context = tempfile::tempdir().unwrap();
         let root = context.path().join("rootfs");
         let bin = Path::new(common::bin());
@@ -486,4 +493,101 @@ async fn an_engine_outage_keeps_the_routes_and_is_shown_until_it_is_back() {
     drop(second);
     drop(echo);
     engine.down().await;
+}
+
+/// A network made for one test; removed when dropped (after its containers).
+struct Network {
+    name: String,
+}
+
+impl Network {
+    fn create(name: &str) -> Network {
+        image();
+        let name = format!("trafik-dt-{name}-{}", std::process::id());
+        docker(&["network", "rm", &name]);
+        let (ok, out) = docker(&["network", "create", "--label", TEST_LABEL, &name]);
+        assert!(ok, "docker network create: {out}");
+        Network { name }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        docker(&["network", "rm", &self.name]);
+    }
+}
+
+/// The first server URL of `backend` in trafik's `docker` configuration, once there.
+async fn server_url(api: u16, backend: &str) -> String {
+    eventually(&format!("{backend} in /api/providers"), || async {
+        let (_, providers) = get_json(&format!("http://127.0.0.1:{api}/api/providers")).await;
+        let servers = providers["docker"]["backends"][backend]["servers"].as_object()?;
+        servers.values().next()?["url"].as_str().map(str::to_string)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn traefik_docker_network_chooses_the_address_on_that_network() {
+    let (_t, p) = start("");
+    let (front, back) = (Network::create("front"), Network::create("back"));
+    // Not host-networked: its addresses are the engine's; no traffic is sent there.
+    let name = format!("trafik-dt-multinet-{}", std::process::id());
+    docker(&["rm", "-f", &name]);
+    let (ok, out) = docker(&[
+        "create",
+        "--name",
+        &name,
+        "--label",
+        TEST_LABEL,
+        "--network",
+        &front.name,
+        "--label",
+        "traefik.frontend.rule=Host:multinet.docker.test",
+        "--label",
+        "traefik.port=80",
+        "--label",
+        &format!("traefik.docker.network={}", back.name),
+        image(),
+        "echo",
+        "0.0.0.0:80",
+    ]);
+    assert!(ok, "docker create: {out}");
+    let _guard = Echo { name: name.clone() };
+    let (ok, out) = docker(&["network", "connect", &back.name, &name]);
+    assert!(ok, "docker network connect: {out}");
+    let (ok, out) = docker(&["start", &name]);
+    assert!(ok, "docker start: {out}");
+    let ip_on = |net: &str| {
+        let format = format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}");
+        docker(&["inspect", "-f", &format, &name]).1.trim().to_string()
+    };
+    let (front_ip, back_ip) = (ip_on(&front.name), ip_on(&back.name));
+    assert!(!back_ip.is_empty() && front_ip != back_ip, "{front_ip} {back_ip}");
+    let url = server_url(p.api, &format!("backend-{name}")).await;
+    assert_eq!(url, format!("http://{back_ip}:80"));
+}
+
+#[tokio::test]
+async fn segments_route_two_ports_of_one_container() {
+    let (_t, p) = start("");
+    let (web, admin) = (free_port(), free_port());
+    // The echo listens on the `web` segment's port; `admin`'s is checked in the API.
+    let echo = Echo::run(
+        "segments",
+        web,
+        &[
+            ("traefik.web.port", &web.to_string()),
+            ("traefik.web.frontend.rule", "Host:web.segments.docker.test"),
+            ("traefik.admin.port", &admin.to_string()),
+            ("traefik.admin.frontend.rule", "Host:admin.segments.docker.test"),
+        ],
+        &[],
+    );
+    wait_served(p.http, "web.segments.docker.test", &echo.name).await;
+    let url = server_url(p.api, &format!("backend-{}-admin", echo.name)).await;
+    assert_eq!(url, format!("http://127.0.0.1:{admin}"));
+    let (_, providers) = get_json(&format!("http://127.0.0.1:{}/api/providers", p.api)).await;
+    let frontend = &providers["docker"]["frontends"][format!("frontend-admin-{}-admin", echo.name)];
+    assert_eq!(frontend["backend"], format!("backend-{}-admin", echo.name), "{providers}");
 }
