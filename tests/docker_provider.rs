@@ -560,10 +560,16 @@ async fn traefik_docker_network_chooses_the_address_on_that_network() {
     assert!(ok, "docker start: {out}");
     let ip_on = |net: &str| {
         let format = format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}");
-        docker(&["inspect", "-f", &format, &name]).1.trim().to_string()
+        docker(&["inspect", "-f", &format, &name])
+            .1
+            .trim()
+            .to_string()
     };
     let (front_ip, back_ip) = (ip_on(&front.name), ip_on(&back.name));
-    assert!(!back_ip.is_empty() && front_ip != back_ip, "{front_ip} {back_ip}");
+    assert!(
+        !back_ip.is_empty() && front_ip != back_ip,
+        "{front_ip} {back_ip}"
+    );
     let url = server_url(p.api, &format!("backend-{name}")).await;
     assert_eq!(url, format!("http://{back_ip}:80"));
 }
@@ -580,7 +586,10 @@ async fn segments_route_two_ports_of_one_container() {
             ("traefik.web.port", &web.to_string()),
             ("traefik.web.frontend.rule", "Host:web.segments.docker.test"),
             ("traefik.admin.port", &admin.to_string()),
-            ("traefik.admin.frontend.rule", "Host:admin.segments.docker.test"),
+            (
+                "traefik.admin.frontend.rule",
+                "Host:admin.segments.docker.test",
+            ),
         ],
         &[],
     );
@@ -589,5 +598,9 @@ async fn segments_route_two_ports_of_one_container() {
     assert_eq!(url, format!("http://127.0.0.1:{admin}"));
     let (_, providers) = get_json(&format!("http://127.0.0.1:{}/api/providers", p.api)).await;
     let frontend = &providers["docker"]["frontends"][format!("frontend-admin-{}-admin", echo.name)];
-    assert_eq!(frontend["backend"], format!("backend-{}-admin", echo.name), "{providers}");
+    assert_eq!(
+        frontend["backend"],
+        format!("backend-{}-admin", echo.name),
+        "{providers}"
+    );
 }

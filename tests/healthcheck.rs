@@ -16,11 +16,15 @@ async fn healthcheck_follows_ping_on_its_entry_point() {
          [ping]\nentryPoint = \"admin\"\n"
     );
     let mut t = Trafik::start(&toml);
-    t.wait_for(&format!("http://127.0.0.1:{admin}/ping"), 200).await;
+    t.wait_for(&format!("http://127.0.0.1:{admin}/ping"), 200)
+        .await;
     let config = t.config.to_string_lossy().into_owned();
     let (status, stdout, stderr) = run_trafik(&["healthcheck", "-c", &config], &t.dir);
     assert!(status.success(), "{stdout}{stderr}");
-    assert!(stdout.contains(&format!("http://127.0.0.1:{admin}/ping")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("http://127.0.0.1:{admin}/ping")),
+        "{stdout}"
+    );
 
     // v1's flags choose the entry point too: `http` does not serve /ping.
     let (status, _, stderr) = run_trafik(
@@ -42,8 +46,10 @@ fn healthcheck_without_ping_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("trafik.toml");
     std::fs::write(&config, "[entryPoints.http]\naddress = \"127.0.0.1:1\"\n").unwrap();
-    let (status, _, stderr) =
-        run_trafik(&["healthcheck", "-c", &config.to_string_lossy()], dir.path());
+    let (status, _, stderr) = run_trafik(
+        &["healthcheck", "-c", &config.to_string_lossy()],
+        dir.path(),
+    );
     assert!(!status.success());
     assert!(stderr.contains("enable [ping]"), "{stderr}");
 }

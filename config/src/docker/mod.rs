@@ -169,7 +169,7 @@ fn one(settings: &Settings, c: &Container, index: usize) -> Result<Option<Built>
     let mut units = Vec::new();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
-    let plan: Vec<(String, BTreeMap<String, (String, String)>)> = if segments.is_empty() {
+    let plan: Vec<(String, Labels)> = if segments.is_empty() {
         vec![(String::new(), root.clone())]
     } else {
         segments
