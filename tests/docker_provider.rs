@@ -604,3 +604,30 @@ async fn segments_route_two_ports_of_one_container() {
         "{providers}"
     );
 }
+
+#[tokio::test]
+async fn v1_flags_on_a_compose_style_command_line() {
+    image();
+    let (http, api) = (free_port(), free_port());
+    let args: Vec<String> = [
+        "--api".to_string(),
+        "--docker".to_string(),
+        "--docker.domain=flags.docker.test".to_string(),
+        "--docker.watch".to_string(),
+        "--defaultentrypoints=http".to_string(),
+        format!("--entryPoints=Name:http Address:127.0.0.1:{http}"),
+        format!("--entryPoints=Name:traefik Address:127.0.0.1:{api}"),
+        "--logLevel=INFO".to_string(),
+    ]
+    .into();
+    let _t = Trafik::start_flags(&args, &[]);
+    let port = free_port();
+    // No rule: v1's default, Host:<container name>.<domain>.
+    let echo = Echo::run("flags", port, &[("traefik.port", &port.to_string())], &[]);
+    wait_served(
+        http,
+        &format!("{}.flags.docker.test", echo.name),
+        &echo.name,
+    )
+    .await;
+}
