@@ -4,8 +4,8 @@
 //! so Debian's 20.10 engine answers): subscribe to the engine's events, list the running
 //! containers and inspect each, translate, send the snapshot as provider `docker`; then
 //! re-read after each event that can change what is served (start, die, health_status,
-//! rename, destroy, pause, unpause, network connect / disconnect). Subscribing before
-//! listing means a change between the two is never missed.
+//! rename, destroy, pause, unpause, network connect / disconnect). The subscription
+//! starts a few seconds before the listing, so a change between the two is never missed.
 //!
 //! Outages are the key-value providers': the engine unreachable at start or later keeps the
 //! last configuration serving, the status board and metrics say it is down
@@ -228,17 +228,28 @@ pub async fn check(
     )
 }
 
-/// The events that can change what is served: containers' and networks'.
+/// The events that can change what is served: containers' and networks'. bollard sends
+/// the request only when the stream is first polled, after the listing: asking for the
+/// events of the last few seconds too means one that happened in between is not missed
+/// (one replayed costs a read that changes nothing).
 fn events_options() -> EventsOptions {
     let filters = HashMap::from([(
         "type".to_string(),
         vec!["container".to_string(), "network".to_string()],
     )]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     EventsOptions {
+        since: Some(now.saturating_sub(EVENTS_REPLAY_SECS).to_string()),
         filters: Some(filters),
         ..Default::default()
     }
 }
+
+/// How far back the event subscription starts (the listing follows it within this).
+const EVENTS_REPLAY_SECS: u64 = 5;
 
 fn relevant(action: &str) -> bool {
     RELEVANT.iter().any(|r| action.starts_with(r))
