@@ -631,3 +631,36 @@ async fn v1_flags_on_a_compose_style_command_line() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn usebindportip_reaches_a_container_through_its_published_port() {
+    let (_t, p) = start("usebindportip = true\n");
+    let name = format!("trafik-dt-published-{}", std::process::id());
+    docker(&["rm", "-f", &name]);
+    // On the default bridge, its port 80 published on 127.0.0.1 (a port the engine picks).
+    let (ok, out) = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        TEST_LABEL,
+        "--label",
+        "traefik.frontend.rule=Host:published.docker.test",
+        "-p",
+        "127.0.0.1::80",
+        image(),
+        "echo",
+        "0.0.0.0:80",
+        "--name",
+        &name,
+    ]);
+    assert!(ok, "docker run: {out}");
+    let _guard = Echo { name: name.clone() };
+    let (_, published) = docker(&["port", &name, "80/tcp"]);
+    let published = published.lines().next().unwrap_or("").trim().to_string();
+    assert!(published.starts_with("127.0.0.1:"), "{published}");
+    let url = server_url(p.api, &format!("backend-{name}")).await;
+    assert_eq!(url, format!("http://{published}"));
+    wait_served(p.http, "published.docker.test", &name).await;
+}
