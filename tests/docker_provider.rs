@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
+use common::load::Load;
 use common::{Trafik, client, eventually, free_port, get_json};
 use serde_json::Value;
 
@@ -454,7 +455,8 @@ async fn an_engine_outage_keeps_the_routes_and_is_shown_until_it_is_back() {
         "outage",
         port,
         &[
-            ("traefik.frontend.rule", "Host:outage.docker.test"),
+            // 127.0.0.1 too: the load below sends no Host header of its own.
+            ("traefik.frontend.rule", "Host:outage.docker.test,127.0.0.1"),
             ("traefik.port", &port.to_string()),
         ],
         &[],
@@ -463,7 +465,9 @@ async fn an_engine_outage_keeps_the_routes_and_is_shown_until_it_is_back() {
     wait_served(p.http, "outage.docker.test", &echo.name).await;
     assert_eq!(docker_state(p.api).await["store"]["up"], true);
 
-    // Gone later: the route keeps serving while the outage is shown.
+    // Gone later: the route keeps serving while the outage is shown, every request of a
+    // bounded load through the outage and the recovery answered.
+    let load = Load::start(&format!("http://127.0.0.1:{}/", p.http), 2, 20_000);
     engine.down().await;
     eventually("the outage in /api/state", || async {
         (docker_state(p.api).await["store"]["up"] == false).then_some(())
@@ -490,6 +494,9 @@ async fn an_engine_outage_keeps_the_routes_and_is_shown_until_it_is_back() {
     engine.up().await;
     wait_served(p.http, "outage-2.docker.test", &second.name).await;
     assert_eq!(docker_state(p.api).await["store"]["up"], true);
+    let counts = load.stop().await;
+    assert_eq!(counts.failed, 0, "{counts:?}");
+    assert!(counts.ok > 0, "{counts:?}");
     drop(second);
     drop(echo);
     engine.down().await;
