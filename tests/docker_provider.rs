@@ -671,3 +671,34 @@ async fn usebindportip_reaches_a_container_through_its_published_port() {
     assert_eq!(url, format!("http://{published}"));
     wait_served(p.http, "published.docker.test", &name).await;
 }
+
+#[tokio::test]
+async fn constraints_serve_only_matching_tags() {
+    let (_t, p) = start("constraints = [\"tag==dt-*-yes\"]\n");
+    let (yes_port, no_port) = (free_port(), free_port());
+    let yes = Echo::run(
+        "tagged-yes",
+        yes_port,
+        &[
+            ("traefik.frontend.rule", "Host:tagged-yes.docker.test"),
+            ("traefik.port", &yes_port.to_string()),
+            ("traefik.tags", "web,dt-tag-yes"),
+        ],
+        &[],
+    );
+    let no = Echo::run(
+        "tagged-no",
+        no_port,
+        &[
+            ("traefik.frontend.rule", "Host:tagged-no.docker.test"),
+            ("traefik.port", &no_port.to_string()),
+            ("traefik.tags", "web"),
+        ],
+        &[],
+    );
+    wait_served(p.http, "tagged-yes.docker.test", &yes.name).await;
+    assert_eq!(status_of(p.http, "tagged-no.docker.test").await, 404);
+    // Served without the constraint (another trafik).
+    let (_t2, p2) = start("");
+    wait_served(p2.http, "tagged-no.docker.test", &no.name).await;
+}

@@ -3,6 +3,7 @@
 
 pub mod bolt;
 pub mod breaker;
+pub mod constraints;
 pub mod consul_catalog;
 pub mod de;
 pub mod diagnostic;

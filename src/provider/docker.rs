@@ -93,6 +93,11 @@ pub fn engine(table: &trafik_config::Docker, base_dir: &Path) -> Result<Engine, 
             ))
         }
     };
+    let constraints = table
+        .constraints
+        .iter()
+        .map(|c| trafik_config::constraints::parse(c))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Engine {
         endpoint,
         tls,
@@ -101,6 +106,7 @@ pub fn engine(table: &trafik_config::Docker, base_dir: &Path) -> Result<Engine, 
             domain: table.domain.clone(),
             network: table.network.clone(),
             use_bind_port_ip: table.use_bind_port_ip,
+            constraints,
         },
         watch: table.watch,
     })
@@ -362,6 +368,11 @@ mod tests {
             ..Default::default()
         };
         assert!(engine(&tls_unix, dir).is_err());
+        let bad = trafik_config::Docker {
+            constraints: vec!["label==x".into()],
+            ..Default::default()
+        };
+        assert!(engine(&bad, dir).err().unwrap().contains("label==x"));
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct Settings {
     pub network: String,
     /// The host's bound address and port instead of the container's own.
     pub use_bind_port_ip: bool,
+    /// Only containers whose `traefik.tags` satisfy all of these are served.
+    pub constraints: Vec<crate::constraints::Constraint>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -159,6 +161,19 @@ fn one(settings: &Settings, c: &Container, index: usize) -> Result<Option<Built>
         },
     };
     if !enable {
+        return Ok(None);
+    }
+    let tags: Vec<String> = traefik
+        .get("tags")
+        .map(|(_, v)| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if crate::constraints::failing(&settings.constraints, &tags).is_some() {
         return Ok(None);
     }
     if c.health.as_deref().is_some_and(|h| h != "healthy") {

@@ -317,3 +317,34 @@ fn thousand_containers_translate_fast() {
     assert_eq!(out.configuration.backends.len(), 1000);
     assert_eq!(out.configuration.frontends.len(), 1000);
 }
+
+#[test]
+fn constraints_filter_on_traefik_tags() {
+    let s = Settings {
+        constraints: vec![
+            crate::constraints::parse("tag==api").unwrap(),
+            crate::constraints::parse("tag!=*-beta").unwrap(),
+        ],
+        ..settings()
+    };
+    let api = with_labels(
+        "api",
+        &[
+            ("traefik.frontend.rule", "Host:a"),
+            ("traefik.tags", "web, api"),
+        ],
+    );
+    let beta = with_labels(
+        "beta",
+        &[
+            ("traefik.frontend.rule", "Host:b"),
+            ("traefik.tags", "api,v2-beta"),
+        ],
+    );
+    let untagged = with_labels("untagged", &[("traefik.frontend.rule", "Host:u")]);
+    let out = translate(&s, &[api, beta, untagged]);
+    assert_eq!(
+        out.configuration.backends.keys().collect::<Vec<_>>(),
+        vec!["backend-api"]
+    );
+}

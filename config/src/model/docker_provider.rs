@@ -30,7 +30,7 @@ pub struct Docker {
     /// Swarm mode's refresh period in seconds (default 15); accepted, unused until
     /// Swarm mode is implemented.
     pub swarm_mode_refresh_seconds: Option<u64>,
-    /// Tag constraints: not implemented yet; a non-empty list is refused at start.
+    /// v1's tag constraints (`tag==api`, `tag!=v*-beta`) on the containers' `traefik.tags`.
     pub constraints: Vec<String>,
 }
 
@@ -66,9 +66,6 @@ impl Docker {
     pub fn not_implemented(&self) -> Option<&'static str> {
         if self.swarm_mode {
             return Some("swarmMode is not implemented yet");
-        }
-        if !self.constraints.is_empty() {
-            return Some("constraints are not implemented yet");
         }
         None
     }
@@ -114,6 +111,8 @@ mod tests {
         let d = swarm.value.docker.unwrap();
         assert!(d.not_implemented().unwrap().contains("swarmMode"));
         let c = load_static("t.toml", "[docker]\nconstraints = [\"tag==api\"]\n").unwrap();
-        assert!(c.value.docker.unwrap().not_implemented().is_some());
+        let d = c.value.docker.unwrap();
+        assert_eq!(d.constraints, vec!["tag==api".to_string()]);
+        assert_eq!(d.not_implemented(), None);
     }
 }
