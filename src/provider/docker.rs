@@ -179,6 +179,7 @@ impl Engine {
             out.push(parse_inspect(&json).map_err(|e| self.error(e))?);
         }
         out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        trafik_config::docker::share_networks(&mut out);
         Ok(out)
     }
 }

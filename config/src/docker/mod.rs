@@ -82,6 +82,39 @@ const ROOT_HEADS: [&str; 10] = [
 const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 
+/// Containers in another's network namespace (`--network container:<name or id>`) have
+/// none of their own: they are reached on that container's addresses, as v1 did (it
+/// inspected the other container). One not among `containers` (not running) leaves them
+/// without an address.
+pub fn share_networks(containers: &mut [Container]) {
+    let lookup: Vec<(String, String, String, BTreeMap<String, String>)> = containers
+        .iter()
+        .map(|c| {
+            (
+                c.id.clone(),
+                c.name.clone(),
+                c.network_mode.clone(),
+                c.networks.clone(),
+            )
+        })
+        .collect();
+    for c in containers.iter_mut() {
+        let Some(other) = c.network_mode.strip_prefix("container:") else {
+            continue;
+        };
+        let other = other.trim_start_matches('/');
+        let found = lookup
+            .iter()
+            .find(|(id, name, _, _)| name == other || (other.len() >= 12 && id.starts_with(other)));
+        if let Some((_, _, mode, networks)) = found {
+            c.networks = networks.clone();
+            if mode == "host" {
+                c.network_mode = "host".to_string();
+            }
+        }
+    }
+}
+
 pub fn translate(settings: &Settings, containers: &[Container]) -> Translated {
     let mut out = Translated::default();
     // v1: one frontend per service (and segment); scaled Compose services share it.

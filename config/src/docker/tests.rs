@@ -348,3 +348,26 @@ fn constraints_filter_on_traefik_tags() {
         vec!["backend-api"]
     );
 }
+
+#[test]
+fn a_container_in_anothers_network_is_reached_on_its_addresses() {
+    let owner = web();
+    let mut sidecar = with_labels("sidecar", &[("traefik.frontend.rule", "Host:side")]);
+    sidecar.network_mode = format!("container:{}", &owner.id[..12]);
+    sidecar.networks.clear();
+    let mut by_name = sidecar.clone();
+    by_name.name = "sidecar2".to_string();
+    by_name.network_mode = "container:web".to_string();
+    let mut orphan = sidecar.clone();
+    orphan.name = "orphan".to_string();
+    orphan.network_mode = "container:gone".to_string();
+    let mut all = vec![owner, sidecar, by_name, orphan];
+    share_networks(&mut all);
+    assert_eq!(all[1].networks.get("bridge").unwrap(), "172.17.0.2");
+    assert_eq!(all[2].networks.get("bridge").unwrap(), "172.17.0.2");
+    assert!(all[3].networks.is_empty());
+    let out = translate(&settings(), &all);
+    assert!(out.configuration.backends.contains_key("backend-sidecar"));
+    assert_eq!(out.problems.len(), 1, "{:?}", out.problems);
+    assert!(out.problems[0].starts_with("container orphan: no address"));
+}
