@@ -64,6 +64,9 @@ pub enum Command {
     Storeconfig,
     /// Print the version
     Version,
+    /// Ask the running trafik's /ping (on [ping]'s entry point, from the same configuration
+    /// and flags): exit 0 when it answers 200, 1 otherwise (Docker's HEALTHCHECK)
+    Healthcheck,
     /// Run a small echo backend (whoami-style) on ADDR, e.g. 127.0.0.1:8091
     Echo {
         address: String,
@@ -121,6 +124,7 @@ pub fn main() -> ExitCode {
             Err(e) => fail(e),
         },
         Some(Command::Check) => runtime.block_on(check(&cli, &flags)),
+        Some(Command::Healthcheck) => runtime.block_on(healthcheck(&cli, &flags)),
         Some(Command::Storeconfig) => match runtime.block_on(storeconfig(&cli, &flags)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
@@ -281,6 +285,29 @@ async fn run(cli: &Cli, flags: &Tree) -> anyhow::Result<()> {
     server::run(cfg, path).await
 }
 
+/// `trafik healthcheck`: the configuration read as a run reads it (without the stores),
+/// then one GET of its `/ping`.
+async fn healthcheck(cli: &Cli, flags: &Tree) -> ExitCode {
+    let found = find_config(cli.config_file.as_deref());
+    let result = match load(found.as_deref(), flags, false).await {
+        Ok((cfg, _)) => match crate::healthcheck::ping_url(&cfg) {
+            Ok(url) => crate::healthcheck::probe(&url).await.map(|()| url),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(url) => {
+            println!("OK: {url}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("trafik healthcheck: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn check(cli: &Cli, flags: &Tree) -> ExitCode {
     let found = find_config(cli.config_file.as_deref());
     if found.is_none() && flags.is_empty() {
@@ -352,6 +379,15 @@ async fn check(cli: &Cli, flags: &Tree) -> ExitCode {
                 snapshots.insert(crate::provider::consul_catalog::NAME.to_string(), snapshot);
             }
             Err(e) => errors.push(Diagnostic::unlocated("[consulCatalog]", e)),
+        }
+    }
+    if let Some(read) = crate::provider::docker::check(&cfg, base_dir).await {
+        match read {
+            Ok((snapshot, mut found)) => {
+                warnings.append(&mut found);
+                snapshots.insert(crate::provider::docker::NAME.to_string(), snapshot);
+            }
+            Err(e) => errors.push(Diagnostic::unlocated("[docker]", e)),
         }
     }
     let (runtime, mut problems) = compile::compile(

@@ -18,6 +18,7 @@ pub mod forward_auth;
 pub mod frontend;
 pub mod handler;
 pub mod health;
+pub mod healthcheck;
 pub mod logging;
 pub mod metrics;
 pub mod provider;

@@ -3,9 +3,11 @@
 
 pub mod bolt;
 pub mod breaker;
+pub mod constraints;
 pub mod consul_catalog;
 pub mod de;
 pub mod diagnostic;
+pub mod docker;
 pub mod duration;
 mod expr;
 pub mod flags;

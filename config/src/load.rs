@@ -207,7 +207,7 @@ entryPoints = [\"http\", \"nope\"]
     #[test]
     fn v1_keys_trafik_does_not_implement_are_named_where_they_are() {
         let text =
-            "[acme]\nemail = \"a@b.c\"\n[metrics.statsd]\naddress = \"x\"\n[Docker]\n[dockr]\n";
+            "[acme]\nemail = \"a@b.c\"\n[metrics.statsd]\naddress = \"x\"\n[Marathon]\n[dockr]\n";
         let loaded = load_static("t.toml", text).unwrap();
         let lines: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
         assert_eq!(lines.len(), 4, "{lines:?}");
@@ -221,7 +221,7 @@ entryPoints = [\"http\", \"nope\"]
             "{lines:?}"
         );
         assert!(
-            lines[2].starts_with("t.toml:5:2: Docker: the Docker provider"),
+            lines[2].starts_with("t.toml:5:2: Marathon: the Marathon provider"),
             "{lines:?}"
         );
         assert!(

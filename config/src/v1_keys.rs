@@ -36,7 +36,6 @@ const NOT_IMPLEMENTED: &[(&str, &str)] = &[
         "metrics.influxdb",
         "[metrics.influxdb] is not implemented; use [metrics.prometheus]",
     ),
-    ("docker", "the Docker provider is not implemented yet"),
     (
         "kubernetes",
         "the Kubernetes provider is not implemented yet",
@@ -112,10 +111,14 @@ mod tests {
                 .unwrap()
                 .contains("Let's Encrypt")
         );
-        assert!(not_implemented(&["Docker"]).is_some());
+        assert!(not_implemented(&["Kubernetes"]).is_some());
         assert!(not_implemented(&["metrics", "StatsD"]).is_some());
         assert!(not_implemented(&["metrics"]).is_none());
         assert!(not_implemented(&["metrics", "statsd", "address"]).is_none());
         assert!(not_implemented(&["dockr"]).is_none());
+        assert!(
+            not_implemented(&["docker"]).is_none(),
+            "[docker] is implemented"
+        );
     }
 }

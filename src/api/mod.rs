@@ -4,7 +4,7 @@
 //! entry point hands over only the paths that an enabled feature claims.
 
 mod dashboard;
-mod plan;
+pub mod plan;
 mod providers;
 mod redact;
 mod state;

@@ -4,6 +4,7 @@
 pub mod boltdb;
 pub mod consul;
 pub mod consul_catalog;
+pub mod docker;
 pub mod etcd;
 pub mod file;
 pub mod kv;

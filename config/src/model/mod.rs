@@ -3,6 +3,7 @@
 pub mod access_log;
 pub mod auth;
 pub mod consul_catalog_provider;
+pub mod docker_provider;
 pub mod dynamic;
 pub mod kv_provider;
 pub mod static_config;
@@ -11,6 +12,7 @@ pub mod white_list;
 pub use access_log::{AccessLogFields, AccessLogFilters, FieldHeaders};
 pub use auth::{Auth, ClientTls, Forward, Users};
 pub use consul_catalog_provider::ConsulCatalog;
+pub use docker_provider::Docker;
 pub use dynamic::*;
 pub use kv_provider::{KvProvider, KvStoreKind};
 pub use static_config::*;

@@ -40,6 +40,8 @@ pub struct StaticConfig {
     pub redis: Option<super::KvProvider>,
     /// `[consulCatalog]` (model/consul_catalog_provider.rs).
     pub consul_catalog: Option<super::ConsulCatalog>,
+    /// `[docker]` (model/docker_provider.rs).
+    pub docker: Option<super::Docker>,
     pub access_log: Option<AccessLog>,
     pub traefik_log: Option<TraefikLog>,
     /// Deprecated (pre-1.4) form of `[accessLog] filePath`.
@@ -88,6 +90,7 @@ impl Default for StaticConfig {
             boltdb: None,
             redis: None,
             consul_catalog: None,
+            docker: None,
             access_log: None,
             traefik_log: None,
             access_logs_file: None,

@@ -1,0 +1,387 @@
+//! The `[docker]` provider: running containers and their `traefik.*` labels become
+//! backends and frontends (the translation, pure, is `trafik_config::docker`). Through
+//! `bollard` (rust-crates.md §9: the maintained Engine API client; API version negotiated,
+//! so Debian's 20.10 engine answers): subscribe to the engine's events, list the running
+//! containers and inspect each, translate, send the snapshot as provider `docker`; then
+//! re-read after each event that can change what is served (start, die, health_status,
+//! rename, destroy, pause, unpause, network connect / disconnect). The subscription
+//! starts a few seconds before the listing, so a change between the two is never missed.
+//!
+//! Outages are the key-value providers': the engine unreachable at start or later keeps the
+//! last configuration serving, the status board and metrics say it is down
+//! (`StatusBoard::store_down`), and reconnecting backs off (`provider::kv::backoff`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bollard::Docker;
+use bollard::query_parameters::{EventsOptions, ListContainersOptions};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use trafik_config::docker::{Container, Settings, parse_inspect, translate};
+use trafik_config::{Diagnostic, StaticConfig};
+
+use super::kv::StoreError;
+use super::kv::backoff::Backoff;
+use super::{ProviderUpdate, Snapshot, SourceMap};
+use crate::status::StatusBoard;
+
+/// The provider's name in the API, the metrics and the logs (v1's table name).
+pub const NAME: &str = "docker";
+
+/// Seconds bollard waits for one answer (the event stream is not bounded by it).
+const REQUEST_TIMEOUT_SECS: u64 = 30;
+
+/// Event actions that can change what is served (`health_status: healthy` and the like
+/// start with `health_status`). Health checks' `exec_*` events are not among them.
+const RELEVANT: [&str; 10] = [
+    "start",
+    "die",
+    "destroy",
+    "rename",
+    "health_status",
+    "pause",
+    "unpause",
+    "connect",
+    "disconnect",
+    "update",
+];
+
+/// How to reach the engine, from `[docker]` (no I/O).
+#[derive(Debug, Clone)]
+pub struct Engine {
+    endpoint: String,
+    /// (key, cert, ca) files for a TLS `tcp://` endpoint.
+    tls: Option<(PathBuf, PathBuf, PathBuf)>,
+    settings: Settings,
+    watch: bool,
+}
+
+/// Builds the provider from `[docker]`: an endpoint, TLS setting or option this version
+/// cannot honour refuses to start, with the reason.
+pub fn engine(table: &trafik_config::Docker, base_dir: &Path) -> Result<Engine, String> {
+    if let Some(what) = table.not_implemented() {
+        return Err(what.to_string());
+    }
+    let endpoint = table.endpoint().to_string();
+    if !(endpoint.starts_with("unix://") || endpoint.starts_with("tcp://")) {
+        return Err(format!(
+            "endpoint {endpoint:?}: expected unix:///path or tcp://host:port"
+        ));
+    }
+    let tls = match &table.tls {
+        None => None,
+        Some(tls) => {
+            if endpoint.starts_with("unix://") {
+                return Err("[docker.tls] needs a tcp:// endpoint".to_string());
+            }
+            if tls.insecure_skip_verify {
+                return Err("[docker.tls] insecureSkipVerify is not implemented yet".to_string());
+            }
+            let file = |what: &str, v: &str| {
+                if v.trim().is_empty() || v.contains("-----BEGIN") {
+                    Err(format!("[docker.tls] {what}: a file path is required"))
+                } else {
+                    Ok(base_dir.join(v.trim()))
+                }
+            };
+            Some((
+                file("key", &tls.key)?,
+                file("cert", &tls.cert)?,
+                file("ca", &tls.ca)?,
+            ))
+        }
+    };
+    let constraints = table
+        .constraints
+        .iter()
+        .map(|c| trafik_config::constraints::parse(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Engine {
+        endpoint,
+        tls,
+        settings: Settings {
+            exposed_by_default: table.exposed_by_default,
+            domain: table.domain.clone(),
+            network: table.network.clone(),
+            use_bind_port_ip: table.use_bind_port_ip,
+            constraints,
+        },
+        watch: table.watch,
+    })
+}
+
+/// Starts the provider when `[docker]` is configured; returns whether it is.
+pub fn spawn(
+    cfg: &StaticConfig,
+    base_dir: &Path,
+    tx: &mpsc::Sender<ProviderUpdate>,
+    status: &Arc<StatusBoard>,
+) -> Result<bool, String> {
+    let Some(table) = &cfg.docker else {
+        return Ok(false);
+    };
+    let engine = engine(table, base_dir).map_err(|e| format!("[{NAME}]: {e}"))?;
+    tokio::spawn(run(engine, tx.clone(), status.clone()));
+    Ok(true)
+}
+
+impl Engine {
+    /// A client with the API version the engine speaks.
+    async fn connect(&self) -> Result<Docker, StoreError> {
+        let version = bollard::API_DEFAULT_VERSION;
+        let client = match &self.tls {
+            _ if self.endpoint.starts_with("unix://") => {
+                Docker::connect_with_unix(&self.endpoint, REQUEST_TIMEOUT_SECS, version)
+            }
+            Some((key, cert, ca)) => {
+                crate::tls::install_crypto_provider();
+                Docker::connect_with_ssl(
+                    &self.endpoint,
+                    key,
+                    cert,
+                    ca,
+                    REQUEST_TIMEOUT_SECS,
+                    version,
+                )
+            }
+            None => Docker::connect_with_http(&self.endpoint, REQUEST_TIMEOUT_SECS, version),
+        }
+        .map_err(|e| self.error(e))?;
+        client.negotiate_version().await.map_err(|e| self.error(e))
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::new(format!("Docker engine at {}: {e}", self.endpoint))
+    }
+
+    /// The running containers, inspected, by name.
+    async fn read(&self, docker: &Docker) -> Result<Vec<Container>, StoreError> {
+        let listed = docker
+            .list_containers(Some(ListContainersOptions::default()))
+            .await
+            .map_err(|e| self.error(e))?;
+        let mut out = Vec::new();
+        for summary in listed {
+            let Some(id) = summary.id else { continue };
+            let inspected = match docker.inspect_container(&id, None).await {
+                Ok(i) => i,
+                // Gone between the list and the inspect: its `destroy` event follows.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => continue,
+                Err(e) => return Err(self.error(e)),
+            };
+            // bollard's typed answer back to the Engine's JSON: one reader for recorded
+            // payloads and live ones.
+            let json = serde_json::to_vec(&inspected).map_err(|e| self.error(e))?;
+            out.push(parse_inspect(&json).map_err(|e| self.error(e))?);
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        trafik_config::docker::share_networks(&mut out);
+        Ok(out)
+    }
+}
+
+/// The snapshot of one read: the translation's problems as the snapshot's, its warnings
+/// apart.
+fn snapshot(engine: &Engine, containers: &[Container]) -> (Snapshot, Vec<String>) {
+    let translated = translate(&engine.settings, containers);
+    let snapshot = Snapshot {
+        config: translated.configuration,
+        sources: SourceMap {
+            default_file: NAME.to_string(),
+            ..SourceMap::default()
+        },
+        problems: translated
+            .problems
+            .into_iter()
+            .map(|p| Diagnostic::unlocated(NAME, p))
+            .collect(),
+    };
+    (snapshot, translated.warnings)
+}
+
+/// How long `trafik check` waits for the engine.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What `trafik check` reads: the containers once (`None` without `[docker]`), with the
+/// labels not read as warnings, or why the engine could not be read.
+pub async fn check(
+    cfg: &StaticConfig,
+    base_dir: &Path,
+) -> Option<Result<(Snapshot, Vec<Diagnostic>), String>> {
+    let table = cfg.docker.as_ref()?;
+    let read = async {
+        let engine = engine(table, base_dir)?;
+        let docker = engine.connect().await.map_err(|e| e.to_string())?;
+        let containers = engine.read(&docker).await.map_err(|e| e.to_string())?;
+        let (snapshot, warnings) = snapshot(&engine, &containers);
+        let warnings = warnings
+            .into_iter()
+            .map(|w| Diagnostic::unlocated(NAME, w))
+            .collect();
+        Ok((snapshot, warnings))
+    };
+    Some(
+        tokio::time::timeout(CHECK_TIMEOUT, read)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer from the Docker engine within {CHECK_TIMEOUT:?}"
+                ))
+            }),
+    )
+}
+
+/// The events that can change what is served: containers' and networks'. bollard sends
+/// the request only when the stream is first polled, after the listing: asking for the
+/// events of the last few seconds too means one that happened in between is not missed
+/// (one replayed costs a read that changes nothing).
+fn events_options() -> EventsOptions {
+    let filters = HashMap::from([(
+        "type".to_string(),
+        vec!["container".to_string(), "network".to_string()],
+    )]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    EventsOptions {
+        since: Some(now.saturating_sub(EVENTS_REPLAY_SECS).to_string()),
+        filters: Some(filters),
+        ..Default::default()
+    }
+}
+
+/// How far back the event subscription starts (the listing follows it within this).
+const EVENTS_REPLAY_SECS: u64 = 5;
+
+fn relevant(action: &str) -> bool {
+    RELEVANT.iter().any(|r| action.starts_with(r))
+}
+
+/// Follows the engine until trafik stops.
+async fn run(engine: Engine, tx: mpsc::Sender<ProviderUpdate>, status: Arc<StatusBoard>) {
+    let mut backoff = Backoff::default();
+    // What was sent last: a re-read that changed nothing reloads nothing.
+    let mut last_sent: Option<(trafik_config::Configuration, Vec<Diagnostic>)> = None;
+    loop {
+        let docker = match engine.connect().await {
+            Ok(d) => d,
+            Err(e) => {
+                super::kv::outage(NAME, &status, &e, &mut backoff).await;
+                continue;
+            }
+        };
+        let mut events = docker.events(Some(events_options()));
+        // Re-read after each burst of events until the stream fails.
+        let failure = loop {
+            match engine.read(&docker).await {
+                Ok(containers) => {
+                    if !super::kv::status_was_up(&status, NAME) {
+                        tracing::info!(provider = NAME, "Docker engine reached; containers read");
+                    }
+                    status.store_up(NAME);
+                    backoff.reset();
+                    let (snapshot, warnings) = snapshot(&engine, &containers);
+                    let sent = (snapshot.config.clone(), snapshot.problems.clone());
+                    if last_sent.as_ref() != Some(&sent) {
+                        for warning in &warnings {
+                            tracing::warn!(provider = NAME, "{warning}");
+                        }
+                        for problem in &snapshot.problems {
+                            tracing::error!(provider = NAME, "{}", problem.message);
+                        }
+                        last_sent = Some(sent);
+                        let update = ProviderUpdate {
+                            provider: NAME.to_string(),
+                            update: Ok(snapshot),
+                        };
+                        if tx.send(update).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => break e,
+            }
+            if !engine.watch {
+                return;
+            }
+            match next_change(&mut events).await {
+                Ok(()) => {}
+                Err(e) => break engine.error(e),
+            }
+        };
+        super::kv::outage(NAME, &status, &failure, &mut backoff).await;
+    }
+}
+
+/// Waits for an event that can change what is served, then takes the others already
+/// there (a burst of starts is one re-read, not one each).
+async fn next_change<S>(events: &mut S) -> Result<(), String>
+where
+    S: futures_util::Stream<Item = Result<bollard::models::EventMessage, bollard::errors::Error>>
+        + Unpin,
+{
+    loop {
+        match events.next().await {
+            None => return Err("the event stream ended".to_string()),
+            Some(Err(e)) => return Err(e.to_string()),
+            Some(Ok(event)) => {
+                if relevant(event.action.as_deref().unwrap_or("")) {
+                    break;
+                }
+            }
+        }
+    }
+    while let Some(Some(item)) = futures_util::FutureExt::now_or_never(events.next()) {
+        if let Err(e) = item {
+            return Err(e.to_string());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_that_cannot_work_are_refused() {
+        let dir = Path::new("/");
+        let table = trafik_config::Docker::default();
+        assert!(engine(&table, dir).is_ok());
+        let swarm = trafik_config::Docker {
+            swarm_mode: true,
+            ..Default::default()
+        };
+        let e = engine(&swarm, dir).err().unwrap();
+        assert!(e.contains("swarmMode is not implemented yet"), "{e}");
+        let ftp = trafik_config::Docker {
+            endpoint: Some("ftp://x".into()),
+            ..Default::default()
+        };
+        assert!(engine(&ftp, dir).is_err());
+        let tls_unix = trafik_config::Docker {
+            tls: Some(Default::default()),
+            ..Default::default()
+        };
+        assert!(engine(&tls_unix, dir).is_err());
+        let bad = trafik_config::Docker {
+            constraints: vec!["label==x".into()],
+            ..Default::default()
+        };
+        assert!(engine(&bad, dir).err().unwrap().contains("label==x"));
+    }
+
+    #[test]
+    fn health_check_execs_are_not_changes() {
+        assert!(relevant("start"));
+        assert!(relevant("health_status: unhealthy"));
+        assert!(relevant("disconnect"));
+        assert!(!relevant("exec_create: /trafik healthcheck"));
+        assert!(!relevant("exec_die"));
+    }
+}
