@@ -54,6 +54,8 @@ pub struct EntryPointContext {
     pub telemetry: Arc<Telemetry>,
     /// `[entryPoints.X] compress = true`.
     pub compress: Option<crate::compress::Compress>,
+    /// `[acme.httpChallenge]` on this entry point: HTTP-01 answered before anything else.
+    pub acme_http01: Option<Arc<crate::acme::challenges::Challenges>>,
 }
 
 pub async fn handle(
@@ -71,6 +73,13 @@ async fn serve(
     peer: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    // HTTP-01: the CA's request for a token trafik presents is answered first, before the
+    // entry point's redirect, guards and rules (an http→https redirect must not break it).
+    if let Some(challenges) = &ctx.acme_http01
+        && let Some(key_authorization) = challenges.http01(req.uri().path())
+    {
+        return Ok(acme_http01_answer(key_authorization));
+    }
     // v1's entry-point redirect points at the path as sent; decided now, answered below
     // (not for the internal routes, which v1 served before it: HTTP-01 behind a redirect).
     let redirected = ctx
@@ -604,4 +613,14 @@ mod tests {
         assert_eq!(percent_decode("/end%2"), "/end%2");
         assert!(matches!(percent_decode("/plain"), Cow::Borrowed(_)));
     }
+}
+
+/// The body the CA expects for an HTTP-01 token: the key authorisation, as text.
+fn acme_http01_answer(key_authorization: String) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::from(key_authorization));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    response
 }

@@ -1,0 +1,126 @@
+//! One certificate obtained from the CA for one set of names: an order, one challenge
+//! per authorisation (TLS-ALPN-01 when `[acme.tlsChallenge]` is set, else HTTP-01, as
+//! v1 chose), the CSR, the chain. A refusal carries the CA's problem documents, so the
+//! log says why (a challenge that could not reach trafik, a rate limit…).
+
+use std::time::Duration;
+
+use instant_acme::{
+    Account, AuthorizationStatus, ChallengeType, Identifier, NewOrder, OrderStatus, RetryPolicy,
+};
+use trafik_config::model::acme::KeyType;
+
+use super::challenges::Challenges;
+
+/// The PEM chain and the PEM key of a new certificate.
+pub struct Issued {
+    pub chain_pem: String,
+    pub key_pem: String,
+}
+
+pub async fn obtain(
+    account: &Account,
+    names: &[String],
+    challenge_type: ChallengeType,
+    challenges: &Challenges,
+    key_type: KeyType,
+) -> Result<Issued, String> {
+    let identifiers: Vec<Identifier> = names.iter().map(|n| Identifier::Dns(n.clone())).collect();
+    let mut order = account
+        .new_order(&NewOrder::new(&identifiers))
+        .await
+        .map_err(|e| format!("new order: {e}"))?;
+    // What was presented, withdrawn whatever the outcome.
+    let mut presented: Vec<(String, String)> = Vec::new();
+    let result = async {
+        let mut authorizations = order.authorizations();
+        while let Some(authz) = authorizations.next().await {
+            let mut authz = authz.map_err(|e| format!("authorization: {e}"))?;
+            match authz.status {
+                AuthorizationStatus::Pending => {}
+                AuthorizationStatus::Valid => continue,
+                other => return Err(format!("authorization is {other:?}")),
+            }
+            let mut challenge = authz.challenge(challenge_type.clone()).ok_or_else(|| {
+                format!("the CA offers no {challenge_type:?} challenge for this name")
+            })?;
+            let domain = challenge.identifier().to_string();
+            let key_auth = challenge.key_authorization();
+            match challenge_type {
+                ChallengeType::TlsAlpn01 => {
+                    challenges.set_tls_alpn01(&domain, key_auth.digest().as_ref())?
+                }
+                _ => challenges.set_http01(&challenge.token, key_auth.as_str()),
+            }
+            presented.push((domain, challenge.token.clone()));
+            challenge
+                .set_ready()
+                .await
+                .map_err(|e| format!("challenge: {e}"))?;
+        }
+        let retries = RetryPolicy::new().timeout(Duration::from_secs(90));
+        let status = order
+            .poll_ready(&retries)
+            .await
+            .map_err(|e| format!("waiting for validation: {e}"))?;
+        if status != OrderStatus::Ready {
+            return Err(refusal(&mut order, status).await);
+        }
+        Ok(())
+    }
+    .await;
+    for (domain, token) in &presented {
+        challenges.clear_http01(token);
+        challenges.clear_tls_alpn01(domain);
+    }
+    result?;
+
+    let key = generate_key(key_type)?;
+    let csr = rcgen::CertificateParams::new(names.to_vec())
+        .and_then(|p| p.serialize_request(&key))
+        .map_err(|e| format!("CSR: {e}"))?;
+    order
+        .finalize_csr(csr.der())
+        .await
+        .map_err(|e| format!("finalize: {e}"))?;
+    let chain_pem = order
+        .poll_certificate(&RetryPolicy::new().timeout(Duration::from_secs(90)))
+        .await
+        .map_err(|e| format!("certificate: {e}"))?;
+    Ok(Issued {
+        chain_pem,
+        key_pem: key.serialize_pem(),
+    })
+}
+
+/// Why the order went invalid: its problem, and each challenge's.
+async fn refusal(order: &mut instant_acme::Order, status: OrderStatus) -> String {
+    let mut why = vec![format!("order {status:?}")];
+    if let Some(p) = &order.state().error {
+        why.push(p.to_string());
+    }
+    let mut authorizations = order.authorizations();
+    while let Some(Ok(mut authz)) = authorizations.next().await {
+        let name = authz.identifier().to_string();
+        if let Ok(state) = authz.refresh().await {
+            for c in &state.challenges {
+                if let Some(p) = &c.error {
+                    why.push(format!("{name}: {:?}: {p}", c.r#type));
+                }
+            }
+        }
+    }
+    why.join("; ")
+}
+
+fn generate_key(key_type: KeyType) -> Result<rcgen::KeyPair, String> {
+    let rsa = |size| rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, size);
+    match key_type {
+        KeyType::Ec256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+        KeyType::Ec384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
+        KeyType::Rsa2048 => rsa(rcgen::RsaKeySize::_2048),
+        KeyType::Rsa4096 => rsa(rcgen::RsaKeySize::_4096),
+        KeyType::Rsa8192 => return Err("keyType RSA8192 is not supported".into()),
+    }
+    .map_err(|e| format!("certificate key: {e}"))
+}

@@ -1,0 +1,350 @@
+//! `[acme]` against a real ACME server: Debian's `pebble` (RFC 8555), with
+//! `pebble-challtestsrv` as the DNS pebble asks (every name resolves to 127.0.0.1). The real
+//! trafik binary registers an account, answers HTTP-01 (behind an http→https redirect) or
+//! TLS-ALPN-01, stores the certificate in `acme.json`, and serves it by SNI; a client
+//! verifies the served chain against pebble's root, fetched from pebble's management
+//! endpoint. pebble's own HTTPS is trusted by trafik through `LEGO_CA_CERTIFICATES`, as v1.
+//!
+//! pebble validates challenges on one `httpPort`/`tlsPort` for its whole life, and each
+//! test runs its own trafik on its own ports, so each test starts its own pebble (a Go
+//! binary: milliseconds); the DNS server and pebble's HTTPS certificate are shared.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::pki::Ca;
+use common::store_server::StoreServer;
+use common::{Backend, Trafik, eventually, free_port};
+
+/// pebble's HTTPS certificate (for 127.0.0.1), its CA's PEM file, the DNS server.
+struct Shared {
+    ca_file: std::path::PathBuf,
+    cert_file: std::path::PathBuf,
+    key_file: std::path::PathBuf,
+    dns_port: u16,
+    _dns: StoreServer,
+    _dir: tempfile::TempDir,
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        // For the plain reqwest clients (reqwest is built without a provider of its own).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::new("pebble test CA");
+        let pem = ca.server(&["127.0.0.1", "localhost"], "pebble");
+        let ca_file = dir.path().join("ca.pem");
+        let cert_file = dir.path().join("pebble.pem");
+        let key_file = dir.path().join("pebble.key");
+        std::fs::write(&ca_file, &ca.cert_pem).unwrap();
+        std::fs::write(&cert_file, &pem.cert).unwrap();
+        std::fs::write(&key_file, &pem.key).unwrap();
+        // trafik (spawned by the kit, inheriting this environment) trusts pebble's HTTPS
+        // this way, as v1 did. Set once, before any test spawns anything: every test
+        // goes through this OnceLock first.
+        // SAFETY: no other thread of this binary reads the environment concurrently here.
+        unsafe { std::env::set_var("LEGO_CA_CERTIFICATES", &ca_file) };
+        let dns_port = free_port();
+        let management = free_port();
+        let dns = StoreServer::shared(move |_dir: &Path| {
+            let mut c = Command::new("pebble-challtestsrv");
+            c.arg("-dns01")
+                .arg(format!("127.0.0.1:{dns_port}"))
+                .arg("-defaultIPv4")
+                .arg("127.0.0.1")
+                .arg("-defaultIPv6")
+                .arg("")
+                .arg("-http01")
+                .arg("")
+                .arg("-https01")
+                .arg("")
+                .arg("-tlsalpn01")
+                .arg("")
+                .arg("-management")
+                .arg(format!("127.0.0.1:{management}"));
+            c
+        });
+        Shared {
+            ca_file,
+            cert_file,
+            key_file,
+            dns_port,
+            _dns: dns,
+            _dir: dir,
+        }
+    })
+}
+
+struct Pebble {
+    server: StoreServer,
+    dir_url: String,
+    management: u16,
+}
+
+impl Pebble {
+    /// A pebble validating HTTP-01 on `http_port` and TLS-ALPN-01 on `tls_port`.
+    async fn start(http_port: u16, tls_port: u16) -> Pebble {
+        let s = shared();
+        let (listen, management) = (free_port(), free_port());
+        let config = serde_json::json!({"pebble": {
+            "listenAddress": format!("127.0.0.1:{listen}"),
+            "managementListenAddress": format!("127.0.0.1:{management}"),
+            "certificate": s.cert_file,
+            "privateKey": s.key_file,
+            "httpPort": http_port,
+            "tlsPort": tls_port,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": false,
+        }});
+        let dns = format!("127.0.0.1:{}", s.dns_port);
+        let server = StoreServer::own(move |dir: &Path| {
+            let path = dir.join("pebble.json");
+            std::fs::write(&path, config.to_string()).unwrap();
+            let mut c = Command::new("pebble");
+            c.arg("-config")
+                .arg(&path)
+                .arg("-dnsserver")
+                .arg(&dns)
+                .env("PEBBLE_VA_NOSLEEP", "1")
+                .env("PEBBLE_WFE_NONCEREJECT", "0");
+            c
+        });
+        let pebble = Pebble {
+            server,
+            dir_url: format!("https://127.0.0.1:{listen}/dir"),
+            management,
+        };
+        let client = pebble_client();
+        let url = pebble.dir_url.clone();
+        pebble
+            .server
+            .wait_ready("pebble", || {
+                let (client, url) = (client.clone(), url.clone());
+                async move {
+                    client
+                        .get(&url)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 200)
+                }
+            })
+            .await;
+        pebble
+    }
+
+    /// The root pebble issues under (it makes a new one at each start).
+    async fn root_pem(&self) -> String {
+        let url = format!("https://127.0.0.1:{}/roots/0", self.management);
+        pebble_client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// How many orders pebble has been asked for (its log names each request).
+    fn orders(&self) -> usize {
+        self.server.log().matches("/order-plz").count()
+    }
+}
+
+/// A client trusting pebble's own HTTPS certificate.
+fn pebble_client() -> reqwest::Client {
+    let ca = std::fs::read_to_string(&shared().ca_file).unwrap();
+    reqwest::Client::builder()
+        .use_preconfigured_tls((*common::pki::client_config(&ca, &[])).clone())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// GET https://`name`:`port`/ on 127.0.0.1, verifying the chain against `root_pem` only.
+async fn verified_get(name: &str, port: u16, root_pem: &str) -> Result<u16, String> {
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls((*common::pki::client_config(root_pem, &[b"http/1.1"])).clone())
+        .resolve(name, SocketAddr::from(([127, 0, 0, 1], port)))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    client
+        .get(format!("https://{name}:{port}/"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| format!("{e:?}"))
+}
+
+/// trafik: `http` (redirecting to `https` when asked), `https` with TLS and no
+/// certificate of its own, every request to `backend`, and `acme`.
+fn config(http: u16, https: u16, redirect: bool, backend: &Backend, acme: &str) -> String {
+    let redirect = if redirect {
+        "  [entryPoints.http.redirect]\n  entryPoint = \"https\"\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"logLevel = "INFO"
+defaultEntryPoints = ["http", "https"]
+[entryPoints]
+  [entryPoints.http]
+  address = "127.0.0.1:{http}"
+{redirect}  [entryPoints.https]
+  address = "127.0.0.1:{https}"
+  [entryPoints.https.tls]
+[file]
+[backends.b.servers.s]
+url = "{backend}"
+[frontends.f]
+backend = "b"
+[frontends.f.routes.all]
+rule = "PathPrefix:/"
+{acme}
+"#,
+        backend = backend.url()
+    )
+}
+
+fn acme_table(pebble: &Pebble, challenge: &str, domains: &str) -> String {
+    format!(
+        r#"[acme]
+email = "admin@example.test"
+storage = "acme.json"
+entryPoint = "https"
+caServer = "{}"
+keyType = "EC256"
+{challenge}
+{domains}
+"#,
+        pebble.dir_url
+    )
+}
+
+async fn wait_served(name: &str, port: u16, root: &str, trafik: &Trafik) {
+    let what = format!("{name} served with a chain pebble issued");
+    let limit = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        match verified_get(name, port, root).await {
+            Ok(200) => return,
+            other => assert!(
+                std::time::Instant::now() < limit,
+                "{what}: last answer {other:?}; trafik's log:\n{}",
+                trafik.logs()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn http01_behind_a_redirect_with_sans_then_a_restart_reuses_the_stored_certificate() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(http, https).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        "[[acme.domains]]\nmain = \"site.example.test\"\nsans = [\"www.site.example.test\"]",
+    );
+    let mut trafik = Trafik::start(&config(http, https, true, &backend, &acme));
+    let root = pebble.root_pem().await;
+    wait_served("site.example.test", https, &root, &trafik).await;
+    wait_served("www.site.example.test", https, &root, &trafik).await;
+    // The redirect still answers everything else on the challenge entry point.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = plain
+        .get(format!("http://127.0.0.1:{http}/x"))
+        .header("Host", "site.example.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let location = r.headers()["location"].to_str().unwrap();
+    assert_eq!(location, format!("https://site.example.test:{https}/x"));
+    // Stored as v1's acme.json, owner-only.
+    use std::os::unix::fs::PermissionsExt;
+    let stored = trafik.path("acme.json");
+    let mode = std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stored).unwrap()).unwrap();
+    assert_eq!(
+        json["Certificates"][0]["Domain"]["Main"],
+        "site.example.test"
+    );
+    assert_eq!(
+        json["Certificates"][0]["Domain"]["SANs"][0],
+        "www.site.example.test"
+    );
+    assert_eq!(json["Account"]["Email"], "admin@example.test");
+    assert_eq!(pebble.orders(), 1, "{}", pebble.server.log());
+
+    // A restart serves the stored certificate and orders nothing.
+    trafik.restart().await;
+    wait_served("site.example.test", https, &root, &trafik).await;
+    eventually("trafik to find nothing to order", || {
+        let logs = trafik.logs();
+        async move {
+            logs.contains("acme: every certificate is stored and valid")
+                .then_some(())
+        }
+    })
+    .await;
+    assert_eq!(pebble.orders(), 1, "{}", pebble.server.log());
+}
+
+#[tokio::test]
+async fn tls_alpn01_is_answered_in_the_handshake() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    // Nothing listens on pebble's HTTP-01 port: only TLS-ALPN-01 can pass.
+    let pebble = Pebble::start(free_port(), https).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.tlsChallenge]",
+        "[[acme.domains]]\nmain = \"alpn.example.test\"",
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    wait_served("alpn.example.test", https, &root, &trafik).await;
+}
+
+#[tokio::test]
+async fn a_storage_file_others_can_read_is_refused_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("acme.json");
+    std::fs::write(&storage, "{}").unwrap();
+    std::fs::set_permissions(&storage, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let acme = format!(
+        "[acme]\nemail = \"a@example.test\"\nstorage = \"{}\"\nentryPoint = \"https\"\n\
+         caServer = \"https://127.0.0.1:1/dir\"\n[acme.tlsChallenge]\n",
+        storage.display()
+    );
+    let mut trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let status = trafik.wait_exit(Duration::from_secs(30)).await;
+    assert!(!status.success());
+    let logs = trafik.logs();
+    assert!(
+        logs.contains(&format!(
+            "permissions 644 for {} are too open, please use 600",
+            storage.display()
+        )),
+        "{logs}"
+    );
+    // Left as it was.
+    assert_eq!(std::fs::read_to_string(&storage).unwrap(), "{}");
+}
