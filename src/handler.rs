@@ -78,7 +78,7 @@ async fn serve(
     if let Some(challenges) = &ctx.acme_http01
         && let Some(key_authorization) = challenges.http01(req.uri().path())
     {
-        return Ok(acme_http01_answer(key_authorization));
+        return Ok(crate::acme::challenges::http01_response(key_authorization));
     }
     // v1's entry-point redirect points at the path as sent; decided now, answered below
     // (not for the internal routes, which v1 served before it: HTTP-01 behind a redirect).
@@ -613,14 +613,4 @@ mod tests {
         assert_eq!(percent_decode("/end%2"), "/end%2");
         assert!(matches!(percent_decode("/plain"), Cow::Borrowed(_)));
     }
-}
-
-/// The body the CA expects for an HTTP-01 token: the key authorisation, as text.
-fn acme_http01_answer(key_authorization: String) -> Response<ResponseBody> {
-    let mut response = Response::new(ResponseBody::from(key_authorization));
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain"),
-    );
-    response
 }

@@ -49,7 +49,13 @@ fn shared() -> &'static Shared {
         // this way, as v1 did. Set once, before any test spawns anything: every test
         // goes through this OnceLock first.
         // SAFETY: no other thread of this binary reads the environment concurrently here.
-        unsafe { std::env::set_var("LEGO_CA_CERTIFICATES", &ca_file) };
+        unsafe {
+            std::env::set_var("LEGO_CA_CERTIFICATES", &ca_file);
+            // The renewal check every second rather than every 24 h (README: for tests).
+            // Only certificates with 30 days or less left are renewed: pebble's default
+            // validity is 5 years, so only the renewal test's certificates are.
+            std::env::set_var("TRAFIK_ACME_CHECK_INTERVAL", "1");
+        }
         let dns_port = free_port();
         let management = free_port();
         let dns = StoreServer::shared(move |_dir: &Path| {
@@ -90,9 +96,20 @@ struct Pebble {
 impl Pebble {
     /// A pebble validating HTTP-01 on `http_port` and TLS-ALPN-01 on `tls_port`.
     async fn start(http_port: u16, tls_port: u16) -> Pebble {
+        Self::start_with(http_port, tls_port, free_port(), None).await
+    }
+
+    /// Also: its directory on `listen`, certificates valid for `validity` (pebble's
+    /// default: 5 years).
+    async fn start_with(
+        http_port: u16,
+        tls_port: u16,
+        listen: u16,
+        validity: Option<Duration>,
+    ) -> Pebble {
         let s = shared();
-        let (listen, management) = (free_port(), free_port());
-        let config = serde_json::json!({"pebble": {
+        let management = free_port();
+        let mut config = serde_json::json!({"pebble": {
             "listenAddress": format!("127.0.0.1:{listen}"),
             "managementListenAddress": format!("127.0.0.1:{management}"),
             "certificate": s.cert_file,
@@ -102,6 +119,9 @@ impl Pebble {
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false,
         }});
+        if let Some(v) = validity {
+            config["pebble"]["certificateValidityPeriod"] = v.as_secs().into();
+        }
         let dns = format!("127.0.0.1:{}", s.dns_port);
         let server = StoreServer::own(move |dir: &Path| {
             let path = dir.join("pebble.json");
@@ -347,4 +367,154 @@ async fn a_storage_file_others_can_read_is_refused_at_start() {
     );
     // Left as it was.
     assert_eq!(std::fs::read_to_string(&storage).unwrap(), "{}");
+}
+
+/// The serial number of the certificate served for `name`, verified against `root_pem`.
+async fn served_serial(name: &str, port: u16, root_pem: &str) -> Result<Vec<u8>, String> {
+    use rustls_pki_types::ServerName;
+    let config = common::pki::client_config(root_pem, &[b"http/1.1"]);
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let (_, parsed) = x509_parser::parse_x509_certificate(&leaf).map_err(|e| e.to_string())?;
+    Ok(parsed.raw_serial().to_vec())
+}
+
+#[tokio::test]
+async fn a_ca_down_at_start_takes_no_route_away_and_issuance_follows_once_it_is_up() {
+    shared(); // LEGO_CA_CERTIFICATES set before trafik starts
+    let backend = Backend::start("app").await;
+    let (http, https, listen) = (free_port(), free_port(), free_port());
+    let dir_url = format!("https://127.0.0.1:{listen}/dir");
+    let acme = format!(
+        "[acme]\nemail = \"a@example.test\"\nstorage = \"acme.json\"\nentryPoint = \"https\"\n\
+         caServer = \"{dir_url}\"\nkeyType = \"EC256\"\n[acme.httpChallenge]\nentryPoint = \"http\"\n\
+         [[acme.domains]]\nmain = \"late.example.test\"\n"
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    // Routes serve while the CA cannot be reached, and the failure says why, with the name.
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{http}/"), 200)
+        .await;
+    eventually("the failed order in trafik's log", || {
+        let logs = trafik.logs();
+        async move {
+            (logs.contains("acme: cannot obtain a certificate")
+                && logs.contains("late.example.test"))
+            .then_some(())
+        }
+    })
+    .await;
+    let pebble = Pebble::start_with(http, https, listen, None).await;
+    let root = pebble.root_pem().await;
+    wait_served("late.example.test", https, &root, &trafik).await;
+}
+
+#[tokio::test]
+async fn a_refused_challenge_is_logged_with_the_cas_problem_and_retried() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    // pebble validates HTTP-01 on a port nothing listens on.
+    let pebble = Pebble::start(free_port(), https).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        "[[acme.domains]]\nmain = \"refused.example.test\"",
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    eventually(
+        "two refusals naming the domain and the CA's problem",
+        || {
+            let logs = trafik.logs();
+            async move {
+                let refusals: Vec<&str> = logs
+                    .lines()
+                    .filter(|l| l.contains("acme: cannot obtain a certificate"))
+                    .collect();
+                (refusals.len() >= 2
+                    && refusals.iter().all(|l| {
+                        l.contains("refused.example.test")
+                            && l.contains("urn:ietf:params:acme:error:")
+                    }))
+                .then_some(())
+            }
+        },
+    )
+    .await;
+    // The routes keep serving meanwhile.
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{http}/"), 200)
+        .await;
+}
+
+#[tokio::test]
+async fn a_short_lived_certificate_is_renewed_and_swapped_in_under_load() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    // 20 days: within the 30-day renewal window from the first check on.
+    let validity = Duration::from_secs(20 * 24 * 3600);
+    let pebble = Pebble::start_with(http, https, free_port(), Some(validity)).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        "[[acme.domains]]\nmain = \"renew.example.test\"",
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    wait_served("renew.example.test", https, &root, &trafik).await;
+    let first = served_serial("renew.example.test", https, &root)
+        .await
+        .unwrap();
+
+    // Bounded load through the renewals: 4 workers, at most 60 s, verified TLS each time.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, root) = (stop.clone(), root.clone());
+            tokio::spawn(async move {
+                let (mut ok, mut failed) = (0usize, Vec::new());
+                let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                    && std::time::Instant::now() < deadline
+                {
+                    match verified_get("renew.example.test", https, &root).await {
+                        Ok(200) => ok += 1,
+                        other => failed.push(format!("{other:?}")),
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    eventually("a renewed certificate served", || {
+        let root = root.clone();
+        let first = first.clone();
+        async move {
+            let serial = served_serial("renew.example.test", https, &root)
+                .await
+                .ok()?;
+            (serial != first).then_some(())
+        }
+    })
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut failed) = (0, Vec::new());
+    for w in workers {
+        let (o, f) = w.await.unwrap();
+        ok += o;
+        failed.extend(f);
+    }
+    assert!(
+        failed.is_empty(),
+        "{} failed of {}: {failed:?}",
+        failed.len(),
+        ok + failed.len()
+    );
+    assert!(ok > 0);
+    assert!(pebble.orders() >= 2, "{}", pebble.server.log());
 }

@@ -68,6 +68,16 @@ impl Challenges {
     }
 }
 
+/// The body the CA expects for an HTTP-01 token: the key authorisation, as text.
+pub fn http01_response(key_authorization: String) -> http::Response<crate::proxy::ResponseBody> {
+    let mut response = http::Response::new(crate::proxy::ResponseBody::from(key_authorization));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

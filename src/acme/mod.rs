@@ -319,7 +319,7 @@ impl AcmeManager {
                         stored.key_type
                     );
                 }
-                Err(e) => return Err(format!("CA {ca}: {e}")),
+                Err(e) => return Err(format!("CA {ca}: {}", order::describe(&e))),
             }
         }
         let contact = (!self.cfg.email.is_empty()).then(|| format!("mailto:{}", self.cfg.email));
@@ -335,7 +335,7 @@ impl AcmeManager {
                 None,
             )
             .await
-            .map_err(|e| format!("CA {ca}: account registration: {e}"))?;
+            .map_err(|e| format!("CA {ca}: account registration: {}", order::describe(&e)))?;
         self.data.account = Some(StoredAccount {
             email: self.cfg.email.clone(),
             registration: Some(storage::Registration {

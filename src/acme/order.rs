@@ -29,13 +29,13 @@ pub async fn obtain(
     let mut order = account
         .new_order(&NewOrder::new(&identifiers))
         .await
-        .map_err(|e| format!("new order: {e}"))?;
+        .map_err(|e| format!("new order: {}", describe(&e)))?;
     // What was presented, withdrawn whatever the outcome.
     let mut presented: Vec<(String, String)> = Vec::new();
     let result = async {
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
-            let mut authz = authz.map_err(|e| format!("authorization: {e}"))?;
+            let mut authz = authz.map_err(|e| format!("authorization: {}", describe(&e)))?;
             match authz.status {
                 AuthorizationStatus::Pending => {}
                 AuthorizationStatus::Valid => continue,
@@ -56,13 +56,13 @@ pub async fn obtain(
             challenge
                 .set_ready()
                 .await
-                .map_err(|e| format!("challenge: {e}"))?;
+                .map_err(|e| format!("challenge: {}", describe(&e)))?;
         }
         let retries = RetryPolicy::new().timeout(Duration::from_secs(90));
         let status = order
             .poll_ready(&retries)
             .await
-            .map_err(|e| format!("waiting for validation: {e}"))?;
+            .map_err(|e| format!("waiting for validation: {}", describe(&e)))?;
         if status != OrderStatus::Ready {
             return Err(refusal(&mut order, status).await);
         }
@@ -78,15 +78,15 @@ pub async fn obtain(
     let key = generate_key(key_type)?;
     let csr = rcgen::CertificateParams::new(names.to_vec())
         .and_then(|p| p.serialize_request(&key))
-        .map_err(|e| format!("CSR: {e}"))?;
+        .map_err(|e| format!("CSR: {}", describe(&e)))?;
     order
         .finalize_csr(csr.der())
         .await
-        .map_err(|e| format!("finalize: {e}"))?;
+        .map_err(|e| format!("finalize: {}", describe(&e)))?;
     let chain_pem = order
         .poll_certificate(&RetryPolicy::new().timeout(Duration::from_secs(90)))
         .await
-        .map_err(|e| format!("certificate: {e}"))?;
+        .map_err(|e| format!("certificate: {}", describe(&e)))?;
     Ok(Issued {
         chain_pem,
         key_pem: key.serialize_pem(),
@@ -122,5 +122,20 @@ fn generate_key(key_type: KeyType) -> Result<rcgen::KeyPair, String> {
         KeyType::Rsa4096 => rsa(rcgen::RsaKeySize::_4096),
         KeyType::Rsa8192 => return Err("keyType RSA8192 is not supported".into()),
     }
-    .map_err(|e| format!("certificate key: {e}"))
+    .map_err(|e| format!("certificate key: {}", describe(&e)))
+}
+
+/// An error with its causes: "client error (Connect): tcp connect error: Connection refused".
+pub fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
