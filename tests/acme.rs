@@ -518,3 +518,76 @@ async fn a_short_lived_certificate_is_renewed_and_swapped_in_under_load() {
     assert!(ok > 0);
     assert!(pebble.orders() >= 2, "{}", pebble.server.log());
 }
+
+/// v1's account key: RSA, PKCS#1 DER (as Traefik 1.7 wrote it), made by openssl.
+fn v1_rsa_account_key() -> String {
+    use base64::Engine;
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("openssl genrsa 2048 2>/dev/null | openssl rsa -traditional -outform DER 2>/dev/null")
+        .output()
+        .unwrap();
+    assert!(out.status.success() && !out.stdout.is_empty());
+    base64::engine::general_purpose::STANDARD.encode(&out.stdout)
+}
+
+#[tokio::test]
+async fn a_traefik_1_7_acme_json_is_served_at_once_and_its_rsa_account_replaced() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(http, https).await;
+    // A certificate from another CA, stored by v1 for a name trafik is also asked for.
+    let old_ca = Ca::new("the CA v1 used");
+    let old = old_ca.server(&["old.example.test"], "v1");
+    let v1 = serde_json::json!({
+        "Account": {
+            "Email": "admin@example.test",
+            "Registration": {"body": {"status": "valid"}, "uri": format!("{}/acct/1", pebble.dir_url)},
+            "PrivateKey": v1_rsa_account_key(),
+            "KeyType": "4096"
+        },
+        "Certificates": [{
+            "Domain": {"Main": "old.example.test", "SANs": null},
+            "Certificate": b64(&old.cert),
+            "Key": b64(&old.key)
+        }],
+        "HTTPChallenges": {},
+        "TLSChallenges": {}
+    });
+    // Owner-only before trafik starts (the kit's files get the umask's mode).
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("acme.json");
+    std::fs::write(&storage, v1.to_string()).unwrap();
+    std::fs::set_permissions(&storage, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let acme = acme_table(
+        &pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        "[[acme.domains]]\nmain = \"new.example.test\"",
+    )
+    .replace(
+        "storage = \"acme.json\"",
+        &format!("storage = \"{}\"", storage.display()),
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    wait_served("new.example.test", https, &root, &trafik).await;
+    // v1's certificate is served as stored.
+    assert_eq!(
+        verified_get("old.example.test", https, &old_ca.cert_pem).await,
+        Ok(200)
+    );
+    let logs = trafik.logs();
+    assert!(
+        logs.contains("cannot sign here")
+            && logs.contains("registering a new account with the same email"),
+        "{logs}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&storage).unwrap()).unwrap();
+    assert_eq!(json["Account"]["KeyType"], "P256");
+    assert_eq!(json["Account"]["Email"], "admin@example.test");
+    assert_eq!(json["Certificates"].as_array().unwrap().len(), 2);
+}

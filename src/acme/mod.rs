@@ -365,3 +365,65 @@ fn check_interval() -> Duration {
         .and_then(|v| v.parse::<u64>().ok())
         .map_or(CHECK_EVERY, Duration::from_secs)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::tls::resolver::SniResolver;
+
+    fn cert(names: &[&str]) -> LoadedCert {
+        let mut c = certs::self_signed(&crate::tls::provider()).unwrap();
+        c.names = names.iter().map(|n| n.to_string()).collect();
+        c
+    }
+
+    fn resolver(
+        static_cert: &LoadedCert,
+        acme: &LoadedCert,
+        override_certificates: bool,
+    ) -> SniResolver {
+        let mut st = CertMap::default();
+        st.insert(static_cert);
+        let mut served = CertMap::default();
+        served.insert(acme);
+        let served = Arc::new(Served {
+            certs: ArcSwap::from_pointee(served),
+            override_certificates,
+            tls_challenge: false,
+            challenges: Arc::new(Challenges::default()),
+        });
+        let dynamic = Arc::new(ArcSwap::from_pointee(HashMap::new()));
+        SniResolver::new("https".into(), st, dynamic, cert(&[]).key, false).with_acme(Some(served))
+    }
+
+    #[test]
+    fn static_certificates_win_unless_override_certificates() {
+        let (st, acme) = (
+            cert(&["a.example.com"]),
+            cert(&["a.example.com", "b.example.com"]),
+        );
+        let is = |got: Option<Arc<CertifiedKey>>, want: &LoadedCert| {
+            Arc::ptr_eq(&got.unwrap(), &want.key)
+        };
+        let r = resolver(&st, &acme, false);
+        assert!(is(r.pick(Some("a.example.com")), &st));
+        assert!(is(r.pick(Some("B.example.com")), &acme));
+        let r = resolver(&st, &acme, true);
+        assert!(is(r.pick(Some("a.example.com")), &acme));
+    }
+
+    #[test]
+    fn domain_names_are_lowercased_and_deduplicated() {
+        let d = trafik_config::AcmeDomain {
+            main: " A.example.com".into(),
+            sans: vec![
+                "www.a.example.com".into(),
+                "a.example.com".into(),
+                "".into(),
+            ],
+        };
+        assert_eq!(names(&d), vec!["a.example.com", "www.a.example.com"]);
+    }
+}
