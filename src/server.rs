@@ -152,7 +152,7 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
     // So is a TLS entry point whose certificates do not load.
     let dynamic_tls = Arc::new(DynamicTls::new(&cfg));
     // [acme]: checked and its storage loaded before anything listens (src/acme/).
-    let acme = crate::acme::prepare(&cfg, &base_dir).map_err(anyhow::Error::msg)?;
+    let acme = crate::acme::prepare(&cfg, &base_dir, status.clone()).map_err(anyhow::Error::msg)?;
     let acme_served = acme.as_ref().map(|a| a.served());
     let entry_points = cfg.effective_entry_points();
     let mut listeners = Vec::new();

@@ -233,6 +233,17 @@ rule = "PathPrefix:/"
     )
 }
 
+/// `toml` with the API and Prometheus metrics on 127.0.0.1:`port`.
+fn with_api(toml: &str, port: u16) -> String {
+    toml.replacen(
+        "[file]\n",
+        &format!(
+            "[entryPoints.traefik]\n  address = \"127.0.0.1:{port}\"\n[api]\n[metrics.prometheus]\n[file]\n"
+        ),
+        1,
+    )
+}
+
 fn acme_table(pebble: &Pebble, challenge: &str, domains: &str) -> String {
     format!(
         r#"[acme]
@@ -274,10 +285,39 @@ async fn http01_behind_a_redirect_with_sans_then_a_restart_reuses_the_stored_cer
         "[acme.httpChallenge]\nentryPoint = \"http\"",
         "[[acme.domains]]\nmain = \"site.example.test\"\nsans = [\"www.site.example.test\"]",
     );
-    let mut trafik = Trafik::start(&config(http, https, true, &backend, &acme));
+    let api = free_port();
+    let mut trafik = Trafik::start(&with_api(&config(http, https, true, &backend, &acme), api));
     let root = pebble.root_pem().await;
     wait_served("site.example.test", https, &root, &trafik).await;
     wait_served("www.site.example.test", https, &root, &trafik).await;
+    // /api/state and /metrics show it, with its expiry.
+    let (status, state) = common::get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
+    assert_eq!(status, 200);
+    let cert = &state["acme"]["certificates"][0];
+    assert_eq!(
+        cert["domains"],
+        serde_json::json!(["site.example.test", "www.site.example.test"]),
+        "{state}"
+    );
+    assert!(
+        cert["notAfter"].is_string() && cert["lastError"].is_null(),
+        "{state}"
+    );
+    let metrics = common::client()
+        .get(format!("http://127.0.0.1:{api}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("traefik_tls_certs_not_after{")
+                && l.contains("cn=\"site.example.test\"")),
+        "{metrics}"
+    );
     // The redirect still answers everything else on the challenge entry point.
     let plain = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -426,7 +466,8 @@ async fn a_refused_challenge_is_logged_with_the_cas_problem_and_retried() {
         "[acme.httpChallenge]\nentryPoint = \"http\"",
         "[[acme.domains]]\nmain = \"refused.example.test\"",
     );
-    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let api = free_port();
+    let trafik = Trafik::start(&with_api(&config(http, https, false, &backend, &acme), api));
     eventually(
         "two refusals naming the domain and the CA's problem",
         || {
@@ -446,6 +487,21 @@ async fn a_refused_challenge_is_logged_with_the_cas_problem_and_retried() {
         },
     )
     .await;
+    // /api/state says why, and that there is no certificate yet.
+    let (_, state) = common::get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
+    let cert = &state["acme"]["certificates"][0];
+    assert_eq!(
+        cert["domains"],
+        serde_json::json!(["refused.example.test"]),
+        "{state}"
+    );
+    assert!(cert["notAfter"].is_null(), "{state}");
+    assert!(
+        cert["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("urn:ietf:params:acme:error:")),
+        "{state}"
+    );
     // The routes keep serving meanwhile.
     trafik
         .wait_for(&format!("http://127.0.0.1:{http}/"), 200)

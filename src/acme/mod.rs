@@ -12,8 +12,10 @@
 pub mod challenges;
 pub mod http_client;
 mod order;
+pub mod status;
 pub mod storage;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,11 +76,19 @@ pub struct AcmeManager {
     storage: Box<dyn Storage>,
     data: StoredData,
     served: Arc<Served>,
+    /// `/api/state` and `/metrics` read the certificates' state there.
+    status: Arc<crate::status::StatusBoard>,
+    /// The last error of each domain set's order, until it succeeds.
+    errors: HashMap<Vec<String>, String>,
 }
 
 /// Checks `[acme]` against the entry points and loads the storage: every refusal here
 /// stops trafik at start (a storage file others can read, an entry point without TLS…).
-pub fn prepare(cfg: &StaticConfig, base_dir: &Path) -> Result<Option<AcmeManager>, String> {
+pub fn prepare(
+    cfg: &StaticConfig,
+    base_dir: &Path,
+    status: Arc<crate::status::StatusBoard>,
+) -> Result<Option<AcmeManager>, String> {
     let Some(acme) = &cfg.acme else {
         return Ok(None);
     };
@@ -128,6 +138,8 @@ pub fn prepare(cfg: &StaticConfig, base_dir: &Path) -> Result<Option<AcmeManager
         storage,
         data,
         served,
+        status,
+        errors: HashMap::new(),
     };
     manager.publish();
     Ok(Some(manager))
@@ -169,6 +181,18 @@ fn not_after(cert: &LoadedCert) -> Option<std::time::SystemTime> {
     Some(std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
 }
 
+/// The leaf's serial number in hex.
+fn serial(cert: &LoadedCert) -> String {
+    use x509_parser::prelude::*;
+    let Some(leaf) = cert.key.cert.first() else {
+        return String::new();
+    };
+    match X509Certificate::from_der(leaf) {
+        Ok((_, parsed)) => parsed.raw_serial_as_string().replace(':', ""),
+        Err(_) => String::new(),
+    }
+}
+
 fn names(d: &trafik_config::AcmeDomain) -> Vec<String> {
     let mut names = vec![d.main.trim().to_ascii_lowercase()];
     for s in &d.sans {
@@ -194,6 +218,33 @@ impl AcmeManager {
             }
         }
         self.served.certs.store(Arc::new(map));
+        self.report();
+    }
+
+    /// The certificates' state for the API and metrics: each stored one, and each
+    /// configured domain set that has none yet.
+    fn report(&self) {
+        let mut list = Vec::new();
+        for c in &self.data.certificates {
+            let domains = stored_names(c);
+            let loaded = load_stored(c);
+            list.push(status::AcmeCertificate {
+                last_error: self.errors.get(&domains).cloned(),
+                not_after: loaded.as_ref().map(|(_, t)| *t),
+                serial: loaded.as_ref().map(|(l, _)| serial(l)).unwrap_or_default(),
+                domains,
+            });
+        }
+        for wanted in self.cfg.domains.iter().map(names) {
+            if !list.iter().any(|c| c.domains == wanted) {
+                list.push(status::AcmeCertificate {
+                    last_error: self.errors.get(&wanted).cloned(),
+                    domains: wanted,
+                    ..Default::default()
+                });
+            }
+        }
+        self.status.set_acme_certificates(list);
     }
 
     /// The names of each `[[acme.domains]]` whose certificate is missing or due.
@@ -236,10 +287,14 @@ impl AcmeManager {
             for wanted in due {
                 match self.obtain(&mut account, &wanted).await {
                     Ok(()) => {
+                        self.errors.remove(&wanted);
+                        self.report();
                         tracing::info!(domains = ?wanted, "acme: certificate obtained and served")
                     }
                     Err(e) => {
                         failed = true;
+                        self.errors.insert(wanted.clone(), e.clone());
+                        self.report();
                         tracing::error!(domains = ?wanted, "acme: cannot obtain a certificate: {e}; retrying in {retry:?}");
                     }
                 }
