@@ -647,3 +647,61 @@ async fn a_traefik_1_7_acme_json_is_served_at_once_and_its_rsa_account_replaced(
     assert_eq!(json["Account"]["Email"], "admin@example.test");
     assert_eq!(json["Certificates"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn on_host_rule_obtains_a_certificate_for_a_frontend_a_reload_adds() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(http, https).await;
+    let frontend = |name: &str, rule: &str| {
+        format!(
+            "[frontends.{name}]\nbackend = \"b\"\n  [frontends.{name}.routes.r]\n  rule = \"{rule}\"\n"
+        )
+    };
+    let backends = format!("[backends.b.servers.s]\nurl = \"{}\"\n", backend.url());
+    let dynamic = format!("{backends}{}", frontend("one", "Host: one.example.test"));
+    let main = format!(
+        r#"logLevel = "INFO"
+providersThrottleDuration = "0s"
+defaultEntryPoints = ["http", "https"]
+[entryPoints]
+  [entryPoints.http]
+  address = "127.0.0.1:{http}"
+  [entryPoints.https]
+  address = "127.0.0.1:{https}"
+  [entryPoints.https.tls]
+[file]
+filename = "dynamic.toml"
+watch = true
+[acme]
+email = "admin@example.test"
+storage = "acme.json"
+entryPoint = "https"
+caServer = "{}"
+keyType = "EC256"
+onHostRule = true
+  [acme.httpChallenge]
+  entryPoint = "http"
+"#,
+        pebble.dir_url
+    );
+    let trafik = Trafik::start_with(&main, &[("dynamic.toml", &dynamic)]);
+    let root = pebble.root_pem().await;
+    wait_served("one.example.test", https, &root, &trafik).await;
+    // A frontend added by a reload, and one trafik cannot get a certificate for.
+    let dynamic = format!(
+        "{backends}{}{}{}",
+        frontend("one", "Host: one.example.test"),
+        frontend("two", "Host: two.example.test,www.two.example.test"),
+        frontend("re", "HostRegexp: {sub:[a-z]+}.example.test"),
+    );
+    common::write_by_rename(&trafik.path("dynamic.toml"), &dynamic);
+    wait_served("two.example.test", https, &root, &trafik).await;
+    wait_served("www.two.example.test", https, &root, &trafik).await;
+    let logs = trafik.logs();
+    assert!(
+        logs.contains("acme onHostRule: no certificate for frontend \"re\": HostRegexp"),
+        "{logs}"
+    );
+    assert_eq!(pebble.orders(), 2, "{}", pebble.server.log());
+}

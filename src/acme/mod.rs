@@ -10,6 +10,7 @@
 //! served. The check is repeated every 24 hours (renewal).
 
 pub mod challenges;
+mod host_rule;
 pub mod http_client;
 mod order;
 pub mod status;
@@ -80,6 +81,11 @@ pub struct AcmeManager {
     status: Arc<crate::status::StatusBoard>,
     /// The last error of each domain set's order, until it succeeds.
     errors: HashMap<Vec<String>, String>,
+    /// `onHostRule`: the default entry points (a frontend without `entryPoints` is on
+    /// them), the names its Host rules ask for, and what was skipped (logged once).
+    default_entry_points: Vec<String>,
+    host_rule_sets: Vec<Vec<String>>,
+    skipped_logged: std::collections::BTreeSet<String>,
 }
 
 /// Checks `[acme]` against the entry points and loads the storage: every refusal here
@@ -140,6 +146,9 @@ pub fn prepare(
         served,
         status,
         errors: HashMap::new(),
+        default_entry_points: cfg.effective_default_entry_points(),
+        host_rule_sets: Vec::new(),
+        skipped_logged: std::collections::BTreeSet::new(),
     };
     manager.publish();
     Ok(Some(manager))
@@ -235,7 +244,7 @@ impl AcmeManager {
                 domains,
             });
         }
-        for wanted in self.cfg.domains.iter().map(names) {
+        for wanted in self.wanted() {
             if !list.iter().any(|c| c.domains == wanted) {
                 list.push(status::AcmeCertificate {
                     last_error: self.errors.get(&wanted).cloned(),
@@ -247,13 +256,57 @@ impl AcmeManager {
         self.status.set_acme_certificates(list);
     }
 
-    /// The names of each `[[acme.domains]]` whose certificate is missing or due.
+    /// Every domain set wanted: `[[acme.domains]]`, then (onHostRule) the Host rules'.
+    fn wanted(&self) -> Vec<Vec<String>> {
+        let mut sets: Vec<Vec<String>> = self.cfg.domains.iter().map(names).collect();
+        for set in &self.host_rule_sets {
+            if !sets.contains(set) {
+                sets.push(set.clone());
+            }
+        }
+        sets
+    }
+
+    /// onHostRule: the Host rules of the configurations applied now.
+    fn refresh_host_rules(&mut self) {
+        if !self.cfg.on_host_rule {
+            return;
+        }
+        let providers = self.status.providers();
+        let (sets, skipped) = host_rule::domain_sets(
+            providers.values().map(|p| p.config.as_ref()),
+            &self.cfg.entry_point,
+            &self.default_entry_points,
+        );
+        for s in skipped {
+            if self.skipped_logged.insert(s.clone()) {
+                tracing::warn!("acme onHostRule: no certificate for {s}");
+            }
+        }
+        self.host_rule_sets = sets;
+    }
+
+    /// Sleeps `period`, or less when onHostRule is on and a configuration is applied.
+    async fn wait_for_change(&self, period: Duration) {
+        let until = tokio::time::Instant::now() + period;
+        let seen = self.status.reloads().total;
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= until {
+                return;
+            }
+            tokio::time::sleep((until - now).min(Duration::from_secs(1))).await;
+            if self.cfg.on_host_rule && self.status.reloads().total != seen {
+                return;
+            }
+        }
+    }
+
+    /// The names of each wanted domain set whose certificate is missing or due.
     fn due(&self) -> Vec<Vec<String>> {
         let now = std::time::SystemTime::now();
-        self.cfg
-            .domains
-            .iter()
-            .map(names)
+        self.wanted()
+            .into_iter()
             .filter(|wanted| {
                 let stored = self
                     .data
@@ -279,6 +332,7 @@ impl AcmeManager {
         let mut account: Option<Account> = None;
         let mut retry = RETRY_FIRST;
         loop {
+            self.refresh_host_rules();
             let due = self.due();
             if due.is_empty() {
                 tracing::info!("acme: every certificate is stored and valid, nothing to order");
@@ -304,7 +358,7 @@ impl AcmeManager {
                 retry = (retry * 2).min(RETRY_CAP);
             } else {
                 retry = RETRY_FIRST;
-                tokio::time::sleep(check_every).await;
+                self.wait_for_change(check_every).await;
             }
         }
     }

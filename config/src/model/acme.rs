@@ -95,9 +95,6 @@ impl Acme {
         if self.dns_challenge.is_some() {
             return refuse("dnsChallenge (DNS-01)");
         }
-        if self.on_host_rule {
-            return refuse("onHostRule");
-        }
         if self.on_demand {
             return refuse("onDemand (deprecated in v1; list the names in [[acme.domains]])");
         }
@@ -202,11 +199,11 @@ mod tests {
             ..valid()
         };
         assert!(dns.check().unwrap_err().contains("dnsChallenge"));
-        let host = Acme {
-            on_host_rule: true,
+        let demand = Acme {
+            on_demand: true,
             ..valid()
         };
-        assert!(host.check().unwrap_err().contains("onHostRule"));
+        assert!(demand.check().unwrap_err().contains("onDemand"));
         let wild = Acme {
             domains: vec![AcmeDomain {
                 main: "*.a.com".into(),
