@@ -58,6 +58,26 @@ fn shared() -> &'static Shared {
         }
         let dns_port = free_port();
         let management = free_port();
+        // DNS-01 through lego's exec provider: a script that writes the TXT record into
+        // pebble-challtestsrv, the DNS pebble asks, as an operator's script would its DNS.
+        let exec = dir.path().join("dns-exec.sh");
+        std::fs::write(
+            &exec,
+            format!(
+                "#!/bin/sh\n\
+                 case \"$1\" in\n\
+                 present) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{management}/set-txt ;;\n\
+                 cleanup) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\"}}\" http://127.0.0.1:{management}/clear-txt ;;\n\
+                 esac\n"
+            ),
+        )
+        .unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&exec, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        // SAFETY: as above, before any test spawns anything.
+        unsafe { std::env::set_var("EXEC_PATH", &exec) };
         let dns = StoreServer::shared(move |_dir: &Path| {
             let mut c = Command::new("pebble-challtestsrv");
             c.arg("-dns01")
@@ -704,4 +724,38 @@ onHostRule = true
         "{logs}"
     );
     assert_eq!(pebble.orders(), 2, "{}", pebble.server.log());
+}
+
+#[tokio::test]
+async fn dns01_through_the_exec_provider_issues_a_wildcard_certificate() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    // Nothing listens on pebble's HTTP-01 and TLS-ALPN-01 ports: only DNS-01 can pass.
+    let pebble = Pebble::start(free_port(), free_port()).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.dnsChallenge]\nprovider = \"exec\"\ndisablePropagationCheck = true",
+        "[[acme.domains]]\nmain = \"*.wild.example.test\"\nsans = [\"wild.example.test\"]",
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    wait_served("a.wild.example.test", https, &root, &trafik).await;
+    wait_served("wild.example.test", https, &root, &trafik).await;
+}
+
+#[tokio::test]
+async fn a_dns_provider_trafik_does_not_implement_is_refused_at_start() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let acme = "[acme]\nemail = \"a@example.test\"\nstorage = \"acme.json\"\nentryPoint = \"https\"\n\
+                [acme.dnsChallenge]\nprovider = \"route53\"\ndisablePropagationCheck = true\n";
+    let mut trafik = Trafik::start(&config(http, https, false, &backend, acme));
+    assert!(!trafik.wait_exit(Duration::from_secs(30)).await.success());
+    let logs = trafik.logs();
+    assert!(
+        logs.contains(
+            "acme.dnsChallenge provider \"route53\" is not implemented; supported: exec, httpreq"
+        ),
+        "{logs}"
+    );
 }

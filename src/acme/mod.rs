@@ -10,6 +10,7 @@
 //! served. The check is repeated every 24 hours (renewal).
 
 pub mod challenges;
+pub mod dns;
 mod host_rule;
 pub mod http_client;
 mod order;
@@ -24,7 +25,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use instant_acme::{Account, ChallengeType, NewAccount};
+use instant_acme::{Account, NewAccount};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use trafik_config::StaticConfig;
@@ -86,6 +87,8 @@ pub struct AcmeManager {
     default_entry_points: Vec<String>,
     host_rule_sets: Vec<Vec<String>>,
     skipped_logged: std::collections::BTreeSet<String>,
+    /// `[acme.dnsChallenge]`'s provider, when DNS-01 is the challenge.
+    dns: Option<dns::DnsProvider>,
 }
 
 /// Checks `[acme]` against the entry points and loads the storage: every refusal here
@@ -127,6 +130,10 @@ pub fn prepare(
             h.entry_point
         ));
     }
+    let dns = match &acme.dns_challenge {
+        Some(d) => Some(dns::DnsProvider::from_env(&d.provider)?),
+        None => None,
+    };
     let path = base_dir.join(&acme.storage);
     let storage: Box<dyn Storage> = Box::new(FileStorage::new(path));
     let data = storage.load()?;
@@ -149,6 +156,7 @@ pub fn prepare(
         default_entry_points: cfg.effective_default_entry_points(),
         host_rule_sets: Vec::new(),
         skipped_logged: std::collections::BTreeSet::new(),
+        dns,
     };
     manager.publish();
     Ok(Some(manager))
@@ -374,15 +382,23 @@ impl AcmeManager {
         let Some(acct) = account.as_ref() else {
             return Err("no account".into());
         };
-        let challenge = if self.cfg.tls_challenge.is_some() {
-            ChallengeType::TlsAlpn01
-        } else {
-            ChallengeType::Http01
+        // v1's order of preference: DNS-01, then HTTP-01, then TLS-ALPN-01.
+        let challenge = match (&self.dns, &self.cfg.http_challenge) {
+            (Some(provider), _) => order::Challenge::Dns01 {
+                provider,
+                delay: self
+                    .cfg
+                    .dns_challenge
+                    .as_ref()
+                    .map_or(Duration::ZERO, |d| d.delay_before_check.get()),
+            },
+            (None, Some(_)) => order::Challenge::Http01,
+            (None, None) => order::Challenge::TlsAlpn01,
         };
         let issued = order::obtain(
             acct,
             wanted,
-            challenge,
+            &challenge,
             &self.served.challenges,
             self.key_type,
         )
@@ -521,6 +537,10 @@ mod tests {
         assert!(is(r.pick(Some("B.example.com")), &acme));
         let r = resolver(&st, &acme, true);
         assert!(is(r.pick(Some("a.example.com")), &acme));
+        // An ACME wildcard (DNS-01) serves the names under it.
+        let wild = cert(&["*.w.example.com"]);
+        let r = resolver(&st, &wild, false);
+        assert!(is(r.pick(Some("x.w.example.com")), &wild));
     }
 
     #[test]

@@ -11,6 +11,36 @@ use instant_acme::{
 use trafik_config::model::acme::KeyType;
 
 use super::challenges::Challenges;
+use super::dns::{self, DnsProvider};
+
+/// Which challenge answers the CA's authorisations.
+pub enum Challenge<'a> {
+    Http01,
+    TlsAlpn01,
+    /// The record presented by `provider`, then `delay` (delayBeforeCheck) before the CA
+    /// is told to look.
+    Dns01 {
+        provider: &'a DnsProvider,
+        delay: Duration,
+    },
+}
+
+impl Challenge<'_> {
+    fn acme_type(&self) -> ChallengeType {
+        match self {
+            Challenge::Http01 => ChallengeType::Http01,
+            Challenge::TlsAlpn01 => ChallengeType::TlsAlpn01,
+            Challenge::Dns01 { .. } => ChallengeType::Dns01,
+        }
+    }
+}
+
+/// What was presented, withdrawn whatever the outcome.
+enum Presented {
+    Http01 { token: String },
+    TlsAlpn01 { domain: String },
+    Dns01 { fqdn: String, value: String },
+}
 
 /// The PEM chain and the PEM key of a new certificate.
 pub struct Issued {
@@ -21,7 +51,7 @@ pub struct Issued {
 pub async fn obtain(
     account: &Account,
     names: &[String],
-    challenge_type: ChallengeType,
+    challenge: &Challenge<'_>,
     challenges: &Challenges,
     key_type: KeyType,
 ) -> Result<Issued, String> {
@@ -30,8 +60,8 @@ pub async fn obtain(
         .new_order(&NewOrder::new(&identifiers))
         .await
         .map_err(|e| format!("new order: {}", describe(&e)))?;
-    // What was presented, withdrawn whatever the outcome.
-    let mut presented: Vec<(String, String)> = Vec::new();
+    let challenge_type = challenge.acme_type();
+    let mut presented: Vec<Presented> = Vec::new();
     let result = async {
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
@@ -41,19 +71,31 @@ pub async fn obtain(
                 AuthorizationStatus::Valid => continue,
                 other => return Err(format!("authorization is {other:?}")),
             }
-            let mut challenge = authz.challenge(challenge_type.clone()).ok_or_else(|| {
+            let mut handle = authz.challenge(challenge_type.clone()).ok_or_else(|| {
                 format!("the CA offers no {challenge_type:?} challenge for this name")
             })?;
-            let domain = challenge.identifier().to_string();
-            let key_auth = challenge.key_authorization();
-            match challenge_type {
-                ChallengeType::TlsAlpn01 => {
-                    challenges.set_tls_alpn01(&domain, key_auth.digest().as_ref())?
+            let domain = handle.identifier().to_string();
+            let key_auth = handle.key_authorization();
+            match challenge {
+                Challenge::TlsAlpn01 => {
+                    challenges.set_tls_alpn01(&domain, key_auth.digest().as_ref())?;
+                    presented.push(Presented::TlsAlpn01 { domain });
                 }
-                _ => challenges.set_http01(&challenge.token, key_auth.as_str()),
+                Challenge::Http01 => {
+                    challenges.set_http01(&handle.token, key_auth.as_str());
+                    presented.push(Presented::Http01 {
+                        token: handle.token.clone(),
+                    });
+                }
+                Challenge::Dns01 { provider, delay } => {
+                    let fqdn = dns::record_name(&domain);
+                    let value = key_auth.dns_value();
+                    provider.present(&fqdn, &value).await?;
+                    presented.push(Presented::Dns01 { fqdn, value });
+                    tokio::time::sleep(*delay).await;
+                }
             }
-            presented.push((domain, challenge.token.clone()));
-            challenge
+            handle
                 .set_ready()
                 .await
                 .map_err(|e| format!("challenge: {}", describe(&e)))?;
@@ -69,9 +111,17 @@ pub async fn obtain(
         Ok(())
     }
     .await;
-    for (domain, token) in &presented {
-        challenges.clear_http01(token);
-        challenges.clear_tls_alpn01(domain);
+    for p in &presented {
+        match (p, challenge) {
+            (Presented::Http01 { token }, _) => challenges.clear_http01(token),
+            (Presented::TlsAlpn01 { domain }, _) => challenges.clear_tls_alpn01(domain),
+            (Presented::Dns01 { fqdn, value }, Challenge::Dns01 { provider, .. }) => {
+                if let Err(e) = provider.cleanup(fqdn, value).await {
+                    tracing::warn!("acme: {e}");
+                }
+            }
+            (Presented::Dns01 { .. }, _) => {}
+        }
     }
     result?;
 

@@ -102,16 +102,17 @@ impl SniResolver {
             .as_ref()
             .map(|a| (a.certs.load(), a.override_certificates));
         let acme_exact = || acme.as_ref().and_then(|(m, _)| m.exact(&name));
-        let overriding = acme
-            .as_ref()
-            .filter(|(_, o)| *o)
-            .and_then(|(m, _)| m.exact(&name));
+        let acme_wildcard = || acme.as_ref().and_then(|(m, _)| m.wildcard(&name));
+        let overriding = acme.as_ref().filter(|(_, o)| *o);
         let found = overriding
+            .and_then(|(m, _)| m.exact(&name))
             .or_else(|| self.static_certs.exact(&name))
             .or_else(|| dynamic.and_then(|d| d.exact(&name)))
             .or_else(acme_exact)
+            .or_else(|| overriding.and_then(|(m, _)| m.wildcard(&name)))
             .or_else(|| self.static_certs.wildcard(&name))
-            .or_else(|| dynamic.and_then(|d| d.wildcard(&name)));
+            .or_else(|| dynamic.and_then(|d| d.wildcard(&name)))
+            .or_else(acme_wildcard);
         match found {
             Some(c) => Some(c.clone()),
             None if self.sni_strict => {

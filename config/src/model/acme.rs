@@ -92,8 +92,18 @@ impl Acme {
     /// caller refuses to start (a v1 file asking for DNS-01 must not run without it).
     pub fn not_implemented(&self) -> Option<String> {
         let refuse = |key: &str| Some(format!("acme.{key}: not implemented yet"));
-        if self.dns_challenge.is_some() {
-            return refuse("dnsChallenge (DNS-01)");
+        if let Some(dns) = &self.dns_challenge {
+            // No DNS client of its own yet: trafik cannot see the record propagate.
+            if !dns.resolvers.is_empty() {
+                return refuse("dnsChallenge.resolvers (the propagation check)");
+            }
+            if !dns.disable_propagation_check {
+                return Some(
+                    "acme.dnsChallenge: the propagation check is not implemented yet; set \
+                     disablePropagationCheck = true (and delayBeforeCheck to the time your DNS needs)"
+                        .into(),
+                );
+            }
         }
         if self.on_demand {
             return refuse("onDemand (deprecated in v1; list the names in [[acme.domains]])");
@@ -124,11 +134,19 @@ impl Acme {
         if self.entry_point.is_empty() {
             return Err("acme.entryPoint is required (the TLS entry point, e.g. \"https\")".into());
         }
-        if self.http_challenge.is_none() && self.tls_challenge.is_none() {
+        if self.http_challenge.is_none()
+            && self.tls_challenge.is_none()
+            && self.dns_challenge.is_none()
+        {
             return Err(
-                "acme: one challenge is required: [acme.httpChallenge] entryPoint = \"http\" or [acme.tlsChallenge]"
+                "acme: one challenge is required: [acme.httpChallenge] entryPoint = \"http\", [acme.tlsChallenge] or [acme.dnsChallenge]"
                     .into(),
             );
+        }
+        if let Some(d) = &self.dns_challenge
+            && d.provider.trim().is_empty()
+        {
+            return Err("acme.dnsChallenge.provider is required (exec or httpreq)".into());
         }
         if let Some(h) = &self.http_challenge
             && h.entry_point.is_empty()
@@ -141,9 +159,9 @@ impl Acme {
                 return Err(format!("acme.domains[{i}].main is empty"));
             }
             for name in std::iter::once(&d.main).chain(&d.sans) {
-                if name.starts_with("*.") {
+                if name.starts_with("*.") && self.dns_challenge.is_none() {
                     return Err(format!(
-                        "acme.domains[{i}]: {name:?}: wildcard certificates need DNS-01, which is not implemented yet"
+                        "acme.domains[{i}]: {name:?}: a wildcard certificate needs [acme.dnsChallenge]"
                     ));
                 }
             }
@@ -195,10 +213,26 @@ mod tests {
     fn what_is_not_implemented_is_refused_by_name() {
         assert!(valid().check().is_ok());
         let dns = Acme {
-            dns_challenge: Some(DnsChallenge::default()),
+            dns_challenge: Some(DnsChallenge {
+                provider: "exec".into(),
+                ..DnsChallenge::default()
+            }),
             ..valid()
         };
-        assert!(dns.check().unwrap_err().contains("dnsChallenge"));
+        assert!(dns.check().unwrap_err().contains("disablePropagationCheck"));
+        let dns = Acme {
+            dns_challenge: Some(DnsChallenge {
+                provider: "exec".into(),
+                disable_propagation_check: true,
+                ..DnsChallenge::default()
+            }),
+            domains: vec![AcmeDomain {
+                main: "*.a.com".into(),
+                sans: vec![],
+            }],
+            ..valid()
+        };
+        assert!(dns.check().is_ok());
         let demand = Acme {
             on_demand: true,
             ..valid()
@@ -211,7 +245,7 @@ mod tests {
             }],
             ..valid()
         };
-        assert!(wild.check().unwrap_err().contains("DNS-01"));
+        assert!(wild.check().unwrap_err().contains("dnsChallenge"));
     }
 
     #[test]
