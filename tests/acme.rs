@@ -76,8 +76,14 @@ fn shared() -> &'static Shared {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&exec, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
+        let httpreq = httpreq_bridge(management);
         // SAFETY: as above, before any test spawns anything.
-        unsafe { std::env::set_var("EXEC_PATH", &exec) };
+        unsafe {
+            std::env::set_var("EXEC_PATH", &exec);
+            std::env::set_var("HTTPREQ_ENDPOINT", format!("http://127.0.0.1:{httpreq}"));
+            std::env::set_var("HTTPREQ_USERNAME", "dns");
+            std::env::set_var("HTTPREQ_PASSWORD", "s3cret");
+        }
         let dns = StoreServer::shared(move |_dir: &Path| {
             let mut c = Command::new("pebble-challtestsrv");
             c.arg("-dns01")
@@ -105,6 +111,50 @@ fn shared() -> &'static Shared {
             _dir: dir,
         }
     })
+}
+
+/// An httpreq endpoint, as a user's DNS API would be: `POST /present` and `/cleanup` with
+/// `{"fqdn", "value"}` and basic auth, written into pebble-challtestsrv. On a thread of its
+/// own (with its runtime), since the tests' runtimes end with each test.
+fn httpreq_bridge(management: u16) -> u16 {
+    use axum::routing::post;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let forward = move |path: &'static str| {
+        move |headers: axum::http::HeaderMap, body: axum::Json<serde_json::Value>| async move {
+            // dns:s3cret
+            if headers.get("authorization").and_then(|v| v.to_str().ok())
+                != Some("Basic ZG5zOnMzY3JldA==")
+            {
+                return axum::http::StatusCode::UNAUTHORIZED;
+            }
+            let payload = serde_json::json!({"host": body["fqdn"], "value": body["value"]});
+            let sent = reqwest::Client::new()
+                .post(format!("http://127.0.0.1:{management}/{path}"))
+                .json(&payload)
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => axum::http::StatusCode::OK,
+                _ => axum::http::StatusCode::BAD_GATEWAY,
+            }
+        }
+    };
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new()
+                .route("/present", post(forward("set-txt")))
+                .route("/cleanup", post(forward("clear-txt")));
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    port
 }
 
 struct Pebble {
@@ -758,4 +808,19 @@ async fn a_dns_provider_trafik_does_not_implement_is_refused_at_start() {
         ),
         "{logs}"
     );
+}
+
+#[tokio::test]
+async fn dns01_through_the_httpreq_provider() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(free_port(), free_port()).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.dnsChallenge]\nprovider = \"httpreq\"\ndisablePropagationCheck = true",
+        "[[acme.domains]]\nmain = \"req.example.test\"",
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    wait_served("req.example.test", https, &root, &trafik).await;
 }
