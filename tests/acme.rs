@@ -774,6 +774,34 @@ onHostRule = true
         "{logs}"
     );
     assert_eq!(pebble.orders(), 2, "{}", pebble.server.log());
+
+    // pebble restarted forgets every account (and makes a new root): the next order
+    // registers a new account instead of failing for ever.
+    pebble.server.restart();
+    let client = pebble_client();
+    let url = pebble.dir_url.clone();
+    pebble
+        .server
+        .wait_ready("pebble again", || {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                client
+                    .get(&url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+            }
+        })
+        .await;
+    let root = pebble.root_pem().await;
+    let dynamic = format!("{dynamic}{}", frontend("three", "Host: three.example.test"));
+    common::write_by_rename(&trafik.path("dynamic.toml"), &dynamic);
+    wait_served("three.example.test", https, &root, &trafik).await;
+    let logs = trafik.logs();
+    assert!(
+        logs.contains("the CA no longer knows the stored account"),
+        "{logs}"
+    );
 }
 
 #[tokio::test]

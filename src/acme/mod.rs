@@ -355,6 +355,15 @@ impl AcmeManager {
                     }
                     Err(e) => {
                         failed = true;
+                        // The CA forgot the stored account (a test CA restarted, an
+                        // account deactivated): the next attempt registers a new one.
+                        if e.contains("urn:ietf:params:acme:error:accountDoesNotExist") {
+                            tracing::warn!(
+                                "acme: the CA no longer knows the stored account: registering a new one with the same email"
+                            );
+                            account = None;
+                            self.data.account = None;
+                        }
                         self.errors.insert(wanted.clone(), e.clone());
                         self.report();
                         tracing::error!(domains = ?wanted, "acme: cannot obtain a certificate: {e}; retrying in {retry:?}");
