@@ -420,6 +420,12 @@ fn check_tls_and_redirects(
 ) -> Vec<Diagnostic> {
     let file = path.display().to_string();
     let mut errors = Vec::new();
+    // [acme]'s keys (what is not implemented yet is refused as at start).
+    if let Some(acme) = &cfg.acme
+        && let Err(e) = acme.check()
+    {
+        errors.push(Diagnostic::at(&file, None, e));
+    }
     let dynamic = crate::tls::dynamic::DynamicTls::new(cfg);
     let entry_points = cfg.effective_entry_points();
     for (name, ep) in &entry_points {

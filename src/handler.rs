@@ -54,6 +54,8 @@ pub struct EntryPointContext {
     pub telemetry: Arc<Telemetry>,
     /// `[entryPoints.X] compress = true`.
     pub compress: Option<crate::compress::Compress>,
+    /// `[acme.httpChallenge]` on this entry point: HTTP-01 answered before anything else.
+    pub acme_http01: Option<Arc<crate::acme::challenges::Challenges>>,
 }
 
 pub async fn handle(
@@ -71,6 +73,13 @@ async fn serve(
     peer: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    // HTTP-01: the CA's request for a token trafik presents is answered first, before the
+    // entry point's redirect, guards and rules (an http→https redirect must not break it).
+    if let Some(challenges) = &ctx.acme_http01
+        && let Some(key_authorization) = challenges.http01(req.uri().path())
+    {
+        return Ok(crate::acme::challenges::http01_response(key_authorization));
+    }
     // v1's entry-point redirect points at the path as sent; decided now, answered below
     // (not for the internal routes, which v1 served before it: HTTP-01 behind a redirect).
     let redirected = ctx

@@ -3,6 +3,7 @@
 
 pub mod accept;
 pub mod access_log;
+pub mod acme;
 pub mod aggregator;
 pub mod api;
 pub mod backend;

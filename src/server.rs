@@ -151,14 +151,24 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
     // Bind every entry point before anything else: a port in use is fatal at start.
     // So is a TLS entry point whose certificates do not load.
     let dynamic_tls = Arc::new(DynamicTls::new(&cfg));
+    // [acme]: checked and its storage loaded before anything listens (src/acme/).
+    let acme = crate::acme::prepare(&cfg, &base_dir, status.clone()).map_err(anyhow::Error::msg)?;
+    let acme_served = acme.as_ref().map(|a| a.served());
     let entry_points = cfg.effective_entry_points();
     let mut listeners = Vec::new();
     for (name, ep) in entry_points.clone() {
         let options = EntryPointOptions {
             tls: match &ep.tls {
                 Some(tls) => Some(tokio_rustls::TlsAcceptor::from(
-                    crate::tls::config::server_config(&name, tls, dynamic_tls.certs())
-                        .map_err(anyhow::Error::msg)?,
+                    crate::tls::config::server_config_acme(
+                        &name,
+                        tls,
+                        dynamic_tls.certs(),
+                        acme_served
+                            .clone()
+                            .filter(|_| cfg.acme.as_ref().is_some_and(|a| a.entry_point == name)),
+                    )
+                    .map_err(anyhow::Error::msg)?,
                 )),
                 None => None,
             },
@@ -201,6 +211,15 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
             ),
         };
         tracing::info!(entry_point = %name, "listening on {}", listener.local_addr()?);
+        let acme_http01 = acme_served
+            .as_ref()
+            .filter(|_| {
+                cfg.acme
+                    .as_ref()
+                    .and_then(|a| a.http_challenge.as_ref())
+                    .is_some_and(|h| h.entry_point == name)
+            })
+            .map(|a| a.challenges.clone());
         let ctx = Arc::new(EntryPointContext {
             name: name.into(),
             runtime: runtime.clone(),
@@ -217,6 +236,7 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
             body_idle_timeout: non_zero(cfg.responding_timeouts.body_idle_timeout),
             telemetry: telemetry.clone(),
             compress: ep.compress.then(crate::compress::Compress::new),
+            acme_http01,
         });
         listeners.push((listener, ctx, options));
     }
@@ -263,6 +283,11 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
             options,
             stop_accepting.clone(),
         )));
+    }
+
+    // The entry points answer challenges from here on.
+    if let Some(acme) = acme {
+        acme.spawn();
     }
 
     shutdown_signal().await?;

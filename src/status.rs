@@ -41,6 +41,8 @@ pub struct Reloads {
 #[derive(Debug, Default)]
 pub struct StatusBoard {
     inner: Mutex<Inner>,
+    /// `[acme]`'s certificates (src/acme/status.rs), replaced whole by the ACME task.
+    acme: Mutex<Vec<crate::acme::status::AcmeCertificate>>,
 }
 
 #[derive(Debug, Default)]
@@ -118,6 +120,14 @@ impl StatusBoard {
 
     pub fn reloads(&self) -> Reloads {
         self.lock().reloads.clone()
+    }
+
+    pub fn set_acme_certificates(&self, certs: Vec<crate::acme::status::AcmeCertificate>) {
+        *self.acme.lock().unwrap_or_else(|e| e.into_inner()) = certs;
+    }
+
+    pub fn acme_certificates(&self) -> Vec<crate::acme::status::AcmeCertificate> {
+        self.acme.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

@@ -207,12 +207,12 @@ entryPoints = [\"http\", \"nope\"]
     #[test]
     fn v1_keys_trafik_does_not_implement_are_named_where_they_are() {
         let text =
-            "[acme]\nemail = \"a@b.c\"\n[metrics.statsd]\naddress = \"x\"\n[Marathon]\n[dockr]\n";
+            "[tracing]\nbackend = \"x\"\n[metrics.statsd]\naddress = \"x\"\n[Marathon]\n[dockr]\n";
         let loaded = load_static("t.toml", text).unwrap();
         let lines: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
         assert_eq!(lines.len(), 4, "{lines:?}");
         assert!(
-            lines[0].starts_with("t.toml:1:2: acme: Let's Encrypt"),
+            lines[0].starts_with("t.toml:1:2: tracing: [tracing]"),
             "{lines:?}"
         );
         assert!(

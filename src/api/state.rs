@@ -74,5 +74,6 @@ pub async fn state(State(api): State<Arc<Api>>) -> Json<Value> {
         "backends": backends,
         "reloads": { "total": reloads.total, "failures": reloads.failures },
         "generation": runtime.generation,
+        "acme": crate::acme::status::json(&api.status.acme_certificates()),
     }))
 }

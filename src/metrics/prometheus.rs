@@ -45,6 +45,14 @@ struct ProviderLabel {
     provider: String,
 }
 
+/// Traefik 2's labels for `traefik_tls_certs_not_after`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CertLabel {
+    cn: String,
+    sans: String,
+    serial: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BackendLabel {
     backend: String,
@@ -258,6 +266,27 @@ impl Prometheus {
             "traefik_provider_last_success_timestamp_seconds",
             "When a store-backed provider last read its whole store (Unix seconds)",
             provider_last_success,
+        );
+        // [acme]'s certificates: when each expires (Unix seconds).
+        let certs_not_after =
+            Family::<CertLabel, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        for c in status.acme_certificates() {
+            let Some(not_after) = c.not_after else {
+                continue;
+            };
+            let label = CertLabel {
+                cn: c.domains.first().cloned().unwrap_or_default(),
+                sans: c.domains.join(","),
+                serial: c.serial.clone(),
+            };
+            certs_not_after
+                .get_or_create(&label)
+                .set(crate::acme::status::unix_seconds(not_after));
+        }
+        registry.register(
+            "traefik_tls_certs_not_after",
+            "Certificate expiration timestamp (Unix seconds), per [acme] certificate",
+            certs_not_after,
         );
         let log_dropped = Counter::<u64>::default();
         log_dropped.inc_by(crate::access_log::dropped_total());

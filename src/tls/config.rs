@@ -149,6 +149,18 @@ pub fn server_config(
     tls: &EntryPointTls,
     dynamic: Arc<DynamicCerts>,
 ) -> Result<Arc<ServerConfig>, String> {
+    server_config_acme(entry_point, tls, dynamic, None)
+}
+
+/// As [`server_config`], also serving `[acme]`'s certificates (and `acme-tls/1` with
+/// `[acme.tlsChallenge]`) when this is `acme.entryPoint`.
+pub fn server_config_acme(
+    entry_point: &str,
+    tls: &EntryPointTls,
+    dynamic: Arc<DynamicCerts>,
+    acme: Option<Arc<crate::acme::Served>>,
+) -> Result<Arc<ServerConfig>, String> {
+    let alpn_acme = acme.as_ref().is_some_and(|a| a.tls_challenge);
     let versions = versions(entry_point, &tls.min_version)?;
     let provider = Arc::new(provider_with_suites(
         entry_point,
@@ -180,7 +192,8 @@ pub fn server_config(
         dynamic,
         default.key,
         tls.sni_strict,
-    );
+    )
+    .with_acme(acme);
 
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
@@ -208,6 +221,11 @@ pub fn server_config(
     };
     let mut config = builder.with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if alpn_acme {
+        config
+            .alpn_protocols
+            .push(crate::acme::challenges::ACME_TLS_ALPN.to_vec());
+    }
     Ok(Arc::new(config))
 }
 

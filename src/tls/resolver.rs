@@ -58,6 +58,8 @@ pub struct SniResolver {
     dynamic: Arc<DynamicCerts>,
     default: Arc<CertifiedKey>,
     sni_strict: bool,
+    /// `[acme]`'s certificates and challenge answers, on `acme.entryPoint`.
+    acme: Option<Arc<crate::acme::Served>>,
 }
 
 impl SniResolver {
@@ -74,7 +76,14 @@ impl SniResolver {
             dynamic,
             default,
             sni_strict,
+            acme: None,
         }
+    }
+
+    /// Serves `[acme]`'s certificates too (src/acme/).
+    pub fn with_acme(mut self, acme: Option<Arc<crate::acme::Served>>) -> Self {
+        self.acme = acme;
+        self
     }
 
     /// The certificate for `server_name`; `None` refuses the handshake.
@@ -86,12 +95,24 @@ impl SniResolver {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         let dynamic = self.dynamic.load();
         let dynamic = dynamic.get(&self.entry_point);
-        let found = self
-            .static_certs
-            .exact(&name)
+        // ACME's certificates: after static and [[tls]] ones of the same name, or before
+        // them with overrideCertificates.
+        let acme = self
+            .acme
+            .as_ref()
+            .map(|a| (a.certs.load(), a.override_certificates));
+        let acme_exact = || acme.as_ref().and_then(|(m, _)| m.exact(&name));
+        let acme_wildcard = || acme.as_ref().and_then(|(m, _)| m.wildcard(&name));
+        let overriding = acme.as_ref().filter(|(_, o)| *o);
+        let found = overriding
+            .and_then(|(m, _)| m.exact(&name))
+            .or_else(|| self.static_certs.exact(&name))
             .or_else(|| dynamic.and_then(|d| d.exact(&name)))
+            .or_else(acme_exact)
+            .or_else(|| overriding.and_then(|(m, _)| m.wildcard(&name)))
             .or_else(|| self.static_certs.wildcard(&name))
-            .or_else(|| dynamic.and_then(|d| d.wildcard(&name)));
+            .or_else(|| dynamic.and_then(|d| d.wildcard(&name)))
+            .or_else(acme_wildcard);
         match found {
             Some(c) => Some(c.clone()),
             None if self.sni_strict => {
@@ -105,6 +126,14 @@ impl SniResolver {
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        // TLS-ALPN-01: the CA's validation offers only `acme-tls/1`; no other client does.
+        if let Some(acme) = &self.acme
+            && acme.tls_challenge
+            && let Some(mut alpn) = hello.alpn()
+            && alpn.any(|p| p == crate::acme::challenges::ACME_TLS_ALPN)
+        {
+            return acme.challenge_cert(hello.server_name());
+        }
         self.pick(hello.server_name())
     }
 }

@@ -1,6 +1,7 @@
 //! Plain data: the shapes of `trafik.toml` and of what providers produce.
 
 pub mod access_log;
+pub mod acme;
 pub mod auth;
 pub mod consul_catalog_provider;
 pub mod docker_provider;
@@ -10,6 +11,7 @@ pub mod static_config;
 pub mod white_list;
 
 pub use access_log::{AccessLogFields, AccessLogFilters, FieldHeaders};
+pub use acme::{Acme, AcmeDomain};
 pub use auth::{Auth, ClientTls, Forward, Users};
 pub use consul_catalog_provider::ConsulCatalog;
 pub use docker_provider::Docker;

@@ -64,6 +64,8 @@ pub struct StaticConfig {
     pub ping: Option<Ping>,
     pub metrics: Option<Metrics>,
     pub idle_timeout: Option<Duration>,
+    /// `[acme]` (model/acme.rs).
+    pub acme: Option<super::Acme>,
 }
 
 impl Default for StaticConfig {
@@ -107,6 +109,7 @@ impl Default for StaticConfig {
             ping: None,
             metrics: None,
             idle_timeout: None,
+            acme: None,
         }
     }
 }

@@ -1,0 +1,854 @@
+//! `[acme]` against a real ACME server: Debian's `pebble` (RFC 8555), with
+//! `pebble-challtestsrv` as the DNS pebble asks (every name resolves to 127.0.0.1). The real
+//! trafik binary registers an account, answers HTTP-01 (behind an http→https redirect) or
+//! TLS-ALPN-01, stores the certificate in `acme.json`, and serves it by SNI; a client
+//! verifies the served chain against pebble's root, fetched from pebble's management
+//! endpoint. pebble's own HTTPS is trusted by trafik through `LEGO_CA_CERTIFICATES`, as v1.
+//!
+//! pebble validates challenges on one `httpPort`/`tlsPort` for its whole life, and each
+//! test runs its own trafik on its own ports, so each test starts its own pebble (a Go
+//! binary: milliseconds); the DNS server and pebble's HTTPS certificate are shared.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::pki::Ca;
+use common::store_server::StoreServer;
+use common::{Backend, Trafik, eventually, free_port};
+
+/// pebble's HTTPS certificate (for 127.0.0.1), its CA's PEM file, the DNS server.
+struct Shared {
+    ca_file: std::path::PathBuf,
+    cert_file: std::path::PathBuf,
+    key_file: std::path::PathBuf,
+    dns_port: u16,
+    _dns: StoreServer,
+    _dir: tempfile::TempDir,
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        // For the plain reqwest clients (reqwest is built without a provider of its own).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::new("pebble test CA");
+        let pem = ca.server(&["127.0.0.1", "localhost"], "pebble");
+        let ca_file = dir.path().join("ca.pem");
+        let cert_file = dir.path().join("pebble.pem");
+        let key_file = dir.path().join("pebble.key");
+        std::fs::write(&ca_file, &ca.cert_pem).unwrap();
+        std::fs::write(&cert_file, &pem.cert).unwrap();
+        std::fs::write(&key_file, &pem.key).unwrap();
+        // trafik (spawned by the kit, inheriting this environment) trusts pebble's HTTPS
+        // this way, as v1 did. Set once, before any test spawns anything: every test
+        // goes through this OnceLock first.
+        // SAFETY: no other thread of this binary reads the environment concurrently here.
+        unsafe {
+            std::env::set_var("LEGO_CA_CERTIFICATES", &ca_file);
+            // The renewal check every second rather than every 24 h (README: for tests).
+            // Only certificates with 30 days or less left are renewed: pebble's default
+            // validity is 5 years, so only the renewal test's certificates are.
+            std::env::set_var("TRAFIK_ACME_CHECK_INTERVAL", "1");
+        }
+        let dns_port = free_port();
+        let management = free_port();
+        // DNS-01 through lego's exec provider: a script that writes the TXT record into
+        // pebble-challtestsrv, the DNS pebble asks, as an operator's script would its DNS.
+        let exec = dir.path().join("dns-exec.sh");
+        std::fs::write(
+            &exec,
+            format!(
+                "#!/bin/sh\n\
+                 case \"$1\" in\n\
+                 present) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{management}/set-txt ;;\n\
+                 cleanup) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\"}}\" http://127.0.0.1:{management}/clear-txt ;;\n\
+                 esac\n"
+            ),
+        )
+        .unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&exec, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let httpreq = httpreq_bridge(management);
+        // SAFETY: as above, before any test spawns anything.
+        unsafe {
+            std::env::set_var("EXEC_PATH", &exec);
+            std::env::set_var("HTTPREQ_ENDPOINT", format!("http://127.0.0.1:{httpreq}"));
+            std::env::set_var("HTTPREQ_USERNAME", "dns");
+            std::env::set_var("HTTPREQ_PASSWORD", "s3cret");
+        }
+        let dns = StoreServer::shared(move |_dir: &Path| {
+            let mut c = Command::new("pebble-challtestsrv");
+            c.arg("-dns01")
+                .arg(format!("127.0.0.1:{dns_port}"))
+                .arg("-defaultIPv4")
+                .arg("127.0.0.1")
+                .arg("-defaultIPv6")
+                .arg("")
+                .arg("-http01")
+                .arg("")
+                .arg("-https01")
+                .arg("")
+                .arg("-tlsalpn01")
+                .arg("")
+                .arg("-management")
+                .arg(format!("127.0.0.1:{management}"));
+            c
+        });
+        Shared {
+            ca_file,
+            cert_file,
+            key_file,
+            dns_port,
+            _dns: dns,
+            _dir: dir,
+        }
+    })
+}
+
+/// An httpreq endpoint, as a user's DNS API would be: `POST /present` and `/cleanup` with
+/// `{"fqdn", "value"}` and basic auth, written into pebble-challtestsrv. On a thread of its
+/// own (with its runtime), since the tests' runtimes end with each test.
+fn httpreq_bridge(management: u16) -> u16 {
+    use axum::routing::post;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let forward = move |path: &'static str| {
+        move |headers: axum::http::HeaderMap, body: axum::Json<serde_json::Value>| async move {
+            // dns:s3cret
+            if headers.get("authorization").and_then(|v| v.to_str().ok())
+                != Some("Basic ZG5zOnMzY3JldA==")
+            {
+                return axum::http::StatusCode::UNAUTHORIZED;
+            }
+            let payload = serde_json::json!({"host": body["fqdn"], "value": body["value"]});
+            let sent = reqwest::Client::new()
+                .post(format!("http://127.0.0.1:{management}/{path}"))
+                .json(&payload)
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => axum::http::StatusCode::OK,
+                _ => axum::http::StatusCode::BAD_GATEWAY,
+            }
+        }
+    };
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new()
+                .route("/present", post(forward("set-txt")))
+                .route("/cleanup", post(forward("clear-txt")));
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    port
+}
+
+struct Pebble {
+    server: StoreServer,
+    dir_url: String,
+    management: u16,
+}
+
+impl Pebble {
+    /// A pebble validating HTTP-01 on `http_port` and TLS-ALPN-01 on `tls_port`.
+    async fn start(http_port: u16, tls_port: u16) -> Pebble {
+        Self::start_with(http_port, tls_port, free_port(), None).await
+    }
+
+    /// Also: its directory on `listen`, certificates valid for `validity` (pebble's
+    /// default: 5 years).
+    async fn start_with(
+        http_port: u16,
+        tls_port: u16,
+        listen: u16,
+        validity: Option<Duration>,
+    ) -> Pebble {
+        let s = shared();
+        let management = free_port();
+        let mut config = serde_json::json!({"pebble": {
+            "listenAddress": format!("127.0.0.1:{listen}"),
+            "managementListenAddress": format!("127.0.0.1:{management}"),
+            "certificate": s.cert_file,
+            "privateKey": s.key_file,
+            "httpPort": http_port,
+            "tlsPort": tls_port,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": false,
+        }});
+        if let Some(v) = validity {
+            config["pebble"]["certificateValidityPeriod"] = v.as_secs().into();
+        }
+        let dns = format!("127.0.0.1:{}", s.dns_port);
+        let server = StoreServer::own(move |dir: &Path| {
+            let path = dir.join("pebble.json");
+            std::fs::write(&path, config.to_string()).unwrap();
+            let mut c = Command::new("pebble");
+            c.arg("-config")
+                .arg(&path)
+                .arg("-dnsserver")
+                .arg(&dns)
+                .env("PEBBLE_VA_NOSLEEP", "1")
+                .env("PEBBLE_WFE_NONCEREJECT", "0");
+            c
+        });
+        let pebble = Pebble {
+            server,
+            dir_url: format!("https://127.0.0.1:{listen}/dir"),
+            management,
+        };
+        let client = pebble_client();
+        let url = pebble.dir_url.clone();
+        pebble
+            .server
+            .wait_ready("pebble", || {
+                let (client, url) = (client.clone(), url.clone());
+                async move {
+                    client
+                        .get(&url)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 200)
+                }
+            })
+            .await;
+        pebble
+    }
+
+    /// The root pebble issues under (it makes a new one at each start).
+    async fn root_pem(&self) -> String {
+        let url = format!("https://127.0.0.1:{}/roots/0", self.management);
+        pebble_client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// How many orders pebble has been asked for (its log names each request).
+    fn orders(&self) -> usize {
+        self.server.log().matches("/order-plz").count()
+    }
+}
+
+/// A client trusting pebble's own HTTPS certificate.
+fn pebble_client() -> reqwest::Client {
+    let ca = std::fs::read_to_string(&shared().ca_file).unwrap();
+    reqwest::Client::builder()
+        .use_preconfigured_tls((*common::pki::client_config(&ca, &[])).clone())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// GET https://`name`:`port`/ on 127.0.0.1, verifying the chain against `root_pem` only.
+async fn verified_get(name: &str, port: u16, root_pem: &str) -> Result<u16, String> {
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls((*common::pki::client_config(root_pem, &[b"http/1.1"])).clone())
+        .resolve(name, SocketAddr::from(([127, 0, 0, 1], port)))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    client
+        .get(format!("https://{name}:{port}/"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| format!("{e:?}"))
+}
+
+/// trafik: `http` (redirecting to `https` when asked), `https` with TLS and no
+/// certificate of its own, every request to `backend`, and `acme`.
+fn config(http: u16, https: u16, redirect: bool, backend: &Backend, acme: &str) -> String {
+    let redirect = if redirect {
+        "  [entryPoints.http.redirect]\n  entryPoint = \"https\"\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"logLevel = "INFO"
+defaultEntryPoints = ["http", "https"]
+[entryPoints]
+  [entryPoints.http]
+  address = "127.0.0.1:{http}"
+{redirect}  [entryPoints.https]
+  address = "127.0.0.1:{https}"
+  [entryPoints.https.tls]
+[file]
+[backends.b.servers.s]
+url = "{backend}"
+[frontends.f]
+backend = "b"
+[frontends.f.routes.all]
+rule = "PathPrefix:/"
+{acme}
+"#,
+        backend = backend.url()
+    )
+}
+
+/// `toml` with the API and Prometheus metrics on 127.0.0.1:`port`.
+fn with_api(toml: &str, port: u16) -> String {
+    toml.replacen(
+        "[file]\n",
+        &format!(
+            "[entryPoints.traefik]\n  address = \"127.0.0.1:{port}\"\n[api]\n[metrics.prometheus]\n[file]\n"
+        ),
+        1,
+    )
+}
+
+fn acme_table(pebble: &Pebble, challenge: &str, domains: &str) -> String {
+    format!(
+        r#"[acme]
+email = "admin@example.test"
+storage = "acme.json"
+entryPoint = "https"
+caServer = "{}"
+keyType = "EC256"
+{challenge}
+{domains}
+"#,
+        pebble.dir_url
+    )
+}
+
+async fn wait_served(name: &str, port: u16, root: &str, trafik: &Trafik) {
+    let what = format!("{name} served with a chain pebble issued");
+    let limit = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        match verified_get(name, port, root).await {
+            Ok(200) => return,
+            other => assert!(
+                std::time::Instant::now() < limit,
+                "{what}: last answer {other:?}; trafik's log:\n{}",
+                trafik.logs()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn http01_behind_a_redirect_with_sans_then_a_restart_reuses_the_stored_certificate() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(http, https).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        "[[acme.domains]]\nmain = \"site.example.test\"\nsans = [\"www.site.example.test\"]",
+    );
+    let api = free_port();
+    let mut trafik = Trafik::start(&with_api(&config(http, https, true, &backend, &acme), api));
+    let root = pebble.root_pem().await;
+    wait_served("site.example.test", https, &root, &trafik).await;
+    wait_served("www.site.example.test", https, &root, &trafik).await;
+    // /api/state and /metrics show it, with its expiry.
+    let (status, state) = common::get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
+    assert_eq!(status, 200);
+    let cert = &state["acme"]["certificates"][0];
+    assert_eq!(
+        cert["domains"],
+        serde_json::json!(["site.example.test", "www.site.example.test"]),
+        "{state}"
+    );
+    assert!(
+        cert["notAfter"].is_string() && cert["lastError"].is_null(),
+        "{state}"
+    );
+    let metrics = common::client()
+        .get(format!("http://127.0.0.1:{api}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("traefik_tls_certs_not_after{")
+                && l.contains("cn=\"site.example.test\"")),
+        "{metrics}"
+    );
+    // The redirect still answers everything else on the challenge entry point.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = plain
+        .get(format!("http://127.0.0.1:{http}/x"))
+        .header("Host", "site.example.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let location = r.headers()["location"].to_str().unwrap();
+    assert_eq!(location, format!("https://site.example.test:{https}/x"));
+    // Stored as v1's acme.json, owner-only.
+    use std::os::unix::fs::PermissionsExt;
+    let stored = trafik.path("acme.json");
+    let mode = std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stored).unwrap()).unwrap();
+    assert_eq!(
+        json["Certificates"][0]["Domain"]["Main"],
+        "site.example.test"
+    );
+    assert_eq!(
+        json["Certificates"][0]["Domain"]["SANs"][0],
+        "www.site.example.test"
+    );
+    assert_eq!(json["Account"]["Email"], "admin@example.test");
+    assert_eq!(pebble.orders(), 1, "{}", pebble.server.log());
+
+    // A restart serves the stored certificate and orders nothing.
+    trafik.restart().await;
+    wait_served("site.example.test", https, &root, &trafik).await;
+    eventually("trafik to find nothing to order", || {
+        let logs = trafik.logs();
+        async move {
+            logs.contains("acme: every certificate is stored and valid")
+                .then_some(())
+        }
+    })
+    .await;
+    assert_eq!(pebble.orders(), 1, "{}", pebble.server.log());
+}
+
+#[tokio::test]
+async fn tls_alpn01_is_answered_in_the_handshake() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    // Nothing listens on pebble's HTTP-01 port: only TLS-ALPN-01 can pass.
+    let pebble = Pebble::start(free_port(), https).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.tlsChallenge]",
+        "[[acme.domains]]\nmain = \"alpn.example.test\"",
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    wait_served("alpn.example.test", https, &root, &trafik).await;
+}
+
+#[tokio::test]
+async fn a_storage_file_others_can_read_is_refused_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("acme.json");
+    std::fs::write(&storage, "{}").unwrap();
+    std::fs::set_permissions(&storage, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let acme = format!(
+        "[acme]\nemail = \"a@example.test\"\nstorage = \"{}\"\nentryPoint = \"https\"\n\
+         caServer = \"https://127.0.0.1:1/dir\"\n[acme.tlsChallenge]\n",
+        storage.display()
+    );
+    let mut trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let status = trafik.wait_exit(Duration::from_secs(30)).await;
+    assert!(!status.success());
+    let logs = trafik.logs();
+    assert!(
+        logs.contains(&format!(
+            "permissions 644 for {} are too open, please use 600",
+            storage.display()
+        )),
+        "{logs}"
+    );
+    // Left as it was.
+    assert_eq!(std::fs::read_to_string(&storage).unwrap(), "{}");
+}
+
+/// The serial number of the certificate served for `name`, verified against `root_pem`.
+async fn served_serial(name: &str, port: u16, root_pem: &str) -> Result<Vec<u8>, String> {
+    use rustls_pki_types::ServerName;
+    let config = common::pki::client_config(root_pem, &[b"http/1.1"]);
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let (_, parsed) = x509_parser::parse_x509_certificate(&leaf).map_err(|e| e.to_string())?;
+    Ok(parsed.raw_serial().to_vec())
+}
+
+#[tokio::test]
+async fn a_ca_down_at_start_takes_no_route_away_and_issuance_follows_once_it_is_up() {
+    shared(); // LEGO_CA_CERTIFICATES set before trafik starts
+    let backend = Backend::start("app").await;
+    let (http, https, listen) = (free_port(), free_port(), free_port());
+    let dir_url = format!("https://127.0.0.1:{listen}/dir");
+    let acme = format!(
+        "[acme]\nemail = \"a@example.test\"\nstorage = \"acme.json\"\nentryPoint = \"https\"\n\
+         caServer = \"{dir_url}\"\nkeyType = \"EC256\"\n[acme.httpChallenge]\nentryPoint = \"http\"\n\
+         [[acme.domains]]\nmain = \"late.example.test\"\n"
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    // Routes serve while the CA cannot be reached, and the failure says why, with the name.
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{http}/"), 200)
+        .await;
+    eventually("the failed order in trafik's log", || {
+        let logs = trafik.logs();
+        async move {
+            (logs.contains("acme: cannot obtain a certificate")
+                && logs.contains("late.example.test"))
+            .then_some(())
+        }
+    })
+    .await;
+    let pebble = Pebble::start_with(http, https, listen, None).await;
+    let root = pebble.root_pem().await;
+    wait_served("late.example.test", https, &root, &trafik).await;
+}
+
+#[tokio::test]
+async fn a_refused_challenge_is_logged_with_the_cas_problem_and_retried() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    // pebble validates HTTP-01 on a port nothing listens on.
+    let pebble = Pebble::start(free_port(), https).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        "[[acme.domains]]\nmain = \"refused.example.test\"",
+    );
+    let api = free_port();
+    let trafik = Trafik::start(&with_api(&config(http, https, false, &backend, &acme), api));
+    eventually(
+        "two refusals naming the domain and the CA's problem",
+        || {
+            let logs = trafik.logs();
+            async move {
+                let refusals: Vec<&str> = logs
+                    .lines()
+                    .filter(|l| l.contains("acme: cannot obtain a certificate"))
+                    .collect();
+                (refusals.len() >= 2
+                    && refusals.iter().all(|l| {
+                        l.contains("refused.example.test")
+                            && l.contains("urn:ietf:params:acme:error:")
+                    }))
+                .then_some(())
+            }
+        },
+    )
+    .await;
+    // /api/state says why, and that there is no certificate yet.
+    let (_, state) = common::get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
+    let cert = &state["acme"]["certificates"][0];
+    assert_eq!(
+        cert["domains"],
+        serde_json::json!(["refused.example.test"]),
+        "{state}"
+    );
+    assert!(cert["notAfter"].is_null(), "{state}");
+    assert!(
+        cert["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("urn:ietf:params:acme:error:")),
+        "{state}"
+    );
+    // The routes keep serving meanwhile.
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{http}/"), 200)
+        .await;
+}
+
+#[tokio::test]
+async fn a_short_lived_certificate_is_renewed_and_swapped_in_under_load() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    // 20 days: within the 30-day renewal window from the first check on.
+    let validity = Duration::from_secs(20 * 24 * 3600);
+    let pebble = Pebble::start_with(http, https, free_port(), Some(validity)).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        "[[acme.domains]]\nmain = \"renew.example.test\"",
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    wait_served("renew.example.test", https, &root, &trafik).await;
+    let first = served_serial("renew.example.test", https, &root)
+        .await
+        .unwrap();
+
+    // Bounded load through the renewals: 4 workers, at most 60 s, verified TLS each time.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, root) = (stop.clone(), root.clone());
+            tokio::spawn(async move {
+                let (mut ok, mut failed) = (0usize, Vec::new());
+                let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                    && std::time::Instant::now() < deadline
+                {
+                    match verified_get("renew.example.test", https, &root).await {
+                        Ok(200) => ok += 1,
+                        other => failed.push(format!("{other:?}")),
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    eventually("a renewed certificate served", || {
+        let root = root.clone();
+        let first = first.clone();
+        async move {
+            let serial = served_serial("renew.example.test", https, &root)
+                .await
+                .ok()?;
+            (serial != first).then_some(())
+        }
+    })
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut failed) = (0, Vec::new());
+    for w in workers {
+        let (o, f) = w.await.unwrap();
+        ok += o;
+        failed.extend(f);
+    }
+    assert!(
+        failed.is_empty(),
+        "{} failed of {}: {failed:?}",
+        failed.len(),
+        ok + failed.len()
+    );
+    assert!(ok > 0);
+    assert!(pebble.orders() >= 2, "{}", pebble.server.log());
+}
+
+/// v1's account key: RSA, PKCS#1 DER (as Traefik 1.7 wrote it), made by openssl.
+fn v1_rsa_account_key() -> String {
+    use base64::Engine;
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("openssl genrsa 2048 2>/dev/null | openssl rsa -traditional -outform DER 2>/dev/null")
+        .output()
+        .unwrap();
+    assert!(out.status.success() && !out.stdout.is_empty());
+    base64::engine::general_purpose::STANDARD.encode(&out.stdout)
+}
+
+#[tokio::test]
+async fn a_traefik_1_7_acme_json_is_served_at_once_and_its_rsa_account_replaced() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(http, https).await;
+    // A certificate from another CA, stored by v1 for a name trafik is also asked for.
+    let old_ca = Ca::new("the CA v1 used");
+    let old = old_ca.server(&["old.example.test"], "v1");
+    let v1 = serde_json::json!({
+        "Account": {
+            "Email": "admin@example.test",
+            "Registration": {"body": {"status": "valid"}, "uri": format!("{}/acct/1", pebble.dir_url)},
+            "PrivateKey": v1_rsa_account_key(),
+            "KeyType": "4096"
+        },
+        "Certificates": [{
+            "Domain": {"Main": "old.example.test", "SANs": null},
+            "Certificate": b64(&old.cert),
+            "Key": b64(&old.key)
+        }],
+        "HTTPChallenges": {},
+        "TLSChallenges": {}
+    });
+    // Owner-only before trafik starts (the kit's files get the umask's mode).
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("acme.json");
+    std::fs::write(&storage, v1.to_string()).unwrap();
+    std::fs::set_permissions(&storage, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let acme = acme_table(
+        &pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        "[[acme.domains]]\nmain = \"new.example.test\"",
+    )
+    .replace(
+        "storage = \"acme.json\"",
+        &format!("storage = \"{}\"", storage.display()),
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    wait_served("new.example.test", https, &root, &trafik).await;
+    // v1's certificate is served as stored.
+    assert_eq!(
+        verified_get("old.example.test", https, &old_ca.cert_pem).await,
+        Ok(200)
+    );
+    let logs = trafik.logs();
+    assert!(
+        logs.contains("cannot sign here")
+            && logs.contains("registering a new account with the same email"),
+        "{logs}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&storage).unwrap()).unwrap();
+    assert_eq!(json["Account"]["KeyType"], "P256");
+    assert_eq!(json["Account"]["Email"], "admin@example.test");
+    assert_eq!(json["Certificates"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn on_host_rule_obtains_a_certificate_for_a_frontend_a_reload_adds() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(http, https).await;
+    let frontend = |name: &str, rule: &str| {
+        format!(
+            "[frontends.{name}]\nbackend = \"b\"\n  [frontends.{name}.routes.r]\n  rule = \"{rule}\"\n"
+        )
+    };
+    let backends = format!("[backends.b.servers.s]\nurl = \"{}\"\n", backend.url());
+    let dynamic = format!("{backends}{}", frontend("one", "Host: one.example.test"));
+    let main = format!(
+        r#"logLevel = "INFO"
+providersThrottleDuration = "0s"
+defaultEntryPoints = ["http", "https"]
+[entryPoints]
+  [entryPoints.http]
+  address = "127.0.0.1:{http}"
+  [entryPoints.https]
+  address = "127.0.0.1:{https}"
+  [entryPoints.https.tls]
+[file]
+filename = "dynamic.toml"
+watch = true
+[acme]
+email = "admin@example.test"
+storage = "acme.json"
+entryPoint = "https"
+caServer = "{}"
+keyType = "EC256"
+onHostRule = true
+  [acme.httpChallenge]
+  entryPoint = "http"
+"#,
+        pebble.dir_url
+    );
+    let trafik = Trafik::start_with(&main, &[("dynamic.toml", &dynamic)]);
+    let root = pebble.root_pem().await;
+    wait_served("one.example.test", https, &root, &trafik).await;
+    // A frontend added by a reload, and one trafik cannot get a certificate for.
+    let dynamic = format!(
+        "{backends}{}{}{}",
+        frontend("one", "Host: one.example.test"),
+        frontend("two", "Host: two.example.test,www.two.example.test"),
+        frontend("re", "HostRegexp: {sub:[a-z]+}.example.test"),
+    );
+    common::write_by_rename(&trafik.path("dynamic.toml"), &dynamic);
+    wait_served("two.example.test", https, &root, &trafik).await;
+    wait_served("www.two.example.test", https, &root, &trafik).await;
+    let logs = trafik.logs();
+    assert!(
+        logs.contains("acme onHostRule: no certificate for frontend \"re\": HostRegexp"),
+        "{logs}"
+    );
+    assert_eq!(pebble.orders(), 2, "{}", pebble.server.log());
+
+    // pebble restarted forgets every account (and makes a new root): the next order
+    // registers a new account instead of failing for ever.
+    pebble.server.restart();
+    let client = pebble_client();
+    let url = pebble.dir_url.clone();
+    pebble
+        .server
+        .wait_ready("pebble again", || {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                client
+                    .get(&url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+            }
+        })
+        .await;
+    let root = pebble.root_pem().await;
+    let dynamic = format!("{dynamic}{}", frontend("three", "Host: three.example.test"));
+    common::write_by_rename(&trafik.path("dynamic.toml"), &dynamic);
+    wait_served("three.example.test", https, &root, &trafik).await;
+    let logs = trafik.logs();
+    assert!(
+        logs.contains("the CA no longer knows the stored account"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn dns01_through_the_exec_provider_issues_a_wildcard_certificate() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    // Nothing listens on pebble's HTTP-01 and TLS-ALPN-01 ports: only DNS-01 can pass.
+    let pebble = Pebble::start(free_port(), free_port()).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.dnsChallenge]\nprovider = \"exec\"\ndisablePropagationCheck = true",
+        "[[acme.domains]]\nmain = \"*.wild.example.test\"\nsans = [\"wild.example.test\"]",
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    wait_served("a.wild.example.test", https, &root, &trafik).await;
+    wait_served("wild.example.test", https, &root, &trafik).await;
+}
+
+#[tokio::test]
+async fn a_dns_provider_trafik_does_not_implement_is_refused_at_start() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let acme = "[acme]\nemail = \"a@example.test\"\nstorage = \"acme.json\"\nentryPoint = \"https\"\n\
+                [acme.dnsChallenge]\nprovider = \"route53\"\ndisablePropagationCheck = true\n";
+    let mut trafik = Trafik::start(&config(http, https, false, &backend, acme));
+    assert!(!trafik.wait_exit(Duration::from_secs(30)).await.success());
+    let logs = trafik.logs();
+    assert!(
+        logs.contains(
+            "acme.dnsChallenge provider \"route53\" is not implemented; supported: exec, httpreq"
+        ),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn dns01_through_the_httpreq_provider() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(free_port(), free_port()).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.dnsChallenge]\nprovider = \"httpreq\"\ndisablePropagationCheck = true",
+        "[[acme.domains]]\nmain = \"req.example.test\"",
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    wait_served("req.example.test", https, &root, &trafik).await;
+}
