@@ -25,7 +25,7 @@ use super::consul::client::READ_TIMEOUT;
 use super::consul::{ConsulClient, Settings as ClientSettings, encode_path};
 use super::kv::StoreError;
 use super::kv::backoff::Backoff;
-use super::{ProviderUpdate, Snapshot, SourceMap};
+use super::{ProviderUpdate, Snapshot};
 use crate::status::StatusBoard;
 
 /// The provider's name in the API, the metrics and the logs (v1's table name).
@@ -173,18 +173,7 @@ fn snapshot(
     services: &BTreeMap<String, ServiceState>,
 ) -> (Snapshot, Vec<String>) {
     let translated = translate(&catalog.settings, services);
-    let snapshot = Snapshot {
-        config: translated.configuration,
-        sources: SourceMap {
-            default_file: NAME.to_string(),
-            ..SourceMap::default()
-        },
-        problems: translated
-            .problems
-            .into_iter()
-            .map(|p| Diagnostic::unlocated(NAME, p))
-            .collect(),
-    };
+    let snapshot = Snapshot::translated(NAME, translated.configuration, translated.problems);
     (snapshot, translated.warnings)
 }
 

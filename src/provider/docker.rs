@@ -24,7 +24,7 @@ use trafik_config::{Diagnostic, StaticConfig};
 
 use super::kv::StoreError;
 use super::kv::backoff::Backoff;
-use super::{ProviderUpdate, Snapshot, SourceMap};
+use super::{ProviderUpdate, Snapshot};
 use crate::status::StatusBoard;
 
 /// The provider's name in the API, the metrics and the logs (v1's table name).
@@ -188,18 +188,7 @@ impl Engine {
 /// apart.
 fn snapshot(engine: &Engine, containers: &[Container]) -> (Snapshot, Vec<String>) {
     let translated = translate(&engine.settings, containers);
-    let snapshot = Snapshot {
-        config: translated.configuration,
-        sources: SourceMap {
-            default_file: NAME.to_string(),
-            ..SourceMap::default()
-        },
-        problems: translated
-            .problems
-            .into_iter()
-            .map(|p| Diagnostic::unlocated(NAME, p))
-            .collect(),
-    };
+    let snapshot = Snapshot::translated(NAME, translated.configuration, translated.problems);
     (snapshot, translated.warnings)
 }
 

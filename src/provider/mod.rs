@@ -29,6 +29,25 @@ pub struct Snapshot {
     pub problems: Vec<Diagnostic>,
 }
 
+impl Snapshot {
+    /// What a translating provider (Docker, Consul Catalog) read: its configuration, with
+    /// the items it left out as problems named by the provider (their messages name the
+    /// container or service and the label or tag).
+    pub fn translated(provider: &str, config: Configuration, problems: Vec<String>) -> Self {
+        Snapshot {
+            config,
+            sources: SourceMap {
+                default_file: provider.to_string(),
+                ..SourceMap::default()
+            },
+            problems: problems
+                .into_iter()
+                .map(|p| Diagnostic::unlocated(provider, p))
+                .collect(),
+        }
+    }
+}
+
 /// Maps a key path (`frontends.fe1.routes.r1.rule`) back to a file, line and column so
 /// a semantic error found after parsing still points at the text an operator wrote.
 #[derive(Debug, Clone, Default)]
