@@ -762,3 +762,27 @@ async fn a_compacted_watch_is_lost_and_put_writes_everything() {
     let seen = tokio::time::timeout(DEADLINE, waiting).await;
     assert!(matches!(seen, Ok(Ok(Ok(())))), "{seen:?}");
 }
+
+/// v1's `trafik storeconfig` into etcd, then `trafik --etcd --etcd.endpoint=…` alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn storeconfig_then_a_run_from_etcd_alone() {
+    let etcd = shared();
+    let a = Backend::start("a").await;
+    let p = "/storeconfig";
+    let flags = [
+        "--etcd".to_string(),
+        format!("--etcd.endpoint={}", etcd.endpoint()),
+        format!("--etcd.prefix={p}"),
+    ];
+    let http = common::storeconfig::write("etcd", &flags, p, &a.url());
+    let stored = etcdctl(
+        &etcd.endpoint(),
+        &[
+            "get",
+            "--print-value-only",
+            &format!("{p}/entryPoints/http/address"),
+        ],
+    );
+    assert_eq!(stored.trim(), format!("127.0.0.1:{http}"));
+    common::storeconfig::run_from(&flags, http, "a").await;
+}

@@ -645,63 +645,17 @@ async fn storeconfig_then_a_run_from_the_store_alone() {
     let port = shared().await;
     let a = Backend::start("a").await;
     let p = "t_storeconfig";
-    let (http, other) = (free_port(), free_port());
-    let file = format!(
-        r#"defaultEntryPoints = ["http"]
-logLevel = "INFO"
-providersThrottleDuration = "0s"
-[entryPoints.http]
-address = "127.0.0.1:{http}"
-[backends.be.servers.s1]
-url = "{}"
-[frontends.fe]
-backend = "be"
-[frontends.fe.routes.r]
-rule = "PathPrefix:/stored"
-"#,
-        a.url()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("trafik.toml"), &file).unwrap();
-    let redis_flags = [
+    let flags = [
         "--redis".to_string(),
         format!("--redis.endpoint=127.0.0.1:{port}"),
         format!("--redis.prefix={p}"),
     ];
-    let mut args = vec!["storeconfig", "-c", "trafik.toml"];
-    args.extend(redis_flags.iter().map(String::as_str));
-    let (status, stdout, stderr) = common::run_trafik(&args, dir.path());
-    assert!(status.success(), "storeconfig failed:\n{stdout}\n{stderr}");
-    assert!(
-        stdout.contains(&format!("under {p} to redis")),
-        "storeconfig says what it wrote: {stdout}"
-    );
+    let http = common::storeconfig::write("redis", &flags, p, &a.url());
     let mut op = operator(port, 0, None).await;
     let address: String = op
         .get(format!("{p}/entryPoints/http/address"))
         .await
         .unwrap();
     assert_eq!(address, format!("127.0.0.1:{http}"));
-
-    // From the store alone: the entry point and the route come from Redis.
-    let from_store = Trafik::start_flags(&redis_flags, &[]);
-    let what = format!("/stored served from the store; log:\n{}", from_store.logs());
-    let url = format!("http://127.0.0.1:{http}/stored");
-    eventually(&what, || async {
-        let (status, body) = get_json(&url).await;
-        (status == 200 && body["server"] == "a").then_some(())
-    })
-    .await;
-    drop(from_store);
-
-    // A flag over the store's key: the entry point moves to the flag's address.
-    let mut args = redis_flags.to_vec();
-    args.push(format!("--entryPoints.http.address=127.0.0.1:{other}"));
-    let flagged = Trafik::start_flags(&args, &[]);
-    let what = format!("/stored on the flag's port; log:\n{}", flagged.logs());
-    let url = format!("http://127.0.0.1:{other}/stored");
-    eventually(&what, || async {
-        (get_json(&url).await.0 == 200).then_some(())
-    })
-    .await;
+    common::storeconfig::run_from(&flags, http, "a").await;
 }

@@ -9,6 +9,7 @@ pub mod load;
 pub mod pki;
 pub mod proxied;
 pub mod store_server;
+pub mod storeconfig;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
