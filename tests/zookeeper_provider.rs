@@ -200,7 +200,7 @@ impl Setup {
     /// change, by reading again after every error: this tells the two apart).
     fn no_outage(&self) {
         let logs = self.trafik.logs();
-        assert!(!logs.contains("store unreachable"), "{logs}");
+        assert!(!logs.contains("unreachable ("), "{logs}");
     }
 
     async fn metrics(&self) -> String {

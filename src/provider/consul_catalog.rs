@@ -23,8 +23,8 @@ use trafik_config::{ConsulCatalog, Diagnostic, StaticConfig};
 use super::consul::blocking::MIN_INTERVAL;
 use super::consul::client::READ_TIMEOUT;
 use super::consul::{ConsulClient, Settings as ClientSettings, encode_path};
+use super::follow::{self, Source, Update};
 use super::kv::StoreError;
-use super::kv::backoff::Backoff;
 use super::{ProviderUpdate, Snapshot};
 use crate::status::StatusBoard;
 
@@ -42,6 +42,8 @@ pub struct Catalog {
     health_index: BTreeMap<String, u64>,
     /// When the last round of blocking queries started (re-polls are rate-limited).
     last_poll: Option<Instant>,
+    /// What the last read translated to: a wake-up that changed nothing sends nothing.
+    last_sent: Option<(trafik_config::Configuration, Vec<Diagnostic>)>,
 }
 
 /// Builds the provider from `[consulCatalog]` (no I/O): an endpoint, TLS file or
@@ -72,6 +74,7 @@ pub fn catalog(table: &ConsulCatalog, base_dir: &Path) -> Result<Catalog, String
         services_index: 0,
         health_index: BTreeMap::new(),
         last_poll: None,
+        last_sent: None,
     })
 }
 
@@ -86,7 +89,7 @@ pub fn spawn(
         return Ok(false);
     };
     let catalog = catalog(table, base_dir).map_err(|e| format!("[{NAME}]: {e}"))?;
-    tokio::spawn(run(catalog, tx.clone(), status.clone()));
+    tokio::spawn(follow::run(NAME, catalog, true, tx.clone(), status.clone()));
     Ok(true)
 }
 
@@ -104,7 +107,7 @@ impl Catalog {
     }
 
     /// Every service with its instances, remembering each answer's index.
-    pub async fn read(&mut self) -> Result<BTreeMap<String, ServiceState>, StoreError> {
+    async fn services(&mut self) -> Result<BTreeMap<String, ServiceState>, StoreError> {
         let base = self.client.base().to_string();
         let query = self.base_query();
         let answer = self
@@ -130,7 +133,7 @@ impl Catalog {
     }
 
     /// Resolves once the services list or any service's health may have changed.
-    pub async fn changed(&mut self) -> Result<(), StoreError> {
+    async fn health_changed(&mut self) -> Result<(), StoreError> {
         if let Some(t) = self.last_poll {
             tokio::time::sleep_until(t + MIN_INTERVAL).await;
         }
@@ -166,15 +169,33 @@ impl Catalog {
     }
 }
 
-/// The snapshot of one read: the translation's problems as the snapshot's, its warnings
-/// (tags not read) apart.
-fn snapshot(
-    catalog: &Catalog,
-    services: &BTreeMap<String, ServiceState>,
-) -> (Snapshot, Vec<String>) {
-    let translated = translate(&catalog.settings, services);
-    let snapshot = Snapshot::translated(NAME, translated.configuration, translated.problems);
-    (snapshot, translated.warnings)
+impl Source for Catalog {
+    async fn read(&mut self) -> Result<Option<Update>, StoreError> {
+        let services = self.services().await?;
+        let translated = translate(&self.settings, &services);
+        let snapshot = Snapshot::translated(NAME, translated.configuration, translated.problems);
+        let sent = (snapshot.config.clone(), snapshot.problems.clone());
+        if self.last_sent.as_ref() == Some(&sent) {
+            return Ok(None);
+        }
+        self.last_sent = Some(sent);
+        Ok(Some(Update {
+            snapshot: Ok(snapshot),
+            warnings: unlocated(translated.warnings),
+        }))
+    }
+
+    async fn changed(&mut self) -> Result<(), StoreError> {
+        self.health_changed().await
+    }
+}
+
+/// Warnings (tags not read) named by the provider, as the other findings.
+fn unlocated(warnings: Vec<String>) -> Vec<Diagnostic> {
+    warnings
+        .into_iter()
+        .map(|w| Diagnostic::unlocated(NAME, w))
+        .collect()
 }
 
 /// How long `trafik check` waits for Consul.
@@ -187,61 +208,10 @@ pub async fn check(
     base_dir: &Path,
 ) -> Option<Result<(Snapshot, Vec<Diagnostic>), String>> {
     let table = cfg.consul_catalog.as_ref()?;
-    let read = async {
-        let mut catalog = catalog(table, base_dir)?;
-        let services = catalog.read().await.map_err(|e| e.to_string())?;
-        let (snapshot, warnings) = snapshot(&catalog, &services);
-        let warnings = warnings
-            .into_iter()
-            .map(|w| Diagnostic::unlocated(NAME, w))
-            .collect();
-        Ok((snapshot, warnings))
-    };
-    Some(
-        tokio::time::timeout(CHECK_TIMEOUT, read)
-            .await
-            .unwrap_or_else(|_| Err(format!("no answer from Consul within {CHECK_TIMEOUT:?}"))),
-    )
-}
-
-/// Follows the catalog until trafik stops.
-async fn run(mut catalog: Catalog, tx: mpsc::Sender<ProviderUpdate>, status: Arc<StatusBoard>) {
-    let mut backoff = Backoff::default();
-    // What was sent last: a wake-up that changed nothing reloads nothing.
-    let mut last_sent: Option<(trafik_config::Configuration, Vec<Diagnostic>)> = None;
-    loop {
-        match catalog.read().await {
-            Ok(services) => {
-                if !super::kv::status_was_up(&status, NAME) {
-                    tracing::info!(provider = NAME, "Consul reached; catalog read");
-                }
-                status.store_up(NAME);
-                backoff.reset();
-                let (snapshot, warnings) = snapshot(&catalog, &services);
-                let sent = (snapshot.config.clone(), snapshot.problems.clone());
-                if last_sent.as_ref() != Some(&sent) {
-                    for warning in &warnings {
-                        tracing::warn!(provider = NAME, "{warning}");
-                    }
-                    last_sent = Some(sent);
-                    let update = ProviderUpdate {
-                        provider: NAME.to_string(),
-                        update: Ok(snapshot),
-                    };
-                    if tx.send(update).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            Err(e) => {
-                super::kv::outage(NAME, &status, &e, &mut backoff).await;
-                continue;
-            }
-        }
-        if let Err(e) = catalog.changed().await {
-            super::kv::outage(NAME, &status, &e, &mut backoff).await;
-        }
-    }
+    Some(match catalog(table, base_dir) {
+        Ok(catalog) => follow::read_once(catalog, CHECK_TIMEOUT).await,
+        Err(e) => Err(e),
+    })
 }
 
 #[cfg(test)]

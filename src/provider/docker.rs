@@ -22,8 +22,8 @@ use tokio::sync::mpsc;
 use trafik_config::docker::{Container, Settings, parse_inspect, translate};
 use trafik_config::{Diagnostic, StaticConfig};
 
+use super::follow::{self, Source, Update};
 use super::kv::StoreError;
-use super::kv::backoff::Backoff;
 use super::{ProviderUpdate, Snapshot};
 use crate::status::StatusBoard;
 
@@ -123,7 +123,14 @@ pub fn spawn(
         return Ok(false);
     };
     let engine = engine(table, base_dir).map_err(|e| format!("[{NAME}]: {e}"))?;
-    tokio::spawn(run(engine, tx.clone(), status.clone()));
+    let watch = engine.watch;
+    tokio::spawn(follow::run(
+        NAME,
+        Following::new(engine),
+        watch,
+        tx.clone(),
+        status.clone(),
+    ));
     Ok(true)
 }
 
@@ -184,14 +191,6 @@ impl Engine {
     }
 }
 
-/// The snapshot of one read: the translation's problems as the snapshot's, its warnings
-/// apart.
-fn snapshot(engine: &Engine, containers: &[Container]) -> (Snapshot, Vec<String>) {
-    let translated = translate(&engine.settings, containers);
-    let snapshot = Snapshot::translated(NAME, translated.configuration, translated.problems);
-    (snapshot, translated.warnings)
-}
-
 /// How long `trafik check` waits for the engine.
 const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -202,26 +201,89 @@ pub async fn check(
     base_dir: &Path,
 ) -> Option<Result<(Snapshot, Vec<Diagnostic>), String>> {
     let table = cfg.docker.as_ref()?;
-    let read = async {
-        let engine = engine(table, base_dir)?;
-        let docker = engine.connect().await.map_err(|e| e.to_string())?;
-        let containers = engine.read(&docker).await.map_err(|e| e.to_string())?;
-        let (snapshot, warnings) = snapshot(&engine, &containers);
-        let warnings = warnings
+    Some(match engine(table, base_dir) {
+        Ok(engine) => follow::read_once(Following::new(engine), CHECK_TIMEOUT).await,
+        Err(e) => Err(e),
+    })
+}
+
+type Events = std::pin::Pin<
+    Box<
+        dyn futures_util::Stream<
+                Item = Result<bollard::models::EventMessage, bollard::errors::Error>,
+            > + Send,
+    >,
+>;
+
+/// The engine as `provider::follow` reads it: a client and its event subscription, made
+/// on the first read and again after an error.
+struct Following {
+    engine: Engine,
+    connection: Option<(Docker, Events)>,
+    /// What the last read translated to: a re-read that changed nothing sends nothing.
+    last_sent: Option<(trafik_config::Configuration, Vec<Diagnostic>)>,
+}
+
+impl Following {
+    fn new(engine: Engine) -> Self {
+        Following {
+            engine,
+            connection: None,
+            last_sent: None,
+        }
+    }
+
+    /// The client, connecting (and subscribing to events before the listing) when there
+    /// is none.
+    async fn docker(&mut self) -> Result<Docker, StoreError> {
+        if let Some((docker, _)) = &self.connection {
+            return Ok(docker.clone());
+        }
+        let docker = self.engine.connect().await?;
+        let events: Events = Box::pin(docker.events(Some(events_options())));
+        self.connection = Some((docker.clone(), events));
+        Ok(docker)
+    }
+}
+
+impl Source for Following {
+    async fn read(&mut self) -> Result<Option<Update>, StoreError> {
+        let docker = self.docker().await?;
+        let containers = match self.engine.read(&docker).await {
+            Ok(containers) => containers,
+            Err(e) => {
+                self.connection = None;
+                return Err(e);
+            }
+        };
+        let translated = translate(&self.engine.settings, &containers);
+        let snapshot = Snapshot::translated(NAME, translated.configuration, translated.problems);
+        let sent = (snapshot.config.clone(), snapshot.problems.clone());
+        if self.last_sent.as_ref() == Some(&sent) {
+            return Ok(None);
+        }
+        self.last_sent = Some(sent);
+        let warnings = translated
+            .warnings
             .into_iter()
             .map(|w| Diagnostic::unlocated(NAME, w))
             .collect();
-        Ok((snapshot, warnings))
-    };
-    Some(
-        tokio::time::timeout(CHECK_TIMEOUT, read)
-            .await
-            .unwrap_or_else(|_| {
-                Err(format!(
-                    "no answer from the Docker engine within {CHECK_TIMEOUT:?}"
-                ))
-            }),
-    )
+        Ok(Some(Update {
+            snapshot: Ok(snapshot),
+            warnings,
+        }))
+    }
+
+    async fn changed(&mut self) -> Result<(), StoreError> {
+        let Some((_, events)) = &mut self.connection else {
+            return Err(StoreError::new("not connected"));
+        };
+        let result = next_change(events).await.map_err(|e| self.engine.error(e));
+        if result.is_err() {
+            self.connection = None;
+        }
+        result
+    }
 }
 
 /// The events that can change what is served: containers' and networks'. bollard sends
@@ -249,62 +311,6 @@ const EVENTS_REPLAY_SECS: u64 = 5;
 
 fn relevant(action: &str) -> bool {
     RELEVANT.iter().any(|r| action.starts_with(r))
-}
-
-/// Follows the engine until trafik stops.
-async fn run(engine: Engine, tx: mpsc::Sender<ProviderUpdate>, status: Arc<StatusBoard>) {
-    let mut backoff = Backoff::default();
-    // What was sent last: a re-read that changed nothing reloads nothing.
-    let mut last_sent: Option<(trafik_config::Configuration, Vec<Diagnostic>)> = None;
-    loop {
-        let docker = match engine.connect().await {
-            Ok(d) => d,
-            Err(e) => {
-                super::kv::outage(NAME, &status, &e, &mut backoff).await;
-                continue;
-            }
-        };
-        let mut events = docker.events(Some(events_options()));
-        // Re-read after each burst of events until the stream fails.
-        let failure = loop {
-            match engine.read(&docker).await {
-                Ok(containers) => {
-                    if !super::kv::status_was_up(&status, NAME) {
-                        tracing::info!(provider = NAME, "Docker engine reached; containers read");
-                    }
-                    status.store_up(NAME);
-                    backoff.reset();
-                    let (snapshot, warnings) = snapshot(&engine, &containers);
-                    let sent = (snapshot.config.clone(), snapshot.problems.clone());
-                    if last_sent.as_ref() != Some(&sent) {
-                        for warning in &warnings {
-                            tracing::warn!(provider = NAME, "{warning}");
-                        }
-                        for problem in &snapshot.problems {
-                            tracing::error!(provider = NAME, "{}", problem.message);
-                        }
-                        last_sent = Some(sent);
-                        let update = ProviderUpdate {
-                            provider: NAME.to_string(),
-                            update: Ok(snapshot),
-                        };
-                        if tx.send(update).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                Err(e) => break e,
-            }
-            if !engine.watch {
-                return;
-            }
-            match next_change(&mut events).await {
-                Ok(()) => {}
-                Err(e) => break engine.error(e),
-            }
-        };
-        super::kv::outage(NAME, &status, &failure, &mut backoff).await;
-    }
 }
 
 /// Waits for an event that can change what is served, then takes the others already

@@ -7,6 +7,7 @@ pub mod consul_catalog;
 pub mod docker;
 pub mod etcd;
 pub mod file;
+pub mod follow;
 pub mod kv;
 pub mod redis;
 pub mod rest;

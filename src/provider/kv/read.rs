@@ -4,10 +4,10 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use trafik_config::Diagnostic;
 use trafik_config::kv::{self, alias_key, alias_target};
 
 use super::store::{Pairs, Store, StoreError};
+use crate::provider::follow::Update;
 use crate::provider::{Snapshot, SourceMap};
 
 /// The keys the configuration was decoded from.
@@ -52,12 +52,6 @@ fn same_key(a: &str, b: &str) -> bool {
     a.trim_matches('/') == b.trim_matches('/')
 }
 
-pub struct Update {
-    pub snapshot: Result<Snapshot, String>,
-    /// Keys ignored (unknown ones): logged, not kept.
-    pub warnings: Vec<Diagnostic>,
-}
-
 /// The snapshot a read decodes to. Bad keys leave out their item and ride along as the
 /// snapshot's problems, named by key; an unusable alias keeps the current configuration.
 pub fn snapshot(read: &Read) -> Update {
@@ -78,15 +72,4 @@ pub fn snapshot(read: &Read) -> Update {
         }),
         warnings,
     }
-}
-
-/// One read, for `trafik check`: the snapshot and the ignored keys, or why the store
-/// could not be read.
-pub async fn read_once<S: Store>(
-    store: &mut S,
-    prefix: &str,
-) -> Result<(Snapshot, Vec<Diagnostic>), String> {
-    let read = read(store, prefix).await.map_err(|e| e.to_string())?;
-    let update = snapshot(&read);
-    update.snapshot.map(|s| (s, update.warnings))
 }

@@ -82,9 +82,6 @@ async fn once<S: Store>(
     kind: KvStoreKind,
     table: &KvProvider,
 ) -> Result<(Snapshot, Vec<Diagnostic>), String> {
-    let mut store = store?;
-    let read = super::read_once(&mut store, table.prefix(kind));
-    tokio::time::timeout(CHECK_TIMEOUT, read)
-        .await
-        .map_err(|_| format!("no answer from the store within {CHECK_TIMEOUT:?}"))?
+    let source = super::KvSource::new(store?, table.prefix(kind).to_string());
+    crate::provider::follow::read_once(source, CHECK_TIMEOUT).await
 }
