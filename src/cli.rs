@@ -362,32 +362,21 @@ async fn check(cli: &Cli, flags: &Tree) -> ExitCode {
             Err(mut e) => errors.append(&mut e),
         }
     }
-    // The stores are read once, as a run would at start.
-    for (name, read) in crate::provider::kv::check_all(&cfg, base_dir).await {
+    // The stores, the Docker engine and Consul's catalog are read once, as a run would at start.
+    let mut reads: Vec<(&str, _)> = crate::provider::kv::check_all(&cfg, base_dir).await;
+    if let Some(read) = crate::provider::consul_catalog::check(&cfg, base_dir).await {
+        reads.push((crate::provider::consul_catalog::NAME, read));
+    }
+    if let Some(read) = crate::provider::docker::check(&cfg, base_dir).await {
+        reads.push((crate::provider::docker::NAME, read));
+    }
+    for (name, read) in reads {
         match read {
             Ok((snapshot, mut found)) => {
                 warnings.append(&mut found);
                 snapshots.insert(name.to_string(), snapshot);
             }
             Err(e) => errors.push(Diagnostic::unlocated(format!("[{name}]"), e)),
-        }
-    }
-    if let Some(read) = crate::provider::consul_catalog::check(&cfg, base_dir).await {
-        match read {
-            Ok((snapshot, mut found)) => {
-                warnings.append(&mut found);
-                snapshots.insert(crate::provider::consul_catalog::NAME.to_string(), snapshot);
-            }
-            Err(e) => errors.push(Diagnostic::unlocated("[consulCatalog]", e)),
-        }
-    }
-    if let Some(read) = crate::provider::docker::check(&cfg, base_dir).await {
-        match read {
-            Ok((snapshot, mut found)) => {
-                warnings.append(&mut found);
-                snapshots.insert(crate::provider::docker::NAME.to_string(), snapshot);
-            }
-            Err(e) => errors.push(Diagnostic::unlocated("[docker]", e)),
         }
     }
     let (runtime, mut problems) = compile::compile(

@@ -4,11 +4,12 @@
 //! installed here. One double per test (in-process, cheap).
 
 mod common;
+use common::by_host::{served_by, status_of, wait_served};
 
 use std::time::Duration;
 
 use common::consul::ConsulDouble;
-use common::{Backend, Trafik, client, eventually, free_port, get_json};
+use common::{Backend, Trafik, eventually, free_port, get_json};
 use serde_json::Value;
 
 struct Ports {
@@ -43,39 +44,6 @@ domain = "consul.test"
 
 fn port(b: &Backend) -> u16 {
     b.addr.port()
-}
-
-/// Which backend answered `host` (`None`: not routed).
-async fn served_by(port: u16, host: &str) -> Option<String> {
-    let r = client()
-        .get(format!("http://127.0.0.1:{port}/"))
-        .header("host", host)
-        .send()
-        .await
-        .ok()?;
-    if r.status() != 200 {
-        return None;
-    }
-    let v: Value = r.json().await.ok()?;
-    v["server"].as_str().map(str::to_string)
-}
-
-async fn status_of(port: u16, host: &str) -> u16 {
-    client()
-        .get(format!("http://127.0.0.1:{port}/"))
-        .header("host", host)
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .unwrap_or(0)
-}
-
-async fn wait_served(port: u16, host: &str, by: &str) {
-    let what = format!("{host} served by {by}");
-    eventually(&what, || async {
-        (served_by(port, host).await.as_deref() == Some(by)).then_some(())
-    })
-    .await;
 }
 
 /// Ten answers in a row from `by` alone.

@@ -4,6 +4,7 @@
 //! test (it is in-process and cheap), each test under its own prefix all the same.
 
 mod common;
+use common::by_host::{served_by, wait_served};
 
 use std::time::Duration;
 
@@ -75,29 +76,6 @@ fn put_all(double: &ConsulDouble, pairs: &[(String, String)]) {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     double.put_many(&refs);
-}
-
-/// Which backend server answered `host` on `port` (`None`: not routed).
-async fn served_by(port: u16, host: &str) -> Option<String> {
-    let r = client()
-        .get(format!("http://127.0.0.1:{port}/"))
-        .header("host", host)
-        .send()
-        .await
-        .ok()?;
-    if r.status() != 200 {
-        return None;
-    }
-    let v: Value = r.json().await.ok()?;
-    v["server"].as_str().map(str::to_string)
-}
-
-async fn wait_served(port: u16, host: &str, by: &str) {
-    let what = format!("{host} on :{port} served by {by}");
-    eventually(&what, || async {
-        (served_by(port, host).await.as_deref() == Some(by)).then_some(())
-    })
-    .await;
 }
 
 async fn wait_unrouted(port: u16, host: &str) {

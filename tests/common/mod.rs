@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod by_host;
 pub mod consul;
 pub mod load;
 pub mod pki;

@@ -296,7 +296,7 @@ fn normalize_is_v1s() {
 }
 
 #[test]
-fn thousand_containers_translate_fast() {
+fn thousand_containers_translate() {
     let containers: Vec<Container> = (0..1000)
         .map(|i| {
             let mut c = with_labels(
