@@ -52,7 +52,6 @@ struct Served {
     baseline_kib: u64,
     backend: RawBackend,
     trafik: Trafik,
-    port: u16,
     addr: SocketAddr,
 }
 
@@ -65,7 +64,6 @@ async fn serve() -> Served {
         baseline_kib,
         backend,
         trafik,
-        port: addr.port(),
         addr,
     }
 }
@@ -117,7 +115,8 @@ impl Served {
             "{what}: trafik's peak memory reached {peak} KiB (serving: {} KiB)",
             self.baseline_kib
         );
-        let (status, _) = get_json(&format!("http://127.0.0.1:{}/after-h1/", self.port)).await;
+        let (status, _) =
+            get_json(&format!("http://127.0.0.1:{}/after-h1/", self.addr.port())).await;
         assert_eq!(status, 200, "{what}: an HTTP/1.1 request after it");
         let mut h2 = H2::connect(self.addr).await;
         h2.send(&frame(
