@@ -13,6 +13,7 @@ mod expr;
 pub mod flags;
 #[doc(hidden)]
 pub mod fuzz;
+pub mod kubernetes;
 pub mod kv;
 pub mod kv_static;
 pub mod labels;

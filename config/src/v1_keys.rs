@@ -35,12 +35,6 @@ const NOT_IMPLEMENTED: &[(&str, &str)] = &[
         "metrics.influxdb",
         "[metrics.influxdb] is not implemented; use [metrics.prometheus]",
     ),
-    (
-        "kubernetes",
-        "the Kubernetes provider is not implemented yet",
-    ),
-    ("marathon", "the Marathon provider is not implemented yet"),
-    ("mesos", "the Mesos provider is not implemented yet"),
     ("ecs", "the ECS provider is not implemented"),
     ("rancher", "the Rancher provider is not implemented"),
     ("eureka", "the Eureka provider is not implemented"),

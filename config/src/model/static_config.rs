@@ -42,6 +42,12 @@ pub struct StaticConfig {
     pub consul_catalog: Option<super::ConsulCatalog>,
     /// `[docker]` (model/docker_provider.rs).
     pub docker: Option<super::Docker>,
+    /// `[kubernetes]` (model/kubernetes_provider.rs).
+    pub kubernetes: Option<super::Kubernetes>,
+    /// `[marathon]` (model/marathon_provider.rs).
+    pub marathon: Option<super::Marathon>,
+    /// `[mesos]` (model/mesos_provider.rs).
+    pub mesos: Option<super::Mesos>,
     pub access_log: Option<AccessLog>,
     pub traefik_log: Option<TraefikLog>,
     /// Deprecated (pre-1.4) form of `[accessLog] filePath`.
@@ -93,6 +99,9 @@ impl Default for StaticConfig {
             redis: None,
             consul_catalog: None,
             docker: None,
+            kubernetes: None,
+            marathon: None,
+            mesos: None,
             access_log: None,
             traefik_log: None,
             access_logs_file: None,
