@@ -9,13 +9,17 @@
 //!   `baseName`, prefixed by the entry points and the priority when set), routes
 //!   `Host:<host>` and the path's matcher: `rules.rs`;
 //! * the servers of a Service port, from its EndpointSlices (else its Endpoints): `endpoints.rs`;
-//! * `spec.tls` Secrets as `tls` items: `tls.rs`; the annotations: `annotations.rs`.
+//! * `spec.tls` Secrets as `tls` items: `tls.rs`;
+//! * the annotations: `annotations.rs` (read through the key-value layout's decoder,
+//!   `decode.rs`, as `crate::labels` reads labels), auth and its Secrets `auth.rs`.
 //!
 //! An Ingress whose annotations cannot be used is left out with a problem naming it
 //! (`namespace/name`) and the annotation; the others are served.
 
 mod annotations;
+mod auth;
 mod class;
+mod decode;
 mod endpoints;
 mod ingress;
 mod rules;
