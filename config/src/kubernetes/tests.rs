@@ -881,3 +881,52 @@ fn auth_secrets_that_cannot_be_used_are_problems() {
         out.problems
     );
 }
+
+#[test]
+fn the_translation_passes_the_dynamic_configuration_checks() {
+    // What the aggregator will check: rules parse, server URLs, entry points, regexes.
+    let entry_points: std::collections::BTreeSet<String> =
+        ["http".to_string(), "https".to_string()].into();
+    let default_entry_points = ["http".to_string()];
+    let ctx = crate::DynamicContext {
+        entry_points: &entry_points,
+        default_entry_points: &default_entry_points,
+    };
+    let check = |out: &Translated| {
+        let v = crate::validate_dynamic(&out.configuration, &ctx);
+        assert!(v.problems.is_empty(), "{:?}", v.problems);
+        assert_eq!(v.config.frontends.len(), out.configuration.frontends.len());
+        // And every frontend's rules compile as the router compiles them.
+        for (name, f) in &out.configuration.frontends {
+            let rules: Vec<&str> = f.routes.values().map(|r| r.rule.as_str()).collect();
+            let compiled = crate::rule::FrontendRule::compile(&rules, &Default::default());
+            assert!(compiled.is_ok(), "{name}: {rules:?}: {:?}", compiled.err());
+        }
+    };
+    check(&translate(&Settings::default(), &cluster()));
+    for annotations in [
+        &[
+            ("ingress.kubernetes.io/rule-type", "PathPrefixStrip"),
+            ("ingress.kubernetes.io/rewrite-target", "/v2"),
+            ("ingress.kubernetes.io/frontend-entry-points", "https"),
+            ("ingress.kubernetes.io/priority", "7"),
+        ][..],
+        &[(
+            "ingress.kubernetes.io/request-modifier",
+            "ReplacePathRegex: ^/api/(.*) /$1",
+        )],
+        &[("ingress.kubernetes.io/app-root", "/app")],
+        &[("ingress.kubernetes.io/rule-type", "ReplacePath")],
+    ] {
+        let mut c = cluster();
+        for i in &mut c.ingresses {
+            let map = i.metadata.annotations.get_or_insert_with(BTreeMap::new);
+            for (k, v) in annotations {
+                map.insert(k.to_string(), v.to_string());
+            }
+        }
+        let out = translate(&Settings::default(), &c);
+        assert!(out.problems.is_empty(), "{:?}", out.problems);
+        check(&out);
+    }
+}
