@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::Settings;
 use super::decode::Layout;
-use super::{Cluster, Settings};
+use super::index::Index;
 use crate::model::{Backend, Frontend, LoadBalancer, Stickiness};
 
 const PREFIX: &str = "ingress.kubernetes.io/";
@@ -229,7 +230,7 @@ const MODIFIERS: [&str; 3] = ["AddPrefix", "ReplacePath", "ReplacePathRegex"];
 /// An Ingress's annotations; `Err`: one line per annotation that cannot be used.
 pub fn ingress_options(
     settings: &Settings,
-    cluster: &Cluster,
+    cluster: &Index<'_>,
     ns: &str,
     id: &str,
     a: &Annotations<'_>,

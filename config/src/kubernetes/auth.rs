@@ -5,8 +5,8 @@
 use k8s_openapi::api::core::v1::Secret;
 
 use super::annotations::{Annotations, csv, go_bool};
+use super::index::Index;
 use super::tls::pem_pair;
-use super::{Cluster, find};
 use crate::model::{Auth, ClientTls, Forward, Users};
 
 /// The annotations this file reads (short names).
@@ -29,7 +29,7 @@ const REALM: &str = "traefik";
 /// The auth the Ingress asks for; `Err((annotation, why))` when it cannot be had (the
 /// Ingress is then left out: never served without the auth it asked for).
 pub fn auth(
-    cluster: &Cluster,
+    cluster: &Index<'_>,
     ns: &str,
     a: &Annotations<'_>,
 ) -> Result<Option<Auth>, (String, String)> {
@@ -78,7 +78,7 @@ pub fn auth(
 /// The htpasswd lines of the Secret `auth-secret`: its `auth` entry (the form
 /// `htpasswd` and other controllers' docs create), else `users`, else its only entry (v1).
 fn users(
-    cluster: &Cluster,
+    cluster: &Index<'_>,
     ns: &str,
     a: &Annotations<'_>,
     type_key: &str,
@@ -132,7 +132,7 @@ fn users(
 }
 
 fn forward(
-    cluster: &Cluster,
+    cluster: &Index<'_>,
     ns: &str,
     a: &Annotations<'_>,
     type_key: &str,
@@ -174,8 +174,9 @@ fn forward(
     Ok(forward)
 }
 
-fn secret<'a>(cluster: &'a Cluster, ns: &str, name: &str) -> Result<&'a Secret, String> {
-    find(&cluster.secrets, |s| &s.metadata, ns, name)
+fn secret<'a>(cluster: &Index<'a>, ns: &str, name: &str) -> Result<&'a Secret, String> {
+    cluster
+        .secret(ns, name)
         .ok_or_else(|| format!("secret {ns}/{name} does not exist"))
 }
 

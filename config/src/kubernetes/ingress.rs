@@ -12,9 +12,10 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressServiceBackend};
 
 use super::annotations::{self, Annotations, IngressOptions, SERVICE_KNOWN};
 use super::endpoints::{port_protocol, servers, service_port};
+use super::index::Index;
 use super::rules::{base_name, check_host, check_path, host_rule, path_rule};
 use super::tls::Certificates;
-use super::{Cluster, Settings, Translated, find, id, namespace};
+use super::{Settings, Translated, id, namespace};
 use crate::model::{Backend, Configuration, Frontend, Redirect, Route, Server};
 
 /// v1's names for `spec.defaultBackend`.
@@ -38,7 +39,7 @@ struct PathTarget<'a> {
 
 pub fn add(
     settings: &Settings,
-    cluster: &Cluster,
+    cluster: &Index<'_>,
     ingress: &Ingress,
     tls: &mut Certificates,
     out: &mut Translated,
@@ -201,14 +202,14 @@ pub fn add(
 /// warning naming the Ingress and the Service, when either does not exist, or with a
 /// problem when the Service's annotations cannot be used.
 fn target(
-    cluster: &Cluster,
+    cluster: &Index<'_>,
     me: &str,
     ns: &str,
     svc: &IngressServiceBackend,
     o: &IngressOptions,
     out: &mut Translated,
 ) -> Option<Backend> {
-    let Some(service) = find(&cluster.services, |s| &s.metadata, ns, &svc.name) else {
+    let Some(service) = cluster.service(ns, &svc.name) else {
         out.warnings.push(format!(
             "ingress {me}: service {ns}/{} does not exist; its paths are left out",
             svc.name

@@ -21,6 +21,7 @@ mod auth;
 mod class;
 mod decode;
 mod endpoints;
+mod index;
 mod ingress;
 mod rules;
 mod tls;
@@ -80,9 +81,10 @@ pub fn translate(settings: &Settings, cluster: &Cluster) -> Translated {
         .filter(|i| class::is_ours(settings, &cluster.ingress_classes, i))
         .collect();
     ours.sort_by_key(|i| id(&i.metadata));
+    let index = index::Index::new(cluster);
     let mut tls = tls::Certificates::default();
     for i in ours {
-        ingress::add(settings, cluster, i, &mut tls, &mut out);
+        ingress::add(settings, &index, i, &mut tls, &mut out);
     }
     out.configuration.tls = tls.into_items();
     out
@@ -99,17 +101,4 @@ fn id(meta: &ObjectMeta) -> String {
 
 fn namespace(meta: &ObjectMeta) -> &str {
     meta.namespace.as_deref().unwrap_or("")
-}
-
-/// The object of `items` in `namespace` named `name`.
-fn find<'a, T>(
-    items: &'a [T],
-    meta: impl Fn(&T) -> &ObjectMeta,
-    ns: &str,
-    name: &str,
-) -> Option<&'a T> {
-    items.iter().find(|item| {
-        let m = meta(item);
-        namespace(m) == ns && m.name.as_deref() == Some(name)
-    })
 }

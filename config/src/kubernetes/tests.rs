@@ -930,3 +930,72 @@ fn the_translation_passes_the_dynamic_configuration_checks() {
         check(&out);
     }
 }
+
+/// A cluster of `n` Ingresses, each with its own Service, slice of 3 ready pods and host.
+fn large(n: usize) -> Cluster {
+    let base = cluster();
+    let mut c = Cluster {
+        ingress_classes: base.ingress_classes.clone(),
+        ..Cluster::default()
+    };
+    let ingress = only("missing", &[]).ingresses[0].clone();
+    let service = base.services[0].clone();
+    let slice = base.endpoint_slices[0].clone();
+    for i in 0..n {
+        let name = format!("app-{i}");
+        let mut ing = ingress.clone();
+        ing.metadata.name = Some(name.clone());
+        let rule = &mut ing.spec.as_mut().unwrap().rules.as_mut().unwrap()[0];
+        rule.host = Some(format!("{name}.example.com"));
+        for p in &mut rule.http.as_mut().unwrap().paths {
+            p.backend.service.as_mut().unwrap().name = name.clone();
+            p.backend
+                .service
+                .as_mut()
+                .unwrap()
+                .port
+                .as_mut()
+                .unwrap()
+                .name = None;
+            p.backend
+                .service
+                .as_mut()
+                .unwrap()
+                .port
+                .as_mut()
+                .unwrap()
+                .number = Some(80);
+        }
+        c.ingresses.push(ing);
+        let mut svc = service.clone();
+        svc.metadata.name = Some(name.clone());
+        c.services.push(svc);
+        let mut s = slice.clone();
+        s.metadata.name = Some(format!("{name}-abcde"));
+        s.metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert("kubernetes.io/service-name".into(), name);
+        c.endpoint_slices.push(s);
+    }
+    c
+}
+
+#[test]
+fn a_large_cluster_translates_whole() {
+    let c = large(2000);
+    let started = std::time::Instant::now();
+    let out = translate(&Settings::default(), &c);
+    // Printed for the README's measurement; never asserted (a loaded machine varies).
+    eprintln!("2000 Ingresses translated in {:?}", started.elapsed());
+    assert!(out.problems.is_empty(), "{:?}", &out.problems[..1]);
+    // Three paths each: /gone, /badport and /ok all name the Ingress's own Service now.
+    assert_eq!(out.configuration.frontends.len(), 6000);
+    assert!(
+        out.configuration
+            .backends
+            .values()
+            .all(|b| b.servers.len() == 2)
+    );
+}
