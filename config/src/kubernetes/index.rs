@@ -66,7 +66,7 @@ impl<'a> Index<'a> {
 }
 
 /// The first object of each `namespace/name` (the API has one; a double keeps the first).
-fn by_name<'a, T>(items: &'a [T], meta: impl Fn(&T) -> &ObjectMeta) -> HashMap<Key, &'a T> {
+fn by_name<T>(items: &[T], meta: impl Fn(&T) -> &ObjectMeta) -> HashMap<Key, &T> {
     let mut out = HashMap::new();
     for item in items {
         let m = meta(item);
