@@ -234,6 +234,7 @@ pub fn ingress_options(
     ns: &str,
     id: &str,
     a: &Annotations<'_>,
+    warnings: &mut Vec<String>,
 ) -> Result<IngressOptions, Vec<String>> {
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut o = IngressOptions {
@@ -310,6 +311,16 @@ pub fn ingress_options(
     match weights(a) {
         Ok(w) => o.service_weights = w,
         Err(p) => problems.push(p),
+    }
+    if a.value("auth-type").is_none() {
+        for short in super::auth::KNOWN {
+            if let Some((key, _)) = a.value(short).filter(|_| short != "auth-realm") {
+                warnings.push(format!(
+                    "ingress {id}: annotation {key} does nothing without \
+                     ingress.kubernetes.io/auth-type; ignored"
+                ));
+            }
+        }
     }
     match super::auth::auth(cluster, ns, a) {
         Ok(auth) => o.frontend.auth = auth,

@@ -44,6 +44,7 @@ pub fn auth(
     let Some((type_key, kind)) = a.value("auth-type") else {
         return Ok(None);
     };
+    // (Other auth annotations without auth-type are warned about by the caller.)
     let mut auth = Auth {
         header_field: a
             .value("auth-header-field")

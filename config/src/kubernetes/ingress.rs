@@ -59,7 +59,7 @@ pub fn add(
         out.warnings
             .push(format!("ingress {me}: annotation {key} {why}"));
     }
-    let o = match annotations::ingress_options(settings, cluster, ns, &me, &a) {
+    let o = match annotations::ingress_options(settings, cluster, ns, &me, &a, &mut out.warnings) {
         Ok(o) => o,
         Err(problems) => {
             out.problems.extend(problems);
@@ -251,6 +251,12 @@ fn service_backend(me: &str, service: &Service, out: &mut Translated) -> Option<
     let svc = id(&service.metadata);
     let a = Annotations::of(&service.metadata);
     let mut warnings = Vec::new();
+    for key in a.unknown(&SERVICE_KNOWN) {
+        warnings.push(format!(
+            "annotation {key} is not read on Services (v1 read it nowhere or on Ingresses); \
+             ignored"
+        ));
+    }
     let result = annotations::service_options(&a, &mut warnings);
     for w in warnings {
         out.warnings

@@ -87,7 +87,16 @@ pub fn translate(settings: &Settings, cluster: &Cluster) -> Translated {
         ingress::add(settings, &index, i, &mut tls, &mut out);
     }
     out.configuration.tls = tls.into_items();
+    // A Service's problem is found again by every path naming it: say it once.
+    dedup(&mut out.problems);
+    dedup(&mut out.warnings);
     out
+}
+
+/// Drops repeated lines, keeping the first of each in place.
+fn dedup(lines: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    lines.retain(|l| seen.insert(l.clone()));
 }
 
 /// `namespace/name`, as problems name an object.

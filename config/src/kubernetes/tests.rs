@@ -999,3 +999,51 @@ fn a_large_cluster_translates_whole() {
             .all(|b| b.servers.len() == 2)
     );
 }
+
+#[test]
+fn annotations_that_do_nothing_are_warned_about_once() {
+    let mut c = only(
+        "missing",
+        &[("ingress.kubernetes.io/auth-secret", "basic-users")],
+    );
+    let web = c
+        .services
+        .iter_mut()
+        .find(|s| s.metadata.name.as_deref() == Some("web"))
+        .unwrap();
+    web.metadata.annotations = Some(
+        [
+            (
+                "ingress.kubernetes.io/rule-type".to_string(),
+                "Path".to_string(),
+            ),
+            (
+                "ingress.kubernetes.io/session-cookie-name".to_string(),
+                "c".to_string(),
+            ),
+        ]
+        .into(),
+    );
+    let out = translate(&Settings::default(), &c);
+    assert!(out.problems.is_empty(), "{:?}", out.problems);
+    let about = |needle: &str| out.warnings.iter().filter(|w| w.contains(needle)).count();
+    assert_eq!(
+        about("auth-secret does nothing without"),
+        1,
+        "{:?}",
+        out.warnings
+    );
+    // On the Service: named once, though two paths name it.
+    assert_eq!(
+        about("rule-type is not read on Services"),
+        1,
+        "{:?}",
+        out.warnings
+    );
+    assert_eq!(
+        about("session-cookie-name: without"),
+        1,
+        "{:?}",
+        out.warnings
+    );
+}
