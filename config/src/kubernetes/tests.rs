@@ -1047,3 +1047,113 @@ fn annotations_that_do_nothing_are_warned_about_once() {
         out.warnings
     );
 }
+
+#[test]
+fn slice_addresses_ipv6_target_ports_and_hostile_addresses() {
+    let mut c = only("missing", &[]);
+    let slice = &mut c.endpoint_slices[0];
+    // The slice's port named otherwise than the Service's: matched by the numeric
+    // targetPort (8080).
+    slice.ports.as_mut().unwrap()[0].name = Some("other".into());
+    let endpoints = slice.endpoints.as_mut().unwrap();
+    endpoints[0].addresses = vec!["fd00::5".into()];
+    endpoints[2].addresses = vec!["10.0.0.9/evil?".into()];
+    let out = translate(&Settings::default(), &c);
+    assert_eq!(
+        urls(&out, "missing.example.com/ok"),
+        [(
+            "web-5d8f7c9b4-abcde".to_string(),
+            "http://[fd00::5]:8080".to_string()
+        )]
+    );
+}
+
+#[test]
+fn objects_with_nothing_set_do_not_panic() {
+    use k8s_openapi::api::core::v1::{EndpointSubset, Endpoints, Secret, Service, ServiceSpec};
+    use k8s_openapi::api::discovery::v1::{Endpoint, EndpointSlice};
+    use k8s_openapi::api::networking::v1::{
+        HTTPIngressPath, HTTPIngressRuleValue, IngressBackend, IngressRule, IngressServiceBackend,
+        IngressSpec, IngressTLS,
+    };
+    let empty_path = HTTPIngressPath {
+        backend: IngressBackend {
+            service: Some(IngressServiceBackend {
+                name: String::new(),
+                port: None,
+            }),
+            resource: None,
+        },
+        path: None,
+        path_type: String::new(),
+    };
+    let c = Cluster {
+        ingresses: vec![
+            Ingress::default(),
+            Ingress {
+                spec: Some(IngressSpec {
+                    default_backend: Some(IngressBackend::default()),
+                    rules: Some(vec![
+                        IngressRule::default(),
+                        IngressRule {
+                            host: None,
+                            http: Some(HTTPIngressRuleValue {
+                                paths: vec![empty_path],
+                            }),
+                        },
+                    ]),
+                    tls: Some(vec![IngressTLS::default()]),
+                    ..IngressSpec::default()
+                }),
+                ..Ingress::default()
+            },
+        ],
+        ingress_classes: vec![Default::default()],
+        services: vec![
+            Service::default(),
+            Service {
+                spec: Some(ServiceSpec::default()),
+                ..Service::default()
+            },
+        ],
+        endpoint_slices: vec![
+            EndpointSlice::default(),
+            EndpointSlice {
+                endpoints: Some(vec![Endpoint::default()]),
+                ..EndpointSlice::default()
+            },
+        ],
+        endpoints: vec![Endpoints {
+            subsets: Some(vec![EndpointSubset::default()]),
+            ..Endpoints::default()
+        }],
+        secrets: vec![Secret::default()],
+    };
+    let out = translate(&Settings::default(), &c);
+    assert!(out.configuration.frontends.is_empty());
+    assert!(!out.warnings.is_empty(), "the missing Service is named");
+}
+
+#[test]
+fn a_default_ingress_class_of_trafiks_serves_classless_ingresses() {
+    let mine = Settings {
+        ingress_class: "internal".to_string(),
+        ..Settings::default()
+    };
+    let mut c = only("missing", &[]);
+    assert!(!class::is_ours(&mine, &c.ingress_classes, &c.ingresses[0]));
+    let mut default = c.ingress_classes[0].clone();
+    default.metadata.name = Some("internal".into());
+    default.metadata.annotations = Some(
+        [(
+            "ingressclass.kubernetes.io/is-default-class".to_string(),
+            "true".to_string(),
+        )]
+        .into(),
+    );
+    c.ingress_classes.push(default);
+    assert!(class::is_ours(&mine, &c.ingress_classes, &c.ingresses[0]));
+    // Not when the default class is another controller's.
+    c.ingress_classes[2].spec.as_mut().unwrap().controller = Some("k8s.io/ingress-nginx".into());
+    assert!(!class::is_ours(&mine, &c.ingress_classes, &c.ingresses[0]));
+}
