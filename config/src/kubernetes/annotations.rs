@@ -247,6 +247,18 @@ pub fn ingress_options(
             layout.set(&key, path, v);
         }
     }
+    // Checked here so the problem names the annotation (the router would refuse the
+    // frontend later, naming only the frontend).
+    if let Some((key, v)) = a.value("whitelist-source-range") {
+        for range in csv(v) {
+            if !is_ip_range(&range) {
+                layout.bad(
+                    &key,
+                    format!("{range:?} is not an IP address or CIDR range"),
+                );
+            }
+        }
+    }
     if let Some((key, v)) = a.value("is-development") {
         layout.set(&key, "frontend/headers/isdevelopment", v);
     }
@@ -264,6 +276,11 @@ pub fn ingress_options(
     match layout.decode() {
         Ok((frontend, _)) => o.frontend = frontend,
         Err(p) => problems.extend(p),
+    }
+    if let (Some(rl), Some((key, _))) = (&o.frontend.rate_limit, a.value("rate-limit"))
+        && let Err(why) = check_extractor(&rl.extractor_func)
+    {
+        problems.push((key, format!("extractorfunc: {why}")));
     }
     o.frontend.pass_host_header = !settings.disable_pass_host_headers;
     o.frontend.pass_tls_cert = settings.enable_pass_tls_cert;
@@ -549,6 +566,30 @@ pub fn service_options(
             return Err(p);
         }
     };
+    // Checked here so the problem names the annotation (the router would refuse the
+    // backend later, naming only the backend).
+    let mut late = Vec::new();
+    if let (Some(cb), Some((key, _))) = (
+        &backend.circuit_breaker,
+        a.value("circuit-breaker-expression"),
+    ) && let Err(e) = crate::breaker::parse(&cb.expression)
+    {
+        late.push((key, e.to_string()));
+    }
+    if let (Some(buf), Some((key, _))) = (&backend.buffering, a.value("buffering"))
+        && !buf.retry_expression.is_empty()
+        && let Err(e) = crate::retry_expr::parse(&buf.retry_expression)
+    {
+        late.push((key, format!("retryexpression: {e}")));
+    }
+    if let (Some(mc), Some((key, _))) = (&backend.max_conn, a.value("max-conn-extractor-func"))
+        && let Err(why) = check_extractor(&mc.extractor_func)
+    {
+        late.push((key, why));
+    }
+    if !late.is_empty() {
+        return Err(late);
+    }
     let lb = backend
         .load_balancer
         .get_or_insert_with(LoadBalancer::default);
@@ -560,6 +601,35 @@ pub fn service_options(
         lb.stickiness = Some(Stickiness::default());
     }
     Ok(backend)
+}
+
+/// v1's extractor functions (oxy's `utils.NewExtractor`).
+fn check_extractor(f: &str) -> Result<(), String> {
+    match f {
+        "client.ip" | "request.host" => Ok(()),
+        _ if f
+            .strip_prefix("request.header.")
+            .is_some_and(|h| !h.is_empty()) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "{f:?} is not client.ip, request.host or request.header.<Name>"
+        )),
+    }
+}
+
+/// `10.0.0.0/8`, `fd00::/8` or a bare address.
+fn is_ip_range(range: &str) -> bool {
+    let (addr, bits) = match range.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (range, None),
+    };
+    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    bits.is_none_or(|b| b.parse::<u8>().is_ok_and(|b| b <= max))
 }
 
 /// Go's `strconv.ParseBool`, as v1 read booleans.

@@ -772,6 +772,61 @@ fn service_annotations_set_the_backend_options() {
 }
 
 #[test]
+fn service_expressions_are_checked_naming_the_annotation() {
+    for (key, value) in [
+        (
+            "ingress.kubernetes.io/circuit-breaker-expression",
+            "NetworkErrorRatio( >",
+        ),
+        (
+            "ingress.kubernetes.io/buffering",
+            "retryexpression: Attempts() <",
+        ),
+        (
+            "ingress.kubernetes.io/max-conn-extractor-func",
+            "client.port",
+        ),
+        ("ingress.kubernetes.io/affinity", "sometimes"),
+    ] {
+        let mut c = only("missing", &[]);
+        let web = c
+            .services
+            .iter_mut()
+            .find(|s| s.metadata.name.as_deref() == Some("web"))
+            .unwrap();
+        let extractor = if key.ends_with("extractor-func") {
+            value
+        } else {
+            "client.ip"
+        };
+        web.metadata.annotations = Some(
+            [
+                (
+                    "ingress.kubernetes.io/max-conn-amount".to_string(),
+                    "5".to_string(),
+                ),
+                (
+                    "ingress.kubernetes.io/max-conn-extractor-func".to_string(),
+                    extractor.to_string(),
+                ),
+                (key.to_string(), value.to_string()),
+            ]
+            .into(),
+        );
+        let out = translate(&Settings::default(), &c);
+        assert!(out.configuration.frontends.is_empty(), "{key}");
+        assert_eq!(out.problems.len(), 1, "{key}: {:?}", out.problems);
+        assert!(
+            out.problems[0].starts_with(&format!(
+                "ingress default/missing: service default/web: annotation {key}: "
+            )),
+            "{:?}",
+            out.problems
+        );
+    }
+}
+
+#[test]
 fn a_service_annotation_that_does_not_parse_leaves_its_paths_out() {
     let mut c = only("missing", &[]);
     let web = c
@@ -823,7 +878,19 @@ fn annotations_that_do_not_parse_leave_the_ingress_out_naming_the_key() {
         ("ingress.kubernetes.io/auth-type", "basic"),
         ("ingress.kubernetes.io/auth-realm", "elsewhere"),
         ("ingress.kubernetes.io/whitelist-x-forwarded-for", "maybe"),
+        (
+            "ingress.kubernetes.io/whitelist-source-range",
+            "10.0.0.0/8, intranet",
+        ),
+        (
+            "ingress.kubernetes.io/whitelist-source-range",
+            "10.0.0.0/33",
+        ),
         ("ingress.kubernetes.io/pass-client-tls-cert", "pem: perhaps"),
+        (
+            "ingress.kubernetes.io/rate-limit",
+            "extractorfunc: client.port\nrateset:\n  a:\n    period: 1s\n    average: 1\n    burst: 1\n",
+        ),
     ] {
         let out = translate(&Settings::default(), &only("missing", &[(key, value)]));
         assert!(out.configuration.frontends.is_empty(), "{key}: {value}");
