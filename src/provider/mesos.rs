@@ -58,6 +58,9 @@ pub struct Master {
 /// Builds the provider from `[mesos]`: an endpoint or option this version cannot honour
 /// refuses to start, with the reason.
 pub fn master(table: &trafik_config::Mesos) -> Result<Master, String> {
+    if let Some(what) = table.not_implemented() {
+        return Err(what.to_string());
+    }
     let endpoint = endpoint(&table.endpoint)?;
     let seconds = |key: &str, v: u64| {
         if v == 0 {
@@ -452,6 +455,7 @@ mod tests {
         assert!(refused("refreshSeconds = 0").contains("refreshSeconds"));
         assert!(refused("ipSources = \"rkt\"").contains("ipSources"));
         assert!(refused("constraints = [\"label==x\"]").contains("label==x"));
+        assert!(refused("filename = \"m.tmpl\"").contains("not implemented yet"));
     }
 
     #[test]
