@@ -185,9 +185,13 @@ struct Polling {
 
 impl Polling {
     fn new(master: Master) -> Result<Polling, String> {
-        // reqwest is built without a crypto provider of its own (https masters).
+        // reqwest is built without a crypto provider or roots of its own: an https master
+        // is checked against the system's roots.
         crate::tls::install_crypto_provider();
+        let tls = crate::tls::client::auth_server_tls("", None, false)
+            .map_err(|(_, e)| format!("TLS towards the master: {e}"))?;
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .no_proxy()
             // Redirects are followed here, so that each hop is checked and named.
             .redirect(reqwest::redirect::Policy::none())
