@@ -263,6 +263,41 @@ async fn a_master_outage_keeps_the_routes_and_is_shown_until_it_is_back() {
 }
 
 #[tokio::test]
+async fn a_malformed_state_is_an_outage_not_an_empty_configuration() {
+    let master = MesosDouble::start().await;
+    let one = Backend::start("one").await;
+    master.set_tasks(vec![task("web.1", "web", port(&one), &[], RUNNING, None)]);
+    let (_t, p) = start(&master.url(), "");
+    wait_served(p.http, "web.mesos.test", "one").await;
+    for garbage in [
+        "<html>502 Bad Gateway</html>",
+        "{}",
+        r#"{"frameworks": 3, "slaves": []}"#,
+    ] {
+        master.answer_garbage(Some(garbage));
+        let error = eventually("the malformed state in /api/state", || async {
+            let store = mesos_state(p.api).await["store"].clone();
+            (store["up"] == false).then(|| store["error"].to_string())
+        })
+        .await;
+        assert!(
+            error.contains("not the master's state"),
+            "{garbage}: {error}"
+        );
+        assert_eq!(
+            served_by(p.http, "web.mesos.test").await.as_deref(),
+            Some("one"),
+            "{garbage}: the last configuration keeps serving"
+        );
+        master.answer_garbage(None);
+        eventually("the master back in /api/state", || async {
+            (mesos_state(p.api).await["store"]["up"] == true).then_some(())
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
 async fn a_standby_master_redirects_to_the_leader() {
     let leader = MesosDouble::start().await;
     let standby = MesosDouble::start().await;

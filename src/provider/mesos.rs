@@ -33,6 +33,9 @@ pub const NAME: &str = "mesos";
 /// The master's state, as Mesos serves it (`/state` is the same on a master).
 const STATE_PATH: &str = "/master/state";
 
+/// The largest state read (a cluster of thousands of tasks is tens of megabytes).
+const MAX_STATE_BYTES: usize = 256 * 1024 * 1024;
+
 /// Redirects followed to reach the leader (one is the rule; a few allow a failover).
 const MAX_REDIRECTS: usize = 4;
 
@@ -304,11 +307,7 @@ impl Polling {
             if !status.is_success() {
                 return Err(format!("{url}: {status}"));
             }
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
-            return Ok(body.to_vec());
+            return read_bounded(response, &url).await;
         }
         Err(format!("{url}: more than {MAX_REDIRECTS} redirects"))
     }
@@ -342,6 +341,30 @@ impl Source for Polling {
         tokio::time::sleep(self.master.refresh).await;
         Ok(())
     }
+}
+
+/// The body, up to `MAX_STATE_BYTES`: a large cluster's state is tens of megabytes, an
+/// endless answer is not a state.
+async fn read_bounded(mut response: reqwest::Response, url: &str) -> Result<Vec<u8>, String> {
+    let too_large = || format!("{url}: the answer is larger than {MAX_STATE_BYTES} bytes");
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_STATE_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("{url}: {}", error_chain(&e)))?
+    {
+        if body.len() + chunk.len() > MAX_STATE_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The election's leader: the `json.info_<sequence>` child with the lowest sequence.

@@ -36,6 +36,8 @@ struct Data {
     tasks: Vec<Value>,
     /// `host:port` of the leader this master redirects to (`None`: it is the leader).
     leader: Option<String>,
+    /// Answered instead of the state, with 200 (a broken master or a proxy in front).
+    garbage: Option<String>,
 }
 
 pub struct MesosDouble {
@@ -53,6 +55,7 @@ impl MesosDouble {
             data: Arc::new(Mutex::new(Data {
                 tasks: Vec::new(),
                 leader: None,
+                garbage: None,
             })),
             reads: Arc::new(AtomicUsize::new(0)),
             tasks: Arc::new(Mutex::new(Vec::new())),
@@ -74,6 +77,11 @@ impl MesosDouble {
     /// Not the leader from now on: its endpoints redirect to `leader` (`host:port`).
     pub fn follow(&self, leader: &str) {
         self.data.lock().unwrap().leader = Some(leader.to_string());
+    }
+
+    /// Answers `body` (200) instead of the state from now on; `None`: the state again.
+    pub fn answer_garbage(&self, body: Option<&str>) {
+        self.data.lock().unwrap().garbage = body.map(str::to_string);
     }
 
     /// The state reads answered so far (redirects not counted).
@@ -149,6 +157,9 @@ async fn answer(
         return Ok(r);
     }
     reads.fetch_add(1, Ordering::SeqCst);
+    if let Some(body) = &data.garbage {
+        return Ok(Response::new(Full::new(Bytes::from(body.clone()))));
+    }
     let state = json!({
         "version": "1.11.0",
         "id": "b7c5a1e2-3d4f-4a6b-9c8d-0e1f2a3b4c5d",
