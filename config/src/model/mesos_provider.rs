@@ -25,7 +25,7 @@ pub struct Mesos {
     /// Seconds to wait for ZooKeeper's master detection (v1: 30).
     pub zk_detection_timeout: u64,
     /// Which of a task's addresses to use, first found wins (v1's `ipSources`:
-    /// `host`, `docker`, `mesos`, `rkt`); empty: the agent's host.
+    /// `host`, `docker`, `mesos`, `netinfo`); empty: the agent's host.
     pub ip_sources: String,
     /// v1's tag constraints (`tag==api`) on the tasks' `traefik.tags`.
     pub constraints: Vec<String>,
