@@ -207,7 +207,7 @@ entryPoints = [\"http\", \"nope\"]
     #[test]
     fn v1_keys_trafik_does_not_implement_are_named_where_they_are() {
         let text =
-            "[tracing]\nbackend = \"x\"\n[metrics.statsd]\naddress = \"x\"\n[Marathon]\n[dockr]\n";
+            "[tracing]\nbackend = \"x\"\n[metrics.statsd]\naddress = \"x\"\n[Rancher]\n[dockr]\n";
         let loaded = load_static("t.toml", text).unwrap();
         let lines: Vec<String> = loaded.warnings.iter().map(|w| w.to_string()).collect();
         assert_eq!(lines.len(), 4, "{lines:?}");
@@ -221,7 +221,7 @@ entryPoints = [\"http\", \"nope\"]
             "{lines:?}"
         );
         assert!(
-            lines[2].starts_with("t.toml:5:2: Marathon: the Marathon provider"),
+            lines[2].starts_with("t.toml:5:2: Rancher: the Rancher provider"),
             "{lines:?}"
         );
         assert!(
