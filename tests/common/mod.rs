@@ -7,6 +7,7 @@
 pub mod by_host;
 pub mod consul;
 pub mod load;
+pub mod marathon;
 pub mod pki;
 pub mod proxied;
 pub mod store_server;
