@@ -301,3 +301,39 @@ watch = false
     wait_served(p.http, "web.marathon.test", "one").await;
     assert_eq!(double.subscriptions(), 0, "watch = false: no event stream");
 }
+
+#[tokio::test]
+async fn trafik_check_reads_the_apps_once_and_names_a_bad_label() {
+    let double = MarathonDouble::start().await;
+    let one = Backend::start("one").await;
+    double.deploy("/web", &[], false, &[("web.1", port(&one))]);
+    double.deploy(
+        "/broken",
+        &[("traefik.weight", "heavy")],
+        false,
+        &[("broken.1", port(&one))],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[entryPoints.http]\naddress = \"127.0.0.1:{}\"\n[marathon]\nendpoint = \"{}\"\ndomain = \"marathon.test\"\n",
+        free_port(),
+        double.endpoint()
+    );
+    std::fs::write(dir.path().join("trafik.toml"), toml).unwrap();
+    let path = dir.path().to_path_buf();
+    // `check` runs to completion while this runtime keeps the double answering.
+    let (status, stdout, stderr) =
+        tokio::task::spawn_blocking(move || common::run_trafik(&["check"], &path))
+            .await
+            .unwrap();
+    assert!(!status.success(), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("app /broken: label traefik.weight"),
+        "{stdout}{stderr}"
+    );
+    assert_eq!(
+        double.subscriptions(),
+        0,
+        "check does not follow the events"
+    );
+}

@@ -382,11 +382,7 @@ fn authorized(data: &Data, headers: &HeaderMap) -> Result<(), Response> {
     Err(response)
 }
 
-async fn apps(
-    State(shared): State<Shared>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+async fn apps(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> Response {
     let mut data = shared.lock().unwrap();
     if let Err(refused) = authorized(&data, &headers) {
         return refused;
