@@ -413,3 +413,50 @@ fn an_app_without_running_tasks_keeps_its_frontend() {
     );
     assert!(out.configuration.frontends.contains_key("frontend-idle"));
 }
+
+#[test]
+fn the_example_app_and_configuration_work_together() {
+    let toml = include_str!("../../../examples/marathon/trafik.toml");
+    let loaded = crate::load_static("trafik.toml", toml).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let table = loaded.value.marathon.unwrap();
+    assert_eq!(table.not_implemented(), None);
+    // The definition as Marathon lists it once deployed: two tasks on bridge networking,
+    // each on the host port Marathon gave its container port 80.
+    let mut app: serde_json::Value =
+        serde_json::from_str(include_str!("../../../examples/marathon/app.json")).unwrap();
+    app["tasks"] = serde_json::json!([
+        {"id": "shop_web.a", "host": "10.0.0.1", "state": "TASK_RUNNING", "ports": [31005],
+         "ipAddresses": [{"ipAddress": "172.17.0.2", "protocol": "IPv4"}],
+         "healthCheckResults": [{"alive": true, "taskId": "shop_web.a"}]},
+        {"id": "shop_web.b", "host": "10.0.0.2", "state": "TASK_RUNNING", "ports": [31006],
+         "ipAddresses": [{"ipAddress": "172.17.0.3", "protocol": "IPv4"}],
+         "healthCheckResults": []}
+    ]);
+    let answer = serde_json::json!({ "apps": [app] }).to_string();
+    let settings = Settings {
+        exposed_by_default: table.exposed_by_default,
+        domain: table.domain.clone(),
+        groups_as_sub_domains: table.groups_as_sub_domains,
+        constraints: table
+            .constraints
+            .iter()
+            .map(|c| crate::constraints::parse(c).unwrap())
+            .collect(),
+        ..Settings::default()
+    };
+    let out = translate(&settings, &parse_apps(answer.as_bytes()).unwrap());
+    assert!(out.problems.is_empty(), "{:?}", out.problems);
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    // The second task has no health check result yet: not served.
+    assert_eq!(
+        urls(&out, "backend-shop-web"),
+        vec!["http://10.0.0.1:31005"]
+    );
+    assert_eq!(
+        rule(&out, "frontend-shop-web"),
+        "Host:shop.marathon.localhost"
+    );
+    let backend = &out.configuration.backends["backend-shop-web"];
+    assert_eq!(backend.health_check.as_ref().unwrap().path, "/");
+}
