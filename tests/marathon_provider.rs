@@ -337,3 +337,51 @@ async fn trafik_check_reads_the_apps_once_and_names_a_bad_label() {
         "check does not follow the events"
     );
 }
+
+#[tokio::test]
+async fn tls_towards_marathon_with_a_private_ca() {
+    use common::pki::{Ca, server_config};
+    let ca = Ca::new("Marathon CA");
+    let pem = ca.server(&["127.0.0.1", "localhost"], "Marathon");
+    let double = MarathonDouble::start_tls(server_config(&pem)).await;
+    let one = Backend::start("one").await;
+    double.deploy("/web", &[], false, &[("web.1", port(&one))]);
+
+    // The CA as a file beside trafik.toml; the events follow over TLS too.
+    let p = Ports {
+        http: free_port(),
+        api: free_port(),
+    };
+    let toml = |p: &Ports, ca_file: &str| {
+        format!(
+            "[entryPoints.http]\naddress = \"127.0.0.1:{}\"\n[entryPoints.traefik]\naddress = \"127.0.0.1:{}\"\n[api]\n[marathon]\nendpoint = \"{}\"\ndomain = \"marathon.test\"\n  [marathon.TLS]\n  ca = \"{ca_file}\"\n",
+            p.http,
+            p.api,
+            double.endpoint()
+        )
+    };
+    let _trafik = Trafik::start_with(&toml(&p, "ca.pem"), &[("ca.pem", &ca.cert_pem)]);
+    wait_served(p.http, "web.marathon.test", "one").await;
+    let two = Backend::start("two").await;
+    double.scale("/web", &[("web.2", port(&two))]);
+    wait_only(p.http, "web.marathon.test", &["two"]).await;
+
+    // Another CA: refused, a clear error, nothing served from it.
+    let other = Ca::new("Other CA");
+    let q = Ports {
+        http: free_port(),
+        api: free_port(),
+    };
+    let _refused = Trafik::start_with(&toml(&q, "other.pem"), &[("other.pem", &other.cert_pem)]);
+    let error = eventually("the TLS failure reported", || async {
+        marathon_state(q.api).await["store"]["error"]
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
+    assert!(
+        error.contains("https://") && error.contains("certificate"),
+        "{error}"
+    );
+    assert_eq!(served_by(q.http, "web.marathon.test").await, None);
+}

@@ -13,6 +13,7 @@
 //!   `deployment_success`, `app_terminated_event`). Without the Accept header: 406.
 //! * Authentication: with credentials set, a request without them gets 401 and Marathon's
 //!   `{"message": …}` (HTTP basic, or DC/OS's `Authorization: token=…`).
+//! * HTTPS (`start_tls`), as Marathon serves with a keystore.
 //! * `cut_streams`: every event stream ends (a proxy or a leader change in between);
 //!   `mute`: events are not sent (lost), so only a full re-read can see a change;
 //!   `stop` / `start`: the listener and every connection closed, as a killed Marathon, and
@@ -81,10 +82,21 @@ pub struct MarathonDouble {
     pub addr: SocketAddr,
     shared: Shared,
     tasks: Arc<Mutex<Vec<AbortHandle>>>,
+    /// Serves HTTPS with this configuration (`start_tls`).
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl MarathonDouble {
     pub async fn start() -> MarathonDouble {
+        Self::start_with(None).await
+    }
+
+    /// Over HTTPS (as Marathon with `--ssl_keystore_path`).
+    pub async fn start_tls(config: Arc<rustls::ServerConfig>) -> MarathonDouble {
+        Self::start_with(Some(config)).await
+    }
+
+    async fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> MarathonDouble {
         let shared = Arc::new(Mutex::new(Data {
             apps: BTreeMap::new(),
             credentials: None,
@@ -99,14 +111,16 @@ impl MarathonDouble {
             addr: listener.local_addr().unwrap(),
             shared,
             tasks: Arc::new(Mutex::new(Vec::new())),
+            tls,
         };
         double.serve(listener);
         double
     }
 
-    /// `http://127.0.0.1:<port>`, as `[marathon] endpoint` takes it.
+    /// `http://127.0.0.1:<port>` (`https://` over TLS), as `[marathon] endpoint` takes it.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Requests must carry HTTP basic credentials from now on.
@@ -313,12 +327,13 @@ impl MarathonDouble {
             .route("/v2/events", get(events))
             .with_state(self.shared.clone());
         let tasks = self.tasks.clone();
+        let acceptor = self.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         let accept = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let router = router.clone();
+                let (router, acceptor) = (router.clone(), acceptor.clone());
                 let conn = tokio::spawn(async move {
                     let svc = hyper::service::service_fn(
                         move |req: hyper::Request<hyper::body::Incoming>| {
@@ -334,7 +349,15 @@ impl MarathonDouble {
                         },
                     );
                     let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                    let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                    let _ = match acceptor {
+                        None => http.serve_connection(TokioIo::new(stream), svc).await,
+                        Some(acceptor) => {
+                            let Ok(tls) = acceptor.accept(stream).await else {
+                                return;
+                            };
+                            http.serve_connection(TokioIo::new(tls), svc).await
+                        }
+                    };
                 });
                 tasks.lock().unwrap().push(conn.abort_handle());
             }
@@ -349,11 +372,9 @@ impl Drop for MarathonDouble {
     }
 }
 
-/// 401 with Marathon's message unless the request carries the credentials asked for.
-fn authorized(data: &Data, headers: &HeaderMap) -> Result<(), Response> {
-    let Some(credentials) = &data.credentials else {
-        return Ok(());
-    };
+/// 401 with Marathon's message, unless the request carries the credentials asked for.
+fn refusal(data: &Data, headers: &HeaderMap) -> Option<Response> {
+    let credentials = data.credentials.as_ref()?;
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -368,7 +389,7 @@ fn authorized(data: &Data, headers: &HeaderMap) -> Result<(), Response> {
         Credentials::Token(token) => format!("token={token}"),
     };
     if given == expected {
-        return Ok(());
+        return None;
     }
     let mut response = (
         StatusCode::UNAUTHORIZED,
@@ -379,12 +400,12 @@ fn authorized(data: &Data, headers: &HeaderMap) -> Result<(), Response> {
         header::WWW_AUTHENTICATE,
         header::HeaderValue::from_static("Basic realm=\"Mesosphere\""),
     );
-    Err(response)
+    Some(response)
 }
 
 async fn apps(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> Response {
     let mut data = shared.lock().unwrap();
-    if let Err(refused) = authorized(&data, &headers) {
+    if let Some(refused) = refusal(&data, &headers) {
         return refused;
     }
     data.apps_reads += 1;
@@ -411,7 +432,7 @@ async fn apps(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> Res
 
 async fn events(State(shared): State<Shared>, headers: HeaderMap) -> Response {
     let mut data = shared.lock().unwrap();
-    if let Err(refused) = authorized(&data, &headers) {
+    if let Some(refused) = refusal(&data, &headers) {
         return refused;
     }
     let accepts = headers

@@ -22,6 +22,12 @@ use crate::provider::kv::StoreError;
 const APPS_PATH: &str = "/v2/apps?embed=apps.tasks&embed=apps.deployments&embed=apps.readiness";
 const EVENTS_PATH: &str = "/v2/events";
 
+/// The most `/v2/apps` may answer (a large cluster's is a few MB): more is an error, not
+/// memory without bound.
+const MAX_APPS_BYTES: usize = 64 << 20;
+/// The longest line the event stream may send (a deployment's event carries whole groups).
+const MAX_EVENT_LINE: usize = 16 << 20;
+
 pub struct MarathonClient {
     http: reqwest::Client,
     /// Base URLs (`http://host:port[/prefix]`), no trailing slash.
@@ -172,14 +178,12 @@ impl MarathonClient {
             {
                 // The body in full, within the same limit as its headers.
                 Ok(response) => match self.response_header_timeout {
-                    Some(limit) => tokio::time::timeout(limit, response.bytes())
+                    Some(limit) => tokio::time::timeout(limit, bounded_body(response, &url))
                         .await
-                        .map_err(|_| format!("{url}: the answer did not end within {limit:?}"))
-                        .and_then(|r| r.map_err(|e| format!("{url}: {}", error_chain(&e)))),
-                    None => response
-                        .bytes()
-                        .await
-                        .map_err(|e| format!("{url}: {}", error_chain(&e))),
+                        .unwrap_or_else(|_| {
+                            Err(format!("{url}: the answer did not end within {limit:?}"))
+                        }),
+                    None => bounded_body(response, &url).await,
                 },
                 Err(e) => Err(e),
             };
@@ -206,7 +210,7 @@ impl MarathonClient {
             {
                 Ok(response) => {
                     self.current.store(at, Ordering::Relaxed);
-                    let events = response.bytes_stream().eventsource().map(|item| {
+                    let events = bounded_lines(response).eventsource().map(|item| {
                         item.map(|e| event_type(&e.event, &e.data))
                             .map_err(|e| e.to_string())
                     });
@@ -217,6 +221,53 @@ impl MarathonClient {
         }
         Err(StoreError::new(errors.join("; ")))
     }
+}
+
+/// The whole body, at most `MAX_APPS_BYTES`.
+async fn bounded_body(response: reqwest::Response, url: &str) -> Result<bytes::Bytes, String> {
+    let mut chunks = response.bytes_stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+        if body.len() + chunk.len() > MAX_APPS_BYTES {
+            return Err(format!("{url}: the answer exceeds {MAX_APPS_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.into())
+}
+
+/// Why the event stream's bytes stopped.
+#[derive(Debug)]
+struct StreamError(String);
+
+impl std::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StreamError {}
+
+/// The event stream's bytes, ended by an error once a line exceeds `MAX_EVENT_LINE` (the
+/// parser would buffer it whole).
+fn bounded_lines(
+    response: reqwest::Response,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, StreamError>> {
+    let mut line = 0usize;
+    response.bytes_stream().map(move |chunk| {
+        let chunk = chunk.map_err(|e| StreamError(error_chain(&e)))?;
+        match chunk.iter().rposition(|b| *b == b'\n') {
+            Some(at) => line = chunk.len() - at - 1,
+            None => line += chunk.len(),
+        }
+        if line > MAX_EVENT_LINE {
+            return Err(StreamError(format!(
+                "an event line exceeds {MAX_EVENT_LINE} bytes"
+            )));
+        }
+        Ok(chunk)
+    })
 }
 
 /// The event's type: the SSE `event:` field Marathon sets, else the `eventType` of its data.
