@@ -460,3 +460,30 @@ fn the_example_app_and_configuration_work_together() {
     let backend = &out.configuration.backends["backend-shop-web"];
     assert_eq!(backend.health_check.as_ref().unwrap().path, "/");
 }
+
+#[test]
+fn a_thousand_apps_of_three_tasks_parse_and_translate() {
+    // As Marathon would answer for them: the recorded application, a thousand times.
+    let template: serde_json::Value = serde_json::from_str(APPS).unwrap();
+    let first = template["apps"][0].clone();
+    let apps: Vec<serde_json::Value> = (0..1000)
+        .map(|i| {
+            let mut a = first.clone();
+            a["id"] = serde_json::json!(format!("/team{}/app{i}", i % 10));
+            a
+        })
+        .collect();
+    let body = serde_json::json!({ "apps": apps }).to_string();
+    let parsed = parse_apps(body.as_bytes()).unwrap();
+    let out = translate(&settings(), &parsed);
+    assert!(out.problems.is_empty(), "{:?}", out.problems);
+    assert_eq!(out.configuration.backends.len(), 1000);
+    assert_eq!(out.configuration.frontends.len(), 1000);
+    // One healthy running task each (of three).
+    assert!(
+        out.configuration
+            .backends
+            .values()
+            .all(|b| b.servers.len() == 1)
+    );
+}

@@ -152,7 +152,7 @@ impl MarathonClient {
                 .map_err(|_| format!("{url}: no answer within {limit:?}"))?,
             None => sent.await,
         }
-        .map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+        .map_err(|e| format!("{url}: {}", error_chain(&e.without_url())))?;
         let status = response.status();
         if status != reqwest::StatusCode::OK {
             let text = response.text().await.unwrap_or_default();
@@ -228,7 +228,7 @@ async fn bounded_body(response: reqwest::Response, url: &str) -> Result<bytes::B
     let mut chunks = response.bytes_stream();
     let mut body = Vec::new();
     while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| format!("{url}: {}", error_chain(&e)))?;
+        let chunk = chunk.map_err(|e| format!("{url}: {}", error_chain(&e.without_url())))?;
         if body.len() + chunk.len() > MAX_APPS_BYTES {
             return Err(format!("{url}: the answer exceeds {MAX_APPS_BYTES} bytes"));
         }
@@ -256,7 +256,7 @@ fn bounded_lines(
 ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, StreamError>> {
     let mut line = 0usize;
     response.bytes_stream().map(move |chunk| {
-        let chunk = chunk.map_err(|e| StreamError(error_chain(&e)))?;
+        let chunk = chunk.map_err(|e| StreamError(error_chain(&e.without_url())))?;
         match chunk.iter().rposition(|b| *b == b'\n') {
             Some(at) => line = chunk.len() - at - 1,
             None => line += chunk.len(),
