@@ -20,7 +20,8 @@
 //! * every other label read as v1's label vocabulary (`crate::labels`).
 //!
 //! An application whose labels cannot be used is left out with a problem naming it and
-//! the label (`app /foo/bar: label traefik.port: …`); the others are served.
+//! the label (`app /foo/bar: label traefik.port: …; app left out`), a segment whose own
+//! labels cannot be used alone (`…; segment web left out`); the others are served.
 
 pub mod names;
 pub mod payload;
@@ -116,7 +117,10 @@ pub fn translate(settings: &Settings, apps: &Apps) -> Translated {
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     for app in sorted {
         match one(settings, app) {
-            Ok(units) => {
+            Ok((units, left_out)) => {
+                for p in left_out {
+                    out.problems.push(format!("app {}: {p}", app.id));
+                }
                 for unit in units {
                     for w in unit.warnings {
                         out.warnings.push(format!("app {}: {w}", app.id));
@@ -159,8 +163,9 @@ struct Unit {
     warnings: Vec<String>,
 }
 
-/// `Ok(empty)`: not served (disabled, filtered by constraints).
-fn one(settings: &Settings, app: &App) -> Result<Vec<Unit>, Vec<String>> {
+/// The application's units, with the problems of the segments left out; `Ok(empty)`: not
+/// served (disabled, filtered by constraints); `Err`: every unit had a problem.
+fn one(settings: &Settings, app: &App) -> Result<(Vec<Unit>, Vec<String>), Vec<String>> {
     let traefik: Labels = app
         .labels
         .iter()
@@ -178,7 +183,7 @@ fn one(settings: &Settings, app: &App) -> Result<Vec<Unit>, Vec<String>> {
         },
     };
     if !enable || !constraints_hold(settings, app, &traefik) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let tasks: Vec<&Task> = app
         .tasks
@@ -199,17 +204,30 @@ fn one(settings: &Settings, app: &App) -> Result<Vec<Unit>, Vec<String>> {
             .collect()
     };
     let mut units = Vec::new();
-    let mut problems = Vec::new();
+    let mut failed: Vec<(&str, Vec<String>)> = Vec::new();
     for (segment, labels) in &plan {
         match unit(settings, app, &tasks, segment, labels, &root) {
             Ok(u) => units.push(u),
-            Err(mut p) => problems.append(&mut p),
+            Err(p) => failed.push((segment, p)),
         }
     }
-    if !problems.is_empty() {
+    if units.is_empty() && !failed.is_empty() {
+        // Nothing left of the application (a label every segment shares, say).
+        let mut problems: Vec<String> = failed.into_iter().flat_map(|(_, p)| p).collect();
+        problems.sort();
+        problems.dedup();
         return Err(problems);
     }
-    Ok(units)
+    // A segment whose own labels make no sense is left out; the others are served.
+    let left_out = failed
+        .into_iter()
+        .flat_map(|(segment, problems)| {
+            problems
+                .into_iter()
+                .map(move |p| format!("{p}; segment {segment} left out"))
+        })
+        .collect();
+    Ok((units, left_out))
 }
 
 /// v1's filter: `traefik.tags`, marathon-lb's group and the placement constraints (each

@@ -487,3 +487,46 @@ fn a_thousand_apps_of_three_tasks_parse_and_translate() {
             .all(|b| b.servers.len() == 1)
     );
 }
+
+#[test]
+fn a_segment_that_makes_no_sense_is_left_out_alone() {
+    let mut a = app(
+        "/multi",
+        1,
+        &[
+            ("traefik.web.portIndex", "0"),
+            ("traefik.admin.port", "none"),
+        ],
+    );
+    a.tasks[0].ports = vec![31000];
+    let out = translate(&settings(), &only(vec![a.clone()]));
+    assert_eq!(
+        out.problems,
+        vec![
+            "app /multi: label traefik.admin.port: invalid port \"none\"; segment admin left out"
+                .to_string()
+        ]
+    );
+    assert_eq!(
+        urls(&out, "backend-multi-service-web"),
+        vec!["http://127.0.0.1:31000"]
+    );
+    assert!(
+        !out.configuration
+            .frontends
+            .contains_key("frontend-multi-service-admin")
+    );
+    // A bad label every segment shares: nothing is left, the app is left out (said once).
+    a.labels
+        .insert("traefik.frontend.priority".into(), "high".into());
+    a.labels.insert("traefik.admin.port".into(), "9000".into());
+    let out = translate(&settings(), &only(vec![a]));
+    assert_eq!(out.problems.len(), 1, "{:?}", out.problems);
+    assert!(
+        out.problems[0].starts_with("app /multi: label traefik.frontend.priority: ")
+            && out.problems[0].ends_with("; app left out"),
+        "{:?}",
+        out.problems
+    );
+    assert!(out.configuration.frontends.is_empty());
+}
