@@ -54,6 +54,11 @@ const RELEVANT: [&str; 17] = [
     "group_change_success",
 ];
 
+/// A stream silent this long is opened again (and everything read): Marathon sends no
+/// heartbeat, and a connection dropped without a word (a NAT or proxy forgetting it) would
+/// otherwise wait for ever.
+const IDLE_RESUBSCRIBE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The provider as `[marathon]` configures it (no I/O).
 pub struct Provider {
     client: MarathonClient,
@@ -196,7 +201,17 @@ impl Source for Following {
         let Some(events) = &mut self.events else {
             return Err(StoreError::new("not subscribed to Marathon's events"));
         };
-        let result = next_change(events, self.provider.client.trace()).await;
+        let waited = tokio::time::timeout(
+            IDLE_RESUBSCRIBE,
+            next_change(events, self.provider.client.trace()),
+        )
+        .await;
+        let Ok(result) = waited else {
+            // Quiet for long: subscribe again and read, as after an event (not an error:
+            // a quiet Marathon is not down).
+            self.events = None;
+            return Ok(());
+        };
         if result.is_err() {
             self.events = None;
         }
