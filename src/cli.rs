@@ -373,6 +373,9 @@ async fn check(cli: &Cli, flags: &Tree) -> ExitCode {
     if let Some(read) = crate::provider::mesos::check(&cfg).await {
         reads.push((crate::provider::mesos::NAME, read));
     }
+    if let Some(read) = crate::provider::marathon::check(&cfg, base_dir).await {
+        reads.push((crate::provider::marathon::NAME, read));
+    }
     for (name, read) in reads {
         match read {
             Ok((snapshot, mut found)) => {

@@ -18,6 +18,7 @@ pub mod kv;
 pub mod kv_static;
 pub mod labels;
 pub mod load;
+pub mod marathon;
 pub mod mesos;
 pub mod model;
 pub mod retry_expr;

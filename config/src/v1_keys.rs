@@ -101,7 +101,10 @@ mod tests {
     fn v1_keys_are_found_whatever_their_case() {
         assert!(not_implemented(&["acme"]).is_none());
         assert!(not_implemented(&["Eureka"]).is_some());
-        assert!(not_implemented(&["Kubernetes"]).is_none(), "[kubernetes] is implemented");
+        assert!(
+            not_implemented(&["Kubernetes"]).is_none(),
+            "[kubernetes] is implemented"
+        );
         assert!(not_implemented(&["metrics", "StatsD"]).is_some());
         assert!(not_implemented(&["metrics"]).is_none());
         assert!(not_implemented(&["metrics", "statsd", "address"]).is_none());

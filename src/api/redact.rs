@@ -10,7 +10,7 @@
 //! |---|---|
 //! | `keyFile`, `key` (forward auth's client key), inline PEM | `"<redacted>"`; a file path is shown as is |
 //! | `users`, `basicAuth` (`user:hash`, `user:realm:ha1`) | `"user:<redacted>"` |
-//! | `password`, `secret`, `token`, `privateKey` (any case) | `"<redacted>"` |
+//! | `password`, `secret`, `token`, `privateKey`, `dcosToken`, `httpBasicPassword` (any case) | `"<redacted>"` |
 //! | `url`, `address` (forward auth's), `endpoint` (a store's: `redis://:pw@host`) with a password (`scheme://user:pw@host`) | `scheme://user:<redacted>@host` |
 //! | `headers` entries `Authorization`, `Proxy-Authorization`, `Cookie` | `"<redacted>"` |
 
@@ -19,7 +19,15 @@ use serde_json::Value;
 pub const REDACTED: &str = "<redacted>";
 
 /// Fields whose string value is a secret wherever they appear (compared lowercased).
-const SECRET_FIELDS: [&str; 4] = ["password", "secret", "token", "privatekey"];
+const SECRET_FIELDS: [&str; 6] = [
+    "password",
+    "secret",
+    "token",
+    "privatekey",
+    // [marathon]'s `dcosToken` and `[marathon.basic]`'s `httpBasicPassword`.
+    "dcostoken",
+    "httpbasicpassword",
+];
 
 /// Request headers that carry credentials.
 const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
@@ -232,5 +240,29 @@ mod tests {
             "redis://:<redacted>@10.0.0.1:6379/2"
         );
         assert_eq!(v["redis"]["password"], REDACTED);
+    }
+}
+
+/// `[marathon]`'s secrets, should a provider table ever be shown.
+#[cfg(test)]
+mod marathon_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn marathon_credentials_are_redacted() {
+        let table = trafik_config::Marathon {
+            dcos_token: "t0k".into(),
+            basic: Some(trafik_config::MarathonBasic {
+                http_basic_auth_user: "u".into(),
+                http_basic_password: "p".into(),
+            }),
+            ..Default::default()
+        };
+        let mut v = json!({ "marathon": serde_json::to_value(&table).unwrap() });
+        redact(&mut v);
+        assert_eq!(v["marathon"]["dcosToken"], REDACTED);
+        assert_eq!(v["marathon"]["basic"]["httpBasicPassword"], REDACTED);
+        assert_eq!(v["marathon"]["basic"]["httpBasicAuthUser"], "u");
     }
 }

@@ -9,6 +9,7 @@ pub mod etcd;
 pub mod file;
 pub mod follow;
 pub mod kv;
+pub mod marathon;
 pub mod mesos;
 pub mod redis;
 pub mod rest;

@@ -7,6 +7,7 @@
 pub mod by_host;
 pub mod consul;
 pub mod load;
+pub mod marathon;
 pub mod mesos;
 pub mod pki;
 pub mod proxied;

@@ -43,6 +43,14 @@ pub struct Marathon {
     pub keep_alive: Duration,
     /// v1's tag constraints (`tag==api`) on the applications' `traefik.tags`.
     pub constraints: Vec<String>,
+    /// Log each request to Marathon and each event received, at debug level.
+    pub trace: bool,
+    /// v1's custom template: not implemented yet (refused at start when set).
+    pub filename: String,
+    /// v1's template version: only 2 (v1.7's default) is what trafik does.
+    pub template_version: Option<i64>,
+    /// v1's template debug log: not implemented yet (refused at start when set).
+    pub debug_log_generated_template: bool,
 }
 
 impl Default for Marathon {
@@ -65,7 +73,27 @@ impl Default for Marathon {
             tls_handshake_timeout: Duration::from_secs(5),
             keep_alive: Duration::from_secs(10),
             constraints: Vec::new(),
+            trace: false,
+            filename: String::new(),
+            template_version: None,
+            debug_log_generated_template: false,
         }
+    }
+}
+
+impl Marathon {
+    /// What this version cannot do, asked for: refused at start, never ignored.
+    pub fn not_implemented(&self) -> Option<&'static str> {
+        if !self.filename.is_empty() {
+            return Some("filename (a custom template) is not implemented yet");
+        }
+        if self.template_version.is_some_and(|v| v != 2) {
+            return Some("templateVersion other than 2 is not implemented yet");
+        }
+        if self.debug_log_generated_template {
+            return Some("debugLogGeneratedTemplate is not implemented yet");
+        }
+        None
     }
 }
 
@@ -76,4 +104,56 @@ pub struct MarathonBasic {
     pub http_basic_auth_user: String,
     /// Redacted in the API.
     pub http_basic_password: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::load_static;
+
+    #[test]
+    fn the_table_loads_with_v1_defaults_and_names() {
+        let cfg = load_static("t.toml", "[marathon]\n").unwrap().value;
+        let m = cfg.marathon.unwrap();
+        assert_eq!(m.endpoint, "http://127.0.0.1:8080");
+        assert!(m.watch && m.exposed_by_default && !m.trace);
+        assert_eq!(m.not_implemented(), None);
+        let text = r#"
+            [marathon]
+            endpoint = "http://a:8080,http://b:8080"
+            watch = false
+            domain = "marathon.localhost"
+            exposedByDefault = false
+            groupsAsSubDomains = true
+            marathonLBCompatibility = true
+            filterMarathonConstraints = true
+            respectReadinessChecks = true
+            forceTaskHostname = true
+            dcosToken = "t0k"
+            dialerTimeout = "3s"
+            responseHeaderTimeout = "10s"
+            TLSHandshakeTimeout = "4s"
+            keepAlive = "20s"
+            constraints = ["tag==api"]
+            trace = true
+            templateVersion = 2
+            [marathon.basic]
+            httpBasicAuthUser = "u"
+            httpBasicPassword = "p"
+            [marathon.TLS]
+            ca = "/ca.pem"
+            insecureSkipVerify = true
+        "#;
+        let loaded = load_static("t.toml", text).unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let m = loaded.value.marathon.unwrap();
+        assert!(!m.watch && !m.exposed_by_default && m.groups_as_sub_domains);
+        assert!(m.marathon_lb_compatibility && m.filter_marathon_constraints && m.trace);
+        assert_eq!(m.basic.as_ref().unwrap().http_basic_password, "p");
+        assert!(m.tls.as_ref().unwrap().insecure_skip_verify);
+        assert_eq!(m.keep_alive, crate::Duration::from_secs(20));
+        assert_eq!(m.not_implemented(), None);
+        let custom = load_static("t.toml", "[marathon]\nfilename = \"m.tmpl\"\n").unwrap();
+        let m = custom.value.marathon.unwrap();
+        assert!(m.not_implemented().unwrap().contains("filename"));
+    }
 }

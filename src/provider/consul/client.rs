@@ -271,7 +271,7 @@ fn error_chain(e: &reqwest::Error) -> String {
 
 /// `[….tls]`: `ca` alone when given, else the system's roots; a client certificate when
 /// `cert` and `key` are given; relative paths from the configuration's directory.
-fn tls_config(tls: &ClientTls, base_dir: &Path) -> Result<rustls::ClientConfig, String> {
+pub(crate) fn tls_config(tls: &ClientTls, base_dir: &Path) -> Result<rustls::ClientConfig, String> {
     let resolve = |value: &str| -> String {
         if value.is_empty() || value.contains("-----BEGIN") || Path::new(value).is_absolute() {
             value.to_string()
