@@ -9,6 +9,7 @@ pub mod etcd;
 pub mod file;
 pub mod follow;
 pub mod kv;
+pub mod kubernetes;
 pub mod redis;
 pub mod rest;
 pub mod zookeeper;
