@@ -4,12 +4,30 @@
 //! (`../shared/reference/traefik-v1.md` §4.3). The provider (`src/provider/kubernetes.rs`)
 //! watches the API and hands the objects over as the API returned them.
 //!
+//! * which Ingresses are trafik's: `class.rs`;
+//! * one frontend and one backend per rule × path, both named `host+path` (v1's
+//!   `baseName`, prefixed by the entry points and the priority when set), routes
+//!   `Host:<host>` and the path's matcher: `rules.rs`;
+//! * the servers of a Service port, from its EndpointSlices (else its Endpoints): `endpoints.rs`;
+//! * `spec.tls` Secrets as `tls` items: `tls.rs`; the annotations: `annotations.rs`.
+//!
 //! An Ingress whose annotations cannot be used is left out with a problem naming it
 //! (`namespace/name`) and the annotation; the others are served.
+
+mod annotations;
+mod class;
+mod endpoints;
+mod ingress;
+mod rules;
+mod tls;
+
+#[cfg(test)]
+mod tests;
 
 use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::model::Configuration;
 
@@ -48,7 +66,46 @@ pub struct Translated {
     pub warnings: Vec<String>,
 }
 
-/// Translates the cluster's Ingresses.
-pub fn translate(_settings: &Settings, _cluster: &Cluster) -> Translated {
-    Translated::default()
+/// Translates the cluster's Ingresses, in `namespace/name` order (v1 merged Ingresses
+/// that build the same frontend name: the first one's options win, so the order is fixed).
+pub fn translate(settings: &Settings, cluster: &Cluster) -> Translated {
+    let mut out = Translated::default();
+    let mut ours: Vec<&Ingress> = cluster
+        .ingresses
+        .iter()
+        .filter(|i| class::is_ours(settings, &cluster.ingress_classes, i))
+        .collect();
+    ours.sort_by_key(|i| id(&i.metadata));
+    let mut tls = tls::Certificates::default();
+    for i in ours {
+        ingress::add(settings, cluster, i, &mut tls, &mut out);
+    }
+    out.configuration.tls = tls.into_items();
+    out
+}
+
+/// `namespace/name`, as problems name an object.
+fn id(meta: &ObjectMeta) -> String {
+    format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or(""),
+        meta.name.as_deref().unwrap_or("")
+    )
+}
+
+fn namespace(meta: &ObjectMeta) -> &str {
+    meta.namespace.as_deref().unwrap_or("")
+}
+
+/// The object of `items` in `namespace` named `name`.
+fn find<'a, T>(
+    items: &'a [T],
+    meta: impl Fn(&T) -> &ObjectMeta,
+    ns: &str,
+    name: &str,
+) -> Option<&'a T> {
+    items.iter().find(|item| {
+        let m = meta(item);
+        namespace(m) == ns && m.name.as_deref() == Some(name)
+    })
 }
