@@ -137,32 +137,54 @@ fn current(ingress: &Ingress) -> Vec<IngressLoadBalancerIngress> {
 
 /// The annotation v1 read the class from.
 const CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
+const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
 
-/// Whether trafik serves this Ingress by its class: the annotation (empty `ingressClass`:
-/// none or `traefik`; else that class), or `spec.ingressClassName` naming an IngressClass
-/// whose controller is trafik's (and, with `ingressClass` set, of that name), or no class
-/// at all with `ingressClass` empty.
+/// Whether trafik serves this Ingress by its class. The same rule as the translation's
+/// (`trafik_config::kubernetes`'s `class::is_ours`, private to it; the lead may make that
+/// one public and call it here): the annotation (empty `ingressClass`: `traefik`; else that
+/// class), else `spec.ingressClassName` naming an IngressClass of trafik's controller (with
+/// `ingressClass` set, of that name) or named as the annotation would be, else no class:
+/// served with `ingressClass` empty, or when trafik's IngressClass is the default.
 pub fn served(settings: &Settings, cluster: &Cluster, ingress: &Ingress) -> bool {
     let wanted = settings.ingress_class.trim();
-    if let Some(class) = ingress.annotations().get(CLASS_ANNOTATION) {
-        return if wanted.is_empty() {
-            class.is_empty() || class == "traefik"
+    let named_ours = |class: &str| {
+        if wanted.is_empty() {
+            class == "traefik"
         } else {
             class == wanted
-        };
+        }
+    };
+    let trafiks = |c: &k8s_openapi::api::networking::v1::IngressClass| {
+        c.spec.as_ref().and_then(|s| s.controller.as_deref()) == Some(CONTROLLER)
+    };
+    let annotation = ingress
+        .annotations()
+        .get(CLASS_ANNOTATION)
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty());
+    if let Some(class) = annotation {
+        return named_ours(class);
     }
     let class_name = ingress
         .spec
         .as_ref()
-        .and_then(|s| s.ingress_class_name.as_deref());
+        .and_then(|s| s.ingress_class_name.as_deref())
+        .filter(|c| !c.is_empty());
     match class_name {
-        None => wanted.is_empty(),
         Some(name) => {
-            (wanted.is_empty() || wanted == name)
-                && cluster.ingress_classes.iter().any(|c| {
-                    c.name_any() == name
-                        && c.spec.as_ref().and_then(|s| s.controller.as_deref())
-                            == Some(CONTROLLER)
+            let controlled = cluster
+                .ingress_classes
+                .iter()
+                .any(|c| c.name_any() == name && trafiks(c));
+            (controlled && (wanted.is_empty() || wanted == name)) || named_ours(name)
+        }
+        None => {
+            wanted.is_empty()
+                || cluster.ingress_classes.iter().any(|c| {
+                    trafiks(c)
+                        && c.name_any() == wanted
+                        && c.annotations().get(DEFAULT_CLASS_ANNOTATION).map(|v| v.trim())
+                            == Some("true")
                 })
         }
     }
