@@ -38,12 +38,17 @@ pub struct Provider {
     scope: watch::Scope,
     settings: trafik_config::kubernetes::Settings,
     throttle: Duration,
+    /// `watch = false`: the cluster is read once.
+    watch: bool,
     publish: Option<publish::Target>,
 }
 
 /// Builds the provider from `[kubernetes]`: a table that cannot work (a bad endpoint, an
 /// unreadable CA, nowhere to connect) refuses to start, with the reason.
 async fn provider(table: &trafik_config::Kubernetes, base_dir: &Path) -> Result<Provider, String> {
+    if let Some(what) = table.not_implemented() {
+        return Err(what.to_string());
+    }
     let publish = match &table.ingress_endpoint {
         Some(e) => Some(publish::Target::new(e)?),
         None => None,
@@ -65,6 +70,7 @@ async fn provider(table: &trafik_config::Kubernetes, base_dir: &Path) -> Result<
             enable_pass_tls_cert: table.enable_pass_tls_cert,
         },
         throttle: table.throttle_duration.get(),
+        watch: table.watch,
         publish,
     })
 }

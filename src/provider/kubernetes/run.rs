@@ -74,7 +74,7 @@ pub async fn run(provider: Provider, tx: mpsc::Sender<ProviderUpdate>, status: A
             provider: NAME.to_string(),
             update: Ok(snapshot),
         };
-        if tx.send(update).await.is_err() {
+        if tx.send(update).await.is_err() || !provider.watch {
             return;
         }
     }
