@@ -327,6 +327,60 @@ async fn a_dropped_watch_resumes_from_its_version_without_listing_again() {
 }
 
 #[tokio::test]
+async fn bookmarks_keep_quiet_watches_resumable_after_the_history_expires() {
+    let api = cluster().await;
+    let (one, two) = (Backend::start("one").await, Backend::start("two").await);
+    service(&api, "one", &[&one]);
+    service(&api, "two", &[&two]);
+    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "one")]), json!([])));
+    let (_trafik, p) = start(&api, "");
+    wait_served(p.http, "web.k8s.test", "one").await;
+
+    // Services change: every other kind's watch sees nothing but a bookmark of the new
+    // version (the double sends one a second to watches that asked for them).
+    let bookmarks = api.bookmarks_sent();
+    api.put(objects::service("default", "three", 80, "http"));
+    common::eventually("bookmarks to the quiet watches", || async {
+        // ingresses, ingressclasses, endpointslices, secrets
+        (api.bookmarks_sent() >= bookmarks + 4).then_some(())
+    })
+    .await;
+    let lists = api.requests("ingresses", "list");
+    api.expire_history();
+    api.drop_watches();
+    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "two")]), json!([])));
+    wait_served(p.http, "web.k8s.test", "two").await;
+    assert_eq!(api.gone_sent(), 0, "every watch resumed from its bookmark");
+    assert_eq!(api.requests("ingresses", "list"), lists);
+}
+
+#[tokio::test]
+async fn only_the_watched_namespaces_and_labelled_ingresses_are_served() {
+    let api = cluster().await;
+    let one = Backend::start("one").await;
+    for ns in ["team-a", "team-b"] {
+        api.put(objects::service(ns, "one", 80, "http"));
+        api.put(objects::endpoint_slice(ns, "one", "one-0", "http", one.addr.port(), 1));
+        for (name, labels) in [("shown", json!({"expose": "true"})), ("hidden", json!({}))] {
+            let mut i = ingress(
+                name,
+                json!({}),
+                json!([rule(&format!("{name}.{ns}.k8s.test"), "/", "Prefix", "one")]),
+                json!([]),
+            );
+            i["metadata"]["namespace"] = json!(ns);
+            i["metadata"]["labels"] = labels;
+            api.put(i);
+        }
+    }
+    let (_trafik, p) = start(&api, "namespaces = [\"team-a\"]\nlabelSelector = \"expose=true\"\n");
+    wait_served(p.http, "shown.team-a.k8s.test", "one").await;
+    assert_eq!(status_of(p.http, "hidden.team-a.k8s.test").await, 404);
+    assert_eq!(status_of(p.http, "shown.team-b.k8s.test").await, 404);
+    assert_eq!(status_of(p.http, "hidden.team-b.k8s.test").await, 404);
+}
+
+#[tokio::test]
 async fn gone_forces_a_relist_that_sees_the_change_made_in_the_gap() {
     let api = cluster().await;
     let (one, two) = (Backend::start("one").await, Backend::start("two").await);
@@ -448,6 +502,29 @@ async fn ingress_endpoint_publishes_the_address_in_the_ingress_status() {
     api.put(objects::endpoint_slice("default", "one", "one-0", "http", one.addr.port(), 2));
     wait_served(p.http, "web.k8s.test", "one").await;
     assert_eq!(api.patches().len(), patched);
+}
+
+#[tokio::test]
+async fn ingress_endpoint_publishes_a_published_services_load_balancer_address() {
+    let api = cluster().await;
+    let one = Backend::start("one").await;
+    service(&api, "one", &[&one]);
+    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "one")]), json!([])));
+    let mut lb = objects::service("trafik", "trafik", 80, "http");
+    lb["spec"]["type"] = json!("LoadBalancer");
+    lb["status"] = json!({"loadBalancer": {"ingress": [{"ip": "203.0.113.5", "ipMode": "VIP"}]}});
+    api.put(lb);
+    let (_trafik, p) = start(
+        &api,
+        "[kubernetes.ingressEndpoint]\npublishedService = \"trafik/trafik\"\n",
+    );
+    wait_served(p.http, "web.k8s.test", "one").await;
+    let status = common::eventually("the service's address published", || async {
+        let lb = api.get("Ingress", "default", "web")?["status"]["loadBalancer"]["ingress"].clone();
+        lb.is_array().then_some(lb)
+    })
+    .await;
+    assert_eq!(status, json!([{"ip": "203.0.113.5"}]));
 }
 
 #[tokio::test]

@@ -92,6 +92,7 @@ struct Data {
     /// Requests by `(plural, "list" | "watch")`.
     requests: BTreeMap<(String, &'static str), usize>,
     gone_sent: usize,
+    bookmarks_sent: usize,
     unauthorized: usize,
     /// `(namespace/name, body)` of each status PATCH.
     patches: Vec<(String, Value)>,
@@ -123,6 +124,7 @@ impl KubeApi {
                 endpoint_slices: true,
                 requests: BTreeMap::new(),
                 gone_sent: 0,
+                bookmarks_sent: 0,
                 unauthorized: 0,
                 patches: Vec::new(),
             }),
@@ -203,6 +205,11 @@ impl KubeApi {
     /// Watches answered with 410 Gone.
     pub fn gone_sent(&self) -> usize {
         self.shared.data.lock().unwrap().gone_sent
+    }
+
+    /// `BOOKMARK` events sent.
+    pub fn bookmarks_sent(&self) -> usize {
+        self.shared.data.lock().unwrap().bookmarks_sent
     }
 
     /// Requests answered 401.
@@ -570,6 +577,7 @@ impl Shared {
                         if tx.send(line(&bookmark)).await.is_err() {
                             return;
                         }
+                        data.data.lock().unwrap().bookmarks_sent += 1;
                     }
                 }
             }
