@@ -80,7 +80,10 @@ fn the_config_map_holds_a_trafik_toml_that_loads() {
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let k = loaded.value.kubernetes.expect("[kubernetes]");
     assert!(k.endpoint.is_empty(), "in-cluster: no endpoint");
-    assert_eq!(k.ingress_endpoint.unwrap().published_service, "trafik/trafik");
+    assert_eq!(
+        k.ingress_endpoint.unwrap().published_service,
+        "trafik/trafik"
+    );
 }
 
 #[test]

@@ -122,7 +122,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(start.elapsed() < Duration::from_secs(secs), "timed out waiting for: {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -139,7 +142,10 @@ async fn path_seen(port: u16, host: &str, path: &str) -> Option<(String, String)
         return None;
     }
     let v: Value = r.json().await.ok()?;
-    Some((v["server"].as_str()?.to_string(), v["path"].as_str()?.to_string()))
+    Some((
+        v["server"].as_str()?.to_string(),
+        v["path"].as_str()?.to_string(),
+    ))
 }
 
 #[tokio::test]
@@ -169,13 +175,23 @@ async fn an_ingress_with_two_hosts_and_paths_routes_to_two_services() {
     wait_served(p.http, "one.k8s.test", "one").await;
     let seen = path_seen(p.http, "two.k8s.test", "/api/users").await;
     assert_eq!(seen, Some(("two".into(), "/api/users".into())));
-    assert_eq!(status_of(p.http, "two.k8s.test").await, 404, "/ is not under /api");
+    assert_eq!(
+        status_of(p.http, "two.k8s.test").await,
+        404,
+        "/ is not under /api"
+    );
     assert_eq!(status_of(p.http, "other.k8s.test").await, 404);
 
     let state = kube_state(p.api).await;
     assert_eq!(state["store"]["up"], true, "{state}");
     // Every kind was listed, then watched.
-    for plural in ["ingresses", "ingressclasses", "services", "endpointslices", "secrets"] {
+    for plural in [
+        "ingresses",
+        "ingressclasses",
+        "services",
+        "endpointslices",
+        "secrets",
+    ] {
         assert!(api.requests(plural, "list") >= 1, "{plural} listed");
     }
     // The token is the provider's secret: nowhere in the API.
@@ -217,7 +233,14 @@ async fn a_services_endpoint_slices_scaled_up_and_down_live() {
     wait_served(p.http, "web.k8s.test", "one").await;
 
     // Scaled up: a second slice (a pod on another port).
-    api.put(objects::endpoint_slice("default", "web", "web-1", "http", two.addr.port(), 1));
+    api.put(objects::endpoint_slice(
+        "default",
+        "web",
+        "web-1",
+        "http",
+        two.addr.port(),
+        1,
+    ));
     wait_served(p.http, "web.k8s.test", "two").await;
     wait_served(p.http, "web.k8s.test", "one").await;
 
@@ -282,7 +305,12 @@ async fn an_annotation_changes_the_path_and_a_bad_one_names_the_ingress() {
     api.put(ingress(
         "strip",
         json!({"traefik.ingress.kubernetes.io/rule-type": "PathPrefixStrip"}),
-        json!([rule("strip.k8s.test", "/api", "ImplementationSpecific", "one")]),
+        json!([rule(
+            "strip.k8s.test",
+            "/api",
+            "ImplementationSpecific",
+            "one"
+        )]),
         json!([]),
     ));
     api.put(ingress(
@@ -293,10 +321,15 @@ async fn an_annotation_changes_the_path_and_a_bad_one_names_the_ingress() {
     ));
     let (_trafik, p) = start(&api, "");
 
-    let seen = common::eventually("the stripped path", || path_seen(p.http, "strip.k8s.test", "/api/users")).await;
+    let seen = common::eventually("the stripped path", || {
+        path_seen(p.http, "strip.k8s.test", "/api/users")
+    })
+    .await;
     assert_eq!(seen, ("one".into(), "/users".into()));
     let error = common::eventually("the bad annotation in /api/state", || async {
-        kube_state(p.api).await["lastError"].as_str().map(String::from)
+        kube_state(p.api).await["lastError"]
+            .as_str()
+            .map(String::from)
     })
     .await;
     assert!(
@@ -312,17 +345,37 @@ async fn a_dropped_watch_resumes_from_its_version_without_listing_again() {
     let (one, two) = (Backend::start("one").await, Backend::start("two").await);
     service(&api, "one", &[&one]);
     service(&api, "two", &[&two]);
-    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "one")]), json!([])));
+    api.put(ingress(
+        "web",
+        json!({}),
+        json!([rule("web.k8s.test", "/", "Prefix", "one")]),
+        json!([]),
+    ));
     let (_trafik, p) = start(&api, "");
     wait_served(p.http, "web.k8s.test", "one").await;
-    let (lists, watches) = (api.requests("ingresses", "list"), api.requests("ingresses", "watch"));
+    let (lists, watches) = (
+        api.requests("ingresses", "list"),
+        api.requests("ingresses", "watch"),
+    );
 
     api.drop_watches();
     // Changed while the watch is down or resuming: the resumed watch replays it.
-    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "two")]), json!([])));
+    api.put(ingress(
+        "web",
+        json!({}),
+        json!([rule("web.k8s.test", "/", "Prefix", "two")]),
+        json!([]),
+    ));
     wait_served(p.http, "web.k8s.test", "two").await;
-    assert!(api.requests("ingresses", "watch") > watches, "the watch was made again");
-    assert_eq!(api.requests("ingresses", "list"), lists, "resumed, not listed again");
+    assert!(
+        api.requests("ingresses", "watch") > watches,
+        "the watch was made again"
+    );
+    assert_eq!(
+        api.requests("ingresses", "list"),
+        lists,
+        "resumed, not listed again"
+    );
     assert_eq!(api.gone_sent(), 0);
 }
 
@@ -332,7 +385,12 @@ async fn bookmarks_keep_quiet_watches_resumable_after_the_history_expires() {
     let (one, two) = (Backend::start("one").await, Backend::start("two").await);
     service(&api, "one", &[&one]);
     service(&api, "two", &[&two]);
-    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "one")]), json!([])));
+    api.put(ingress(
+        "web",
+        json!({}),
+        json!([rule("web.k8s.test", "/", "Prefix", "one")]),
+        json!([]),
+    ));
     let (_trafik, p) = start(&api, "");
     wait_served(p.http, "web.k8s.test", "one").await;
 
@@ -348,7 +406,12 @@ async fn bookmarks_keep_quiet_watches_resumable_after_the_history_expires() {
     let lists = api.requests("ingresses", "list");
     api.expire_history();
     api.drop_watches();
-    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "two")]), json!([])));
+    api.put(ingress(
+        "web",
+        json!({}),
+        json!([rule("web.k8s.test", "/", "Prefix", "two")]),
+        json!([]),
+    ));
     wait_served(p.http, "web.k8s.test", "two").await;
     assert_eq!(api.gone_sent(), 0, "every watch resumed from its bookmark");
     assert_eq!(api.requests("ingresses", "list"), lists);
@@ -360,7 +423,14 @@ async fn only_the_watched_namespaces_and_labelled_ingresses_are_served() {
     let one = Backend::start("one").await;
     for ns in ["team-a", "team-b"] {
         api.put(objects::service(ns, "one", 80, "http"));
-        api.put(objects::endpoint_slice(ns, "one", "one-0", "http", one.addr.port(), 1));
+        api.put(objects::endpoint_slice(
+            ns,
+            "one",
+            "one-0",
+            "http",
+            one.addr.port(),
+            1,
+        ));
         for (name, labels) in [("shown", json!({"expose": "true"})), ("hidden", json!({}))] {
             let mut i = ingress(
                 name,
@@ -373,7 +443,10 @@ async fn only_the_watched_namespaces_and_labelled_ingresses_are_served() {
             api.put(i);
         }
     }
-    let (_trafik, p) = start(&api, "namespaces = [\"team-a\"]\nlabelSelector = \"expose=true\"\n");
+    let (_trafik, p) = start(
+        &api,
+        "namespaces = [\"team-a\"]\nlabelSelector = \"expose=true\"\n",
+    );
     wait_served(p.http, "shown.team-a.k8s.test", "one").await;
     assert_eq!(status_of(p.http, "hidden.team-a.k8s.test").await, 404);
     assert_eq!(status_of(p.http, "shown.team-b.k8s.test").await, 404);
@@ -386,14 +459,24 @@ async fn gone_forces_a_relist_that_sees_the_change_made_in_the_gap() {
     let (one, two) = (Backend::start("one").await, Backend::start("two").await);
     service(&api, "one", &[&one]);
     service(&api, "two", &[&two]);
-    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "one")]), json!([])));
+    api.put(ingress(
+        "web",
+        json!({}),
+        json!([rule("web.k8s.test", "/", "Prefix", "one")]),
+        json!([]),
+    ));
     let (_trafik, p) = start(&api, "");
     wait_served(p.http, "web.k8s.test", "one").await;
     let lists = api.requests("ingresses", "list");
 
     // Down; the change and the compaction happen while trafik cannot watch.
     api.stop();
-    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "two")]), json!([])));
+    api.put(ingress(
+        "web",
+        json!({}),
+        json!([rule("web.k8s.test", "/", "Prefix", "two")]),
+        json!([]),
+    ));
     api.expire_history();
     api.restart().await;
 
@@ -410,7 +493,12 @@ async fn without_the_token_the_error_shows_in_api_state() {
     let api = cluster().await;
     let one = Backend::start("one").await;
     service(&api, "one", &[&one]);
-    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "one")]), json!([])));
+    api.put(ingress(
+        "web",
+        json!({}),
+        json!([rule("web.k8s.test", "/", "Prefix", "one")]),
+        json!([]),
+    ));
     api.set_token(Some("another-token"));
     let (_trafik, p) = start(&api, "");
     let store = common::eventually("the 401 in /api/state", || async {
@@ -419,7 +507,10 @@ async fn without_the_token_the_error_shows_in_api_state() {
     })
     .await;
     let error = store["error"].to_string();
-    assert!(error.contains("401") || error.contains("Unauthorized"), "{store}");
+    assert!(
+        error.contains("401") || error.contains("Unauthorized"),
+        "{store}"
+    );
     assert!(api.unauthorized() >= 1);
     assert_eq!(status_of(p.http, "web.k8s.test").await, 404);
 
@@ -439,7 +530,12 @@ async fn the_api_server_down_under_load_keeps_serving_and_recovers() {
     service(&api, "one", &[&one]);
     service(&api, "two", &[&two]);
     // Any host: the load's requests carry none of their own.
-    api.put(ingress("web", json!({}), json!([rule("", "/", "Prefix", "one")]), json!([])));
+    api.put(ingress(
+        "web",
+        json!({}),
+        json!([rule("", "/", "Prefix", "one")]),
+        json!([]),
+    ));
     let (_trafik, p) = start(&api, "");
     wait_served(p.http, "web.k8s.test", "one").await;
 
@@ -455,9 +551,17 @@ async fn the_api_server_down_under_load_keeps_serving_and_recovers() {
         (load.counts().ok > before + 50).then_some(())
     })
     .await;
-    assert_eq!(served_by(p.http, "web.k8s.test").await.as_deref(), Some("one"));
+    assert_eq!(
+        served_by(p.http, "web.k8s.test").await.as_deref(),
+        Some("one")
+    );
 
-    api.put(ingress("web", json!({}), json!([rule("", "/", "Prefix", "two")]), json!([])));
+    api.put(ingress(
+        "web",
+        json!({}),
+        json!([rule("", "/", "Prefix", "two")]),
+        json!([]),
+    ));
     api.restart().await;
     within(60, "the change read after the restart", || async {
         (served_by(p.http, "web.k8s.test").await.as_deref() == Some("two")).then_some(())
@@ -477,7 +581,12 @@ async fn ingress_endpoint_publishes_the_address_in_the_ingress_status() {
     let api = cluster().await;
     let one = Backend::start("one").await;
     service(&api, "one", &[&one]);
-    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "one")]), json!([])));
+    api.put(ingress(
+        "web",
+        json!({}),
+        json!([rule("web.k8s.test", "/", "Prefix", "one")]),
+        json!([]),
+    ));
     api.put(json!({
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
         "metadata": {"name": "other", "namespace": "default",
@@ -495,11 +604,21 @@ async fn ingress_endpoint_publishes_the_address_in_the_ingress_status() {
         lb.is_array().then_some(lb)
     })
     .await;
-    assert_eq!(status, json!([{"ip": "192.0.2.10", "hostname": "lb.k8s.test"}]));
+    assert_eq!(
+        status,
+        json!([{"ip": "192.0.2.10", "hostname": "lb.k8s.test"}])
+    );
     // Only trafik's Ingresses, and once: the MODIFIED that follows changes nothing.
     assert!(api.patches().iter().all(|(name, _)| name == "default/web"));
     let patched = api.patches().len();
-    api.put(objects::endpoint_slice("default", "one", "one-0", "http", one.addr.port(), 2));
+    api.put(objects::endpoint_slice(
+        "default",
+        "one",
+        "one-0",
+        "http",
+        one.addr.port(),
+        2,
+    ));
     wait_served(p.http, "web.k8s.test", "one").await;
     assert_eq!(api.patches().len(), patched);
 }
@@ -509,7 +628,12 @@ async fn ingress_endpoint_publishes_a_published_services_load_balancer_address()
     let api = cluster().await;
     let one = Backend::start("one").await;
     service(&api, "one", &[&one]);
-    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "one")]), json!([])));
+    api.put(ingress(
+        "web",
+        json!({}),
+        json!([rule("web.k8s.test", "/", "Prefix", "one")]),
+        json!([]),
+    ));
     let mut lb = objects::service("trafik", "trafik", 80, "http");
     lb["spec"]["type"] = json!("LoadBalancer");
     lb["status"] = json!({"loadBalancer": {"ingress": [{"ip": "203.0.113.5", "ipMode": "VIP"}]}});
@@ -541,7 +665,12 @@ async fn endpoints_are_read_when_the_api_has_no_endpoint_slices() {
             "ports": [{"name": "http", "port": one.addr.port(), "protocol": "TCP"}]
         }]
     }));
-    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "one")]), json!([])));
+    api.put(ingress(
+        "web",
+        json!({}),
+        json!([rule("web.k8s.test", "/", "Prefix", "one")]),
+        json!([]),
+    ));
     let (_trafik, p) = start(&api, "");
     wait_served(p.http, "web.k8s.test", "one").await;
     assert!(api.requests("endpoints", "list") >= 1);
@@ -553,7 +682,12 @@ async fn trafik_check_reads_the_cluster_once_and_names_a_bad_ingress() {
     let api = cluster().await;
     let one = Backend::start("one").await;
     service(&api, "one", &[&one]);
-    api.put(ingress("web", json!({}), json!([rule("web.k8s.test", "/", "Prefix", "one")]), json!([])));
+    api.put(ingress(
+        "web",
+        json!({}),
+        json!([rule("web.k8s.test", "/", "Prefix", "one")]),
+        json!([]),
+    ));
     api.put(ingress(
         "broken",
         json!({"ingress.kubernetes.io/priority": "high"}),

@@ -46,12 +46,30 @@ type Body = BoxBody<Bytes, Infallible>;
 
 /// The kinds served: plural, API prefix, apiVersion, kind, namespaced.
 const KINDS: [(&str, &str, &str, &str, bool); 7] = [
-    ("ingresses", "/apis/networking.k8s.io/v1", "networking.k8s.io/v1", "Ingress", true),
-    ("ingressclasses", "/apis/networking.k8s.io/v1", "networking.k8s.io/v1", "IngressClass", false),
+    (
+        "ingresses",
+        "/apis/networking.k8s.io/v1",
+        "networking.k8s.io/v1",
+        "Ingress",
+        true,
+    ),
+    (
+        "ingressclasses",
+        "/apis/networking.k8s.io/v1",
+        "networking.k8s.io/v1",
+        "IngressClass",
+        false,
+    ),
     ("services", "/api/v1", "v1", "Service", true),
     ("endpoints", "/api/v1", "v1", "Endpoints", true),
     ("secrets", "/api/v1", "v1", "Secret", true),
-    ("endpointslices", "/apis/discovery.k8s.io/v1", "discovery.k8s.io/v1", "EndpointSlice", true),
+    (
+        "endpointslices",
+        "/apis/discovery.k8s.io/v1",
+        "discovery.k8s.io/v1",
+        "EndpointSlice",
+        true,
+    ),
     ("namespaces", "/api/v1", "v1", "Namespace", false),
 ];
 
@@ -170,12 +188,20 @@ impl KubeApi {
 
     /// Deletes the object; watchers get `DELETED` with its last state.
     pub fn delete(&self, kind: &str, namespace: &str, name: &str) {
-        let key = (plural_of(kind).to_string(), namespace.to_string(), name.into());
+        let key = (
+            plural_of(kind).to_string(),
+            namespace.to_string(),
+            name.into(),
+        );
         self.shared.change(key, None);
     }
 
     pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {
-        let key = (plural_of(kind).to_string(), namespace.to_string(), name.into());
+        let key = (
+            plural_of(kind).to_string(),
+            namespace.to_string(),
+            name.into(),
+        );
         self.shared.data.lock().unwrap().objects.get(&key).cloned()
     }
 
@@ -360,14 +386,22 @@ impl Shared {
                     .and_then(|p| p["metadata"]["uid"].as_str().map(String::from))
                     .unwrap_or_else(|| format!("6f1c2a4e-0000-4000-8000-{version:012}"));
                 let created = previous
-                    .and_then(|p| p["metadata"]["creationTimestamp"].as_str().map(String::from))
+                    .and_then(|p| {
+                        p["metadata"]["creationTimestamp"]
+                            .as_str()
+                            .map(String::from)
+                    })
                     .unwrap_or_else(|| "2026-12-06T23:00:00Z".to_string());
                 meta.insert("uid".into(), json!(uid));
                 meta.insert("creationTimestamp".into(), json!(created));
                 meta.insert("resourceVersion".into(), json!(version.to_string()));
                 object["apiVersion"] = json!(api_version);
                 object["kind"] = json!(kind);
-                let event = if previous.is_some() { "MODIFIED" } else { "ADDED" };
+                let event = if previous.is_some() {
+                    "MODIFIED"
+                } else {
+                    "ADDED"
+                };
                 data.objects.insert(key.clone(), object.clone());
                 (event, object)
             }
@@ -398,7 +432,10 @@ impl Shared {
             let mut data = self.data.lock().unwrap();
             if let Some(token) = &data.token {
                 let expected = format!("Bearer {token}");
-                let given = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+                let given = req
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok());
                 if given != Some(expected.as_str()) {
                     data.unauthorized += 1;
                     return status(401, "Unauthorized", "Unauthorized");
@@ -416,7 +453,11 @@ impl Shared {
             (Method::GET, "/apis") => answer(self.groups()),
             (Method::GET, "/apis/discovery.k8s.io/v1") => {
                 if !self.data.lock().unwrap().endpoint_slices {
-                    return status(404, "NotFound", "the server could not find the requested resource");
+                    return status(
+                        404,
+                        "NotFound",
+                        "the server could not find the requested resource",
+                    );
                 }
                 answer(json!({
                     "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "discovery.k8s.io/v1",
@@ -447,10 +488,18 @@ impl Shared {
                     let key = (plural, namespace.unwrap_or_default(), name);
                     match self.data.lock().unwrap().objects.get(&key) {
                         Some(object) => answer(object.clone()),
-                        None => status(404, "NotFound", &format!("{} \"{}\" not found", key.0, key.2)),
+                        None => status(
+                            404,
+                            "NotFound",
+                            &format!("{} \"{}\" not found", key.0, key.2),
+                        ),
                     }
                 }
-                None => status(404, "NotFound", "the server could not find the requested resource"),
+                None => status(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                ),
             },
             _ => status(405, "MethodNotAllowed", "method not allowed"),
         }
@@ -472,12 +521,21 @@ impl Shared {
         json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
     }
 
-    fn list(&self, plural: String, namespace: Option<String>, query: &BTreeMap<String, String>) -> Response<Body> {
+    fn list(
+        &self,
+        plural: String,
+        namespace: Option<String>,
+        query: &BTreeMap<String, String>,
+    ) -> Response<Body> {
         let selector = query.get("labelSelector").cloned().unwrap_or_default();
         let mut data = self.data.lock().unwrap();
         *data.requests.entry((plural.clone(), "list")).or_default() += 1;
         if plural == "endpointslices" && !data.endpoint_slices {
-            return status(404, "NotFound", "the server could not find the requested resource");
+            return status(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            );
         }
         let items: Vec<Value> = data
             .objects
@@ -602,10 +660,18 @@ impl Shared {
         let [namespace, "ingresses", name, "status"] = parts.as_slice() else {
             return status(404, "NotFound", "not found");
         };
-        let key = ("ingresses".to_string(), namespace.to_string(), name.to_string());
+        let key = (
+            "ingresses".to_string(),
+            namespace.to_string(),
+            name.to_string(),
+        );
         let current = self.data.lock().unwrap().objects.get(&key).cloned();
         let Some(mut object) = current else {
-            return status(404, "NotFound", &format!("ingresses.networking.k8s.io \"{name}\" not found"));
+            return status(
+                404,
+                "NotFound",
+                &format!("ingresses.networking.k8s.io \"{name}\" not found"),
+            );
         };
         self.data
             .lock()
@@ -617,16 +683,27 @@ impl Shared {
             meta.remove("resourceVersion");
         }
         self.change(key.clone(), Some(object));
-        let updated = self.data.lock().unwrap().objects.get(&key).cloned().unwrap();
+        let updated = self
+            .data
+            .lock()
+            .unwrap()
+            .objects
+            .get(&key)
+            .cloned()
+            .unwrap();
         answer(updated)
     }
 }
 
 /// `(plural, namespace, name)` of a resource path.
 fn route(path: &str) -> Option<(String, Option<String>, Option<String>)> {
-    let rest = ["/api/v1/", "/apis/networking.k8s.io/v1/", "/apis/discovery.k8s.io/v1/"]
-        .iter()
-        .find_map(|p| path.strip_prefix(p))?;
+    let rest = [
+        "/api/v1/",
+        "/apis/networking.k8s.io/v1/",
+        "/apis/discovery.k8s.io/v1/",
+    ]
+    .iter()
+    .find_map(|p| path.strip_prefix(p))?;
     let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
     let (plural, namespace, name) = match parts.as_slice() {
         ["namespaces", ns, plural] => (*plural, Some(ns.to_string()), None),
@@ -646,18 +723,21 @@ fn in_scope(key: &Key, plural: &str, namespace: Option<&str>) -> bool {
 /// Equality-based label selectors: `a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated.
 fn selects(selector: &str, object: &Value) -> bool {
     let labels = &object["metadata"]["labels"];
-    selector.split(',').filter(|t| !t.trim().is_empty()).all(|term| {
-        let term = term.trim();
-        if let Some((k, v)) = term.split_once("!=") {
-            labels[k.trim()].as_str() != Some(v.trim())
-        } else if let Some((k, v)) = term.split_once('=') {
-            labels[k.trim()].as_str() == Some(v.trim_start_matches('=').trim())
-        } else if let Some(k) = term.strip_prefix('!') {
-            labels[k.trim()].is_null()
-        } else {
-            !labels[term].is_null()
-        }
-    })
+    selector
+        .split(',')
+        .filter(|t| !t.trim().is_empty())
+        .all(|term| {
+            let term = term.trim();
+            if let Some((k, v)) = term.split_once("!=") {
+                labels[k.trim()].as_str() != Some(v.trim())
+            } else if let Some((k, v)) = term.split_once('=') {
+                labels[k.trim()].as_str() == Some(v.trim_start_matches('=').trim())
+            } else if let Some(k) = term.strip_prefix('!') {
+                labels[k.trim()].is_null()
+            } else {
+                !labels[term].is_null()
+            }
+        })
 }
 
 fn line(value: &Value) -> Bytes {

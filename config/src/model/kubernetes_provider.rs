@@ -88,17 +88,28 @@ mod tests {
 
     #[test]
     fn v1_keys_and_defaults() {
-        let k = load_static("t.toml", "[kubernetes]\n").unwrap().value.kubernetes.unwrap();
+        let k = load_static("t.toml", "[kubernetes]\n")
+            .unwrap()
+            .value
+            .kubernetes
+            .unwrap();
         assert!(k.watch && k.endpoint.is_empty() && k.not_implemented().is_none());
         let text = "[kubernetes]\nendpoint = \"https://k8s:6443\"\nnamespaces = [\"a\", \"b\"]\n\
                     labelSelector = \"app=web\"\nthrottleDuration = \"2s\"\nwatch = false\n\
                     [kubernetes.ingressEndpoint]\npublishedService = \"kube-system/trafik\"\n";
-        let k = load_static("t.toml", text).unwrap().value.kubernetes.unwrap();
+        let k = load_static("t.toml", text)
+            .unwrap()
+            .value
+            .kubernetes
+            .unwrap();
         assert_eq!(k.namespaces, ["a", "b"]);
         assert_eq!(k.label_selector, "app=web");
         assert_eq!(k.throttle_duration.get(), std::time::Duration::from_secs(2));
         assert!(!k.watch);
-        assert_eq!(k.ingress_endpoint.unwrap().published_service, "kube-system/trafik");
+        assert_eq!(
+            k.ingress_endpoint.unwrap().published_service,
+            "kube-system/trafik"
+        );
         let k = load_static("t.toml", "[kubernetes]\nfilename = \"k8s.tmpl\"\n").unwrap();
         let e = k.value.kubernetes.unwrap().not_implemented().unwrap();
         assert!(e.contains("not implemented yet"), "{e}");

@@ -53,7 +53,9 @@ fn from_endpoint(
         let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| "token: not a valid header value".to_string())?;
         value.set_sensitive(true);
-        config.headers.push((HeaderName::from_static("authorization"), value));
+        config
+            .headers
+            .push((HeaderName::from_static("authorization"), value));
     }
     let ca = table.cert_auth_file_path.trim();
     if !ca.is_empty() {

@@ -17,9 +17,15 @@ use super::NAME;
 /// What is published: a fixed address, or a Service's load-balancer address.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
-    Fixed { ip: String, hostname: String },
+    Fixed {
+        ip: String,
+        hostname: String,
+    },
     /// `namespace/name`.
-    Service { namespace: String, name: String },
+    Service {
+        namespace: String,
+        name: String,
+    },
 }
 
 impl Target {
@@ -81,7 +87,10 @@ impl Target {
                 .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
             {
-                Ok(_) => tracing::info!(provider = NAME, "published the address on {namespace}/{name}"),
+                Ok(_) => tracing::info!(
+                    provider = NAME,
+                    "published the address on {namespace}/{name}"
+                ),
                 Err(e) => tracing::warn!(
                     provider = NAME,
                     "ingressEndpoint: status of {namespace}/{name}: {e}"
@@ -183,7 +192,9 @@ pub fn served(settings: &Settings, cluster: &Cluster, ingress: &Ingress) -> bool
                 || cluster.ingress_classes.iter().any(|c| {
                     trafiks(c)
                         && c.name_any() == wanted
-                        && c.annotations().get(DEFAULT_CLASS_ANNOTATION).map(|v| v.trim())
+                        && c.annotations()
+                            .get(DEFAULT_CLASS_ANNOTATION)
+                            .map(|v| v.trim())
                             == Some("true")
                 })
         }
@@ -226,7 +237,10 @@ mod tests {
             }),
         };
         Cluster {
-            ingress_classes: vec![class("trafik", CONTROLLER), class("nginx", "k8s.io/ingress-nginx")],
+            ingress_classes: vec![
+                class("trafik", CONTROLLER),
+                class("nginx", "k8s.io/ingress-nginx"),
+            ],
             ..Default::default()
         }
     }
@@ -268,6 +282,9 @@ mod tests {
                 name: "trafik".into()
             }
         );
-        assert!(matches!(t("10.0.0.1", "lb.example.com", ""), Ok(Target::Fixed { .. })));
+        assert!(matches!(
+            t("10.0.0.1", "lb.example.com", ""),
+            Ok(Target::Fixed { .. })
+        ));
     }
 }

@@ -59,7 +59,9 @@ pub async fn run(provider: Provider, tx: mpsc::Sender<ProviderUpdate>, status: A
         let cluster = watches.cluster();
         let translated = translate(&provider.settings, &cluster);
         if let Some(target) = &provider.publish {
-            target.publish(&provider.client, &provider.settings, &cluster).await;
+            target
+                .publish(&provider.client, &provider.settings, &cluster)
+                .await;
         }
         let snapshot = Snapshot::translated(NAME, translated.configuration, translated.problems);
         let sent = (snapshot.config.clone(), snapshot.problems.clone());
@@ -197,7 +199,10 @@ impl Health {
                 return false;
             }
             Said::Expired => {
-                tracing::info!(provider = NAME, "{label}: watch history expired; listing again");
+                tracing::info!(
+                    provider = NAME,
+                    "{label}: watch history expired; listing again"
+                );
                 false
             }
             Said::Listing => false,

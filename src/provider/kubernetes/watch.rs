@@ -116,8 +116,12 @@ impl Watches {
             w.ingresses.push(store);
             w.labels.push(format!("ingresses{in_ns}"));
             streams.push(events);
-            let (store, events) =
-                watch(api(client, ns), plain.clone(), w.labels.len(), strip::<Service>);
+            let (store, events) = watch(
+                api(client, ns),
+                plain.clone(),
+                w.labels.len(),
+                strip::<Service>,
+            );
             w.services.push(store);
             w.labels.push(format!("services{in_ns}"));
             streams.push(events);
@@ -221,7 +225,10 @@ fn strip<K: Resource>(object: &mut K) {
 /// Secret types whose data the translation may read: certificates (`spec.tls`) and the
 /// auth annotations' `Opaque` secrets.
 fn data_kept(secret_type: Option<&str>) -> bool {
-    matches!(secret_type, None | Some("" | "Opaque" | "kubernetes.io/tls"))
+    matches!(
+        secret_type,
+        None | Some("" | "Opaque" | "kubernetes.io/tls")
+    )
 }
 
 fn strip_secret(secret: &mut Secret) {
@@ -238,9 +245,7 @@ fn collect<K: Resource<DynamicType = ()> + Clone>(stores: &[Store<K>]) -> Vec<K>
         .flat_map(|s| s.state())
         .map(|o| (*o).clone())
         .collect();
-    all.sort_by(|a, b| {
-        (a.namespace(), a.name_any()).cmp(&(b.namespace(), b.name_any()))
-    });
+    all.sort_by_key(|o| (o.namespace(), o.name_any()));
     all
 }
 
@@ -264,7 +269,10 @@ mod tests {
     fn only_certificate_and_opaque_secrets_keep_their_data() {
         let secret = |t: &str| Secret {
             type_: Some(t.to_string()),
-            data: Some(BTreeMap::from([("k".to_string(), ByteString(b"v".to_vec()))])),
+            data: Some(BTreeMap::from([(
+                "k".to_string(),
+                ByteString(b"v".to_vec()),
+            )])),
             metadata: ObjectMeta {
                 annotations: Some(BTreeMap::from([
                     (LAST_APPLIED.to_string(), "{…}".to_string()),
@@ -291,8 +299,8 @@ mod tests {
 
     #[test]
     fn a_gone_watch_is_a_relist_and_other_errors_are_failures() {
-        let gone = kube::core::Status::failure("too old resource version", "Expired")
-            .with_code(410);
+        let gone =
+            kube::core::Status::failure("too old resource version", "Expired").with_code(410);
         assert!(matches!(
             said::<Ingress>(Err(watcher::Error::WatchError(Box::new(gone)))),
             Said::Expired
@@ -301,6 +309,9 @@ mod tests {
             said::<Ingress>(Err(watcher::Error::NoResourceVersion)),
             Said::Failed(_)
         ));
-        assert!(matches!(said::<Ingress>(Ok(watcher::Event::InitDone)), Said::Listed));
+        assert!(matches!(
+            said::<Ingress>(Ok(watcher::Event::InitDone)),
+            Said::Listed
+        ));
     }
 }
