@@ -9,11 +9,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{Cluster, find, namespace};
+use super::index::Index;
+use super::namespace;
 use crate::model::Server;
-
-/// The label an EndpointSlice names its Service with.
-const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// The port of `service` an Ingress backend names: by number, or by the port's name.
 pub fn service_port<'a>(
@@ -40,7 +38,7 @@ pub fn port_protocol(port: &ServicePort) -> &'static str {
 /// The servers of `port` of `service` (each of weight `weight`); empty when the Service
 /// has no ready endpoint on that port.
 pub fn servers(
-    cluster: &Cluster,
+    cluster: &Index<'_>,
     service: &Service,
     port: &ServicePort,
     protocol: &str,
@@ -69,18 +67,7 @@ pub fn servers(
         // Kubernetes defaults targetPort to the port.
         None => Some(port.port),
     };
-    let slices: Vec<_> = cluster
-        .endpoint_slices
-        .iter()
-        .filter(|s| {
-            namespace(&s.metadata) == ns
-                && s.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(SERVICE_NAME_LABEL))
-                    .is_some_and(|n| n == name)
-        })
-        .collect();
+    let slices = cluster.slices(ns, name);
     if !slices.is_empty() {
         for slice in slices {
             let ports = slice.ports.as_deref().unwrap_or(&[]);
@@ -109,7 +96,7 @@ pub fn servers(
         }
         return out;
     }
-    let Some(endpoints) = find(&cluster.endpoints, |e| &e.metadata, ns, name) else {
+    let Some(endpoints) = cluster.endpoints(ns, name) else {
         return out;
     };
     for subset in endpoints.subsets.as_deref().unwrap_or(&[]) {

@@ -5,15 +5,18 @@
 //! a frontend name already built keeps the first one's options and adds its routes and
 //! servers.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, IngressServiceBackend};
 
-use super::annotations::{self, Annotations, IngressOptions};
+use super::annotations::{self, Annotations, IngressOptions, SERVICE_KNOWN};
 use super::endpoints::{port_protocol, servers, service_port};
+use super::index::Index;
 use super::rules::{base_name, check_host, check_path, host_rule, path_rule};
 use super::tls::Certificates;
-use super::{Cluster, Settings, Translated, find, id, namespace};
-use crate::model::{Backend, Configuration, Frontend, LoadBalancer, Route};
+use super::{Settings, Translated, id, namespace};
+use crate::model::{Backend, Configuration, Frontend, Redirect, Route, Server};
 
 /// v1's names for `spec.defaultBackend`.
 pub const DEFAULT_BACKEND: &str = "global-default-backend";
@@ -22,22 +25,41 @@ pub const DEFAULT_FRONTEND: &str = "global-default-frontend";
 /// frontend's default priority is its rules' length, at least 1 character).
 const CATCH_ALL: &str = "PathPrefix:/";
 const LOWEST_PRIORITY: i64 = 1;
+/// v1's unit of `service-weights`: 100% = 100000.
+const WHOLE: i64 = 100_000;
+
+/// One path of the Ingress, resolved to its Service's servers.
+struct PathTarget<'a> {
+    host: &'a str,
+    path: &'a str,
+    path_type: &'a str,
+    service: &'a str,
+    backend: Backend,
+}
 
 pub fn add(
     settings: &Settings,
-    cluster: &Cluster,
+    cluster: &Index<'_>,
     ingress: &Ingress,
     tls: &mut Certificates,
     out: &mut Translated,
 ) {
     let me = id(&ingress.metadata);
+    let ns = namespace(&ingress.metadata);
     let a = Annotations::of(&ingress.metadata);
-    for key in a.unknown(&annotations::INGRESS_KNOWN) {
-        out.warnings.push(format!(
-            "ingress {me}: annotation {key} is not supported, ignored"
-        ));
+    for key in a.unknown(&annotations::ingress_known()) {
+        let on_service = SERVICE_KNOWN
+            .iter()
+            .any(|s| key.ends_with(&format!("/{s}")));
+        let why = if on_service {
+            "is read on Services, not Ingresses; ignored"
+        } else {
+            "is not supported; ignored"
+        };
+        out.warnings
+            .push(format!("ingress {me}: annotation {key} {why}"));
     }
-    let o = match annotations::ingress_options(settings, &me, &a) {
+    let o = match annotations::ingress_options(settings, cluster, ns, &me, &a, &mut out.warnings) {
         Ok(o) => o,
         Err(problems) => {
             out.problems.extend(problems);
@@ -49,7 +71,6 @@ pub fn add(
     };
     out.problems
         .extend(tls.add(cluster, ingress, &o.frontend.entry_points));
-    let ns = namespace(&ingress.metadata);
     let mut part = Configuration::default();
     if let Some(default) = spec.default_backend.as_ref() {
         match default.service.as_ref() {
@@ -64,7 +85,7 @@ pub fn add(
                  not supported); left out"
             )),
             Some(svc) => {
-                if let Some((backend, protocol)) = target(cluster, &me, ns, svc, &o, out) {
+                if let Some(backend) = target(cluster, &me, ns, svc, &o, out) {
                     let mut frontend = o.frontend.clone();
                     frontend.backend = DEFAULT_BACKEND.to_string();
                     if frontend.priority == 0 {
@@ -76,7 +97,9 @@ pub fn add(
                             rule: CATCH_ALL.to_string(),
                         },
                     );
-                    let backend = build_backend(cluster, backend, &protocol);
+                    if let Some(root) = &o.app_root {
+                        frontend.redirect = Some(app_root_redirect(&o, "", root));
+                    }
                     part.frontends
                         .insert(DEFAULT_FRONTEND.to_string(), frontend);
                     part.backends.insert(DEFAULT_BACKEND.to_string(), backend);
@@ -84,6 +107,7 @@ pub fn add(
             }
         }
     }
+    let mut targets = Vec::new();
     for rule in spec.rules.as_deref().unwrap_or(&[]) {
         let host = rule.host.as_deref().unwrap_or("");
         if !host.is_empty()
@@ -110,58 +134,82 @@ pub fn add(
                 ));
                 continue;
             };
-            let Some((service, protocol)) = target(cluster, &me, ns, svc, &o, out) else {
-                continue;
-            };
-            let name = base_name(host, path, &svc.name, &o);
-            let frontend = part.frontends.entry(name.clone()).or_insert_with(|| {
-                let mut f = o.frontend.clone();
-                f.backend = name.clone();
-                f
-            });
-            let rule = path_rule(path, &p.path_type, &o);
-            if !rule.is_empty() {
-                frontend.routes.insert(path.to_string(), Route { rule });
+            if let Some(backend) = target(cluster, &me, ns, svc, &o, out) {
+                targets.push(PathTarget {
+                    host,
+                    path,
+                    path_type: &p.path_type,
+                    service: &svc.name,
+                    backend,
+                });
             }
-            if !host.is_empty() {
-                frontend
-                    .routes
-                    .entry(host.to_string())
-                    .or_insert_with(|| Route {
-                        rule: host_rule(host),
-                    });
+        }
+    }
+    if let Some(weights) = &o.service_weights {
+        match apply_weights(weights, &mut targets) {
+            Ok(()) => {}
+            Err(why) => {
+                out.problems.push(format!(
+                    "ingress {me}: annotation ingress.kubernetes.io/service-weights: {why}"
+                ));
+                return;
             }
-            if frontend.routes.is_empty() {
-                frontend.routes.insert(
-                    "/".to_string(),
-                    Route {
-                        rule: CATCH_ALL.to_string(),
-                    },
-                );
+        }
+    }
+    for t in targets {
+        let name = base_name(t.host, t.path, t.service, &o);
+        let frontend = part.frontends.entry(name.clone()).or_insert_with(|| {
+            let mut f = o.frontend.clone();
+            f.backend = name.clone();
+            if let Some(root) = &o.app_root
+                && (t.path == "/" || t.path.is_empty())
+            {
+                f.redirect = Some(app_root_redirect(&o, t.host, root));
             }
-            let built = build_backend(cluster, service, &protocol);
-            match part.backends.get_mut(&name) {
-                Some(b) => b.servers.extend(built.servers),
-                None => {
-                    part.backends.insert(name, built);
-                }
+            f
+        });
+        let rule = path_rule(t.path, t.path_type, &o);
+        if !rule.is_empty() {
+            frontend.routes.insert(t.path.to_string(), Route { rule });
+        }
+        if !t.host.is_empty() {
+            frontend
+                .routes
+                .entry(t.host.to_string())
+                .or_insert_with(|| Route {
+                    rule: host_rule(t.host),
+                });
+        }
+        if frontend.routes.is_empty() {
+            frontend.routes.insert(
+                "/".to_string(),
+                Route {
+                    rule: CATCH_ALL.to_string(),
+                },
+            );
+        }
+        match part.backends.get_mut(&name) {
+            Some(b) => b.servers.extend(t.backend.servers),
+            None => {
+                part.backends.insert(name, t.backend);
             }
         }
     }
     merge(part, &mut out.configuration);
 }
 
-/// The Service and port a backend names, and the servers' protocol; `None` (with a
-/// warning naming the Ingress and the Service) when either does not exist.
-fn target<'a>(
-    cluster: &'a Cluster,
+/// The backend (options and servers) of the Service port a path names; `None`, with a
+/// warning naming the Ingress and the Service, when either does not exist, or with a
+/// problem when the Service's annotations cannot be used.
+fn target(
+    cluster: &Index<'_>,
     me: &str,
     ns: &str,
     svc: &IngressServiceBackend,
     o: &IngressOptions,
     out: &mut Translated,
-) -> Option<(Target<'a>, String)> {
-    let Some(service) = find(&cluster.services, |s| &s.metadata, ns, &svc.name) else {
+) -> Option<Backend> {
+    let Some(service) = cluster.service(ns, &svc.name) else {
         out.warnings.push(format!(
             "ingress {me}: service {ns}/{} does not exist; its paths are left out",
             svc.name
@@ -181,43 +229,118 @@ fn target<'a>(
         ));
         return None;
     };
+    let mut backend = service_backend(me, service, out)?;
     let protocol = o
         .protocol
         .clone()
         .unwrap_or_else(|| port_protocol(port).to_string());
-    let found = servers(cluster, service, port, &protocol, 1);
-    if found.is_empty() {
+    backend.servers = servers(cluster, service, port, &protocol, 1);
+    if backend.servers.is_empty() {
         out.warnings.push(format!(
             "ingress {me}: service {ns}/{} has no ready endpoint on port {}; served 503 \
              until it has",
             svc.name, port.port
         ));
     }
-    Some((
-        Target {
-            service,
-            servers: found,
-        },
-        protocol,
-    ))
+    Some(backend)
 }
 
-/// A Service port and its servers.
-struct Target<'a> {
-    #[allow(dead_code)]
-    service: &'a Service,
-    servers: std::collections::BTreeMap<String, crate::model::Server>,
-}
-
-fn build_backend(_cluster: &Cluster, target: Target<'_>, _protocol: &str) -> Backend {
-    Backend {
-        servers: target.servers,
-        load_balancer: Some(LoadBalancer {
-            method: "wrr".to_string(),
-            ..LoadBalancer::default()
-        }),
-        ..Backend::default()
+/// A Service's annotations as backend options; `None` with a problem when they cannot be
+/// used (the paths naming it are left out).
+fn service_backend(me: &str, service: &Service, out: &mut Translated) -> Option<Backend> {
+    let svc = id(&service.metadata);
+    let a = Annotations::of(&service.metadata);
+    let mut warnings = Vec::new();
+    for key in a.unknown(&SERVICE_KNOWN) {
+        warnings.push(format!(
+            "annotation {key} is not read on Services (v1 read it nowhere or on Ingresses); \
+             ignored"
+        ));
     }
+    let result = annotations::service_options(&a, &mut warnings);
+    for w in warnings {
+        out.warnings
+            .push(format!("ingress {me}: service {svc}: {w}"));
+    }
+    match result {
+        Ok(backend) => Some(backend),
+        Err(problems) => {
+            for (key, why) in problems {
+                out.problems.push(format!(
+                    "ingress {me}: service {svc}: annotation {key}: {why}; its paths are left out"
+                ));
+            }
+            None
+        }
+    }
+}
+
+/// v1's `app-root`: a redirect of the host's root to `/<app-root>`. v1 built the regex
+/// from the frontend's name, which a priority or entry-point prefix broke and which never
+/// matched for the default backend; trafik matches the request URL's root on the host
+/// (any host for the default backend) and keeps the scheme, host and port.
+fn app_root_redirect(o: &IngressOptions, host: &str, root: &str) -> Redirect {
+    let host = if host.is_empty() {
+        "[^/]+".to_string()
+    } else {
+        format!("{}(?::[0-9]+)?", regex::escape(host))
+    };
+    Redirect {
+        regex: format!("^(https?://{host})/$"),
+        replacement: format!("$1/{}", root.trim_start_matches('/')),
+        permanent: o.redirect_permanent,
+        ..Redirect::default()
+    }
+}
+
+/// v1's `service-weights`: per host and path, the Services named get their share, the
+/// others split what is left; a Service's share is split among its servers.
+fn apply_weights(
+    weights: &BTreeMap<String, i64>,
+    targets: &mut [PathTarget<'_>],
+) -> Result<(), String> {
+    let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (i, t) in targets.iter().enumerate() {
+        groups
+            .entry((t.host.to_string(), t.path.to_string()))
+            .or_default()
+            .push(i);
+    }
+    for ((host, path), members) in groups {
+        let named: i64 = members
+            .iter()
+            .filter_map(|&i| weights.get(targets[i].service))
+            .sum();
+        if named > WHOLE {
+            return Err(format!(
+                "the shares of {host}{path} add up to more than 100%"
+            ));
+        }
+        let rest: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|&i| !weights.contains_key(targets[i].service))
+            .collect();
+        let rest_servers: i64 = rest
+            .iter()
+            .map(|&i| targets[i].backend.servers.len() as i64)
+            .sum();
+        for &i in &members {
+            let t = &mut targets[i];
+            let (share, count) = match weights.get(t.service) {
+                Some(&w) => (w, t.backend.servers.len() as i64),
+                None => (WHOLE - named, rest_servers),
+            };
+            let each = if count == 0 { 0 } else { share / count };
+            for s in t.backend.servers.values_mut() {
+                *s = Server {
+                    url: std::mem::take(&mut s.url),
+                    weight: each,
+                };
+            }
+        }
+    }
+    Ok(())
 }
 
 /// v1's merge of Ingresses building the same names: the first frontend's options, every

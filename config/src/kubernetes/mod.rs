@@ -9,14 +9,19 @@
 //!   `baseName`, prefixed by the entry points and the priority when set), routes
 //!   `Host:<host>` and the path's matcher: `rules.rs`;
 //! * the servers of a Service port, from its EndpointSlices (else its Endpoints): `endpoints.rs`;
-//! * `spec.tls` Secrets as `tls` items: `tls.rs`; the annotations: `annotations.rs`.
+//! * `spec.tls` Secrets as `tls` items: `tls.rs`;
+//! * the annotations: `annotations.rs` (read through the key-value layout's decoder,
+//!   `decode.rs`, as `crate::labels` reads labels), auth and its Secrets `auth.rs`.
 //!
 //! An Ingress whose annotations cannot be used is left out with a problem naming it
 //! (`namespace/name`) and the annotation; the others are served.
 
 mod annotations;
+mod auth;
 mod class;
+mod decode;
 mod endpoints;
+mod index;
 mod ingress;
 mod rules;
 mod tls;
@@ -76,12 +81,22 @@ pub fn translate(settings: &Settings, cluster: &Cluster) -> Translated {
         .filter(|i| class::is_ours(settings, &cluster.ingress_classes, i))
         .collect();
     ours.sort_by_key(|i| id(&i.metadata));
+    let index = index::Index::new(cluster);
     let mut tls = tls::Certificates::default();
     for i in ours {
-        ingress::add(settings, cluster, i, &mut tls, &mut out);
+        ingress::add(settings, &index, i, &mut tls, &mut out);
     }
     out.configuration.tls = tls.into_items();
+    // A Service's problem is found again by every path naming it: say it once.
+    dedup(&mut out.problems);
+    dedup(&mut out.warnings);
     out
+}
+
+/// Drops repeated lines, keeping the first of each in place.
+fn dedup(lines: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    lines.retain(|l| seen.insert(l.clone()));
 }
 
 /// `namespace/name`, as problems name an object.
@@ -95,17 +110,4 @@ fn id(meta: &ObjectMeta) -> String {
 
 fn namespace(meta: &ObjectMeta) -> &str {
     meta.namespace.as_deref().unwrap_or("")
-}
-
-/// The object of `items` in `namespace` named `name`.
-fn find<'a, T>(
-    items: &'a [T],
-    meta: impl Fn(&T) -> &ObjectMeta,
-    ns: &str,
-    name: &str,
-) -> Option<&'a T> {
-    items.iter().find(|item| {
-        let m = meta(item);
-        namespace(m) == ns && m.name.as_deref() == Some(name)
-    })
 }

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::Ingress;
 
-use super::{Cluster, find, id, namespace};
+use super::index::Index;
+use super::{id, namespace};
 use crate::model::{Certificate, TlsConfiguration};
 
 #[derive(Debug, Default)]
@@ -25,7 +26,7 @@ impl Certificates {
     /// cannot be used (the Ingress is still served, over plain HTTP for those hosts).
     pub fn add(
         &mut self,
-        cluster: &Cluster,
+        cluster: &Index<'_>,
         ingress: &Ingress,
         entry_points: &[String],
     ) -> Vec<String> {
@@ -51,7 +52,8 @@ impl Certificates {
                 item.entry_points.sort();
                 continue;
             }
-            let certificate = find(&cluster.secrets, |s| &s.metadata, ns, name)
+            let certificate = cluster
+                .secret(ns, name)
                 .ok_or_else(|| "does not exist".to_string())
                 .and_then(pem_pair);
             match certificate {
