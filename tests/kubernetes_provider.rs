@@ -298,7 +298,7 @@ async fn tls_from_a_secret_is_served_by_sni() {
 }
 
 #[tokio::test]
-async fn an_annotation_changes_the_path_and_a_bad_one_names_the_ingress() {
+async fn annotations_strip_whitelist_and_authenticate_and_a_bad_one_names_the_ingress() {
     let api = cluster().await;
     let one = Backend::start("one").await;
     service(&api, "one", &[&one]);
@@ -319,7 +319,42 @@ async fn an_annotation_changes_the_path_and_a_bad_one_names_the_ingress() {
         json!([rule("broken.k8s.test", "/", "Prefix", "one")]),
         json!([]),
     ));
+    // Only a network the test's client is not in.
+    api.put(ingress(
+        "private",
+        json!({"ingress.kubernetes.io/whitelist-source-range": "10.0.0.0/8"}),
+        json!([rule("private.k8s.test", "/", "Prefix", "one")]),
+        json!([]),
+    ));
+    // Basic auth from an Opaque Secret (htpasswd lines, `test:test`).
+    api.put(json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": "users", "namespace": "default"},
+        "data": {"auth": base64("test:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n")}
+    }));
+    api.put(ingress(
+        "guarded",
+        json!({"ingress.kubernetes.io/auth-type": "basic", "ingress.kubernetes.io/auth-secret": "users"}),
+        json!([rule("guarded.k8s.test", "/", "Prefix", "one")]),
+        json!([]),
+    ));
     let (_trafik, p) = start(&api, "");
+    common::eventually("the whitelist refusing 127.0.0.1", || async {
+        (status_of(p.http, "private.k8s.test").await == 403).then_some(())
+    })
+    .await;
+    common::eventually("basic auth asked", || async {
+        (status_of(p.http, "guarded.k8s.test").await == 401).then_some(())
+    })
+    .await;
+    let r = client()
+        .get(format!("http://127.0.0.1:{}/", p.http))
+        .header("host", "guarded.k8s.test")
+        .basic_auth("test", Some("test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 
     let seen = common::eventually("the stripped path", || {
         path_seen(p.http, "strip.k8s.test", "/api/users")
