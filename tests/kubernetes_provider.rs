@@ -753,3 +753,50 @@ fn base64(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+#[tokio::test]
+async fn without_an_endpoint_the_kubeconfig_is_read() {
+    let api = cluster().await;
+    let one = Backend::start("one").await;
+    service(&api, "one", &[&one]);
+    api.put(ingress(
+        "broken",
+        json!({"ingress.kubernetes.io/priority": "high"}),
+        json!([rule("broken.k8s.test", "/", "Prefix", "one")]),
+        json!([]),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: double\n  cluster:\n    server: {}\n\
+         users:\n- name: trafik\n  user:\n    token: {TOKEN}\ncontexts:\n- name: double\n  \
+         context:\n    cluster: double\n    user: trafik\n    namespace: default\n\
+         current-context: double\n",
+        api.url()
+    );
+    std::fs::write(dir.path().join("kubeconfig"), kubeconfig).unwrap();
+    let toml = format!(
+        "[entryPoints.http]\naddress = \"127.0.0.1:{}\"\n[kubernetes]\n",
+        free_port()
+    );
+    std::fs::write(dir.path().join("trafik.toml"), toml).unwrap();
+    let path = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(common::bin())
+            .arg("check")
+            .current_dir(&path)
+            .env("KUBECONFIG", path.join("kubeconfig"))
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Reached with the kubeconfig's token: the cluster was read and the bad Ingress named.
+    assert!(
+        stderr.contains("default/broken") && stderr.contains("priority"),
+        "{stderr}"
+    );
+    assert_eq!(api.unauthorized(), 0);
+    assert_eq!(api.requests("ingresses", "list"), 1);
+}
