@@ -94,7 +94,7 @@ pub async fn read_once(provider: Provider) -> Result<(Snapshot, Vec<Diagnostic>)
         match watches.events.next().await {
             None => return Err("the watches ended".to_string()),
             Some((index, Said::Listed)) => listed[index] = true,
-            Some((index, Said::Failed(e))) => {
+            Some((index, Said::Failed { why: e, .. })) => {
                 return Err(format!("{}: {e}", watches.labels[index]));
             }
             Some(_) => {}
@@ -146,7 +146,9 @@ const PROBE_EVERY: Duration = Duration::from_secs(2);
 /// Which watchers have listed, and which failed last.
 struct Health {
     listed: Vec<bool>,
-    failed: Vec<Option<String>>,
+    /// Why each watcher's last request failed, and whether the API refused it (401,
+    /// 403…) rather than not answering.
+    failed: Vec<Option<(String, bool)>>,
     /// The provider was recorded up (`store_up`) and not down since.
     up: bool,
 }
@@ -164,10 +166,15 @@ impl Health {
         self.failed.iter().any(Option::is_some)
     }
 
-    /// The API answers again: the watchers' failures are behind them (one that fails again
-    /// records itself again).
+    /// The API answers again: the watchers that could not reach it are past that (one that
+    /// fails again records itself again). Those the API refused stay failed until they
+    /// succeed, so a kind the ServiceAccount may not read does not flap up and down.
     fn recovered(&mut self, status: &StatusBoard) {
-        self.failed.iter_mut().for_each(|f| *f = None);
+        for f in &mut self.failed {
+            if f.as_ref().is_some_and(|(_, refused)| !refused) {
+                *f = None;
+            }
+        }
         self.mark_up(status);
     }
 
@@ -187,14 +194,14 @@ impl Health {
     fn note(&mut self, index: usize, said: Said, labels: &[String], status: &StatusBoard) -> bool {
         let label = &labels[index];
         let changed = match said {
-            Said::Failed(e) => {
+            Said::Failed { why: e, refused } => {
                 let why = format!("{label}: {e}");
                 tracing::error!(
                     provider = NAME,
                     "{why}; the last configuration keeps serving; kube retries with backoff"
                 );
                 status.store_down(NAME, why.clone());
-                self.failed[index] = Some(why);
+                self.failed[index] = Some((why, refused));
                 self.up = false;
                 return false;
             }

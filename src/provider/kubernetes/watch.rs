@@ -49,8 +49,9 @@ pub enum Said {
     Changed,
     /// The watch's history expired (`410 Gone`): kube lists again.
     Expired,
-    /// A request failed (the API unreachable, 401, 403…): kube retries after a backoff.
-    Failed(String),
+    /// A request failed: kube retries after a backoff. `refused`: the API answered with an
+    /// error (401, 403…), rather than not answering.
+    Failed { why: String, refused: bool },
 }
 
 /// The stores, and every watcher's events merged, tagged with the watcher's index in
@@ -204,7 +205,19 @@ fn said<K>(event: Result<watcher::Event<K>, watcher::Error>) -> Said {
         Ok(watcher::Event::InitDone) => Said::Listed,
         Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => Said::Changed,
         Err(watcher::Error::WatchError(status)) if status.code == 410 => Said::Expired,
-        Err(e) => Said::Failed(e.to_string()),
+        Err(e) => {
+            let refused = matches!(
+                &e,
+                watcher::Error::InitialListFailed(kube::Error::Api(_))
+                    | watcher::Error::WatchStartFailed(kube::Error::Api(_))
+                    | watcher::Error::WatchFailed(kube::Error::Api(_))
+                    | watcher::Error::WatchError(_)
+            );
+            Said::Failed {
+                why: e.to_string(),
+                refused,
+            }
+        }
     }
 }
 
@@ -307,7 +320,7 @@ mod tests {
         ));
         assert!(matches!(
             said::<Ingress>(Err(watcher::Error::NoResourceVersion)),
-            Said::Failed(_)
+            Said::Failed { refused: false, .. }
         ));
         assert!(matches!(
             said::<Ingress>(Ok(watcher::Event::InitDone)),
