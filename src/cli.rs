@@ -376,6 +376,9 @@ async fn check(cli: &Cli, flags: &Tree) -> ExitCode {
     if let Some(read) = crate::provider::marathon::check(&cfg, base_dir).await {
         reads.push((crate::provider::marathon::NAME, read));
     }
+    if let Some(read) = crate::provider::kubernetes::check(&cfg, base_dir).await {
+        reads.push((crate::provider::kubernetes::NAME, read));
+    }
     for (name, read) in reads {
         match read {
             Ok((snapshot, mut found)) => {

@@ -268,6 +268,9 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
         crate::provider::mesos::spawn(&cfg, &updates_tx, &status).map_err(anyhow::Error::msg)?;
     has_provider |= crate::provider::marathon::spawn(&cfg, &base_dir, &updates_tx, &status)
         .map_err(anyhow::Error::msg)?;
+    has_provider |= crate::provider::kubernetes::spawn(&cfg, &base_dir, &updates_tx, &status)
+        .await
+        .map_err(anyhow::Error::msg)?;
     if let Some(rest) = &rest {
         has_provider |= rest.restore().await.map_err(anyhow::Error::msg)?;
     } else if !has_provider {

@@ -8,6 +8,7 @@ pub mod docker;
 pub mod etcd;
 pub mod file;
 pub mod follow;
+pub mod kubernetes;
 pub mod kv;
 pub mod marathon;
 pub mod mesos;

@@ -31,6 +31,12 @@ pub struct Kubernetes {
     pub throttle_duration: crate::Duration,
     /// `[kubernetes.ingressEndpoint]`: the address published in the Ingresses' status.
     pub ingress_endpoint: Option<IngressEndpoint>,
+    /// Follow the API's changes (default); `false`: read the cluster once.
+    pub watch: bool,
+    /// v1's custom template: not implemented (refused at start).
+    pub filename: String,
+    /// v1's provider constraints: not implemented (refused at start).
+    pub constraints: Vec<String>,
 }
 
 impl Default for Kubernetes {
@@ -46,7 +52,23 @@ impl Default for Kubernetes {
             enable_pass_tls_cert: false,
             throttle_duration: crate::Duration::ZERO,
             ingress_endpoint: None,
+            watch: true,
+            filename: String::new(),
+            constraints: Vec::new(),
         }
+    }
+}
+
+impl Kubernetes {
+    /// What this version cannot do, asked for: refused at start, never ignored.
+    pub fn not_implemented(&self) -> Option<&'static str> {
+        if !self.filename.trim().is_empty() {
+            return Some("filename (a custom template) is not implemented yet");
+        }
+        if !self.constraints.is_empty() {
+            return Some("constraints are not implemented yet; use labelSelector");
+        }
+        None
     }
 }
 
@@ -58,4 +80,38 @@ pub struct IngressEndpoint {
     pub ip: String,
     pub hostname: String,
     pub published_service: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::load_static;
+
+    #[test]
+    fn v1_keys_and_defaults() {
+        let k = load_static("t.toml", "[kubernetes]\n")
+            .unwrap()
+            .value
+            .kubernetes
+            .unwrap();
+        assert!(k.watch && k.endpoint.is_empty() && k.not_implemented().is_none());
+        let text = "[kubernetes]\nendpoint = \"https://k8s:6443\"\nnamespaces = [\"a\", \"b\"]\n\
+                    labelSelector = \"app=web\"\nthrottleDuration = \"2s\"\nwatch = false\n\
+                    [kubernetes.ingressEndpoint]\npublishedService = \"kube-system/trafik\"\n";
+        let k = load_static("t.toml", text)
+            .unwrap()
+            .value
+            .kubernetes
+            .unwrap();
+        assert_eq!(k.namespaces, ["a", "b"]);
+        assert_eq!(k.label_selector, "app=web");
+        assert_eq!(k.throttle_duration.get(), std::time::Duration::from_secs(2));
+        assert!(!k.watch);
+        assert_eq!(
+            k.ingress_endpoint.unwrap().published_service,
+            "kube-system/trafik"
+        );
+        let k = load_static("t.toml", "[kubernetes]\nfilename = \"k8s.tmpl\"\n").unwrap();
+        let e = k.value.kubernetes.unwrap().not_implemented().unwrap();
+        assert!(e.contains("not implemented yet"), "{e}");
+    }
 }
