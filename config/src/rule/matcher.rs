@@ -46,11 +46,20 @@ struct QueryPair {
     value: QueryValue,
 }
 
+/// One alternative of a `HostRegexp` matcher.
+#[derive(Debug, Clone)]
+struct HostAlt {
+    re: Regex,
+    /// The template's literal text after its last variable, lowercased, when it is ASCII:
+    /// every matching (lowercase) host ends with it (see `FrontendRule::host_suffixes`).
+    suffix: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 enum Matcher {
     /// Lowercase; the request host must be one of them.
     Host(Vec<String>),
-    HostRegexp(Vec<Regex>),
+    HostRegexp(Vec<HostAlt>),
     /// mux `Path`: the first alternative that matches decides (it may ask for a redirect).
     Path(Vec<PathAlt>),
     PathPrefix(Vec<PrefixAlt>),
@@ -96,7 +105,7 @@ impl Matcher {
             Matcher::Host(hosts) => {
                 yes(!req.host.is_empty() && hosts.iter().any(|h| h == req.host))
             }
-            Matcher::HostRegexp(res) => yes(res.iter().any(|re| re.is_match(req.host))),
+            Matcher::HostRegexp(alts) => yes(alts.iter().any(|a| a.re.is_match(req.host))),
             Matcher::Path(alts) => {
                 for alt in alts {
                     let outcome = path_alt(alt, req.path, strict);
@@ -319,6 +328,22 @@ impl FrontendRule {
             .min_by_key(|hosts| hosts.len())
     }
 
+    /// `Some(suffixes)` when a `HostRegexp` matcher is required and each of its templates ends
+    /// with ASCII literal text: a matching request's (lowercase) host ends with one of these
+    /// (lowercase). With several such matchers, the one whose shortest suffix is longest.
+    pub fn host_suffixes(&self) -> Option<Vec<&str>> {
+        self.matchers
+            .iter()
+            .filter_map(|m| match m {
+                Matcher::HostRegexp(alts) => alts
+                    .iter()
+                    .map(|a| a.suffix.as_deref())
+                    .collect::<Option<Vec<&str>>>(),
+                _ => None,
+            })
+            .max_by_key(|suffixes| suffixes.iter().map(|s| s.len()).min().unwrap_or(0))
+    }
+
     /// `Some(keys)` when a path matcher is required: a matching request's decoded path equals
     /// one `Exact` key or starts with one `Prefix` key. `Path` literals give `Exact` keys, with
     /// their other-slash variant when strict slash is on (the redirect case); templates give the
@@ -338,6 +363,20 @@ impl FrontendRule {
                 (shortest, all_exact, Reverse(keys.len()))
             })
     }
+}
+
+/// The literal end of a (valid) host template, lowercased: the text after its last `}` (the
+/// whole template when it has no variable). The template is anchored at the end, so a host it
+/// matches ends with that text, compared case-insensitively. Only an ASCII literal is kept:
+/// Unicode case folding lets ASCII letters match a few non-ASCII ones (`s`/`ſ`, `k`/`K`), which
+/// a byte comparison would not see (the index sends non-ASCII hosts to every template instead).
+/// An empty literal (`{tld}` last) says nothing.
+fn host_suffix(template: &str) -> Option<String> {
+    let literal = match template.rfind('}') {
+        Some(i) => &template[i + 1..],
+        None => template,
+    };
+    (!literal.is_empty() && literal.is_ascii()).then(|| literal.to_ascii_lowercase())
 }
 
 struct Compiler {
@@ -366,11 +405,16 @@ impl Compiler {
                 args.iter().map(|a| a.as_str().to_lowercase()).collect(),
             )),
             Function::HostRegexp => {
-                let res = args
+                let alts = args
                     .iter()
-                    .map(|a| template::compile(a, HOST, "HostRegexp template"))
+                    .map(|a| {
+                        Ok(HostAlt {
+                            re: template::compile(a, HOST, "HostRegexp template")?,
+                            suffix: host_suffix(a.as_str()),
+                        })
+                    })
                     .collect::<Result<_, _>>()?;
-                self.matchers.push(Matcher::HostRegexp(res));
+                self.matchers.push(Matcher::HostRegexp(alts));
             }
             Function::Path => {
                 let alts = self.path_alts(args, f)?;
