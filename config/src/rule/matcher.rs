@@ -6,7 +6,7 @@ use http::HeaderName;
 use regex::Regex;
 
 use super::parse::{Arg, Call, Function, ParseError, parse};
-use super::template::{self, HOST, PATH, QUERY, QUERY_DEFAULT, TemplateOptions};
+use super::template::{self, HostTemplate, PATH, QUERY, QUERY_DEFAULT, TemplateOptions};
 use super::{CompileOptions, Match, PathKey, RequestInfo, RuleError, query};
 
 /// One alternative of a `Path`-like matcher (mux `Path` template).
@@ -46,20 +46,11 @@ struct QueryPair {
     value: QueryValue,
 }
 
-/// One alternative of a `HostRegexp` matcher.
-#[derive(Debug, Clone)]
-struct HostAlt {
-    re: Regex,
-    /// The template's literal text after its last variable, lowercased, when it is ASCII:
-    /// every matching (lowercase) host ends with it (see `FrontendRule::host_suffixes`).
-    suffix: Option<String>,
-}
-
 #[derive(Debug, Clone)]
 enum Matcher {
     /// Lowercase; the request host must be one of them.
     Host(Vec<String>),
-    HostRegexp(Vec<HostAlt>),
+    HostRegexp(Vec<HostTemplate>),
     /// mux `Path`: the first alternative that matches decides (it may ask for a redirect).
     Path(Vec<PathAlt>),
     PathPrefix(Vec<PrefixAlt>),
@@ -105,7 +96,7 @@ impl Matcher {
             Matcher::Host(hosts) => {
                 yes(!req.host.is_empty() && hosts.iter().any(|h| h == req.host))
             }
-            Matcher::HostRegexp(alts) => yes(alts.iter().any(|a| a.re.is_match(req.host))),
+            Matcher::HostRegexp(alts) => yes(alts.iter().any(|a| a.is_match(req.host))),
             Matcher::Path(alts) => {
                 for alt in alts {
                     let outcome = path_alt(alt, req.path, strict);
@@ -365,20 +356,6 @@ impl FrontendRule {
     }
 }
 
-/// The literal end of a (valid) host template, lowercased: the text after its last `}` (the
-/// whole template when it has no variable). The template is anchored at the end, so a host it
-/// matches ends with that text, compared case-insensitively. Only an ASCII literal is kept:
-/// Unicode case folding lets ASCII letters match a few non-ASCII ones (`s`/`ſ`, `k`/`K`), which
-/// a byte comparison would not see (the index sends non-ASCII hosts to every template instead).
-/// An empty literal (`{tld}` last) says nothing.
-fn host_suffix(template: &str) -> Option<String> {
-    let literal = match template.rfind('}') {
-        Some(i) => &template[i + 1..],
-        None => template,
-    };
-    (!literal.is_empty() && literal.is_ascii()).then(|| literal.to_ascii_lowercase())
-}
-
 struct Compiler {
     strict_slash: bool,
     matchers: Vec<Matcher>,
@@ -407,12 +384,7 @@ impl Compiler {
             Function::HostRegexp => {
                 let alts = args
                     .iter()
-                    .map(|a| {
-                        Ok(HostAlt {
-                            re: template::compile(a, HOST, "HostRegexp template")?,
-                            suffix: host_suffix(a.as_str()),
-                        })
-                    })
+                    .map(|a| template::compile_host(a, "HostRegexp template"))
                     .collect::<Result<_, _>>()?;
                 self.matchers.push(Matcher::HostRegexp(alts));
             }
