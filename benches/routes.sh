@@ -151,10 +151,11 @@ if ((INSTRUCTIONS)); then
     echo
     "$BENCH_DIR/instructions.sh" --trafik-bin "$TRAFIK_BIN" "$MANY"
     if ((HOSTS)); then
-        HOST_HEADER="abc.r4.example.com" "$BENCH_DIR/instructions.sh" --trafik-bin "$TRAFIK_BIN" "$MANY" |
-            sed -n '$!{/bare/p;/routes/s/^/template host: /p}'
-        HOST_HEADER="h5.example.com" "$BENCH_DIR/instructions.sh" --trafik-bin "$TRAFIK_BIN" "$MANY" |
-            sed -n '$!{/bare/p;/routes/s/^/exact host: /p}'
+        # Other ports: a valgrind'd trafik of the previous run may still hold them.
+        HOST_HEADER="abc.r4.example.com" PORT=19132 BACKEND_PORT=19131 \
+            "$BENCH_DIR/instructions.sh" --trafik-bin "$TRAFIK_BIN" "$MANY" | sed 's/^/template host: /'
+        HOST_HEADER="h5.example.com" PORT=19142 BACKEND_PORT=19141 \
+            "$BENCH_DIR/instructions.sh" --trafik-bin "$TRAFIK_BIN" "$MANY" | sed 's/^/exact host: /'
     fi
 fi
 echo "(binary: $TRAFIK_BIN; scratch: $W)"
