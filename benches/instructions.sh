@@ -17,6 +17,7 @@
 # (rendered the same way: @PORT@ and @BACKEND_PORT@).
 #
 # Usage: benches/instructions.sh [--requests N] [--trafik-bin PATH] [EXTRA.toml...]
+# HOST_HEADER=name sends that Host header with the counted requests (default: 127.0.0.1:PORT).
 # Needs: valgrind, nginx, curl (Debian: apt-get install -y valgrind nginx-light curl).
 # Takes about 30 s per configuration.
 
@@ -32,7 +33,7 @@ while (($#)); do
     case $1 in
         --requests) REQUESTS=$2; shift 2 ;;
         --trafik-bin) TRAFIK_BIN=$2; shift 2 ;;
-        -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
         *) EXTRA+=("$1"); shift ;;
     esac
 done
@@ -50,6 +51,8 @@ mkdir -p "$W"/{run,logs,tmp,www/static}
 chmod 755 "$W" "$W/www"
 BACKEND_PORT=${BACKEND_PORT:-19101}
 PORT=${PORT:-19102}
+HOST_ARGS=()
+[[ -n ${HOST_HEADER:-} ]] && HOST_ARGS=(-H "Host: $HOST_HEADER")
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -81,9 +84,9 @@ count() {
     # and allocates it again on return, which would otherwise be counted per request
     # depending on how many connections earlier requests happened to open.
     curl -s -Z --parallel-max 4 -o /dev/null "http://127.0.0.1:$PORT/?w=[1-40]" 2>/dev/null
-    curl -s -o /dev/null "http://127.0.0.1:$PORT/?[1-$WARM]"
+    curl -s -o /dev/null "${HOST_ARGS[@]}" "http://127.0.0.1:$PORT/?[1-$WARM]"
     callgrind_control -z "$pid" >/dev/null 2>&1
-    curl -s -o /dev/null "http://127.0.0.1:$PORT/?[1-$REQUESTS]"
+    curl -s -o /dev/null "${HOST_ARGS[@]}" "http://127.0.0.1:$PORT/?[1-$REQUESTS]"
     callgrind_control -d "$pid" >/dev/null 2>&1
     kill "$pid"
     wait "$pid" 2>/dev/null || true

@@ -83,7 +83,7 @@ impl Aggregator {
                             pending.insert(provider, snapshot);
                         }
                         _ => {
-                            self.apply(provider.clone(), snapshot);
+                            self = self.apply_off_runtime(provider.clone(), snapshot).await;
                             last_applied.insert(provider, now);
                         }
                     }
@@ -97,13 +97,26 @@ impl Aggregator {
                         .collect();
                     for provider in due {
                         if let Some(snapshot) = pending.remove(&provider) {
-                            self.apply(provider.clone(), snapshot);
+                            self = self.apply_off_runtime(provider.clone(), snapshot).await;
                             last_applied.insert(provider, now);
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Compiling 10,000 frontends takes long enough (tens to hundreds of milliseconds) to hold
+    /// up every request of a runtime thread, all of them with `--workers 1`: it runs on a
+    /// blocking thread instead. Requests meanwhile are served by the previous runtime.
+    async fn apply_off_runtime(self, provider: String, snapshot: Snapshot) -> Self {
+        tokio::task::spawn_blocking(move || {
+            let mut this = self;
+            this.apply(provider, snapshot);
+            this
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
 
     fn apply(&mut self, provider: String, snapshot: Snapshot) {

@@ -1,11 +1,15 @@
 //! A priority-ordered rule lookup that does not test every rule.
 //!
-//! Entries are bucketed by exact host (from a required `Host` matcher); inside a bucket, and for
-//! the entries without an exact host, by literal path (a radix tree over `Exact`/`Prefix` keys
-//! from `FrontendRule::literal_paths`); what has no such key sits in the bucket's `rest` list.
-//! A lookup walks the path once in the request host's bucket and once in the host-less one,
-//! gathers the sorted candidate lists met on the way, and merges them: candidates are tested in
-//! global order (smallest index first), so the answer is the one a linear scan would give.
+//! Entries are bucketed by exact host (from a required `Host` matcher); entries without one but
+//! with a required `HostRegexp` whose templates all end in literal text (`{sub}.r7.example.com`)
+//! go in a radix tree over those suffixes, reversed (`FrontendRule::host_suffixes`); inside a
+//! host bucket, and for the entries with neither, by literal path (a radix tree over
+//! `Exact`/`Prefix` keys from `FrontendRule::literal_paths`); what has no such key sits in the
+//! bucket's `rest` list. A lookup walks the path once in the request host's bucket and once in
+//! the host-less one, and the reversed host once in the suffix tree; it gathers the sorted
+//! candidate lists met on the way, and merges them: candidates are tested in global order
+//! (smallest index first), so the answer is the one a linear scan would give. Only the host
+//! templates whose literal end the host has are tried, not every template.
 
 use std::collections::HashMap;
 
@@ -172,8 +176,17 @@ impl<'a> Lists<'a> {
 pub struct RuleIndex<T> {
     entries: Vec<(FrontendRule, T)>,
     by_host: HashMap<Box<str>, Bucket>,
+    /// Host-template entries by the reversed literal end of their templates: a node's `prefix`
+    /// list holds the entries with that (reversed) suffix.
+    by_host_suffix: Node,
+    /// Every entry of `by_host_suffix`, ascending: the candidates for a non-ASCII host, which
+    /// case folding may let match an ASCII suffix it does not end with byte for byte.
+    host_suffix_all: Vec<u32>,
     any_host: Bucket,
 }
+
+/// Hosts up to this length are reversed on the stack.
+const HOST_BUF: usize = 256;
 
 impl<T> Default for RuleIndex<T> {
     fn default() -> Self {
@@ -189,26 +202,35 @@ impl<T> RuleIndex<T> {
     pub fn new(entries: Vec<(FrontendRule, T)>) -> Self {
         assert!(u32::try_from(entries.len()).is_ok(), "too many rules");
         let mut by_host: HashMap<Box<str>, Bucket> = HashMap::new();
+        let mut by_host_suffix = Node::default();
+        let mut host_suffix_all = Vec::new();
         let mut any_host = Bucket::default();
         for (i, (rule, _)) in entries.iter().enumerate() {
             let idx = i as u32;
-            let keys = rule.literal_paths();
-            match rule.exact_hosts() {
-                Some(hosts) => {
-                    // An empty host never matches: such an entry needs no bucket.
-                    for host in hosts.iter().filter(|h| !h.is_empty()) {
-                        by_host
-                            .entry(host.as_str().into())
-                            .or_default()
-                            .add(idx, keys.as_deref());
-                    }
+            if let Some(hosts) = rule.exact_hosts() {
+                let keys = rule.literal_paths();
+                // An empty host never matches: such an entry needs no bucket.
+                for host in hosts.iter().filter(|h| !h.is_empty()) {
+                    by_host
+                        .entry(host.as_str().into())
+                        .or_default()
+                        .add(idx, keys.as_deref());
                 }
-                None => any_host.add(idx, keys.as_deref()),
+            } else if let Some(suffixes) = rule.host_suffixes() {
+                for suffix in suffixes {
+                    let reversed: Vec<u8> = suffix.bytes().rev().collect();
+                    push_unique(&mut by_host_suffix.node_for(&reversed).prefix, idx);
+                }
+                host_suffix_all.push(idx);
+            } else {
+                any_host.add(idx, rule.literal_paths().as_deref());
             }
         }
         RuleIndex {
             entries,
             by_host,
+            by_host_suffix,
+            host_suffix_all,
             any_host,
         }
     }
@@ -220,6 +242,20 @@ impl<T> RuleIndex<T> {
             bucket.collect(req.path, &mut lists);
         }
         self.any_host.collect(req.path, &mut lists);
+        if !self.host_suffix_all.is_empty() {
+            if !req.host.is_ascii() {
+                lists.push(&self.host_suffix_all);
+            } else if req.host.len() <= HOST_BUF {
+                let mut buf = [0u8; HOST_BUF];
+                let reversed = &mut buf[..req.host.len()];
+                reversed.copy_from_slice(req.host.as_bytes());
+                reversed.reverse();
+                self.by_host_suffix.collect(reversed, &mut lists);
+            } else {
+                let reversed: Vec<u8> = req.host.bytes().rev().collect();
+                self.by_host_suffix.collect(&reversed, &mut lists);
+            }
+        }
         while let Some(idx) = lists.pop_min() {
             let (rule, value) = &self.entries[idx as usize];
             match rule.matches(req) {

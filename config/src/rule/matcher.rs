@@ -6,7 +6,7 @@ use http::HeaderName;
 use regex::Regex;
 
 use super::parse::{Arg, Call, Function, ParseError, parse};
-use super::template::{self, HOST, PATH, QUERY, QUERY_DEFAULT, TemplateOptions};
+use super::template::{self, HostTemplate, PATH, QUERY, QUERY_DEFAULT, TemplateOptions};
 use super::{CompileOptions, Match, PathKey, RequestInfo, RuleError, query};
 
 /// One alternative of a `Path`-like matcher (mux `Path` template).
@@ -50,7 +50,7 @@ struct QueryPair {
 enum Matcher {
     /// Lowercase; the request host must be one of them.
     Host(Vec<String>),
-    HostRegexp(Vec<Regex>),
+    HostRegexp(Vec<HostTemplate>),
     /// mux `Path`: the first alternative that matches decides (it may ask for a redirect).
     Path(Vec<PathAlt>),
     PathPrefix(Vec<PrefixAlt>),
@@ -96,7 +96,7 @@ impl Matcher {
             Matcher::Host(hosts) => {
                 yes(!req.host.is_empty() && hosts.iter().any(|h| h == req.host))
             }
-            Matcher::HostRegexp(res) => yes(res.iter().any(|re| re.is_match(req.host))),
+            Matcher::HostRegexp(alts) => yes(alts.iter().any(|a| a.is_match(req.host))),
             Matcher::Path(alts) => {
                 for alt in alts {
                     let outcome = path_alt(alt, req.path, strict);
@@ -319,6 +319,22 @@ impl FrontendRule {
             .min_by_key(|hosts| hosts.len())
     }
 
+    /// `Some(suffixes)` when a `HostRegexp` matcher is required and each of its templates ends
+    /// with ASCII literal text: a matching request's (lowercase) host ends with one of these
+    /// (lowercase). With several such matchers, the one whose shortest suffix is longest.
+    pub fn host_suffixes(&self) -> Option<Vec<&str>> {
+        self.matchers
+            .iter()
+            .filter_map(|m| match m {
+                Matcher::HostRegexp(alts) => alts
+                    .iter()
+                    .map(|a| a.suffix.as_deref())
+                    .collect::<Option<Vec<&str>>>(),
+                _ => None,
+            })
+            .max_by_key(|suffixes| suffixes.iter().map(|s| s.len()).min().unwrap_or(0))
+    }
+
     /// `Some(keys)` when a path matcher is required: a matching request's decoded path equals
     /// one `Exact` key or starts with one `Prefix` key. `Path` literals give `Exact` keys, with
     /// their other-slash variant when strict slash is on (the redirect case); templates give the
@@ -366,11 +382,11 @@ impl Compiler {
                 args.iter().map(|a| a.as_str().to_lowercase()).collect(),
             )),
             Function::HostRegexp => {
-                let res = args
+                let alts = args
                     .iter()
-                    .map(|a| template::compile(a, HOST, "HostRegexp template"))
+                    .map(|a| template::compile_host(a, "HostRegexp template"))
                     .collect::<Result<_, _>>()?;
-                self.matchers.push(Matcher::HostRegexp(res));
+                self.matchers.push(Matcher::HostRegexp(alts));
             }
             Function::Path => {
                 let alts = self.path_alts(args, f)?;

@@ -76,6 +76,7 @@ mod index;
 mod matcher;
 pub mod parse;
 mod query;
+mod regex_cache;
 mod template;
 
 use std::fmt;

@@ -9,7 +9,11 @@
 //! With strict slash (v1's default) a path template matches with or without its trailing slash,
 //! the difference being answered with a redirect by the caller.
 
-use regex::{Regex, RegexBuilder};
+use std::sync::Arc;
+
+use regex::Regex;
+
+use super::regex_cache;
 
 use super::parse::{Arg, ParseError};
 
@@ -94,46 +98,52 @@ pub(crate) fn literal_prefix(template: &str) -> &str {
     }
 }
 
-/// Compiles a template. `what` names it in messages (e.g. `Path template`).
-pub(crate) fn compile(arg: &Arg, opts: TemplateOptions, what: &str) -> Result<Regex, ParseError> {
-    let text = arg.as_str();
-    let ranges = brace_ranges(arg, what)?;
-    let mut end_literal = text.len();
-    if opts.strict_slash && text.ends_with('/') {
+/// A template's variables: byte range of the `{…}` in the text, offset of its pattern, the
+/// pattern translated for Rust (`None` when the name or the pattern is empty).
+struct Var {
+    start: usize,
+    end: usize,
+    patt_at: usize,
+    /// The pattern as written (or the default).
+    patt: String,
+    translated: Option<String>,
+}
+
+fn vars(text: &str, ranges: &[(usize, usize)], opts: TemplateOptions) -> Vec<Var> {
+    ranges
+        .iter()
+        .map(|&(start, end)| {
+            let inner = &text[start + 1..end - 1];
+            let (name, patt, patt_at) = match inner.find(':') {
+                Some(c) => (&inner[..c], &inner[c + 1..], start + 2 + c),
+                None => (inner, opts.default_pattern, start + 1),
+            };
+            Var {
+                start,
+                end,
+                patt_at,
+                patt: patt.to_string(),
+                translated: (!name.is_empty() && !patt.is_empty()).then(|| go_regex(patt)),
+            }
+        })
+        .collect()
+}
+
+/// The anchored pattern of the template's text up to `cut` (its literal end past `cut` left
+/// out), or `None` when a variable has no name or pattern.
+fn pattern(text: &str, vars: &[Var], opts: TemplateOptions, cut: usize) -> Option<String> {
+    let mut end_literal = cut;
+    if opts.strict_slash && text[..cut].ends_with('/') {
         end_literal -= 1;
     }
     let mut pattern = String::with_capacity(text.len() + 16);
     pattern.push('^');
     let mut last = 0;
-    for &(start, end) in &ranges {
-        pattern.push_str(&regex::escape(&text[last..start]));
-        last = end;
-        let inner = &text[start + 1..end - 1];
-        let (name, patt, patt_at) = match inner.find(':') {
-            Some(c) => (&inner[..c], &inner[c + 1..], start + 2 + c),
-            None => (inner, opts.default_pattern, start + 1),
-        };
-        if name.is_empty() || patt.is_empty() {
-            return Err(ParseError {
-                offset: arg.offset_at(start),
-                message: format!(
-                    "missing name or pattern in {:?} of {what} {text:?}",
-                    &text[start..end]
-                ),
-            });
-        }
-        let translated = go_regex(patt);
-        if let Err(e) = Regex::new(&format!("^(?:{translated})$")) {
-            return Err(ParseError {
-                offset: arg.offset_at(patt_at),
-                message: format!(
-                    "invalid regular expression {patt:?} in {what} {text:?}: {}",
-                    regex_error(&e)
-                ),
-            });
-        }
+    for var in vars {
+        pattern.push_str(&regex::escape(&text[last..var.start]));
+        last = var.end;
         pattern.push_str("(?:");
-        pattern.push_str(&translated);
+        pattern.push_str(var.translated.as_deref()?);
         pattern.push(')');
     }
     pattern.push_str(&regex::escape(&text[last..end_literal.max(last)]));
@@ -144,13 +154,162 @@ pub(crate) fn compile(arg: &Arg, opts: TemplateOptions, what: &str) -> Result<Re
     if !opts.prefix {
         pattern.push('$');
     }
-    RegexBuilder::new(&pattern)
-        .case_insensitive(opts.case_insensitive)
-        .build()
-        .map_err(|e| ParseError {
-            offset: arg.offset(),
-            message: format!("invalid {what} {text:?}: {}", regex_error(&e)),
+    Some(pattern)
+}
+
+/// Why a template does not compile: the first variable at fault (no name or pattern, or a
+/// pattern that is no regex on its own), else the whole pattern's error.
+fn explain(arg: &Arg, vars: &[Var], what: &str, whole: Option<regex::Error>) -> ParseError {
+    let text = arg.as_str();
+    for var in vars {
+        let Some(translated) = &var.translated else {
+            return ParseError {
+                offset: arg.offset_at(var.start),
+                message: format!(
+                    "missing name or pattern in {:?} of {what} {text:?}",
+                    &text[var.start..var.end]
+                ),
+            };
+        };
+        if let Err(e) = Regex::new(&format!("^(?:{translated})$")) {
+            let patt = &var.patt;
+            return ParseError {
+                offset: arg.offset_at(var.patt_at),
+                message: format!(
+                    "invalid regular expression {patt:?} in {what} {text:?}: {}",
+                    regex_error(&e)
+                ),
+            };
+        }
+    }
+    ParseError {
+        offset: arg.offset(),
+        message: match whole {
+            Some(e) => format!("invalid {what} {text:?}: {}", regex_error(&e)),
+            None => format!("invalid {what} {text:?}"),
+        },
+    }
+}
+
+/// Compiles a template. `what` names it in messages (e.g. `Path template`). Identical patterns
+/// share one compiled program (`regex_cache`).
+pub(crate) fn compile(arg: &Arg, opts: TemplateOptions, what: &str) -> Result<Regex, ParseError> {
+    let text = arg.as_str();
+    let ranges = brace_ranges(arg, what)?;
+    let vars = vars(text, &ranges, opts);
+    let Some(pattern) = pattern(text, &vars, opts, text.len()) else {
+        return Err(explain(arg, &vars, what, None));
+    };
+    match regex_cache::shared(&pattern, opts.case_insensitive) {
+        Ok(re) => Ok(Regex::clone(&re)),
+        Err(e) => Err(explain(arg, &vars, what, Some(e))),
+    }
+}
+
+/// A compiled host template (`HostRegexp`), split at its literal end when that is exact.
+#[derive(Debug, Clone)]
+pub(crate) struct HostTemplate {
+    /// The text after the last variable (the whole template without one), lowercased, when it
+    /// is ASCII and not empty: every host the template matches ends with it, compared
+    /// case-insensitively. Unicode case folding lets ASCII letters match a few non-ASCII ones
+    /// (`s`/`ſ`, `k`/`K`), which a byte comparison would not see: hence ASCII only.
+    pub suffix: Option<String>,
+    matcher: HostMatcher,
+}
+
+#[derive(Debug, Clone)]
+enum HostMatcher {
+    Whole(Arc<Regex>),
+    /// For an ASCII host: the host ends with `suffix` and `head` matches what is before it.
+    /// Exact because an ASCII host leaves the suffix exactly its last `suffix.len()` bytes, and
+    /// no variable holds an assertion (`^ $ \b …`) that could look across the cut. The head
+    /// is the same for every template that differs only in its literal end (`{sub:[a-z]+}`),
+    /// so thousands of such frontends share one compiled regex. A host that is not ASCII
+    /// needs the whole pattern: compiled on first use.
+    Head {
+        head: Arc<Regex>,
+        whole_pattern: Box<str>,
+        whole: std::sync::OnceLock<Option<Arc<Regex>>>,
+    },
+}
+
+impl HostTemplate {
+    /// `host` is lowercase (v1's canonical host).
+    pub fn is_match(&self, host: &str) -> bool {
+        match &self.matcher {
+            HostMatcher::Whole(re) => re.is_match(host),
+            HostMatcher::Head { head, .. } if host.is_ascii() => {
+                let suffix = self.suffix.as_deref().unwrap_or("");
+                host.len() >= suffix.len()
+                    && host.as_bytes()[host.len() - suffix.len()..]
+                        .eq_ignore_ascii_case(suffix.as_bytes())
+                    && head.is_match(&host[..host.len() - suffix.len()])
+            }
+            HostMatcher::Head {
+                whole_pattern,
+                whole,
+                ..
+            } => {
+                // The head compiled, so the whole almost surely does (it adds a literal); if
+                // it hit a size limit, the template matches no such host.
+                let re = whole.get_or_init(|| regex_cache::shared(whole_pattern, true).ok());
+                re.as_ref().is_some_and(|re| re.is_match(host))
+            }
+        }
+    }
+}
+
+/// Compiles a `HostRegexp` template (see [`HostTemplate`]).
+pub(crate) fn compile_host(arg: &Arg, what: &str) -> Result<HostTemplate, ParseError> {
+    let opts = HOST;
+    let text = arg.as_str();
+    let ranges = brace_ranges(arg, what)?;
+    let vars = vars(text, &ranges, opts);
+    let cut = ranges.last().map_or(0, |&(_, end)| end);
+    let literal = &text[cut..];
+    let suffix = (!literal.is_empty() && literal.is_ascii()).then(|| literal.to_ascii_lowercase());
+    let Some(whole_pattern) = pattern(text, &vars, opts, text.len()) else {
+        return Err(explain(arg, &vars, what, None));
+    };
+    let splittable = suffix.is_some()
+        && vars
+            .iter()
+            .all(|v| v.translated.as_deref().is_some_and(no_assertion));
+    let compiled = if splittable {
+        let head = pattern(text, &vars, opts, cut).expect("every variable has a pattern");
+        regex_cache::shared(&head, true).map(|head| HostMatcher::Head {
+            head,
+            whole_pattern: whole_pattern.into(),
+            whole: std::sync::OnceLock::new(),
         })
+    } else {
+        regex_cache::shared(&whole_pattern, true).map(HostMatcher::Whole)
+    };
+    match compiled {
+        Ok(matcher) => Ok(HostTemplate { suffix, matcher }),
+        Err(e) => Err(explain(arg, &vars, what, Some(e))),
+    }
+}
+
+/// True when a (translated) pattern holds no assertion: no `^` or `$` outside a class, no
+/// `\A \z \b \B \< \>` (Rust's look-around escapes). Conservative: it may say no to a
+/// pattern without one (then the template is matched whole, as before).
+fn no_assertion(p: &str) -> bool {
+    let mut depth = 0usize;
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('A' | 'z' | 'b' | 'B' | '<' | '>') | None => return false,
+                Some(_) => {}
+            },
+            '[' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            '^' | '$' if depth == 0 => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Compiles a plain Go regular expression (HeadersRegexp values, ReplacePathRegex), unanchored
@@ -364,6 +523,63 @@ mod tests {
 
     fn re(text: &str, opts: TemplateOptions) -> Regex {
         compile(&arg(text), opts, "template").unwrap()
+    }
+
+    /// Split host templates answer as the whole template's regex does, on ASCII and non-ASCII
+    /// hosts, with assertions in the variables (then not split) and without a literal end.
+    #[test]
+    fn host_split_matches_as_the_whole_template() {
+        let templates = [
+            "{sub:[a-z]+}.r7.example.com",
+            "{sub}.Example.COM",
+            "{a}.{b}.as.com",
+            "x{a:[0-9]+}y.com",
+            r"{x:a\b}b.com",
+            r"{x:a$}b.com",
+            "{x:[^b]+}b.com",
+            "{x:.*}",
+            "{x}.é.com",
+            "exact.com",
+            "{x:(?i)K}.com",
+        ];
+        let hosts = [
+            "a.r7.example.com",
+            "9.r7.example.com",
+            "r7.example.com",
+            "a.example.com",
+            "a.b.as.com",
+            "a.b.aſ.com",
+            "x12y.com",
+            "xy.com",
+            "ab.com",
+            "a$b.com",
+            "aab.com",
+            "ccb.com",
+            "x.é.com",
+            "x.É.com",
+            "exact.com",
+            "k.com",
+            "K.com",
+            "",
+            ".com",
+        ];
+        for t in templates {
+            let whole = compile(&arg(t), HOST, "t").unwrap();
+            let split = compile_host(&arg(t), "t").unwrap();
+            for h in hosts {
+                assert_eq!(split.is_match(h), whole.is_match(h), "{t:?} on {h:?}");
+            }
+        }
+        assert!(matches!(
+            compile_host(&arg("{sub:[a-z]+}.r7.example.com"), "t")
+                .unwrap()
+                .matcher,
+            HostMatcher::Head { .. }
+        ));
+        assert!(matches!(
+            compile_host(&arg(r"{x:a\b}b.com"), "t").unwrap().matcher,
+            HostMatcher::Whole(_)
+        ));
     }
 
     #[test]
