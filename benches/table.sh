@@ -295,6 +295,7 @@ soak() {
     done
     local start=$SECONDS line
     while ((SECONDS < end)); do
+        kill -0 "$BACKEND_PID" 2>/dev/null || die "the backend (pid $BACKEND_PID) died during the soak"
         line=$((SECONDS - start))
         for t in "${TARGET_LIST[@]}"; do line+=" $(rss_mb $(tree_pids "${TARGET_PID[$t]}"))"; done
         echo "$line" >>"$SCRATCH/soak.txt"
