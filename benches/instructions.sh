@@ -17,8 +17,15 @@
 # (rendered the same way: @PORT@ and @BACKEND_PORT@).
 #
 # Usage: benches/instructions.sh [--requests N] [--trafik-bin PATH] [EXTRA.toml...]
+#        benches/instructions.sh --table [--requests N] [--trafik-bin PATH]
+# --table: instead, the cases of benches/table.sh on one trafik (benches/table/trafik.toml,
+# a plain and a TLS entry point): hello and 16 KiB over HTTP/1.1, h2c and h2 over TLS
+# (h2load, N requests one at a time on one connection), full TLS 1.3 handshakes (openssl
+# s_time -new, no request) and resumed ones (s_time -reuse -www /, one request each),
+# each counted alone (counters zeroed before, dumped after).
+# Needs: valgrind, nginx, curl (Debian: apt-get install -y valgrind nginx-light curl);
+# --table also h2load (nghttp2-client) and openssl.
 # HOST_HEADER=name sends that Host header with the counted requests (default: 127.0.0.1:PORT).
-# Needs: valgrind, nginx, curl (Debian: apt-get install -y valgrind nginx-light curl).
 # Takes about 30 s per configuration.
 
 set -Eeuo pipefail
@@ -28,12 +35,14 @@ REPO_DIR=$(dirname "$BENCH_DIR")
 REQUESTS=2000
 WARM=300
 TRAFIK_BIN=
+TABLE=0
 EXTRA=()
 while (($#)); do
     case $1 in
         --requests) REQUESTS=$2; shift 2 ;;
         --trafik-bin) TRAFIK_BIN=$2; shift 2 ;;
-        -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+        --table) TABLE=1; shift ;;
+        -h | --help) sed -n '2,29p' "$0"; exit 0 ;;
         *) EXTRA+=("$1"); shift ;;
     esac
 done
@@ -97,6 +106,76 @@ count() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+
+# total PID OUT: dumps the counters of the callgrind run PID and prints the total.
+total() {
+    callgrind_control -d "$1" >/dev/null 2>&1
+    callgrind_annotate "$(ls -v "$2".* | tail -n 1)" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}'
+}
+
+# drive CASE N: sends case CASE's load, N requests (about: s_time runs for a time), and
+# prints how many requests or handshakes were made.
+drive() {
+    local c=$1 n=$2 out=$W/drive.out
+    case $c in
+        hello) curl -s -o /dev/null "http://127.0.0.1:$PORT/?[1-$n]"; echo "$n" ;;
+        16k) curl -s -o /dev/null "http://127.0.0.1:$PORT/static/16k.bin?[1-$n]"; echo "$n" ;;
+        h2c | h2-tls)
+            local url=http://127.0.0.1:$PORT/
+            [[ $c == h2-tls ]] && url=https://127.0.0.1:$TLS_PORT/
+            timeout 300 h2load -t1 -c1 -m1 -n "$n" "$url" >"$out" 2>&1 || true
+            awk '/^requests:/ { print $8 }' "$out" ;;
+        tls-full | tls-resumed)
+            local how=(-new) secs=$((n / 100 + 2))
+            [[ $c == tls-resumed ]] && how=(-reuse -www /)
+            timeout $((secs + 60)) openssl s_time -connect "127.0.0.1:$TLS_PORT" -tls1_3 "${how[@]}" \
+                -time "$secs" </dev/null >"$out" 2>&1 || true
+            awk '/connections in [0-9.]+ real seconds/ { print $1 }' "$out" ;;
+    esac
+}
+
+# The cases of benches/table.sh, each alone on one trafik under callgrind.
+table_mode() {
+    command -v h2load >/dev/null && command -v openssl >/dev/null || { echo "--table needs h2load and openssl" >&2; exit 1; }
+    TLS_PORT=${TLS_PORT:-19103}
+    mkdir -p "$W/conf"
+    head -c 16384 /dev/urandom >"$W/www/static/16k.bin"
+    chmod 644 "$W/www/static/16k.bin"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=bench.test -keyout "$W/conf/key.pem" -out "$W/conf/cert.pem" 2>/dev/null
+    sed -e "s|@W@|$W|g" -e "s|@H1_PORT@|$PORT|g" -e "s|@TLS_PORT@|$TLS_PORT|g" \
+        -e "s|@BACKEND_PORT@|$BACKEND_PORT|g" "$BENCH_DIR/table/trafik.toml" >"$W/table.toml"
+    local out=$W/callgrind.table
+    valgrind --tool=callgrind --callgrind-out-file="$out" \
+        "$TRAFIK_BIN" --workers 1 -c "$W/table.toml" >"$W/logs/table.out" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    ready "http://127.0.0.1:$PORT/"
+    curl -s -Z --parallel-max 4 -o /dev/null "http://127.0.0.1:$PORT/?w=[1-40]" 2>/dev/null
+    printf '%-12s %12s %8s  %s\n' case instr/op ops "(op: a request; a handshake in tls-*)"
+    local c n count before after
+    for c in hello 16k h2c h2-tls tls-full tls-resumed; do
+        n=$REQUESTS
+        [[ $c == tls-* ]] && n=$((REQUESTS / 4))
+        drive "$c" $((n / 10 + 10)) >/dev/null
+        callgrind_control -z "$pid" >/dev/null 2>&1
+        count=$(drive "$c" "$n")
+        after=$(total "$pid" "$out")
+        if [[ -z $count || $count == 0 || -z $after ]]; then
+            printf '%-12s %12s %8s\n' "$c" failed "${count:-0}"
+            continue
+        fi
+        printf '%-12s %12d %8d\n' "$c" $((after / count)) "$count"
+    done
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    echo "(user-space instructions of trafik per request or handshake, callgrind; scratch: $W)"
+}
+
+if ((TABLE)); then
+    table_mode
+    exit 0
+fi
 
 bare=$(count bare "$BENCH_DIR/proxy/trafik.toml")
 printf '%-28s %10s %8s\n' configuration instr/req ratio

@@ -220,6 +220,7 @@ pub fn server_config_acme(
         builder.with_client_cert_verifier(verifier)
     };
     let mut config = builder.with_cert_resolver(Arc::new(resolver));
+    super::resumption::enable(entry_point, &mut config)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     if alpn_acme {
         config

@@ -10,6 +10,7 @@ pub mod client_cert;
 pub mod config;
 pub mod dynamic;
 pub mod resolver;
+pub mod resumption;
 
 use std::sync::Arc;
 
