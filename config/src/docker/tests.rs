@@ -265,8 +265,14 @@ fn auth_and_client_cert_labels_in_a_segment_and_at_the_root() {
         &[
             ("traefik.web.port", "80"),
             ("traefik.web.frontend.rule", "Host:web"),
-            ("traefik.web.frontend.auth.forward.address", "http://auth:4181"),
-            ("traefik.web.frontend.auth.forward.authResponseHeaders", "X-User"),
+            (
+                "traefik.web.frontend.auth.forward.address",
+                "http://auth:4181",
+            ),
+            (
+                "traefik.web.frontend.auth.forward.authResponseHeaders",
+                "X-User",
+            ),
             ("traefik.admin.port", "443"),
             ("traefik.admin.frontend.rule", "Host:admin"),
             ("traefik.admin.frontend.auth.digest.users", "u:r:h"),
@@ -285,11 +291,23 @@ fn auth_and_client_cert_labels_in_a_segment_and_at_the_root() {
     assert_eq!(fw.auth_response_headers, ["X-User"]);
     assert!(web.digest.is_none());
     let admin = &f["frontend-admin-two-admin"];
-    assert_eq!(admin.auth.as_ref().unwrap().digest.as_ref().unwrap().users, ["u:r:h"]);
+    assert_eq!(
+        admin.auth.as_ref().unwrap().digest.as_ref().unwrap().users,
+        ["u:r:h"]
+    );
     // Root labels are every segment's defaults.
     assert!(admin.pass_tls_client_cert.as_ref().unwrap().pem);
-    assert!(f["frontend-web-two-web"].pass_tls_client_cert.as_ref().unwrap().pem);
-    let hc = out.configuration.backends["backend-two-web"].health_check.clone().unwrap();
+    assert!(
+        f["frontend-web-two-web"]
+            .pass_tls_client_cert
+            .as_ref()
+            .unwrap()
+            .pem
+    );
+    let hc = out.configuration.backends["backend-two-web"]
+        .health_check
+        .clone()
+        .unwrap();
     assert_eq!(hc.headers["X-Probe"], "1");
 }
 

@@ -86,7 +86,10 @@ fn auth(rest: &str, value: &str) -> Option<Vec<(String, String)>> {
         "forward.tls.insecureskipverify" => "forward/tls/insecureskipverify",
         _ => return None,
     };
-    Some(vec![(format!("frontends/{{f}}/auth/{key}"), value.to_string())])
+    Some(vec![(
+        format!("frontends/{{f}}/auth/{key}"),
+        value.to_string(),
+    )])
 }
 
 /// `frontend.passTLSClientCert.<rest>`: `pem`, `infos.{notAfter,notBefore,sans}` and
@@ -113,7 +116,10 @@ fn pass_tls_client_cert(rest: &str, value: &str) -> Option<Vec<(String, String)>
     };
     known.then(|| {
         vec![(
-            format!("frontends/{{f}}/passtlsclientcert/{}", rest.replace('.', "/")),
+            format!(
+                "frontends/{{f}}/passtlsclientcert/{}",
+                rest.replace('.', "/")
+            ),
             value.to_string(),
         )]
     })
@@ -185,7 +191,10 @@ fn headers(field: &str, value: &str) -> Option<Result<Vec<(String, String)>, Str
     ) {
         return None;
     }
-    Some(header_map(&format!("frontends/{{f}}/headers/{field}"), value))
+    Some(header_map(
+        &format!("frontends/{{f}}/headers/{field}"),
+        value,
+    ))
 }
 
 /// v1's header-map form `Name:value||Name2:value2`, as keys under `folder`.

@@ -116,9 +116,15 @@ fn labels_not_read_are_listed() {
 #[test]
 fn forward_auth_labels() {
     let got = decode(&labels(&[
-        ("frontend.auth.forward.address", "https://auth.example.com/check"),
+        (
+            "frontend.auth.forward.address",
+            "https://auth.example.com/check",
+        ),
         ("frontend.auth.forward.trustForwardHeader", "true"),
-        ("frontend.auth.forward.authResponseHeaders", "X-User, X-Groups"),
+        (
+            "frontend.auth.forward.authResponseHeaders",
+            "X-User, X-Groups",
+        ),
         ("frontend.auth.forward.tls.ca", "/certs/ca.pem"),
         ("frontend.auth.forward.tls.caOptional", "true"),
         ("frontend.auth.forward.tls.cert", "/certs/c.pem"),
@@ -146,7 +152,10 @@ fn forward_auth_labels() {
 #[test]
 fn digest_and_basic_auth_labels() {
     let got = decode(&labels(&[
-        ("frontend.auth.digest.users", "test:traefik:a2688e031edb4be6a3797f3882655c05,u2:r:h2"),
+        (
+            "frontend.auth.digest.users",
+            "test:traefik:a2688e031edb4be6a3797f3882655c05,u2:r:h2",
+        ),
         ("frontend.auth.digest.usersFile", "/etc/digest"),
         ("frontend.auth.digest.removeHeader", "true"),
         ("frontend.auth.basic", "a:$apr1$x"),
@@ -172,10 +181,22 @@ fn pass_tls_client_cert_labels() {
         ("frontend.passTLSClientCert.infos.notAfter", "true"),
         ("frontend.passTLSClientCert.infos.notBefore", "false"),
         ("frontend.passTLSClientCert.infos.sans", "true"),
-        ("frontend.passTLSClientCert.infos.subject.commonName", "true"),
-        ("frontend.passTLSClientCert.infos.subject.domainComponent", "true"),
-        ("frontend.passTLSClientCert.infos.issuer.organization", "true"),
-        ("frontend.passTLSClientCert.infos.issuer.serialNumber", "true"),
+        (
+            "frontend.passTLSClientCert.infos.subject.commonName",
+            "true",
+        ),
+        (
+            "frontend.passTLSClientCert.infos.subject.domainComponent",
+            "true",
+        ),
+        (
+            "frontend.passTLSClientCert.infos.issuer.organization",
+            "true",
+        ),
+        (
+            "frontend.passTLSClientCert.infos.issuer.serialNumber",
+            "true",
+        ),
     ]))
     .unwrap();
     assert!(got.unsupported.is_empty(), "{:?}", got.unsupported);
@@ -193,7 +214,10 @@ fn pass_tls_client_cert_labels() {
 fn health_check_headers_label() {
     let got = decode(&labels(&[
         ("backend.healthcheck.path", "/health"),
-        ("backend.healthcheck.headers", "X-Probe:trafik||Host: internal.example"),
+        (
+            "backend.healthcheck.headers",
+            "X-Probe:trafik||Host: internal.example",
+        ),
     ]))
     .unwrap();
     let hc = got.backend.health_check.unwrap();
