@@ -1,8 +1,10 @@
 //! The Docker Engine itself stopped and started again under load: trafik keeps routing to
 //! the containers that kept running, shows the engine down then up in `/api/state`, and
 //! reads it again once it is back. The engine is this test's own `dockerd` (its own socket,
-//! data and exec roots, no bridge, no iptables), started with `--live-restore` so its
+//! data and exec roots, its own bridge, no iptables), started with `--live-restore` so its
 //! containers outlive it: the system's engine and the other Docker tests never lose theirs.
+//! Not `--bridge=none`: a daemon started so deletes the host's `docker0` (it shares the
+//! host's network namespace), the system engine's bridge.
 //! Its container runs `trafik echo` from an image built on that daemon (`FROM scratch`,
 //! this build's binary and the libraries it links), on the host's network at 127.0.0.1.
 
@@ -21,6 +23,8 @@ const IMAGE: &str = "trafik-engine-restart-test:latest";
 struct OwnDaemon {
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// The bridge made for it (deleted when dropped).
+    bridge: String,
 }
 
 impl OwnDaemon {
@@ -30,7 +34,29 @@ impl OwnDaemon {
             .prefix("trafik-dockerd-")
             .tempdir_in("/tmp")
             .unwrap();
-        let mut d = OwnDaemon { dir, child: None };
+        let pid = std::process::id();
+        // At most 15 characters (a Linux interface name), an address range of its own.
+        let bridge = format!("trdt{}", pid % 100_000);
+        // A bridge left by an earlier, killed run of the same pid: gone first.
+        let _ = Command::new("ip")
+            .args(["link", "del", &bridge])
+            .stderr(Stdio::null())
+            .status();
+        let made = Command::new("ip")
+            .args(["link", "add", &bridge, "type", "bridge"])
+            .status()
+            .unwrap();
+        assert!(made.success(), "ip link add {bridge}");
+        let address = format!("10.213.{}.1/24", pid % 250 + 1);
+        Command::new("ip")
+            .args(["addr", "add", &address, "dev", &bridge])
+            .status()
+            .unwrap();
+        let mut d = OwnDaemon {
+            dir,
+            child: None,
+            bridge,
+        };
         d.spawn();
         d
     }
@@ -61,12 +87,8 @@ impl OwnDaemon {
             .arg(root.join("exec"))
             .arg("--pidfile")
             .arg(root.join("docker.pid"))
-            .args([
-                "--bridge=none",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--live-restore",
-            ])
+            .arg(format!("--bridge={}", self.bridge))
+            .args(["--iptables=false", "--ip6tables=false", "--live-restore"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
@@ -154,6 +176,9 @@ impl Drop for OwnDaemon {
         for m in under {
             let _ = Command::new("umount").args(["-l", m]).status();
         }
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
     }
 }
 
