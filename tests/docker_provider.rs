@@ -702,3 +702,83 @@ async fn constraints_serve_only_matching_tags() {
     let (_t2, p2) = start("");
     wait_served(p2.http, "tagged-no.docker.test", &no.name).await;
 }
+
+/// A TLS endpoint in front of the engine's unix socket (the engine itself listens on no
+/// TLS port here): its certificate is for `docker.test`, issued by a CA trafik is not given.
+/// Counts the TLS handshakes that completed.
+async fn tls_engine() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let ca = common::pki::Ca::new("engine test CA");
+    let acceptor = tokio_rustls::TlsAcceptor::from(common::pki::server_config(
+        &ca.server(&["docker.test"], "x"),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handshakes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = handshakes.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, counted) = (acceptor.clone(), counted.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Ok(mut unix) = tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut unix).await;
+            });
+        }
+    });
+    (port, handshakes)
+}
+
+#[tokio::test]
+async fn insecure_skip_verify_reads_an_engine_whose_certificate_is_not_trusted() {
+    let (engine_port, handshakes) = tls_engine().await;
+    // Verified, against a CA that did not issue the engine's certificate: refused, shown.
+    let other = common::pki::Ca::new("another CA");
+    let client = other.client("trafik");
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("ca.pem", &other.cert_pem),
+        ("cert.pem", &client.cert),
+        ("key.pem", &client.key),
+    ] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let d = dir.path().display();
+    let (_verified, pv) = start(&format!(
+        "endpoint = \"tcp://127.0.0.1:{engine_port}\"\n\
+         [docker.tls]\nca = \"{d}/ca.pem\"\ncert = \"{d}/cert.pem\"\nkey = \"{d}/key.pem\"\n"
+    ));
+    eventually("the untrusted engine down in /api/state", || async {
+        let store = docker_state(pv.api).await["store"].clone();
+        (store["up"] == false && store["error"].is_string()).then_some(())
+    })
+    .await;
+
+    // insecureSkipVerify: read through TLS, its containers routed.
+    let (_t, p) = start(&format!(
+        "endpoint = \"tcp://127.0.0.1:{engine_port}\"\n[docker.tls]\ninsecureSkipVerify = true\n"
+    ));
+    let port = free_port();
+    let echo = Echo::run(
+        "insecure-tls",
+        port,
+        &[
+            ("traefik.frontend.rule", "Host:insecure-tls.docker.test"),
+            ("traefik.port", &port.to_string()),
+        ],
+        &[],
+    );
+    wait_served(p.http, "insecure-tls.docker.test", &echo.name).await;
+    assert_eq!(docker_state(p.api).await["store"]["up"], true);
+    assert!(handshakes.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    // The verifying trafik still refuses it.
+    assert_eq!(docker_state(pv.api).await["store"]["up"], false);
+}

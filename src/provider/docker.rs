@@ -22,6 +22,8 @@ use tokio::sync::mpsc;
 use trafik_config::docker::{Container, Settings, parse_inspect, translate};
 use trafik_config::{Diagnostic, StaticConfig};
 
+mod insecure_tls;
+
 use super::follow::{self, Source, Update};
 use super::kv::StoreError;
 use super::{ProviderUpdate, Snapshot};
@@ -52,10 +54,28 @@ const RELEVANT: [&str; 10] = [
 #[derive(Debug, Clone)]
 pub struct Engine {
     endpoint: String,
-    /// (key, cert, ca) files for a TLS `tcp://` endpoint.
-    tls: Option<(PathBuf, PathBuf, PathBuf)>,
+    /// How a `tcp://` endpoint speaks TLS, if it does.
+    tls: Option<Tls>,
     settings: Settings,
     watch: bool,
+}
+
+/// `[docker.tls]`, checked.
+#[derive(Clone)]
+enum Tls {
+    /// bollard's TLS: the engine's certificate verified against `ca`; (key, cert, ca) files.
+    Verified(PathBuf, PathBuf, PathBuf),
+    /// `insecureSkipVerify`: any certificate accepted (`insecure_tls`).
+    Insecure(Arc<rustls::ClientConfig>),
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tls::Verified(key, cert, ca) => write!(f, "Verified({key:?}, {cert:?}, {ca:?})"),
+            Tls::Insecure(_) => write!(f, "Insecure"),
+        }
+    }
 }
 
 /// Builds the provider from `[docker]`: an endpoint, TLS setting or option this version
@@ -76,9 +96,6 @@ pub fn engine(table: &trafik_config::Docker, base_dir: &Path) -> Result<Engine, 
             if endpoint.starts_with("unix://") {
                 return Err("[docker.tls] needs a tcp:// endpoint".to_string());
             }
-            if tls.insecure_skip_verify {
-                return Err("[docker.tls] insecureSkipVerify is not implemented yet".to_string());
-            }
             let file = |what: &str, v: &str| {
                 if v.trim().is_empty() || v.contains("-----BEGIN") {
                     Err(format!("[docker.tls] {what}: a file path is required"))
@@ -86,11 +103,30 @@ pub fn engine(table: &trafik_config::Docker, base_dir: &Path) -> Result<Engine, 
                     Ok(base_dir.join(v.trim()))
                 }
             };
-            Some((
-                file("key", &tls.key)?,
-                file("cert", &tls.cert)?,
-                file("ca", &tls.ca)?,
-            ))
+            if tls.insecure_skip_verify {
+                tracing::warn!(
+                    "[docker.tls] insecureSkipVerify: the engine's certificate is not checked"
+                );
+                crate::tls::install_crypto_provider();
+                // A client certificate is optional here; `ca` is not used.
+                let optional = |what: &str, v: &str| {
+                    if v.trim().is_empty() {
+                        Ok(String::new())
+                    } else {
+                        file(what, v).map(|p| p.to_string_lossy().into_owned())
+                    }
+                };
+                Some(Tls::Insecure(insecure_tls::client_config(
+                    &optional("cert", &tls.cert)?,
+                    &optional("key", &tls.key)?,
+                )?))
+            } else {
+                Some(Tls::Verified(
+                    file("key", &tls.key)?,
+                    file("cert", &tls.cert)?,
+                    file("ca", &tls.ca)?,
+                ))
+            }
         }
     };
     let constraints = table
@@ -142,7 +178,13 @@ impl Engine {
             _ if self.endpoint.starts_with("unix://") => {
                 Docker::connect_with_unix(&self.endpoint, REQUEST_TIMEOUT_SECS, version)
             }
-            Some((key, cert, ca)) => {
+            Some(Tls::Insecure(config)) => insecure_tls::connect(
+                &self.endpoint,
+                config.clone(),
+                REQUEST_TIMEOUT_SECS,
+                version,
+            ),
+            Some(Tls::Verified(key, cert, ca)) => {
                 crate::tls::install_crypto_provider();
                 Docker::connect_with_ssl(
                     &self.endpoint,
@@ -369,6 +411,34 @@ mod tests {
             ..Default::default()
         };
         assert!(engine(&bad, dir).err().unwrap().contains("label==x"));
+    }
+
+    #[test]
+    fn insecure_skip_verify_needs_no_ca_and_a_whole_client_pair() {
+        let dir = Path::new("/");
+        let tls = |cert: &str, key: &str| trafik_config::Docker {
+            endpoint: Some("tcp://127.0.0.1:2376".into()),
+            tls: Some(trafik_config::model::ClientTls {
+                cert: cert.into(),
+                key: key.into(),
+                insecure_skip_verify: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let e = engine(&tls("", ""), dir).unwrap();
+        assert!(matches!(e.tls, Some(Tls::Insecure(_))), "{e:?}");
+        let e = engine(&tls("/c.pem", ""), dir).err().unwrap();
+        assert!(e.contains("cert is set without key"), "{e}");
+        // A client certificate that cannot be read is refused at start, named.
+        let e = engine(&tls("/nonexistent/c.pem", "/nonexistent/c.key"), dir)
+            .err()
+            .unwrap();
+        assert!(e.contains("cert"), "{e}");
+        // Verified TLS still wants its three files.
+        let mut verified = tls("", "");
+        verified.tls.as_mut().unwrap().insecure_skip_verify = false;
+        assert!(engine(&verified, dir).is_err());
     }
 
     #[test]

@@ -217,10 +217,7 @@ fn unsupported_tags_are_named_in_a_warning() {
     cat.insert(
         "svc".to_string(),
         ServiceState {
-            tags: vec![
-                "traefik.port=80".into(),
-                "traefik.frontend.auth.forward.address=x".into(),
-            ],
+            tags: vec!["traefik.port=80".into(), "traefik.backend.id=x".into()],
             instances: vec![instance("a", "127.0.0.1", 80, &[], &[])],
         },
     );
@@ -228,8 +225,7 @@ fn unsupported_tags_are_named_in_a_warning() {
     assert!(t.configuration.frontends.contains_key("frontend-svc"));
     assert_eq!(t.warnings.len(), 1);
     assert!(
-        t.warnings[0].contains("traefik.port")
-            && t.warnings[0].contains("traefik.frontend.auth.forward.address"),
+        t.warnings[0].contains("traefik.port") && t.warnings[0].contains("traefik.backend.id"),
         "{:?}",
         t.warnings
     );

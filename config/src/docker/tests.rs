@@ -259,6 +259,59 @@ fn segments_make_one_backend_and_frontend_each() {
 }
 
 #[test]
+fn auth_and_client_cert_labels_in_a_segment_and_at_the_root() {
+    let c = with_labels(
+        "two",
+        &[
+            ("traefik.web.port", "80"),
+            ("traefik.web.frontend.rule", "Host:web"),
+            (
+                "traefik.web.frontend.auth.forward.address",
+                "http://auth:4181",
+            ),
+            (
+                "traefik.web.frontend.auth.forward.authResponseHeaders",
+                "X-User",
+            ),
+            ("traefik.admin.port", "443"),
+            ("traefik.admin.frontend.rule", "Host:admin"),
+            ("traefik.admin.frontend.auth.digest.users", "u:r:h"),
+            ("traefik.frontend.passTLSClientCert.pem", "true"),
+            ("traefik.backend.healthcheck.path", "/h"),
+            ("traefik.backend.healthcheck.headers", "X-Probe:1"),
+        ],
+    );
+    let out = translate(&settings(), &[c]);
+    assert!(out.problems.is_empty(), "{:?}", out.problems);
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let f = &out.configuration.frontends;
+    let web = f["frontend-web-two-web"].auth.as_ref().unwrap();
+    let fw = web.forward.as_ref().unwrap();
+    assert_eq!(fw.address, "http://auth:4181");
+    assert_eq!(fw.auth_response_headers, ["X-User"]);
+    assert!(web.digest.is_none());
+    let admin = &f["frontend-admin-two-admin"];
+    assert_eq!(
+        admin.auth.as_ref().unwrap().digest.as_ref().unwrap().users,
+        ["u:r:h"]
+    );
+    // Root labels are every segment's defaults.
+    assert!(admin.pass_tls_client_cert.as_ref().unwrap().pem);
+    assert!(
+        f["frontend-web-two-web"]
+            .pass_tls_client_cert
+            .as_ref()
+            .unwrap()
+            .pem
+    );
+    let hc = out.configuration.backends["backend-two-web"]
+        .health_check
+        .clone()
+        .unwrap();
+    assert_eq!(hc.headers["X-Probe"], "1");
+}
+
+#[test]
 fn bad_labels_skip_the_container_naming_it() {
     let bad_port = with_labels("a", &[("traefik.port", "abc")]);
     let bad_rule = with_labels("b", &[("traefik.frontend.rule", "Hots:x")]);

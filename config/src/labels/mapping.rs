@@ -7,6 +7,13 @@
 pub fn store_keys(label: &str, value: &str) -> Option<Result<Vec<(String, String)>, String>> {
     let keys = if let Some(field) = label.strip_prefix("frontend.headers.") {
         return headers(field, value);
+    } else if label == "backend.healthcheck.headers" {
+        // v1's `Name:value||Name2:value2`, as the frontend's header maps.
+        return Some(header_map("backends/{b}/healthcheck/headers", value));
+    } else if let Some(rest) = label.strip_prefix("frontend.auth.") {
+        auth(rest, value)?
+    } else if let Some(rest) = label.strip_prefix("frontend.passtlsclientcert.") {
+        pass_tls_client_cert(rest, value)?
     } else {
         plain(label, value)?
     };
@@ -28,10 +35,6 @@ fn plain(label: &str, value: &str) -> Option<Vec<(String, String)>> {
             one("frontends/{f}/whitelist/sourcerange")
         }
         "whitelist.usexforwardedfor" => one("frontends/{f}/whitelist/usexforwardedfor"),
-        "auth.basic" | "auth.basic.users" => one("frontends/{f}/auth/basic/users"),
-        "auth.basic.removeheader" => one("frontends/{f}/auth/basic/removeheader"),
-        "auth.basic.usersfile" => one("frontends/{f}/auth/basic/usersfile"),
-        "auth.headerfield" => one("frontends/{f}/auth/headerfield"),
         "ratelimit.extractorfunc" => one("frontends/{f}/ratelimit/extractorfunc"),
         _ => frontend_nested(rest, value),
     }
@@ -59,6 +62,67 @@ fn backend(rest: &str, value: &str) -> Option<Vec<(String, String)>> {
         _ => return None,
     };
     Some(vec![(format!("backends/{{b}}/{key}"), value.to_string())])
+}
+
+/// `frontend.auth.<rest>`: basic, digest, forward (with its client TLS) and `headerField`,
+/// v1.7's names (`provider/label/names.go`) lowered.
+fn auth(rest: &str, value: &str) -> Option<Vec<(String, String)>> {
+    let key = match rest {
+        "headerfield" => "headerfield",
+        // `frontend.auth.basic` alone: v1.6's name for the users, still read by v1.7.
+        "basic" | "basic.users" => "basic/users",
+        "basic.usersfile" => "basic/usersfile",
+        "basic.removeheader" => "basic/removeheader",
+        "digest.users" => "digest/users",
+        "digest.usersfile" => "digest/usersfile",
+        "digest.removeheader" => "digest/removeheader",
+        "forward.address" => "forward/address",
+        "forward.trustforwardheader" => "forward/trustforwardheader",
+        "forward.authresponseheaders" => "forward/authresponseheaders",
+        "forward.tls.ca" => "forward/tls/ca",
+        "forward.tls.caoptional" => "forward/tls/caoptional",
+        "forward.tls.cert" => "forward/tls/cert",
+        "forward.tls.key" => "forward/tls/key",
+        "forward.tls.insecureskipverify" => "forward/tls/insecureskipverify",
+        _ => return None,
+    };
+    Some(vec![(
+        format!("frontends/{{f}}/auth/{key}"),
+        value.to_string(),
+    )])
+}
+
+/// `frontend.passTLSClientCert.<rest>`: `pem`, `infos.{notAfter,notBefore,sans}` and
+/// `infos.{subject,issuer}.<field>`.
+fn pass_tls_client_cert(rest: &str, value: &str) -> Option<Vec<(String, String)>> {
+    const DN: [&str; 7] = [
+        "commonname",
+        "country",
+        "domaincomponent",
+        "locality",
+        "organization",
+        "province",
+        "serialnumber",
+    ];
+    let known = match rest {
+        "pem" | "infos.notafter" | "infos.notbefore" | "infos.sans" => true,
+        _ => match rest
+            .strip_prefix("infos.subject.")
+            .or_else(|| rest.strip_prefix("infos.issuer."))
+        {
+            Some(field) => DN.contains(&field),
+            None => false,
+        },
+    };
+    known.then(|| {
+        vec![(
+            format!(
+                "frontends/{{f}}/passtlsclientcert/{}",
+                rest.replace('.', "/")
+            ),
+            value.to_string(),
+        )]
+    })
 }
 
 /// Headers, redirect, error pages and rate sets: nested names.
@@ -127,19 +191,24 @@ fn headers(field: &str, value: &str) -> Option<Result<Vec<(String, String)>, Str
     ) {
         return None;
     }
+    Some(header_map(
+        &format!("frontends/{{f}}/headers/{field}"),
+        value,
+    ))
+}
+
+/// v1's header-map form `Name:value||Name2:value2`, as keys under `folder`.
+fn header_map(folder: &str, value: &str) -> Result<Vec<(String, String)>, String> {
     let mut keys = Vec::new();
     for entry in value.split("||").filter(|e| !e.trim().is_empty()) {
         let Some((name, v)) = entry.split_once(':') else {
-            return Some(Err(format!("{entry:?} is not Name:value")));
+            return Err(format!("{entry:?} is not Name:value"));
         };
         let name = name.trim();
         if name.is_empty() || name.contains('/') {
-            return Some(Err(format!("{name:?} is not a header name")));
+            return Err(format!("{name:?} is not a header name"));
         }
-        keys.push((
-            format!("frontends/{{f}}/headers/{field}/{name}"),
-            v.trim().to_string(),
-        ));
+        keys.push((format!("{folder}/{name}"), v.trim().to_string()));
     }
-    Some(Ok(keys))
+    Ok(keys)
 }
