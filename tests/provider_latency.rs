@@ -23,7 +23,10 @@ async fn until_served(port: u16, host: &str, by: &str, since: Instant) -> Durati
         if served_by(port, host).await.as_deref() == Some(by) {
             return since.elapsed();
         }
-        assert!(since.elapsed() < Duration::from_secs(30), "{host} never served");
+        assert!(
+            since.elapsed() < Duration::from_secs(30),
+            "{host} never served"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }

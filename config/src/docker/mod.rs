@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use md5::{Digest, Md5};
 
-use crate::labels;
+use crate::labels::written::{self, go_bool};
 use crate::model::{Configuration, Route, Server};
 pub use payload::{Container, Port, parse_inspect};
 
@@ -212,7 +212,7 @@ fn one(settings: &Settings, c: &Container, index: usize) -> Result<Option<Built>
     if c.health.as_deref().is_some_and(|h| h != "healthy") {
         return Ok(None);
     }
-    let (root, segments) = split_segments(&traefik);
+    let (root, segments) = written::split_segments(&traefik, &ROOT_HEADS, &SEGMENT_KEYS);
     let service = service_name(c);
     let mut units = Vec::new();
     let mut problems = Vec::new();
@@ -247,32 +247,10 @@ fn one(settings: &Settings, c: &Container, index: usize) -> Result<Option<Built>
 
 /// Segment labels (`<segment>.port`, `<segment>.frontend.rule`, …) apart from the rest;
 /// keys are lower case with the segment removed, values keep the label as written.
-type Labels = BTreeMap<String, (String, String)>;
+type Labels = written::Written;
 
-fn split_segments(traefik: &Labels) -> (Labels, BTreeMap<String, Labels>) {
-    let mut root = Labels::new();
-    let mut segments: BTreeMap<String, Labels> = BTreeMap::new();
-    for (key, value) in traefik {
-        let segment = key.split_once('.').filter(|(head, rest)| {
-            !ROOT_HEADS.contains(head)
-                && (matches!(*rest, "port" | "protocol" | "weight" | "backend" | "domain")
-                    || rest.starts_with("frontend.")
-                    || rest.starts_with("backend."))
-        });
-        match segment {
-            Some((head, rest)) => {
-                segments
-                    .entry(head.to_string())
-                    .or_default()
-                    .insert(rest.to_string(), value.clone());
-            }
-            None => {
-                root.insert(key.clone(), value.clone());
-            }
-        }
-    }
-    (root, segments)
-}
+/// A segment's own keys (`<segment>.<key>`), besides `frontend.*` and `backend.*`.
+const SEGMENT_KEYS: [&str; 5] = ["port", "protocol", "weight", "backend", "domain"];
 
 type UnitOut = Option<(Unit, Vec<String>)>;
 
@@ -314,24 +292,7 @@ fn unit(
         }),
     };
     // The shared vocabulary: everything but the provider's own labels.
-    let shared: BTreeMap<String, String> = seg
-        .iter()
-        .filter(|(k, _)| !OWN.contains(&k.as_str()))
-        .map(|(k, (_, v))| (k.clone(), v.clone()))
-        .collect();
-    let decoded = match labels::decode(&shared) {
-        Ok(d) => Some(d),
-        Err(ps) => {
-            for p in ps {
-                let written = seg
-                    .get(&p.label.to_ascii_lowercase())
-                    .map(|(l, _)| l.clone())
-                    .unwrap_or_else(|| format!("traefik.{}", p.label));
-                problems.push(format!("label {written}: {}", p.message));
-            }
-            None
-        }
-    };
+    let decoded = written::decode_shared(seg, &OWN, &mut problems);
     let domain = get("domain")
         .map(|(_, v)| v.to_string())
         .unwrap_or_else(|| settings.domain.clone());
@@ -503,27 +464,11 @@ fn sub_domain(name: &str) -> String {
     name.trim_start_matches('/').replace(['/', '_'], "-")
 }
 
-/// v1's `provider.Normalize`: runs of characters other than letters and digits become one
-/// `-`, none at either end.
-pub fn normalize(name: &str) -> String {
-    name.split(|c: char| !c.is_alphanumeric())
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("-")
-}
+pub use crate::labels::written::normalize;
 
 fn md5_hex(text: &str) -> String {
     Md5::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// Go's `strconv.ParseBool`.
-fn go_bool(value: &str) -> Option<bool> {
-    match value.trim() {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
 }

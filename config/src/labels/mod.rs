@@ -10,6 +10,7 @@
 //! the same checks, for both. A problem found there is reported at the label it came from.
 
 mod mapping;
+pub mod written;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -31,7 +31,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use crate::labels;
+use crate::labels::written::{self, go_bool};
 use crate::model::{Backend, Configuration, Frontend, Route, Server};
 pub use payload::{App, Apps, Task, parse_apps};
 
@@ -151,7 +151,7 @@ pub fn translate(settings: &Settings, apps: &Apps) -> Translated {
 
 /// Labels keyed by their lower-case name without `traefik.` (and without the segment),
 /// values keeping the label as written.
-type Labels = BTreeMap<String, (String, String)>;
+type Labels = written::Written;
 
 /// One segment's backend, frontend and servers.
 struct Unit {
@@ -190,7 +190,7 @@ fn one(settings: &Settings, app: &App) -> Result<(Vec<Unit>, Vec<String>), Vec<S
         .iter()
         .filter(|t| serves(settings, app, t))
         .collect();
-    let (root, segments) = split_segments(&traefik);
+    let (root, segments) = written::split_segments(&traefik, &ROOT_HEADS, &SEGMENT_KEYS);
     let plan: Vec<(String, Labels)> = if segments.is_empty() {
         vec![(String::new(), root.clone())]
     } else {
@@ -280,31 +280,6 @@ fn serves(settings: &Settings, app: &App, task: &Task) -> bool {
     true
 }
 
-fn split_segments(traefik: &Labels) -> (Labels, BTreeMap<String, Labels>) {
-    let mut root = Labels::new();
-    let mut segments: BTreeMap<String, Labels> = BTreeMap::new();
-    for (key, value) in traefik {
-        let segment = key.split_once('.').filter(|(head, rest)| {
-            !ROOT_HEADS.contains(head)
-                && (SEGMENT_KEYS.contains(rest)
-                    || rest.starts_with("frontend.")
-                    || rest.starts_with("backend."))
-        });
-        match segment {
-            Some((head, rest)) => {
-                segments
-                    .entry(head.to_string())
-                    .or_default()
-                    .insert(rest.to_string(), value.clone());
-            }
-            None => {
-                root.insert(key.clone(), value.clone());
-            }
-        }
-    }
-    (root, segments)
-}
-
 /// How a segment chooses its port.
 enum PortChoice {
     /// `traefik.port`: this port on every task.
@@ -351,24 +326,7 @@ fn unit(
         },
     };
     // The shared vocabulary: everything but the provider's own labels.
-    let shared: BTreeMap<String, String> = seg
-        .iter()
-        .filter(|(k, _)| !OWN.contains(&k.as_str()))
-        .map(|(k, (_, v))| (k.clone(), v.clone()))
-        .collect();
-    let decoded = match labels::decode(&shared) {
-        Ok(d) => Some(d),
-        Err(ps) => {
-            for p in ps {
-                let written = seg
-                    .get(&p.label.to_ascii_lowercase())
-                    .map(|(l, _)| l.clone())
-                    .unwrap_or_else(|| format!("traefik.{}", p.label));
-                problems.push(format!("label {written}: {}", p.message));
-            }
-            None
-        }
-    };
+    let decoded = written::decode_shared(seg, &OWN, &mut problems);
     let domain = get("domain")
         .map(|(_, v)| v.to_string())
         .unwrap_or_else(|| settings.domain.clone());
@@ -595,14 +553,5 @@ fn host(
             "{} IP addresses and no traefik.ipAddressIdx to choose one",
             many.len()
         )),
-    }
-}
-
-/// Go's `strconv.ParseBool`.
-fn go_bool(value: &str) -> Option<bool> {
-    match value.trim() {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
     }
 }

@@ -2,7 +2,8 @@
 //! `provider/marathon/config.go`): the sub-domain of its default rule, its backend,
 //! frontend and server names. A segment (`traefik.<segment>.*`) adds `-service-<segment>`.
 
-use crate::docker::normalize;
+use crate::labels::written::normalize;
+pub use crate::labels::written::segment_suffix;
 
 /// `/foo/bar/app` ⇒ `foo-bar-app`, or `app.bar.foo` with `groupsAsSubDomains`.
 pub fn sub_domain(app_id: &str, groups_as_sub_domains: bool) -> String {
@@ -13,15 +14,6 @@ pub fn sub_domain(app_id: &str, groups_as_sub_domains: bool) -> String {
         parts.join(".")
     } else {
         id.replace('/', "-")
-    }
-}
-
-/// `-service-<segment>` (normalised), nothing for the application's own labels.
-pub fn segment_suffix(segment: &str) -> String {
-    if segment.is_empty() {
-        String::new()
-    } else {
-        format!("-service-{}", normalize(segment))
     }
 }
 

@@ -31,7 +31,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::constraints::Constraint;
-use crate::labels;
+use crate::labels::written::{self, go_bool, segment_suffix};
 use crate::model::{Backend, Configuration, Frontend, Route, Server};
 pub use payload::{State, Task, parse_state};
 
@@ -199,7 +199,7 @@ struct Unit {
 
 /// Labels by their lower-case name without `traefik.` (or the segment), with the label as
 /// written and its value.
-type Labels = BTreeMap<String, (String, String)>;
+type Labels = written::Written;
 
 /// The task's units (none: not served) and warnings, or every problem its labels have.
 fn units(
@@ -342,24 +342,7 @@ fn unit(
         },
     };
     // The shared vocabulary: everything but the provider's own labels.
-    let shared: BTreeMap<String, String> = labels
-        .iter()
-        .filter(|(k, _)| !OWN.contains(&k.as_str()))
-        .map(|(k, (_, v))| (k.clone(), v.clone()))
-        .collect();
-    let decoded = match labels::decode(&shared) {
-        Ok(d) => Some(d),
-        Err(ps) => {
-            for p in ps {
-                let written = labels
-                    .get(&p.label.to_ascii_lowercase())
-                    .map(|(l, _)| l.clone())
-                    .unwrap_or_else(|| format!("traefik.{}", p.label));
-                problems.push(format!("label {written}: {}", p.message));
-            }
-            None
-        }
-    };
+    let decoded = written::decode_shared(labels, &OWN, &mut problems);
     let name = discovery_name(task);
     let rule = match decoded.as_ref().and_then(|d| d.rule.clone()) {
         Some(rule) => rule,
@@ -507,14 +490,6 @@ fn discovery_name(task: &Task) -> &str {
         .unwrap_or(&task.name)
 }
 
-fn segment_suffix(segment: &str) -> String {
-    if segment.is_empty() {
-        String::new()
-    } else {
-        format!("-service-{}", normalize(segment))
-    }
-}
-
 /// v1's default rule: `Host:<segment>.<sub-domain>.<domain>`, without the `.<domain>` when
 /// there is none.
 fn default_rule(settings: &Settings, name: &str, segment: &str, domain: &str) -> String {
@@ -541,20 +516,4 @@ pub fn sub_domain(name: &str, groups_as_sub_domains: bool) -> String {
     }
 }
 
-/// v1's `provider.Normalize`: runs of characters other than letters and digits become one
-/// `-`, none at either end.
-pub fn normalize(name: &str) -> String {
-    name.split(|c: char| !c.is_alphanumeric())
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
-/// Go's `strconv.ParseBool`.
-fn go_bool(value: &str) -> Option<bool> {
-    match value.trim() {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
+pub use crate::labels::written::normalize;
