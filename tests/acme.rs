@@ -10,6 +10,8 @@
 //! binary: milliseconds); the DNS server and pebble's HTTPS certificate are shared.
 
 mod common;
+#[path = "common/browser.rs"]
+mod browser;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -177,6 +179,18 @@ impl Pebble {
         listen: u16,
         validity: Option<Duration>,
     ) -> Pebble {
+        Self::start_blocking(http_port, tls_port, listen, validity, &[]).await
+    }
+
+    /// Also: `blocked` names refused at new-order (pebble's `domainBlocklist`), an order
+    /// that fails with the CA's `rejectedIdentifier` problem.
+    async fn start_blocking(
+        http_port: u16,
+        tls_port: u16,
+        listen: u16,
+        validity: Option<Duration>,
+        blocked: &[&str],
+    ) -> Pebble {
         let s = shared();
         let management = free_port();
         let mut config = serde_json::json!({"pebble": {
@@ -191,6 +205,9 @@ impl Pebble {
         }});
         if let Some(v) = validity {
             config["pebble"]["certificateValidityPeriod"] = v.as_secs().into();
+        }
+        if !blocked.is_empty() {
+            config["pebble"]["domainBlocklist"] = serde_json::json!(blocked);
         }
         let dns = format!("127.0.0.1:{}", s.dns_port);
         let server = StoreServer::own(move |dir: &Path| {
@@ -419,6 +436,8 @@ async fn http01_behind_a_redirect_with_sans_then_a_restart_reuses_the_stored_cer
     );
     assert_eq!(json["Account"]["Email"], "admin@example.test");
     assert_eq!(pebble.orders(), 1, "{}", pebble.server.log());
+    // The marker the next test relies on: pebble logs the challenge it was told to check.
+    assert!(pebble.server.log().contains("/chalZ/"));
 
     // A restart serves the stored certificate and orders nothing.
     trafik.restart().await;
@@ -851,4 +870,109 @@ async fn dns01_through_the_httpreq_provider() {
     let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
     let root = pebble.root_pem().await;
     wait_served("req.example.test", https, &root, &trafik).await;
+}
+
+/// The dashboard lists the certificates `[acme]` manages, in a real browser: one pebble
+/// issued (its domain, its SAN and its expiry as `/api/state` gives it) and one whose
+/// order pebble refuses (no expiry, the CA's problem shown as its last error).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_lists_issued_and_failing_certificates() {
+    let backend = Backend::start("app").await;
+    let (http, https, api) = (free_port(), free_port(), free_port());
+    let pebble =
+        Pebble::start_blocking(free_port(), https, free_port(), None, &["blocked.example.test"])
+            .await;
+    let root = pebble.root_pem().await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.tlsChallenge]",
+        "[[acme.domains]]\nmain = \"shown.example.test\"\nsans = [\"www.shown.example.test\"]\n\
+         [[acme.domains]]\nmain = \"blocked.example.test\"",
+    );
+    let trafik = Trafik::start(&with_api(&config(http, https, false, &backend, &acme), api));
+    wait_served("shown.example.test", https, &root, &trafik).await;
+
+    // What the browser must show: /api/state's own expiry for the issued certificate.
+    let state_url = format!("http://127.0.0.1:{api}/api/state");
+    let (not_after, refusal) = eventually("both certificates in /api/state", || {
+        let url = state_url.clone();
+        async move {
+            let (_, state) = common::get_json(&url).await;
+            let certs = state["acme"]["certificates"].as_array()?.clone();
+            let find = |main: &str| {
+                certs
+                    .iter()
+                    .find(|c| c["domains"][0] == serde_json::json!(main))
+                    .cloned()
+            };
+            let shown = find("shown.example.test")?;
+            let blocked = find("blocked.example.test")?;
+            Some((
+                shown["notAfter"].as_str()?.to_string(),
+                blocked["lastError"].as_str()?.to_string(),
+            ))
+        }
+    })
+    .await;
+    assert!(refusal.contains("rejectedIdentifier"), "{refusal}");
+
+    let artifacts = browser::artifacts_dir();
+    let b = browser::Browser::start(&artifacts.join("chromedriver-acme.log")).await;
+    b.goto(&format!("http://127.0.0.1:{api}/dashboard/")).await;
+    let row = |main: &str, field: &str| {
+        format!(
+            "return document.querySelector('#acme-panel:not([hidden]) tr[data-acme-cert=\"{main}\"] \
+             [data-field=\"{field}\"]')?.textContent ?? null;"
+        )
+    };
+    let domains = b
+        .until("the issued certificate's row", &row("shown.example.test", "domains"))
+        .await;
+    assert_eq!(
+        domains,
+        serde_json::json!("shown.example.testwww.shown.example.test"),
+        "main name then SAN"
+    );
+    // The expiry as a date (to the second, as /api/state says it), not just "issued".
+    let expiry = b.js(&row("shown.example.test", "notAfter")).await;
+    let expiry = expiry.as_str().unwrap_or_default();
+    let day = &not_after[..10];
+    assert!(
+        expiry.contains(day) && expiry.contains(&not_after[11..19]),
+        "notAfter {not_after} shown as {expiry:?}"
+    );
+    assert_eq!(
+        b.js(&row("shown.example.test", "status")).await,
+        serde_json::json!("Valid")
+    );
+    assert_eq!(
+        b.js(&row("shown.example.test", "lastError")).await,
+        serde_json::json!("—")
+    );
+
+    // The refused order: listed though not issued, with the CA's problem.
+    let error = b
+        .until("the refused certificate's error", &row("blocked.example.test", "lastError"))
+        .await;
+    let error = error.as_str().unwrap_or_default();
+    assert!(
+        error.contains("urn:ietf:params:acme:error:rejectedIdentifier"),
+        "shown error: {error:?}"
+    );
+    assert_eq!(
+        b.js(&row("blocked.example.test", "notAfter")).await,
+        serde_json::json!("not issued yet")
+    );
+    assert_eq!(
+        b.js(&row("blocked.example.test", "status")).await,
+        serde_json::json!("Failing")
+    );
+    assert_eq!(
+        b.js("return document.getElementById('acme-count').dataset.count;")
+            .await,
+        serde_json::json!("2")
+    );
+    b.js("document.getElementById('acme-panel').scrollIntoView(); return null;")
+        .await;
+    b.screenshot(&artifacts.join("dashboard-acme.png")).await;
 }
