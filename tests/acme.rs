@@ -62,13 +62,20 @@ fn shared() -> &'static Shared {
         let management = free_port();
         // DNS-01 through lego's exec provider: a script that writes the TXT record into
         // pebble-challtestsrv, the DNS pebble asks, as an operator's script would its DNS.
+        // For the propagation check's tests, by name: `late.*` is written 2 s after the
+        // script returns (a slow DNS), `never.*` not at all.
         let exec = dir.path().join("dns-exec.sh");
         std::fs::write(
             &exec,
             format!(
                 "#!/bin/sh\n\
                  case \"$1\" in\n\
-                 present) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{management}/set-txt ;;\n\
+                 present) case \"$2\" in\n\
+                   _acme-challenge.never.*) exit 0 ;;\n\
+                   _acme-challenge.late.*) ( sleep 2; curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{management}/set-txt ) >/dev/null 2>&1 &\n\
+                     exit 0 ;;\n\
+                   esac\n\
+                   curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{management}/set-txt ;;\n\
                  cleanup) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\"}}\" http://127.0.0.1:{management}/clear-txt ;;\n\
                  esac\n"
             ),
@@ -85,6 +92,9 @@ fn shared() -> &'static Shared {
             std::env::set_var("HTTPREQ_ENDPOINT", format!("http://127.0.0.1:{httpreq}"));
             std::env::set_var("HTTPREQ_USERNAME", "dns");
             std::env::set_var("HTTPREQ_PASSWORD", "s3cret");
+            // lego's propagation timing for the exec provider (defaults 60 s and 2 s).
+            std::env::set_var("EXEC_PROPAGATION_TIMEOUT", "15");
+            std::env::set_var("EXEC_POLLING_INTERVAL", "1");
         }
         let dns = StoreServer::shared(move |_dir: &Path| {
             let mut c = Command::new("pebble-challtestsrv");
@@ -975,4 +985,74 @@ async fn the_dashboard_lists_issued_and_failing_certificates() {
     b.js("document.getElementById('acme-panel').scrollIntoView(); return null;")
         .await;
     b.screenshot(&artifacts.join("dashboard-acme.png")).await;
+}
+
+/// DNS-01 with the propagation check on, asking `resolvers` (pebble-challtestsrv, the DNS
+/// pebble asks too): the exec script writes the record 2 s after it returns. pebble
+/// validates at once when told (PEBBLE_VA_NOSLEEP), so a trafik that told it before the
+/// record was visible would see the order fail and order again: one order, no failure,
+/// proves the wait.
+#[tokio::test]
+async fn dns01_waits_until_the_resolvers_see_the_record() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(free_port(), free_port()).await;
+    let resolver = format!("127.0.0.1:{}", shared().dns_port);
+    let acme = acme_table(
+        &pebble,
+        &format!("[acme.dnsChallenge]\nprovider = \"exec\"\nresolvers = [\"{resolver}\"]"),
+        "[[acme.domains]]\nmain = \"late.example.test\"",
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    wait_served("late.example.test", https, &root, &trafik).await;
+    let logs = trafik.logs();
+    assert!(!logs.contains("cannot obtain a certificate"), "{logs}");
+    assert_eq!(pebble.orders(), 1, "{}", pebble.server.log());
+}
+
+/// A record that never becomes visible: the order fails before the CA is told to look,
+/// with an error naming the record and the resolver asked, and is retried with backoff.
+#[tokio::test]
+async fn a_dns01_record_that_never_appears_fails_naming_the_domain_and_the_resolver() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(free_port(), free_port()).await;
+    let resolver = format!("127.0.0.1:{}", shared().dns_port);
+    let acme = acme_table(
+        &pebble,
+        &format!("[acme.dnsChallenge]\nprovider = \"exec\"\nresolvers = [\"{resolver}\"]"),
+        "[[acme.domains]]\nmain = \"never.example.test\"",
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let want = [
+        "cannot obtain a certificate",
+        "the TXT record _acme-challenge.never.example.test. did not appear within 15s",
+        resolver.as_str(),
+        "retrying in",
+    ];
+    // Two failures: 15 s of polling each, 2 s of backoff between (more than `eventually`'s
+    // deadline).
+    let limit = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let logs = trafik.logs();
+        let failures = logs
+            .lines()
+            .filter(|l| want.iter().all(|w| l.contains(w)))
+            .count();
+        if failures >= 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < limit,
+            "two propagation failures naming the record and the resolver; trafik's log:\n{logs}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The CA was never told to look: no challenge of this order failed at pebble.
+    assert!(
+        pebble.orders() >= 1 && !pebble.server.log().contains("/chalZ/"),
+        "{}",
+        pebble.server.log()
+    );
 }

@@ -12,15 +12,18 @@ use trafik_config::model::acme::KeyType;
 
 use super::challenges::Challenges;
 use super::dns::{self, DnsProvider};
+use super::propagation::PropagationCheck;
 
 /// Which challenge answers the CA's authorisations.
 pub enum Challenge<'a> {
     Http01,
     TlsAlpn01,
-    /// The record presented by `provider`, then `delay` (delayBeforeCheck) before the CA
-    /// is told to look.
+    /// The record presented by `provider`, seen by `check` (unless
+    /// disablePropagationCheck), then `delay` (delayBeforeCheck) before the CA is told to
+    /// look.
     Dns01 {
         provider: &'a DnsProvider,
+        check: Option<PropagationCheck>,
         delay: Duration,
     },
 }
@@ -87,11 +90,21 @@ pub async fn obtain(
                         token: handle.token.clone(),
                     });
                 }
-                Challenge::Dns01 { provider, delay } => {
+                Challenge::Dns01 {
+                    provider,
+                    check,
+                    delay,
+                } => {
                     let fqdn = dns::record_name(&domain);
                     let value = key_auth.dns_value();
                     provider.present(&fqdn, &value).await?;
-                    presented.push(Presented::Dns01 { fqdn, value });
+                    presented.push(Presented::Dns01 {
+                        fqdn: fqdn.clone(),
+                        value: value.clone(),
+                    });
+                    if let Some(check) = check {
+                        check.wait(&fqdn, &value).await?;
+                    }
                     tokio::time::sleep(*delay).await;
                 }
             }
