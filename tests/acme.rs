@@ -9,9 +9,9 @@
 //! test runs its own trafik on its own ports, so each test starts its own pebble (a Go
 //! binary: milliseconds); the DNS server and pebble's HTTPS certificate are shared.
 
-mod common;
 #[path = "common/browser.rs"]
 mod browser;
+mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -889,9 +889,14 @@ async fn dns01_through_the_httpreq_provider() {
 async fn the_dashboard_lists_issued_and_failing_certificates() {
     let backend = Backend::start("app").await;
     let (http, https, api) = (free_port(), free_port(), free_port());
-    let pebble =
-        Pebble::start_blocking(free_port(), https, free_port(), None, &["blocked.example.test"])
-            .await;
+    let pebble = Pebble::start_blocking(
+        free_port(),
+        https,
+        free_port(),
+        None,
+        &["blocked.example.test"],
+    )
+    .await;
     let root = pebble.root_pem().await;
     let acme = acme_table(
         &pebble,
@@ -936,7 +941,10 @@ async fn the_dashboard_lists_issued_and_failing_certificates() {
         )
     };
     let domains = b
-        .until("the issued certificate's row", &row("shown.example.test", "domains"))
+        .until(
+            "the issued certificate's row",
+            &row("shown.example.test", "domains"),
+        )
         .await;
     assert_eq!(
         domains,
@@ -962,7 +970,10 @@ async fn the_dashboard_lists_issued_and_failing_certificates() {
 
     // The refused order: listed though not issued, with the CA's problem.
     let error = b
-        .until("the refused certificate's error", &row("blocked.example.test", "lastError"))
+        .until(
+            "the refused certificate's error",
+            &row("blocked.example.test", "lastError"),
+        )
         .await;
     let error = error.as_str().unwrap_or_default();
     assert!(
@@ -1055,4 +1066,40 @@ async fn a_dns01_record_that_never_appears_fails_naming_the_domain_and_the_resol
         "{}",
         pebble.server.log()
     );
+}
+
+/// `keyType = "RSA8192"`: the certificate pebble issues for trafik's CSR carries an
+/// 8192-bit RSA key, and trafik serves it with a chain that verifies.
+#[tokio::test]
+async fn key_type_rsa8192_gets_an_8192_bit_certificate() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(free_port(), https).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.tlsChallenge]",
+        "[[acme.domains]]\nmain = \"big.example.test\"",
+    )
+    .replace("keyType = \"EC256\"", "keyType = \"RSA8192\"");
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    // Generating the key takes seconds to tens of seconds: wait_served allows 90 s.
+    wait_served("big.example.test", https, &root, &trafik).await;
+    use rustls_pki_types::ServerName;
+    let config = common::pki::client_config(&root, &[b"http/1.1"]);
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", https))
+        .await
+        .unwrap();
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from("big.example.test").unwrap(), tcp)
+        .await
+        .unwrap();
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let (_, cert) = x509_parser::parse_x509_certificate(&leaf).unwrap();
+    match cert.public_key().parsed() {
+        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
+            assert_eq!(rsa.key_size(), 8192)
+        }
+        other => panic!("not an RSA key: {other:?}"),
+    }
 }

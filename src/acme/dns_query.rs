@@ -148,7 +148,9 @@ pub fn decode_answer(m: &[u8]) -> Result<Answer, String> {
             let data = match rtype {
                 TXT => RecordData::Txt(read_txt(rdata)?),
                 NS => RecordData::Ns(read_name(m, start)?.0),
-                A if len == 4 => RecordData::A(Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3])),
+                A if len == 4 => {
+                    RecordData::A(Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3]))
+                }
                 A => return Err("an A record that is not 4 bytes".into()),
                 _ => RecordData::Other,
             };
@@ -238,9 +240,13 @@ mod tests {
         m.extend_from_slice(b"\x0f_acme-challenge\x07Example\x04test\x00");
         m.extend_from_slice(&[0, 16, 0, 1]);
         // Pointer to offset 12 (the question's name), TXT, IN, TTL 60, "abc".
-        m.extend_from_slice(&[0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60, 0, 4, 3, b'a', b'b', b'c']);
+        m.extend_from_slice(&[
+            0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60, 0, 4, 3, b'a', b'b', b'c',
+        ]);
         // "de" + "f" in two strings.
-        m.extend_from_slice(&[0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60, 0, 5, 2, b'd', b'e', 1, b'f']);
+        m.extend_from_slice(&[
+            0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60, 0, 5, 2, b'd', b'e', 1, b'f',
+        ]);
         m
     }
 

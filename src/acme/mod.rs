@@ -105,9 +105,6 @@ pub fn prepare(
     };
     acme.check()?;
     let key_type = trafik_config::model::acme::key_type(&acme.key_type)?;
-    if key_type == KeyType::Rsa8192 {
-        return Err("acme.keyType RSA8192: not implemented yet (use RSA4096 or EC384)".into());
-    }
     let entry_points = cfg.effective_entry_points();
     match entry_points.get(&acme.entry_point) {
         None => {

@@ -138,7 +138,10 @@ pub async fn obtain(
     }
     result?;
 
-    let key = generate_key(key_type)?;
+    // RSA generation takes seconds (8192 bits: tens): off the async workers.
+    let key = tokio::task::spawn_blocking(move || generate_key(key_type))
+        .await
+        .map_err(|e| format!("certificate key: {e}"))??;
     let csr = rcgen::CertificateParams::new(names.to_vec())
         .and_then(|p| p.serialize_request(&key))
         .map_err(|e| format!("CSR: {}", describe(&e)))?;
@@ -183,9 +186,20 @@ fn generate_key(key_type: KeyType) -> Result<rcgen::KeyPair, String> {
         KeyType::Ec384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
         KeyType::Rsa2048 => rsa(rcgen::RsaKeySize::_2048),
         KeyType::Rsa4096 => rsa(rcgen::RsaKeySize::_4096),
-        KeyType::Rsa8192 => return Err("keyType RSA8192 is not supported".into()),
+        KeyType::Rsa8192 => rsa8192(),
     }
     .map_err(|e| format!("certificate key: {}", describe(&e)))
+}
+
+/// rcgen generates RSA keys up to 4096 bits; aws-lc-rs (rcgen's and rustls's backend,
+/// already in the tree) up to 8192: generated there, handed to rcgen as PKCS#8.
+fn rsa8192() -> Result<rcgen::KeyPair, rcgen::Error> {
+    use aws_lc_rs::encoding::AsDer;
+    let der = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa8192)
+        .and_then(|k| k.as_der())
+        .map_err(|_| rcgen::Error::KeyGenerationUnavailable)?;
+    let pkcs8 = rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_ref());
+    rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256)
 }
 
 /// An error with its causes: "client error (Connect): tcp connect error: Connection refused".

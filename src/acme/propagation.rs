@@ -133,9 +133,11 @@ fn system_resolvers() -> Result<Vec<SocketAddr>, String> {
         .map_err(|e| format!("DNS-01 propagation check: /etc/resolv.conf: {e}"))?;
     let servers = parse_resolv_conf(&text);
     if servers.is_empty() {
-        return Err("DNS-01 propagation check: no nameserver in /etc/resolv.conf; \
+        return Err(
+            "DNS-01 propagation check: no nameserver in /etc/resolv.conf; \
                     set acme.dnsChallenge.resolvers"
-            .into());
+                .into(),
+        );
     }
     Ok(servers)
 }
@@ -188,7 +190,9 @@ async fn authoritative_via(fqdn: &str, resolver: SocketAddr) -> Result<Vec<Socke
         }));
     }
     if servers.is_empty() {
-        return Err(format!("{resolver}: no name server address for zone {zone}"));
+        return Err(format!(
+            "{resolver}: no name server address for zone {zone}"
+        ));
     }
     Ok(servers)
 }
