@@ -9,6 +9,8 @@
 //! test runs its own trafik on its own ports, so each test starts its own pebble (a Go
 //! binary: milliseconds); the DNS server and pebble's HTTPS certificate are shared.
 
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
 
 use std::net::SocketAddr;
@@ -60,13 +62,20 @@ fn shared() -> &'static Shared {
         let management = free_port();
         // DNS-01 through lego's exec provider: a script that writes the TXT record into
         // pebble-challtestsrv, the DNS pebble asks, as an operator's script would its DNS.
+        // For the propagation check's tests, by name: `late.*` is written 2 s after the
+        // script returns (a slow DNS), `never.*` not at all.
         let exec = dir.path().join("dns-exec.sh");
         std::fs::write(
             &exec,
             format!(
                 "#!/bin/sh\n\
                  case \"$1\" in\n\
-                 present) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{management}/set-txt ;;\n\
+                 present) case \"$2\" in\n\
+                   _acme-challenge.never.*) exit 0 ;;\n\
+                   _acme-challenge.late.*) ( sleep 2; curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{management}/set-txt ) >/dev/null 2>&1 &\n\
+                     exit 0 ;;\n\
+                   esac\n\
+                   curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{management}/set-txt ;;\n\
                  cleanup) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\"}}\" http://127.0.0.1:{management}/clear-txt ;;\n\
                  esac\n"
             ),
@@ -83,6 +92,9 @@ fn shared() -> &'static Shared {
             std::env::set_var("HTTPREQ_ENDPOINT", format!("http://127.0.0.1:{httpreq}"));
             std::env::set_var("HTTPREQ_USERNAME", "dns");
             std::env::set_var("HTTPREQ_PASSWORD", "s3cret");
+            // lego's propagation timing for the exec provider (defaults 60 s and 2 s).
+            std::env::set_var("EXEC_PROPAGATION_TIMEOUT", "15");
+            std::env::set_var("EXEC_POLLING_INTERVAL", "1");
         }
         let dns = StoreServer::shared(move |_dir: &Path| {
             let mut c = Command::new("pebble-challtestsrv");
@@ -177,6 +189,18 @@ impl Pebble {
         listen: u16,
         validity: Option<Duration>,
     ) -> Pebble {
+        Self::start_blocking(http_port, tls_port, listen, validity, &[]).await
+    }
+
+    /// Also: `blocked` names refused at new-order (pebble's `domainBlocklist`), an order
+    /// that fails with the CA's `rejectedIdentifier` problem.
+    async fn start_blocking(
+        http_port: u16,
+        tls_port: u16,
+        listen: u16,
+        validity: Option<Duration>,
+        blocked: &[&str],
+    ) -> Pebble {
         let s = shared();
         let management = free_port();
         let mut config = serde_json::json!({"pebble": {
@@ -191,6 +215,9 @@ impl Pebble {
         }});
         if let Some(v) = validity {
             config["pebble"]["certificateValidityPeriod"] = v.as_secs().into();
+        }
+        if !blocked.is_empty() {
+            config["pebble"]["domainBlocklist"] = serde_json::json!(blocked);
         }
         let dns = format!("127.0.0.1:{}", s.dns_port);
         let server = StoreServer::own(move |dir: &Path| {
@@ -419,6 +446,8 @@ async fn http01_behind_a_redirect_with_sans_then_a_restart_reuses_the_stored_cer
     );
     assert_eq!(json["Account"]["Email"], "admin@example.test");
     assert_eq!(pebble.orders(), 1, "{}", pebble.server.log());
+    // The marker the next test relies on: pebble logs the challenge it was told to check.
+    assert!(pebble.server.log().contains("/chalZ/"));
 
     // A restart serves the stored certificate and orders nothing.
     trafik.restart().await;
@@ -851,4 +880,226 @@ async fn dns01_through_the_httpreq_provider() {
     let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
     let root = pebble.root_pem().await;
     wait_served("req.example.test", https, &root, &trafik).await;
+}
+
+/// The dashboard lists the certificates `[acme]` manages, in a real browser: one pebble
+/// issued (its domain, its SAN and its expiry as `/api/state` gives it) and one whose
+/// order pebble refuses (no expiry, the CA's problem shown as its last error).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_lists_issued_and_failing_certificates() {
+    let backend = Backend::start("app").await;
+    let (http, https, api) = (free_port(), free_port(), free_port());
+    let pebble = Pebble::start_blocking(
+        free_port(),
+        https,
+        free_port(),
+        None,
+        &["blocked.example.test"],
+    )
+    .await;
+    let root = pebble.root_pem().await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.tlsChallenge]",
+        "[[acme.domains]]\nmain = \"shown.example.test\"\nsans = [\"www.shown.example.test\"]\n\
+         [[acme.domains]]\nmain = \"blocked.example.test\"",
+    );
+    let trafik = Trafik::start(&with_api(&config(http, https, false, &backend, &acme), api));
+    wait_served("shown.example.test", https, &root, &trafik).await;
+
+    // What the browser must show: /api/state's own expiry for the issued certificate.
+    let state_url = format!("http://127.0.0.1:{api}/api/state");
+    let (not_after, refusal) = eventually("both certificates in /api/state", || {
+        let url = state_url.clone();
+        async move {
+            let (_, state) = common::get_json(&url).await;
+            let certs = state["acme"]["certificates"].as_array()?.clone();
+            let find = |main: &str| {
+                certs
+                    .iter()
+                    .find(|c| c["domains"][0] == serde_json::json!(main))
+                    .cloned()
+            };
+            let shown = find("shown.example.test")?;
+            let blocked = find("blocked.example.test")?;
+            Some((
+                shown["notAfter"].as_str()?.to_string(),
+                blocked["lastError"].as_str()?.to_string(),
+            ))
+        }
+    })
+    .await;
+    assert!(refusal.contains("rejectedIdentifier"), "{refusal}");
+
+    let artifacts = browser::artifacts_dir();
+    let b = browser::Browser::start(&artifacts.join("chromedriver-acme.log")).await;
+    b.goto(&format!("http://127.0.0.1:{api}/dashboard/")).await;
+    let row = |main: &str, field: &str| {
+        format!(
+            "return document.querySelector('#acme-panel:not([hidden]) tr[data-acme-cert=\"{main}\"] \
+             [data-field=\"{field}\"]')?.textContent ?? null;"
+        )
+    };
+    let domains = b
+        .until(
+            "the issued certificate's row",
+            &row("shown.example.test", "domains"),
+        )
+        .await;
+    assert_eq!(
+        domains,
+        serde_json::json!("shown.example.testwww.shown.example.test"),
+        "main name then SAN"
+    );
+    // The expiry as a date (to the second, as /api/state says it), not just "issued".
+    let expiry = b.js(&row("shown.example.test", "notAfter")).await;
+    let expiry = expiry.as_str().unwrap_or_default();
+    let day = &not_after[..10];
+    assert!(
+        expiry.contains(day) && expiry.contains(&not_after[11..19]),
+        "notAfter {not_after} shown as {expiry:?}"
+    );
+    assert_eq!(
+        b.js(&row("shown.example.test", "status")).await,
+        serde_json::json!("Valid")
+    );
+    assert_eq!(
+        b.js(&row("shown.example.test", "lastError")).await,
+        serde_json::json!("—")
+    );
+
+    // The refused order: listed though not issued, with the CA's problem.
+    let error = b
+        .until(
+            "the refused certificate's error",
+            &row("blocked.example.test", "lastError"),
+        )
+        .await;
+    let error = error.as_str().unwrap_or_default();
+    assert!(
+        error.contains("urn:ietf:params:acme:error:rejectedIdentifier"),
+        "shown error: {error:?}"
+    );
+    assert_eq!(
+        b.js(&row("blocked.example.test", "notAfter")).await,
+        serde_json::json!("not issued yet")
+    );
+    assert_eq!(
+        b.js(&row("blocked.example.test", "status")).await,
+        serde_json::json!("Failing")
+    );
+    assert_eq!(
+        b.js("return document.getElementById('acme-count').dataset.count;")
+            .await,
+        serde_json::json!("2")
+    );
+    b.js("document.getElementById('acme-panel').scrollIntoView(); return null;")
+        .await;
+    b.screenshot(&artifacts.join("dashboard-acme.png")).await;
+}
+
+/// DNS-01 with the propagation check on, asking `resolvers` (pebble-challtestsrv, the DNS
+/// pebble asks too): the exec script writes the record 2 s after it returns. pebble
+/// validates at once when told (PEBBLE_VA_NOSLEEP), so a trafik that told it before the
+/// record was visible would see the order fail and order again: one order, no failure,
+/// proves the wait.
+#[tokio::test]
+async fn dns01_waits_until_the_resolvers_see_the_record() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(free_port(), free_port()).await;
+    let resolver = format!("127.0.0.1:{}", shared().dns_port);
+    let acme = acme_table(
+        &pebble,
+        &format!("[acme.dnsChallenge]\nprovider = \"exec\"\nresolvers = [\"{resolver}\"]"),
+        "[[acme.domains]]\nmain = \"late.example.test\"",
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    wait_served("late.example.test", https, &root, &trafik).await;
+    let logs = trafik.logs();
+    assert!(!logs.contains("cannot obtain a certificate"), "{logs}");
+    assert_eq!(pebble.orders(), 1, "{}", pebble.server.log());
+}
+
+/// A record that never becomes visible: the order fails before the CA is told to look,
+/// with an error naming the record and the resolver asked, and is retried with backoff.
+#[tokio::test]
+async fn a_dns01_record_that_never_appears_fails_naming_the_domain_and_the_resolver() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(free_port(), free_port()).await;
+    let resolver = format!("127.0.0.1:{}", shared().dns_port);
+    let acme = acme_table(
+        &pebble,
+        &format!("[acme.dnsChallenge]\nprovider = \"exec\"\nresolvers = [\"{resolver}\"]"),
+        "[[acme.domains]]\nmain = \"never.example.test\"",
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let want = [
+        "cannot obtain a certificate",
+        "the TXT record _acme-challenge.never.example.test. did not appear within 15s",
+        resolver.as_str(),
+        "retrying in",
+    ];
+    // Two failures: 15 s of polling each, 2 s of backoff between (more than `eventually`'s
+    // deadline).
+    let limit = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let logs = trafik.logs();
+        let failures = logs
+            .lines()
+            .filter(|l| want.iter().all(|w| l.contains(w)))
+            .count();
+        if failures >= 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < limit,
+            "two propagation failures naming the record and the resolver; trafik's log:\n{logs}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The CA was never told to look: no challenge of this order failed at pebble.
+    assert!(
+        pebble.orders() >= 1 && !pebble.server.log().contains("/chalZ/"),
+        "{}",
+        pebble.server.log()
+    );
+}
+
+/// `keyType = "RSA8192"`: the certificate pebble issues for trafik's CSR carries an
+/// 8192-bit RSA key, and trafik serves it with a chain that verifies.
+#[tokio::test]
+async fn key_type_rsa8192_gets_an_8192_bit_certificate() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(free_port(), https).await;
+    let acme = acme_table(
+        &pebble,
+        "[acme.tlsChallenge]",
+        "[[acme.domains]]\nmain = \"big.example.test\"",
+    )
+    .replace("keyType = \"EC256\"", "keyType = \"RSA8192\"");
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    // Generating the key takes seconds to tens of seconds: wait_served allows 90 s.
+    wait_served("big.example.test", https, &root, &trafik).await;
+    use rustls_pki_types::ServerName;
+    let config = common::pki::client_config(&root, &[b"http/1.1"]);
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", https))
+        .await
+        .unwrap();
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from("big.example.test").unwrap(), tcp)
+        .await
+        .unwrap();
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let (_, cert) = x509_parser::parse_x509_certificate(&leaf).unwrap();
+    match cert.public_key().parsed() {
+        Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
+            assert_eq!(rsa.key_size(), 8192)
+        }
+        other => panic!("not an RSA key: {other:?}"),
+    }
 }

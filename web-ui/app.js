@@ -1,6 +1,7 @@
 // trafik dashboard: hash router, polling loop, connection state, header.
 import { ProvidersView } from './providers.js';
 import { HealthView } from './health.js';
+import { AcmeView } from './acme.js';
 import { fmtClock, refreshRelTimes } from './util.js';
 
 const POLL_MS = 2000;
@@ -23,6 +24,7 @@ const ENDPOINTS = {
 const root = document.documentElement;
 const providersView = new ProvidersView();
 const healthView = new HealthView(POLL_MS);
+const acmeView = new AcmeView();
 let route = null;
 let timer = null;
 let inFlight = false;
@@ -100,6 +102,7 @@ async function poll() {
       if (prov.value.text !== lastTexts.providers || stateVal.text !== lastTexts.state) {
         lastTexts = { providers: prov.value.text, state: stateVal.text };
         providersView.update(prov.value.json, stateVal.json);
+        acmeView.update(stateVal.json);
       }
       healthView.ingest(health.value.json);
       lastOk = new Date();

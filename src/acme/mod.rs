@@ -11,9 +11,11 @@
 
 pub mod challenges;
 pub mod dns;
+mod dns_query;
 mod host_rule;
 pub mod http_client;
 mod order;
+mod propagation;
 pub mod status;
 pub mod storage;
 
@@ -103,9 +105,6 @@ pub fn prepare(
     };
     acme.check()?;
     let key_type = trafik_config::model::acme::key_type(&acme.key_type)?;
-    if key_type == KeyType::Rsa8192 {
-        return Err("acme.keyType RSA8192: not implemented yet (use RSA4096 or EC384)".into());
-    }
     let entry_points = cfg.effective_entry_points();
     match entry_points.get(&acme.entry_point) {
         None => {
@@ -393,14 +392,17 @@ impl AcmeManager {
         };
         // v1's order of preference: DNS-01, then HTTP-01, then TLS-ALPN-01.
         let challenge = match (&self.dns, &self.cfg.http_challenge) {
-            (Some(provider), _) => order::Challenge::Dns01 {
-                provider,
-                delay: self
-                    .cfg
-                    .dns_challenge
-                    .as_ref()
-                    .map_or(Duration::ZERO, |d| d.delay_before_check.get()),
-            },
+            (Some(provider), _) => {
+                let dns_cfg = self.cfg.dns_challenge.as_ref();
+                order::Challenge::Dns01 {
+                    provider,
+                    // disablePropagationCheck = true: only delayBeforeCheck, as v1.
+                    check: dns_cfg
+                        .filter(|d| !d.disable_propagation_check)
+                        .map(|d| propagation::PropagationCheck::new(&d.resolvers, provider)),
+                    delay: dns_cfg.map_or(Duration::ZERO, |d| d.delay_before_check.get()),
+                }
+            }
             (None, Some(_)) => order::Challenge::Http01,
             (None, None) => order::Challenge::TlsAlpn01,
         };

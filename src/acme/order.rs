@@ -12,15 +12,18 @@ use trafik_config::model::acme::KeyType;
 
 use super::challenges::Challenges;
 use super::dns::{self, DnsProvider};
+use super::propagation::PropagationCheck;
 
 /// Which challenge answers the CA's authorisations.
 pub enum Challenge<'a> {
     Http01,
     TlsAlpn01,
-    /// The record presented by `provider`, then `delay` (delayBeforeCheck) before the CA
-    /// is told to look.
+    /// The record presented by `provider`, seen by `check` (unless
+    /// disablePropagationCheck), then `delay` (delayBeforeCheck) before the CA is told to
+    /// look.
     Dns01 {
         provider: &'a DnsProvider,
+        check: Option<PropagationCheck>,
         delay: Duration,
     },
 }
@@ -87,11 +90,21 @@ pub async fn obtain(
                         token: handle.token.clone(),
                     });
                 }
-                Challenge::Dns01 { provider, delay } => {
+                Challenge::Dns01 {
+                    provider,
+                    check,
+                    delay,
+                } => {
                     let fqdn = dns::record_name(&domain);
                     let value = key_auth.dns_value();
                     provider.present(&fqdn, &value).await?;
-                    presented.push(Presented::Dns01 { fqdn, value });
+                    presented.push(Presented::Dns01 {
+                        fqdn: fqdn.clone(),
+                        value: value.clone(),
+                    });
+                    if let Some(check) = check {
+                        check.wait(&fqdn, &value).await?;
+                    }
                     tokio::time::sleep(*delay).await;
                 }
             }
@@ -125,7 +138,10 @@ pub async fn obtain(
     }
     result?;
 
-    let key = generate_key(key_type)?;
+    // RSA generation takes seconds (8192 bits: tens): off the async workers.
+    let key = tokio::task::spawn_blocking(move || generate_key(key_type))
+        .await
+        .map_err(|e| format!("certificate key: {e}"))??;
     let csr = rcgen::CertificateParams::new(names.to_vec())
         .and_then(|p| p.serialize_request(&key))
         .map_err(|e| format!("CSR: {}", describe(&e)))?;
@@ -170,9 +186,20 @@ fn generate_key(key_type: KeyType) -> Result<rcgen::KeyPair, String> {
         KeyType::Ec384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
         KeyType::Rsa2048 => rsa(rcgen::RsaKeySize::_2048),
         KeyType::Rsa4096 => rsa(rcgen::RsaKeySize::_4096),
-        KeyType::Rsa8192 => return Err("keyType RSA8192 is not supported".into()),
+        KeyType::Rsa8192 => rsa8192(),
     }
     .map_err(|e| format!("certificate key: {}", describe(&e)))
+}
+
+/// rcgen generates RSA keys up to 4096 bits; aws-lc-rs (rcgen's and rustls's backend,
+/// already in the tree) up to 8192: generated there, handed to rcgen as PKCS#8.
+fn rsa8192() -> Result<rcgen::KeyPair, rcgen::Error> {
+    use aws_lc_rs::encoding::AsDer;
+    let der = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa8192)
+        .and_then(|k| k.as_der())
+        .map_err(|_| rcgen::Error::KeyGenerationUnavailable)?;
+    let pkcs8 = rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_ref());
+    rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_RSA_SHA256)
 }
 
 /// An error with its causes: "client error (Connect): tcp connect error: Connection refused".

@@ -92,19 +92,6 @@ impl Acme {
     /// caller refuses to start (a v1 file asking for DNS-01 must not run without it).
     pub fn not_implemented(&self) -> Option<String> {
         let refuse = |key: &str| Some(format!("acme.{key}: not implemented yet"));
-        if let Some(dns) = &self.dns_challenge {
-            // No DNS client of its own yet: trafik cannot see the record propagate.
-            if !dns.resolvers.is_empty() {
-                return refuse("dnsChallenge.resolvers (the propagation check)");
-            }
-            if !dns.disable_propagation_check {
-                return Some(
-                    "acme.dnsChallenge: the propagation check is not implemented yet; set \
-                     disablePropagationCheck = true (and delayBeforeCheck to the time your DNS needs)"
-                        .into(),
-                );
-            }
-        }
         if self.on_demand {
             return refuse("onDemand (deprecated in v1; list the names in [[acme.domains]])");
         }
@@ -219,7 +206,8 @@ mod tests {
             }),
             ..valid()
         };
-        assert!(dns.check().unwrap_err().contains("disablePropagationCheck"));
+        // The propagation check and resolvers are implemented (src/acme/propagation.rs).
+        assert!(dns.check().is_ok());
         let dns = Acme {
             dns_challenge: Some(DnsChallenge {
                 provider: "exec".into(),
