@@ -237,7 +237,7 @@ impl Connection {
         let service = move |tracker: Arc<Tracker>| {
             hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 let request = tracker
-                    .request_started(!req.body().is_end_stream(), tokio::time::Instant::now());
+                    .request_started(!req.body().is_end_stream(), tokio::time::Instant::now);
                 if let Some(read) = request.body_read() {
                     // To the body the backend is sent (RequestBody::from_client).
                     req.extensions_mut().insert(read);
