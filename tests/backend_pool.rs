@@ -86,7 +86,9 @@ async fn sequential_requests_reuse_one_backend_connection() {
     let server = counting(None).await;
     let port = free_port();
     let trafik = Trafik::start_with(&main_toml(port, ""), &[("rules.toml", &rules(&server.url))]);
-    trafik.wait_for(&format!("http://127.0.0.1:{port}/"), 200).await;
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{port}/"), 200)
+        .await;
     let before = server.accepted.load(Ordering::SeqCst);
     let client = client();
     for i in 0..30 {
@@ -107,7 +109,9 @@ async fn idle_connections_past_max_idle_conns_per_host_are_closed() {
         &[("rules.toml", &rules(&server.url))],
     );
     gate.add_permits(1);
-    trafik.wait_for(&format!("http://127.0.0.1:{port}/"), 200).await;
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{port}/"), 200)
+        .await;
     // Four requests held by the server at once: four connections.
     let url = format!("http://127.0.0.1:{port}/held");
     let held: Vec<_> = (0..4)
@@ -140,7 +144,9 @@ async fn a_server_that_leaves_the_configuration_has_its_connections_closed() {
     let (old, new) = (counting(None).await, counting(None).await);
     let port = free_port();
     let trafik = Trafik::start_with(&main_toml(port, ""), &[("rules.toml", &rules(&old.url))]);
-    trafik.wait_for(&format!("http://127.0.0.1:{port}/"), 200).await;
+    trafik
+        .wait_for(&format!("http://127.0.0.1:{port}/"), 200)
+        .await;
     get_ok(&client(), &format!("http://127.0.0.1:{port}/")).await;
     assert_eq!(old.closed.load(Ordering::SeqCst), 0, "kept idle");
     write_by_rename(&trafik.path("rules.toml"), &rules(&new.url));

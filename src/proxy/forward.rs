@@ -263,9 +263,7 @@ impl Forwarder {
             }
             Transport::Http => Response::Legacy(self.http1.request(req)),
             Transport::H2c => Response::Legacy(self.h2c.request(req)),
-            Transport::Https if tunnel.is_some() => {
-                Response::Legacy(self.https_http1.request(req))
-            }
+            Transport::Https if tunnel.is_some() => Response::Legacy(self.https_http1.request(req)),
             Transport::Https => Response::Legacy(self.https.request(req)),
         };
         Sending {

@@ -353,7 +353,13 @@ mod tests {
 
     #[test]
     fn ipv4_addresses_are_written_as_display_writes_them() {
-        for ip in ["0.0.0.0", "127.0.0.1", "10.9.99.100", "255.255.255.255", "1.20.103.4"] {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.9.99.100",
+            "255.255.255.255",
+            "1.20.103.4",
+        ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(ip_header_value(ip), ip.to_string().as_str());
         }

@@ -204,6 +204,9 @@ impl HostPool {
     /// Once its response has come: back to the pool now if hyper wants another request
     /// (the whole response was read), else when it does (its body is still streaming).
     fn after_response(self: Arc<Self>, mut sender: Sender) {
+        if self.settings.max_idle == 0 {
+            return;
+        }
         if sender.is_ready() {
             self.check_in(sender);
         } else if !sender.is_closed() {
@@ -218,7 +221,8 @@ impl HostPool {
     /// Closes the connections idle for too long, and those the server closed.
     fn expire(&self) {
         let sweeps = self.sweeps.fetch_add(1, Ordering::Relaxed) + 1;
-        lock(&self.idle).retain(|e| sweeps.saturating_sub(e.since) <= SWEEPS && !e.sender.is_closed());
+        lock(&self.idle)
+            .retain(|e| sweeps.saturating_sub(e.since) <= SWEEPS && !e.sender.is_closed());
     }
 
     async fn connect(&self) -> Result<Sender, ProxyError> {
@@ -309,9 +313,8 @@ async fn connect_tcp(authority: &Authority) -> io::Result<TcpStream> {
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(io::ErrorKind::NotFound, format!("{host}: no address"))
-    }))
+    Err(last
+        .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{host}: no address"))))
 }
 
 fn connect_error(e: io::Error) -> ProxyError {
@@ -483,7 +486,10 @@ mod tests {
         let server = server_closing_after(1).await;
         let pool = pools(10).get(&server.authority);
         get(&pool).await.unwrap();
-        until("the server closed", || server.closed.load(Ordering::SeqCst) == 1).await;
+        until("the server closed", || {
+            server.closed.load(Ordering::SeqCst) == 1
+        })
+        .await;
         // The connection's task sees the close; the pool then passes it over.
         until("the pool saw it", || {
             lock(&pool.idle).iter().all(|e| e.sender.is_closed())
