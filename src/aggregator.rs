@@ -142,6 +142,10 @@ impl Aggregator {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
         self.status.applied(&provider, config, &lines);
         let frontends: usize = runtime.entry_points.values().map(|e| e.index.len()).sum();
+        // Each server reaches its connection pool without a lookup, and the pools of
+        // servers that left close once the previous configuration is gone (proxy/pool.rs).
+        let servers = runtime.backends.values().flat_map(|b| b.servers.iter());
+        self.forwarder.retain_pools(servers.map(|s| &s.target));
         self.runtime.store(Arc::new(runtime));
         tracing::info!(
             provider = %provider,

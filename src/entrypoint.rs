@@ -236,8 +236,8 @@ impl Connection {
         let tls = tls.map(Arc::new);
         let service = move |tracker: Arc<Tracker>| {
             hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                let request = tracker
-                    .request_started(!req.body().is_end_stream(), tokio::time::Instant::now());
+                let request =
+                    tracker.request_started(!req.body().is_end_stream(), tokio::time::Instant::now);
                 if let Some(read) = request.body_read() {
                     // To the body the backend is sent (RequestBody::from_client).
                     req.extensions_mut().insert(read);

@@ -111,7 +111,6 @@ async fn serve(
         }
         return Ok(compress(internal.call(req).await));
     }
-    let started = Instant::now();
     let record = ctx
         .access_log
         .as_ref()
@@ -130,11 +129,12 @@ async fn serve(
         return Ok(compress(route(&ctx, peer, req, refused, None, None).await));
     }
     // Made before the request is routed, so that a client who goes away first (hyper then
-    // drops this future) is still reported, with 499.
+    // drops this future) is still reported, with 499. The clock is read only for a request
+    // that is logged or counted.
     let mut finish = Finish {
         log: ctx.access_log.clone().zip(record),
         metrics: sample.map(|s| (ctx.telemetry.clone(), s)),
-        started,
+        started: Instant::now(),
         answered: false,
     };
     // The entry point's refusals are logged and counted, as in v1 (its access log and
@@ -413,7 +413,8 @@ async fn route(
             }
             break 'frontend limited;
         }
-        let origin_start = Instant::now();
+        // Read only for the access log's OriginDuration.
+        let origin_start = record.is_some().then(Instant::now);
         let outcome = frontend
             .service
             .call(
@@ -425,7 +426,7 @@ async fn route(
         let served_by = outcome.served_by;
         if let Some(r) = record.as_deref_mut() {
             r.backend_url = served_by.map(|i| backend.servers[i].url.clone());
-            r.origin_duration = Some(origin_start.elapsed());
+            r.origin_duration = origin_start.map(|t| t.elapsed());
             r.retry_attempts = outcome.retries;
         }
         if let Some(s) = sample {

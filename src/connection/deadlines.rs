@@ -157,16 +157,27 @@ impl Tracker {
         }
     }
 
-    /// A request head was read whole at `now`; `has_body` unless it said it had none. The
-    /// request stays open until the guard is dropped (with its response body).
-    pub fn request_started(self: &Arc<Self>, has_body: bool, now: Instant) -> RequestGuard {
+    /// A request head was read whole at `now()`; `has_body` unless it said it had none. The
+    /// request stays open until the guard is dropped (with its response body). The clock is
+    /// read only when needed: an HTTP/1 request's start is its head's first byte, already
+    /// known, so without `writeTimeout` it is not read at all.
+    pub fn request_started(
+        self: &Arc<Self>,
+        has_body: bool,
+        now: impl FnOnce() -> Instant,
+    ) -> RequestGuard {
         let mut s = self.lock();
+        let head = match s.phase {
+            Phase::Head { since } => Some(since),
+            _ => None,
+        };
+        let now = (head.is_none() || self.timeouts.write.is_some()).then(now);
         // Go's "request start": the head's first byte (HTTP/1), else now (HTTP/2 streams,
         // a pipelined head hyper had read already).
-        let start = match s.phase {
-            Phase::Head { since } => since,
-            _ => now,
+        let Some(start) = head.or(now) else {
+            unreachable!("read when there is no head")
         };
+        let now = now.unwrap_or(start);
         s.phase = Phase::Busy;
         s.open += 1;
         self.head_on_read.store(false, Ordering::Relaxed);
@@ -382,7 +393,7 @@ mod tests {
     fn http1_keep_alive_idles_then_counts_the_head_from_its_first_byte() {
         let t0 = Instant::now();
         let t = Arc::new(Tracker::new(timeouts(), false, t0, t0));
-        let guard = t.request_started(false, t0);
+        let guard = t.request_started(false, || t0);
         assert_eq!(t.next_deadline(&noop()), None, "busy, no request deadlines");
         drop(guard);
         let idle = t.next_deadline(&noop()).unwrap();
@@ -404,8 +415,8 @@ mod tests {
         assert_eq!(t.next_deadline(&noop()), Some(t0 + 181 * S));
         t.bytes_arrived();
         assert_eq!(t.next_deadline(&noop()), Some(t0 + 181 * S));
-        let a = t.request_started(true, t0 + 2 * S);
-        let b = t.request_started(true, t0 + 3 * S);
+        let a = t.request_started(true, || t0 + 2 * S);
+        let b = t.request_started(true, || t0 + 3 * S);
         assert_eq!(t.next_deadline(&noop()), None);
         drop(a);
         assert_eq!(t.next_deadline(&noop()), None, "a stream is still open");
@@ -438,7 +449,7 @@ mod tests {
         let waker = Waker::from(count.clone());
         let t0 = Instant::now();
         let t = Arc::new(Tracker::new(timeouts(), true, t0, t0));
-        let g = t.request_started(false, t0);
+        let g = t.request_started(false, || t0);
         t.next_deadline(&waker);
         drop(g);
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
@@ -451,7 +462,7 @@ mod tests {
         to.read = Some(10 * S);
         let t = Arc::new(Tracker::new(to, false, t0, t0));
         // The head took 2 s: the read deadline counts from its start.
-        let g = t.request_started(true, t0 + 2 * S);
+        let g = t.request_started(true, || t0 + 2 * S);
         assert_eq!(t.next_deadline(&noop()), Some(t0 + 10 * S));
         assert_eq!(t.expired(t0 + 10 * S), Some(Expired::Read));
         let read = g.body_read().unwrap();
@@ -466,7 +477,7 @@ mod tests {
         assert_eq!(t.next_deadline(&noop()), None);
         drop(g);
         // Without a body the request is whole with its head.
-        let g = t.request_started(false, t0 + 20 * S);
+        let g = t.request_started(false, || t0 + 20 * S);
         assert!(g.body_read().is_none());
         assert_eq!(t.next_deadline(&noop()), None);
         drop(g);
@@ -478,7 +489,7 @@ mod tests {
         let mut to = timeouts();
         to.write = Some(5 * S);
         let t = Arc::new(Tracker::new(to, false, t0, t0));
-        let g = t.request_started(false, t0 + S);
+        let g = t.request_started(false, || t0 + S);
         assert_eq!(t.next_deadline(&noop()), Some(t0 + 6 * S));
         assert_eq!(t.expired(t0 + 6 * S), Some(Expired::Write));
         drop(g);
@@ -491,8 +502,8 @@ mod tests {
         let mut to = timeouts();
         to.write = Some(5 * S);
         let t = Arc::new(Tracker::new(to, true, t0, t0));
-        let a = t.request_started(false, t0 + 3 * S);
-        let b = t.request_started(false, t0 + S);
+        let a = t.request_started(false, || t0 + 3 * S);
+        let b = t.request_started(false, || t0 + S);
         assert_eq!(t.next_deadline(&noop()), Some(t0 + 6 * S));
         drop(b);
         assert_eq!(t.next_deadline(&noop()), Some(t0 + 8 * S));

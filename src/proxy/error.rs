@@ -122,6 +122,18 @@ impl ProxyError {
         ProxyError::with_source(kind, err)
     }
 
+    /// Classifies an error of sending over one of trafik's own pooled connections
+    /// (`pool.rs`): the client's broken body, else a connection that failed after the
+    /// request was (partly) written.
+    pub fn from_send(err: hyper::Error) -> Self {
+        let kind = match client_body_error(&err) {
+            Some(ClientBodyError::Read(_)) => ErrorKind::ClientBody,
+            Some(ClientBodyError::Stalled(_)) => ErrorKind::ClientBodyTimeout,
+            None => ErrorKind::Reset,
+        };
+        ProxyError::with_source(kind, err)
+    }
+
     /// The status trafik answers with, as v1 does: timeouts 504, no server 503, else 502.
     pub fn status(&self) -> StatusCode {
         match self.kind {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use http::header::{self, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Response, Uri, Version};
+use http::{Request, Uri, Version};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -18,6 +18,7 @@ use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::connector::Connector;
+use super::pool::{PoolSlot, PooledResponse, Pools};
 use tokio::time::Sleep;
 
 use super::error::{ErrorKind, ProxyError, is_idempotent};
@@ -31,6 +32,8 @@ pub struct Target {
     pub authority: Authority,
     /// The Host header sent when the frontend does not pass the client's Host.
     pub host_header: HeaderValue,
+    /// `http://`: the server's connection pool, bound on first use (`pool.rs`).
+    pub pool: PoolSlot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +74,7 @@ impl Target {
             transport,
             authority,
             host_header,
+            pool: PoolSlot::default(),
         })
     }
 }
@@ -91,6 +95,9 @@ pub struct ForwarderSettings {
 
 /// Shared by every backend of a configuration and kept across reloads, so pools survive.
 pub struct Forwarder {
+    /// `http://` servers' connections, except upgrades (`pool.rs`).
+    pools: Pools,
+    /// `http://` upgrades (WebSocket).
     http1: Client<Connector, RequestBody>,
     h2c: Client<Connector, RequestBody>,
     /// `https://`, h2 or http/1.1 as ALPN decides.
@@ -146,6 +153,11 @@ impl Forwarder {
                 .wrap_connector(connector.clone()),
         );
         Ok(Forwarder {
+            pools: Pools::new(
+                settings.max_idle_per_host,
+                settings.idle_timeout,
+                settings.dial_timeout,
+            ),
             http1,
             h2c,
             https,
@@ -164,6 +176,17 @@ impl Forwarder {
 
     pub fn backend_tls(&self) -> &rustls::ClientConfig {
         &self.backend_tls
+    }
+
+    /// After a configuration is applied: its `http://` servers keep their pools (bound to
+    /// their targets now, so no request looks one up), the others' pools are let go.
+    pub fn retain_pools<'t>(&self, targets: impl IntoIterator<Item = &'t Target>) {
+        self.pools.retain(
+            targets
+                .into_iter()
+                .filter(|t| t.transport == Transport::Http)
+                .map(|t| (&t.authority, &t.pool)),
+        );
     }
 
     /// Forwards `req` (already rewritten by the frontend) to `target`. The client's Host is
@@ -192,13 +215,17 @@ impl Forwarder {
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
         let client_authority = req.uri().authority().cloned();
+        // trafik's own pool (plain http, no upgrade) sends the URI as it is: origin-form.
+        let pooled = target.transport == Transport::Http && upgrade.is_none();
         let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(if target.transport == Transport::Https {
-            Scheme::HTTPS
-        } else {
-            Scheme::HTTP
-        });
-        parts.authority = Some(target.authority.clone());
+        if !pooled {
+            parts.scheme = Some(if target.transport == Transport::Https {
+                Scheme::HTTPS
+            } else {
+                Scheme::HTTP
+            });
+            parts.authority = Some(target.authority.clone());
+        }
         parts.path_and_query = Some(path_and_query);
         *req.uri_mut() =
             Uri::from_parts(parts).expect("scheme, authority and path make a valid URI");
@@ -224,14 +251,20 @@ impl Forwarder {
         if target.transport == Transport::H2c {
             // HTTP/2 carries the host as :authority; a Host header there is redundant.
             headers.remove(header::HOST);
+        } else if pooled && !headers.contains_key(header::HOST) {
+            // As hyper-util's client did: HTTP/1.1 needs one.
+            headers.insert(header::HOST, target.host_header.clone());
         }
 
         let idempotent = is_idempotent(req.method());
         let response = match target.transport {
-            Transport::Http => self.http1.request(req),
-            Transport::H2c => self.h2c.request(req),
-            Transport::Https if tunnel.is_some() => self.https_http1.request(req),
-            Transport::Https => self.https.request(req),
+            Transport::Http if pooled => {
+                Response::Pooled(self.pools.of(&target.pool, &target.authority).send(req))
+            }
+            Transport::Http => Response::Legacy(self.http1.request(req)),
+            Transport::H2c => Response::Legacy(self.h2c.request(req)),
+            Transport::Https if tunnel.is_some() => Response::Legacy(self.https_http1.request(req)),
+            Transport::Https => Response::Legacy(self.https.request(req)),
         };
         Sending {
             response,
@@ -247,7 +280,7 @@ impl Forwarder {
 
 /// The answer of one server to one request: see [`Forwarder::forward`].
 pub struct Sending {
-    response: ResponseFuture,
+    response: Response,
     /// `responseHeaderTimeout`.
     deadline: Option<Pin<Box<Sleep>>>,
     idempotent: bool,
@@ -255,12 +288,24 @@ pub struct Sending {
     tunnel: Option<(hyper::upgrade::OnUpgrade, Arc<Forwarder>)>,
 }
 
+/// Which client sends it: trafik's own pool, or hyper-util's.
+enum Response {
+    Pooled(PooledResponse),
+    Legacy(ResponseFuture),
+}
+
 impl Future for Sending {
-    type Output = Result<Response<Incoming>, ProxyError>;
+    type Output = Result<http::Response<Incoming>, ProxyError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let result = match Pin::new(&mut this.response).poll(cx) {
+        let polled = match &mut this.response {
+            Response::Pooled(response) => response.as_mut().poll(cx),
+            Response::Legacy(response) => {
+                Pin::new(response).poll(cx).map_err(ProxyError::from_client)
+            }
+        };
+        let result = match polled {
             Poll::Ready(result) => result,
             Poll::Pending => {
                 if let Some(deadline) = &mut this.deadline {
@@ -272,10 +317,7 @@ impl Future for Sending {
         };
         let mut response = match result {
             Ok(response) => response,
-            Err(e) => {
-                let error = ProxyError::from_client(e).for_idempotent(this.idempotent);
-                return Poll::Ready(Err(error));
-            }
+            Err(e) => return Poll::Ready(Err(e.for_idempotent(this.idempotent))),
         };
         match this.tunnel.take() {
             Some((client_side, forwarder))

@@ -16,60 +16,77 @@ pub static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    name == header::CONNECTION
-        || name == KEEP_ALIVE
-        || name == PROXY_CONNECTION
-        || name == header::PROXY_AUTHENTICATE
-        || name == header::PROXY_AUTHORIZATION
-        || name == header::TE
-        || name == header::TRAILER
-        || name == header::TRANSFER_ENCODING
-        || name == header::UPGRADE
+/// The hop-by-hop headers other than `Connection`, each with its bit in [`present`].
+static HOP_BY_HOP: [&HeaderName; 8] = [
+    &KEEP_ALIVE,
+    &PROXY_CONNECTION,
+    &header::PROXY_AUTHENTICATE,
+    &header::PROXY_AUTHORIZATION,
+    &header::TRAILER,
+    &header::TRANSFER_ENCODING,
+    &header::UPGRADE,
+    &header::TE,
+];
+const CONNECTION_BIT: u16 = 1 << 8;
+const TE_BIT: u16 = 1 << 7;
+
+/// Which hop-by-hop headers a message has, one bit each (`CONNECTION_BIT` for
+/// `Connection`), found in one pass over its names: a message usually has one
+/// (`Connection: keep-alive`) or none, and removing only those saves a hash and a probe
+/// per absent name (about 1,000 instructions per request when all nine were removed).
+fn present(headers: &HeaderMap) -> u16 {
+    let mut found = 0;
+    for name in headers.keys() {
+        if name == header::CONNECTION {
+            found |= CONNECTION_BIT;
+        } else if let Some(i) = HOP_BY_HOP.iter().position(|h| *h == name) {
+            found |= 1 << i;
+        }
+    }
+    found
 }
 
 /// Removes the headers that describe one hop (RFC 9110 §7.6.1), both directions.
 /// `TE: trailers` is the one value that may pass: gRPC needs it end to end.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none: one pass over a handful of names beats nine hash lookups.
-    if !headers.keys().any(is_hop_by_hop) {
+    let found = present(headers);
+    if found == 0 {
         return;
     }
     // Names listed in Connection are hop-by-hop too. A request's were handled as it arrived
     // (see `remove_connection_nominated`); what is left names nothing trafik sets. One
     // lookup takes every Connection value out; the names are kept only when there are some
     // (rare: `keep-alive` and `close` name nothing).
-    let mut nominated = Vec::new();
-    if let header::Entry::Occupied(entry) = headers.entry(header::CONNECTION) {
-        for value in entry.remove_entry_mult().1 {
-            nominated.extend(nominated_names(&value));
+    if found & CONNECTION_BIT != 0 {
+        let mut nominated = Vec::new();
+        if let header::Entry::Occupied(entry) = headers.entry(header::CONNECTION) {
+            for value in entry.remove_entry_mult().1 {
+                nominated.extend(nominated_names(&value));
+            }
+        }
+        for name in nominated {
+            if name != header::TE {
+                headers.remove(&name);
+            }
         }
     }
-    for name in nominated {
-        if name != header::TE {
-            headers.remove(&name);
+    // TE, last, is handled below.
+    for (i, name) in HOP_BY_HOP[..7].iter().enumerate() {
+        if found & (1 << i) != 0 {
+            headers.remove(*name);
         }
     }
-    for name in [
-        &KEEP_ALIVE,
-        &PROXY_CONNECTION,
-        &header::PROXY_AUTHENTICATE,
-        &header::PROXY_AUTHORIZATION,
-        &header::TRAILER,
-        &header::TRANSFER_ENCODING,
-        &header::UPGRADE,
-    ] {
-        headers.remove(name);
-    }
-    let te_trailers = headers.get(header::TE).is_some_and(|v| {
-        v.to_str().is_ok_and(|s| {
-            s.split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
-        })
-    });
-    headers.remove(header::TE);
-    if te_trailers {
-        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    if found & TE_BIT != 0 {
+        let te_trailers = headers.get(header::TE).is_some_and(|v| {
+            v.to_str().is_ok_and(|s| {
+                s.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+            })
+        });
+        headers.remove(header::TE);
+        if te_trailers {
+            headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        }
     }
 }
 
@@ -268,6 +285,29 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: &Forwarded, server_name: &
 /// The address as a header value, formatted without a heap-allocated String.
 fn ip_header_value(ip: IpAddr) -> HeaderValue {
     use std::io::Write;
+    // IPv4, by far the usual client, without `fmt`: its machinery cost about 1,000
+    // instructions per request here, the digits written by hand under 100.
+    if let IpAddr::V4(v4) = ip {
+        let mut buf = [0u8; 15];
+        let mut len = 0;
+        for (i, octet) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                buf[len] = b'.';
+                len += 1;
+            }
+            if octet >= 100 {
+                buf[len] = b'0' + octet / 100;
+                len += 1;
+            }
+            if octet >= 10 {
+                buf[len] = b'0' + octet / 10 % 10;
+                len += 1;
+            }
+            buf[len] = b'0' + octet % 10;
+            len += 1;
+        }
+        return HeaderValue::from_bytes(&buf[..len]).expect("digits and dots");
+    }
     let mut buf = [0u8; 48];
     let mut cursor = std::io::Cursor::new(&mut buf[..]);
     let _ = write!(cursor, "{ip}");
@@ -309,6 +349,22 @@ mod tests {
     fn set_forwarded(h: &mut HeaderMap, trusted: bool, client: &Forwarded) {
         strip_untrusted_forwarded(h, trusted);
         add_forwarded(h, client, &HeaderValue::from_static("proxy1"));
+    }
+
+    #[test]
+    fn ipv4_addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.9.99.100",
+            "255.255.255.255",
+            "1.20.103.4",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_header_value(ip), ip.to_string().as_str());
+        }
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(ip_header_value(v6), "2001:db8::1");
     }
 
     #[test]
