@@ -800,3 +800,39 @@ async fn without_an_endpoint_the_kubeconfig_is_read() {
     assert_eq!(api.unauthorized(), 0);
     assert_eq!(api.requests("ingresses", "list"), 1);
 }
+
+/// `throttleDuration` holds a change back that long (and gathers what comes meanwhile): the
+/// second Ingress is not served before 5 s have passed. A lower bound only (a loaded
+/// machine can only make it later), and longer than the aggregator's own 2 s throttle, so
+/// only `[kubernetes] throttleDuration` can explain it.
+#[tokio::test]
+async fn throttle_duration_holds_a_change_back_that_long() {
+    let api = cluster().await;
+    let web = Backend::start("web").await;
+    service(&api, "web", &[&web]);
+    api.put(ingress(
+        "first",
+        json!({}),
+        json!([rule("first.k8s.test", "/", "Prefix", "web")]),
+        json!([]),
+    ));
+    let (_trafik, p) = start(&api, "throttleDuration = \"5s\"");
+    wait_served(p.http, "first.k8s.test", "web").await;
+
+    let since = Instant::now();
+    api.put(ingress(
+        "second",
+        json!({}),
+        json!([rule("second.k8s.test", "/", "Prefix", "web")]),
+        json!([]),
+    ));
+    within(60, "second.k8s.test served", || async {
+        (served_by(p.http, "second.k8s.test").await.as_deref() == Some("web")).then_some(())
+    })
+    .await;
+    let took = since.elapsed();
+    assert!(
+        took >= Duration::from_millis(4900),
+        "served after {took:?}, before throttleDuration's 5 s"
+    );
+}
