@@ -43,7 +43,7 @@ pub struct Catalog {
     /// When the last round of blocking queries started (re-polls are rate-limited).
     last_poll: Option<Instant>,
     /// What the last read translated to: a wake-up that changed nothing sends nothing.
-    last_sent: Option<(trafik_config::Configuration, Vec<Diagnostic>)>,
+    last_sent: follow::LastSent,
 }
 
 /// Builds the provider from `[consulCatalog]` (no I/O): an endpoint, TLS file or
@@ -74,7 +74,7 @@ pub fn catalog(table: &ConsulCatalog, base_dir: &Path) -> Result<Catalog, String
         services_index: 0,
         health_index: BTreeMap::new(),
         last_poll: None,
-        last_sent: None,
+        last_sent: follow::LastSent::default(),
     })
 }
 
@@ -173,29 +173,17 @@ impl Source for Catalog {
     async fn read(&mut self) -> Result<Option<Update>, StoreError> {
         let services = self.services().await?;
         let translated = translate(&self.settings, &services);
-        let snapshot = Snapshot::translated(NAME, translated.configuration, translated.problems);
-        let sent = (snapshot.config.clone(), snapshot.problems.clone());
-        if self.last_sent.as_ref() == Some(&sent) {
-            return Ok(None);
-        }
-        self.last_sent = Some(sent);
-        Ok(Some(Update {
-            snapshot: Ok(snapshot),
-            warnings: unlocated(translated.warnings),
-        }))
+        Ok(self.last_sent.update(
+            NAME,
+            translated.configuration,
+            translated.problems,
+            translated.warnings,
+        ))
     }
 
     async fn changed(&mut self) -> Result<(), StoreError> {
         self.health_changed().await
     }
-}
-
-/// Warnings (tags not read) named by the provider, as the other findings.
-fn unlocated(warnings: Vec<String>) -> Vec<Diagnostic> {
-    warnings
-        .into_iter()
-        .map(|w| Diagnostic::unlocated(NAME, w))
-        .collect()
 }
 
 /// How long `trafik check` waits for Consul.

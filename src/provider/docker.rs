@@ -263,7 +263,7 @@ struct Following {
     engine: Engine,
     connection: Option<(Docker, Events)>,
     /// What the last read translated to: a re-read that changed nothing sends nothing.
-    last_sent: Option<(trafik_config::Configuration, Vec<Diagnostic>)>,
+    last_sent: follow::LastSent,
 }
 
 impl Following {
@@ -271,7 +271,7 @@ impl Following {
         Following {
             engine,
             connection: None,
-            last_sent: None,
+            last_sent: follow::LastSent::default(),
         }
     }
 
@@ -299,21 +299,12 @@ impl Source for Following {
             }
         };
         let translated = translate(&self.engine.settings, &containers);
-        let snapshot = Snapshot::translated(NAME, translated.configuration, translated.problems);
-        let sent = (snapshot.config.clone(), snapshot.problems.clone());
-        if self.last_sent.as_ref() == Some(&sent) {
-            return Ok(None);
-        }
-        self.last_sent = Some(sent);
-        let warnings = translated
-            .warnings
-            .into_iter()
-            .map(|w| Diagnostic::unlocated(NAME, w))
-            .collect();
-        Ok(Some(Update {
-            snapshot: Ok(snapshot),
-            warnings,
-        }))
+        Ok(self.last_sent.update(
+            NAME,
+            translated.configuration,
+            translated.problems,
+            translated.warnings,
+        ))
     }
 
     async fn changed(&mut self) -> Result<(), StoreError> {

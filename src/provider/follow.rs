@@ -125,3 +125,35 @@ async fn outage(name: &str, status: &StatusBoard, e: &StoreError, backoff: &mut 
     status.store_down(name, e.to_string());
     tokio::time::sleep(delay).await;
 }
+
+/// What a translating source (Docker, Consul Catalog, Marathon, Mesos, Kubernetes) sent
+/// last: a read that translates to the same configuration and problems sends nothing, so
+/// a spurious event or an unchanged poll reloads nothing.
+#[derive(Default)]
+pub struct LastSent(Option<(trafik_config::Configuration, Vec<Diagnostic>)>);
+
+impl LastSent {
+    /// The update for one translation, or `None` when it is what was sent last. Its
+    /// problems and warnings are named by the provider `name`.
+    pub fn update(
+        &mut self,
+        name: &str,
+        configuration: trafik_config::Configuration,
+        problems: Vec<String>,
+        warnings: Vec<String>,
+    ) -> Option<Update> {
+        let snapshot = Snapshot::translated(name, configuration, problems);
+        let sent = (snapshot.config.clone(), snapshot.problems.clone());
+        if self.0.as_ref() == Some(&sent) {
+            return None;
+        }
+        self.0 = Some(sent);
+        Some(Update {
+            snapshot: Ok(snapshot),
+            warnings: warnings
+                .into_iter()
+                .map(|w| Diagnostic::unlocated(name, w))
+                .collect(),
+        })
+    }
+}

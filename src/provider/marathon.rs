@@ -144,7 +144,7 @@ struct Following {
     provider: Provider,
     events: Option<Events>,
     /// What the last read translated to: a re-read that changed nothing sends nothing.
-    last_sent: Option<(trafik_config::Configuration, Vec<Diagnostic>)>,
+    last_sent: follow::LastSent,
 }
 
 impl Following {
@@ -152,7 +152,7 @@ impl Following {
         Following {
             provider,
             events: None,
-            last_sent: None,
+            last_sent: follow::LastSent::default(),
         }
     }
 }
@@ -180,21 +180,12 @@ impl Source for Following {
             }
         };
         let translated = translate(&self.provider.settings, &apps);
-        let snapshot = Snapshot::translated(NAME, translated.configuration, translated.problems);
-        let sent = (snapshot.config.clone(), snapshot.problems.clone());
-        if self.last_sent.as_ref() == Some(&sent) {
-            return Ok(None);
-        }
-        self.last_sent = Some(sent);
-        let warnings = translated
-            .warnings
-            .into_iter()
-            .map(|w| Diagnostic::unlocated(NAME, w))
-            .collect();
-        Ok(Some(Update {
-            snapshot: Ok(snapshot),
-            warnings,
-        }))
+        Ok(self.last_sent.update(
+            NAME,
+            translated.configuration,
+            translated.problems,
+            translated.warnings,
+        ))
     }
 
     async fn changed(&mut self) -> Result<(), StoreError> {

@@ -183,7 +183,7 @@ struct Polling {
     /// ZooKeeper's session, kept between polls, dropped on any error.
     zk: Option<zk::Client>,
     /// What the last read translated to: a poll that changed nothing sends nothing.
-    last_sent: Option<(trafik_config::Configuration, Vec<Diagnostic>)>,
+    last_sent: follow::LastSent,
 }
 
 impl Polling {
@@ -206,7 +206,7 @@ impl Polling {
             master,
             http,
             zk: None,
-            last_sent: None,
+            last_sent: follow::LastSent::default(),
         })
     }
 
@@ -320,21 +320,12 @@ impl Source for Polling {
         let state =
             parse_state(&body).map_err(|e| StoreError::new(format!("Mesos master: {e}")))?;
         let translated = translate(&self.master.settings, &state);
-        let snapshot = Snapshot::translated(NAME, translated.configuration, translated.problems);
-        let sent = (snapshot.config.clone(), snapshot.problems.clone());
-        if self.last_sent.as_ref() == Some(&sent) {
-            return Ok(None);
-        }
-        self.last_sent = Some(sent);
-        let warnings = translated
-            .warnings
-            .into_iter()
-            .map(|w| Diagnostic::unlocated(NAME, w))
-            .collect();
-        Ok(Some(Update {
-            snapshot: Ok(snapshot),
-            warnings,
-        }))
+        Ok(self.last_sent.update(
+            NAME,
+            translated.configuration,
+            translated.problems,
+            translated.warnings,
+        ))
     }
 
     async fn changed(&mut self) -> Result<(), StoreError> {

@@ -10,11 +10,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use trafik_config::Diagnostic;
 use trafik_config::kubernetes::translate;
-use trafik_config::{Configuration, Diagnostic};
 
 use super::watch::{self, Said, Watches};
 use super::{NAME, Provider};
+use crate::provider::follow;
 use crate::provider::kv::backoff::Backoff;
 use crate::provider::{ProviderUpdate, Snapshot};
 use crate::status::StatusBoard;
@@ -25,7 +26,7 @@ pub async fn run(provider: Provider, tx: mpsc::Sender<ProviderUpdate>, status: A
     scope.endpoint_slices = discover(&provider, &status).await;
     let mut watches = Watches::start(&provider.client, &scope);
     let mut health = Health::new(watches.labels.len());
-    let mut last_sent: Option<(Configuration, Vec<Diagnostic>)> = None;
+    let mut last_sent = follow::LastSent::default();
     loop {
         let mut dirty = tokio::select! {
             event = watches.events.next() => {
@@ -63,18 +64,20 @@ pub async fn run(provider: Provider, tx: mpsc::Sender<ProviderUpdate>, status: A
                 .publish(&provider.client, &provider.settings, &cluster)
                 .await;
         }
-        let snapshot = Snapshot::translated(NAME, translated.configuration, translated.problems);
-        let sent = (snapshot.config.clone(), snapshot.problems.clone());
-        if last_sent.as_ref() == Some(&sent) {
+        let Some(update) = last_sent.update(
+            NAME,
+            translated.configuration,
+            translated.problems,
+            translated.warnings,
+        ) else {
             continue;
-        }
-        last_sent = Some(sent);
-        for warning in &translated.warnings {
+        };
+        for warning in &update.warnings {
             tracing::warn!(provider = NAME, "{warning}");
         }
         let update = ProviderUpdate {
             provider: NAME.to_string(),
-            update: Ok(snapshot),
+            update: update.snapshot,
         };
         if tx.send(update).await.is_err() || !provider.watch {
             return;
