@@ -1,6 +1,6 @@
 //! Headless Chromium driven over the W3C WebDriver protocol (Debian's `chromedriver`, spoken
-//! to with reqwest), for tests that look at the dashboard as a user would. The same harness
-//! as `tests/dashboard.rs`, in a file of its own so that other test binaries can use it
+//! to with reqwest), for tests that look at the dashboard as a user would: the harness
+//! of `tests/dashboard.rs` and `tests/acme.rs`, in a file of its own so that both can use it
 //! (`#[path = "common/browser.rs"] mod browser;`).
 //!
 //! Needs `apt-get install -y chromium chromium-driver` (`.ci/run` installs them).
@@ -238,6 +238,9 @@ const PAGE_STATE: &str = r#"return {
   connection: document.documentElement.dataset.connection,
   route: document.documentElement.dataset.route,
   error: document.getElementById('connection-error-detail')?.textContent,
+  frontends: [...document.querySelectorAll('article[data-frontend]')].map(a => a.dataset.frontend),
+  total: document.getElementById('total-count')?.dataset.value,
+  points: document.getElementById('health-chart')?.dataset.points,
   text: document.querySelector('main')?.innerText?.slice(0, 2000),
 };"#;
 
