@@ -5,15 +5,13 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use common::by_host::{served_by, status_of, wait_served};
 use common::load::Load;
 use common::mesos::{MesosDouble, task};
 use common::store_server::StoreServer;
+use common::zookeeper::try_connect;
 use common::{Backend, Trafik, eventually, free_port, get_json};
 use serde_json::Value;
 use zookeeper_client as zk;
@@ -348,58 +346,12 @@ async fn trafik_check_reads_the_master_once_and_names_a_bad_label() {
 
 // ZooKeeper master discovery.
 
-/// The jars `ZooKeeperServerMain` needs, as Debian installs them.
-const JARS: [&str; 6] = [
-    "zookeeper.jar",
-    "zookeeper-jute.jar",
-    "slf4j-api.jar",
-    "slf4j-simple.jar",
-    "commons-io.jar",
-    "metrics-core.jar",
-];
-
-/// A standalone ZooKeeper on `127.0.0.1:port`, data in `dir` (as tests/zookeeper_provider.rs).
-fn zookeeper(port: u16) -> impl Fn(&Path) -> Command + Send + Sync + 'static {
-    move |dir: &Path| {
-        let cfg = dir.join("zoo.cfg");
-        std::fs::write(
-            &cfg,
-            format!(
-                "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                 admin.enableServer=false\n4lw.commands.whitelist=\nmaxSessionTimeout=20000\n",
-                dir.join("data").display()
-            ),
-        )
-        .unwrap();
-        let classpath: Vec<String> = JARS
-            .iter()
-            .map(|j| format!("/usr/share/java/{j}"))
-            .collect();
-        let mut c = Command::new("java");
-        c.args(["-Xmx256m", "-XX:+UseSerialGC", "-cp", &classpath.join(":")])
-            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
-            .arg(&cfg);
-        c
-    }
-}
-
-async fn try_connect(port: u16) -> Option<zk::Client> {
-    let endpoint = format!("127.0.0.1:{port}");
-    let attempt = zk::Client::connector()
-        .with_fail_eagerly()
-        .connect(&endpoint);
-    tokio::time::timeout(Duration::from_secs(10), attempt)
-        .await
-        .ok()?
-        .ok()
-}
-
 /// The binary's ZooKeeper (started by the first test that asks) and a client of it.
 async fn zookeeper_client() -> (u16, zk::Client) {
     static SERVER: OnceLock<(StoreServer, u16)> = OnceLock::new();
     let (server, port) = SERVER.get_or_init(|| {
         let port = free_port();
-        (StoreServer::shared(zookeeper(port)), port)
+        (StoreServer::shared(common::zookeeper::server(port)), port)
     });
     server
         .wait_ready("zookeeper", || async { try_connect(*port).await.is_some() })

@@ -14,56 +14,9 @@ use std::time::{Duration, Instant};
 
 use common::load::Load;
 use common::store_server::StoreServer;
+use common::zookeeper::try_connect;
 use common::*;
 use zookeeper_client as zk;
-
-/// The jars `ZooKeeperServerMain` needs, as Debian installs them.
-const JARS: [&str; 6] = [
-    "zookeeper.jar",
-    "zookeeper-jute.jar",
-    "slf4j-api.jar",
-    "slf4j-simple.jar",
-    "commons-io.jar",
-    "metrics-core.jar",
-];
-
-/// The command line of a standalone ZooKeeper on `127.0.0.1:port`, data in `dir`: no admin
-/// server, no four-letter words, a short tick so that sessions of dead clients go quickly.
-fn zookeeper(port: u16) -> impl Fn(&Path) -> Command + Send + Sync + 'static {
-    move |dir: &Path| {
-        let cfg = dir.join("zoo.cfg");
-        std::fs::write(
-            &cfg,
-            format!(
-                "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                 admin.enableServer=false\n4lw.commands.whitelist=\nmaxSessionTimeout=20000\n",
-                dir.join("data").display()
-            ),
-        )
-        .unwrap();
-        let classpath: Vec<String> = JARS
-            .iter()
-            .map(|j| format!("/usr/share/java/{j}"))
-            .collect();
-        let mut c = Command::new("java");
-        c.args(["-Xmx256m", "-XX:+UseSerialGC", "-cp", &classpath.join(":")])
-            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
-            .arg(&cfg);
-        c
-    }
-}
-
-/// A session with the store on `port`, or `None` when it does not answer within 10 s.
-async fn try_connect(port: u16) -> Option<zk::Client> {
-    let endpoint = format!("127.0.0.1:{port}");
-    let attempt = zk::Client::connector()
-        .with_fail_eagerly()
-        .connect(&endpoint);
-    tokio::time::timeout(Duration::from_secs(10), attempt)
-        .await
-        .ok()?
-        .ok()
-}
 
 /// A client of the store on `port`, once the server answers.
 async fn connect(port: u16) -> zk::Client {
@@ -82,7 +35,7 @@ async fn shared() -> u16 {
     static SERVER: OnceLock<(StoreServer, u16)> = OnceLock::new();
     let (server, port) = SERVER.get_or_init(|| {
         let port = free_port();
-        (StoreServer::shared(zookeeper(port)), port)
+        (StoreServer::shared(common::zookeeper::server(port)), port)
     });
     server
         .wait_ready("zookeeper", || async { try_connect(*port).await.is_some() })
@@ -388,7 +341,7 @@ async fn watch_false_reads_once() {
 #[tokio::test]
 async fn a_store_killed_under_load_keeps_serving_and_changes_after_its_return_are_live() {
     let port = free_port();
-    let server = StoreServer::own(zookeeper(port));
+    let server = StoreServer::own(common::zookeeper::server(port));
     let c = connect(port).await;
     let backend = Backend::start("one").await;
     route(&c, "/outage", "steady", "one", &backend.url()).await;
@@ -655,7 +608,7 @@ fn zookeeper_tls(port: u16, secure_port: u16) -> impl Fn(&Path) -> Command + Sen
             ),
         )
         .unwrap();
-        let classpath: Vec<String> = JARS
+        let classpath: Vec<String> = common::zookeeper::JARS
             .iter()
             .chain(NETTY_JARS.iter())
             .map(|j| format!("/usr/share/java/{j}"))

@@ -14,6 +14,7 @@ pub mod pki;
 pub mod proxied;
 pub mod store_server;
 pub mod storeconfig;
+pub mod zookeeper;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
