@@ -443,7 +443,7 @@ impl Shared {
             }
         }
         let path = req.uri().path().to_string();
-        let query = parse_query(req.uri().query().unwrap_or(""));
+        let query = super::query::parse(req.uri().query().unwrap_or(""));
         let method = req.method().clone();
         match (method, path.as_str()) {
             (Method::GET, "/api") => answer(json!({
@@ -769,35 +769,4 @@ fn status(code: u16, reason: &str, message: &str) -> Response<Body> {
     let mut r = answer(body);
     *r.status_mut() = StatusCode::from_u16(code).unwrap();
     r
-}
-
-fn parse_query(query: &str) -> BTreeMap<String, String> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
-        })
-        .collect()
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(hex) = std::str::from_utf8(&bytes[i + 1..i + 3])
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -12,6 +12,7 @@ pub mod marathon;
 pub mod mesos;
 pub mod pki;
 pub mod proxied;
+pub mod query;
 pub mod store_server;
 pub mod storeconfig;
 pub mod zookeeper;
