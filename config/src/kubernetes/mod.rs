@@ -35,6 +35,8 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::model::Configuration;
+/// Which Ingresses are trafik's: also what `[kubernetes.ingressEndpoint]` publishes to.
+pub use class::is_ours;
 
 /// The controller name an `IngressClass` names to be trafik's (as Traefik's).
 pub const CONTROLLER: &str = "traefik.io/ingress-controller";

@@ -10,7 +10,7 @@ use k8s_openapi::api::networking::v1::{
 };
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
-use trafik_config::kubernetes::{CONTROLLER, Cluster, Settings};
+use trafik_config::kubernetes::{Cluster, Settings, is_ours};
 
 use super::NAME;
 
@@ -74,7 +74,9 @@ impl Target {
             }
         };
         for ingress in &cluster.ingresses {
-            if !served(settings, cluster, ingress) || current(ingress) == addresses {
+            if !is_ours(settings, &cluster.ingress_classes, ingress)
+                || current(ingress) == addresses
+            {
                 continue;
             }
             let namespace = ingress.namespace().unwrap_or_default();
@@ -144,124 +146,9 @@ fn current(ingress: &Ingress) -> Vec<IngressLoadBalancerIngress> {
         .unwrap_or_default()
 }
 
-/// The annotation v1 read the class from.
-const CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
-const DEFAULT_CLASS_ANNOTATION: &str = "ingressclass.kubernetes.io/is-default-class";
-
-/// Whether trafik serves this Ingress by its class. The same rule as the translation's
-/// (`trafik_config::kubernetes`'s `class::is_ours`, private to it; the lead may make that
-/// one public and call it here): the annotation (empty `ingressClass`: `traefik`; else that
-/// class), else `spec.ingressClassName` naming an IngressClass of trafik's controller (with
-/// `ingressClass` set, of that name) or named as the annotation would be, else no class:
-/// served with `ingressClass` empty, or when trafik's IngressClass is the default.
-pub fn served(settings: &Settings, cluster: &Cluster, ingress: &Ingress) -> bool {
-    let wanted = settings.ingress_class.trim();
-    let named_ours = |class: &str| {
-        if wanted.is_empty() {
-            class == "traefik"
-        } else {
-            class == wanted
-        }
-    };
-    let trafiks = |c: &k8s_openapi::api::networking::v1::IngressClass| {
-        c.spec.as_ref().and_then(|s| s.controller.as_deref()) == Some(CONTROLLER)
-    };
-    let annotation = ingress
-        .annotations()
-        .get(CLASS_ANNOTATION)
-        .map(|c| c.trim())
-        .filter(|c| !c.is_empty());
-    if let Some(class) = annotation {
-        return named_ours(class);
-    }
-    let class_name = ingress
-        .spec
-        .as_ref()
-        .and_then(|s| s.ingress_class_name.as_deref())
-        .filter(|c| !c.is_empty());
-    match class_name {
-        Some(name) => {
-            let controlled = cluster
-                .ingress_classes
-                .iter()
-                .any(|c| c.name_any() == name && trafiks(c));
-            (controlled && (wanted.is_empty() || wanted == name)) || named_ours(name)
-        }
-        None => {
-            wanted.is_empty()
-                || cluster.ingress_classes.iter().any(|c| {
-                    trafiks(c)
-                        && c.name_any() == wanted
-                        && c.annotations()
-                            .get(DEFAULT_CLASS_ANNOTATION)
-                            .map(|v| v.trim())
-                            == Some("true")
-                })
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::networking::v1::{IngressClass, IngressClassSpec, IngressSpec};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    use std::collections::BTreeMap;
-
-    fn ingress(annotation: Option<&str>, class_name: Option<&str>) -> Ingress {
-        Ingress {
-            metadata: ObjectMeta {
-                name: Some("web".into()),
-                namespace: Some("default".into()),
-                annotations: annotation
-                    .map(|a| BTreeMap::from([(CLASS_ANNOTATION.to_string(), a.to_string())])),
-                ..Default::default()
-            },
-            spec: Some(IngressSpec {
-                ingress_class_name: class_name.map(String::from),
-                ..Default::default()
-            }),
-            status: None,
-        }
-    }
-
-    fn cluster() -> Cluster {
-        let class = |name: &str, controller: &str| IngressClass {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..Default::default()
-            },
-            spec: Some(IngressClassSpec {
-                controller: Some(controller.into()),
-                ..Default::default()
-            }),
-        };
-        Cluster {
-            ingress_classes: vec![
-                class("trafik", CONTROLLER),
-                class("nginx", "k8s.io/ingress-nginx"),
-            ],
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn only_trafiks_ingresses_are_published_to() {
-        let default = Settings::default();
-        let c = cluster();
-        assert!(served(&default, &c, &ingress(None, None)));
-        assert!(served(&default, &c, &ingress(Some("traefik"), None)));
-        assert!(!served(&default, &c, &ingress(Some("nginx"), None)));
-        assert!(served(&default, &c, &ingress(None, Some("trafik"))));
-        assert!(!served(&default, &c, &ingress(None, Some("nginx"))));
-        assert!(!served(&default, &c, &ingress(None, Some("missing"))));
-        let internal = Settings {
-            ingress_class: "internal".into(),
-            ..Default::default()
-        };
-        assert!(served(&internal, &c, &ingress(Some("internal"), None)));
-        assert!(!served(&internal, &c, &ingress(None, None)));
-    }
 
     #[test]
     fn targets_that_cannot_work_are_refused() {
