@@ -2,6 +2,7 @@
 //! problems drop only the offending server, route or frontend, as v1 logs "Skipping frontend…"
 //! and keeps serving the rest. Rule syntax is checked by the rule grammar, not here.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -251,13 +252,23 @@ pub fn validate_dynamic(cfg: &Configuration, ctx: &DynamicContext<'_>) -> Valida
     let backends: BTreeMap<String, Backend> = cfg
         .backends
         .iter()
-        .map(|(name, b)| (name.clone(), check_backend(name, b, &mut problems)))
+        .map(|(name, b)| {
+            (
+                name.clone(),
+                check_backend(name, b, &mut problems).into_owned(),
+            )
+        })
         .collect();
     let frontends = cfg
         .frontends
         .iter()
         .filter_map(|(name, f)| {
-            check_frontend(name, f, &backends, ctx, &mut problems).map(|f| (name.clone(), f))
+            let has_backend = |b: &str| backends.contains_key(b);
+            let mut f = check_frontend(name, f, &has_backend, ctx, &mut problems)?.into_owned();
+            if f.entry_points.is_empty() {
+                f.entry_points = default_entry_points(ctx).cloned().collect();
+            }
+            Some((name.clone(), f))
         })
         .collect();
     Validated {
@@ -271,10 +282,23 @@ pub fn validate_dynamic(cfg: &Configuration, ctx: &DynamicContext<'_>) -> Valida
     }
 }
 
-/// A backend with its bad servers removed. An empty backend stays: it answers 503 (v1).
-fn check_backend(name: &str, backend: &Backend, problems: &mut Vec<Problem>) -> Backend {
-    let mut backend = backend.clone();
-    backend.servers.retain(|server_name, server| {
+/// The declared default entry points: where a frontend that names none is.
+pub fn default_entry_points<'c>(ctx: &DynamicContext<'c>) -> impl Iterator<Item = &'c String> {
+    let declared = ctx.entry_points;
+    ctx.default_entry_points
+        .iter()
+        .filter(move |ep| declared.contains(*ep))
+}
+
+/// A backend with its bad servers removed (borrowed when none is). An empty backend stays:
+/// it answers 503 (v1). Item by item, so a compile of 10,000 backends copies none of them.
+pub fn check_backend<'b>(
+    name: &str,
+    backend: &'b Backend,
+    problems: &mut Vec<Problem>,
+) -> Cow<'b, Backend> {
+    let mut bad = Vec::new();
+    for (server_name, server) in &backend.servers {
         let at = |field: &str| Problem::new(&["backends", name, "servers", server_name, field], "");
         let what = format!("backend {name:?} server {server_name:?}");
         if let Err(why) = check_server_url(&server.url) {
@@ -282,19 +306,24 @@ fn check_backend(name: &str, backend: &Backend, problems: &mut Vec<Problem>) -> 
                 message: format!("{what}: {why}; server ignored"),
                 ..at("url")
             });
-            return false;
-        }
-        if server.weight < 0 {
+            bad.push(server_name);
+        } else if server.weight < 0 {
             let message = format!("{what}: negative weight {}; server ignored", server.weight);
             problems.push(Problem {
                 message,
                 ..at("weight")
             });
-            return false;
+            bad.push(server_name);
         }
-        true
-    });
-    backend
+    }
+    if bad.is_empty() {
+        return Cow::Borrowed(backend);
+    }
+    let mut backend = backend.clone();
+    for server_name in bad {
+        backend.servers.remove(server_name);
+    }
+    Cow::Owned(backend)
 }
 
 /// `scheme://host[:port][/path…]` with scheme http, https or h2c. The path is ignored, as in v1.
@@ -351,20 +380,22 @@ fn check_server_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The frontend as it will be served, or `None` (with the reasons) when nothing of it is usable.
-fn check_frontend(
+/// A frontend with its empty routes and unknown entry points removed (borrowed when nothing
+/// is), or `None` when it cannot be used. `has_backend` says whether a backend exists. A
+/// frontend that names no entry point keeps none: it is on `default_entry_points`.
+pub fn check_frontend<'f>(
     name: &str,
-    frontend: &Frontend,
-    backends: &BTreeMap<String, Backend>,
+    frontend: &'f Frontend,
+    has_backend: &dyn Fn(&str) -> bool,
     ctx: &DynamicContext<'_>,
     problems: &mut Vec<Problem>,
-) -> Option<Frontend> {
+) -> Option<Cow<'f, Frontend>> {
     let what = format!("frontend {name:?}");
     let at = |rest: &[&str], message: String| {
         let path: Vec<&str> = ["frontends", name].iter().chain(rest).copied().collect();
         Problem::new(&path, message)
     };
-    let mut frontend = frontend.clone();
+    let mut frontend = Cow::Borrowed(frontend);
     let mut usable = true;
 
     if frontend.backend.is_empty() {
@@ -373,7 +404,7 @@ fn check_frontend(
             format!("{what}: missing backend; frontend ignored"),
         ));
         usable = false;
-    } else if !backends.contains_key(&frontend.backend) {
+    } else if !has_backend(&frontend.backend) {
         let message = format!(
             "{what}: unknown backend {:?}; frontend ignored",
             frontend.backend
@@ -389,16 +420,19 @@ fn check_frontend(
         ));
         usable = false;
     } else {
-        frontend.routes.retain(|route, r| {
-            let empty = r.rule.trim().is_empty();
-            if empty {
-                problems.push(at(
-                    &["routes", route, "rule"],
-                    format!("{what} route {route:?}: empty rule; route ignored"),
-                ));
-            }
-            !empty
-        });
+        let empty: Vec<String> = frontend
+            .routes
+            .iter()
+            .filter(|(_, r)| r.rule.trim().is_empty())
+            .map(|(route, _)| route.clone())
+            .collect();
+        for route in &empty {
+            problems.push(at(
+                &["routes", route, "rule"],
+                format!("{what} route {route:?}: empty rule; route ignored"),
+            ));
+            frontend.to_mut().routes.remove(route);
+        }
         if frontend.routes.is_empty() {
             problems.push(at(
                 &["routes"],
@@ -410,13 +444,7 @@ fn check_frontend(
 
     if frontend.entry_points.is_empty() {
         // Undeclared defaults are reported once by `validate_static`, not per frontend.
-        frontend.entry_points = ctx
-            .default_entry_points
-            .iter()
-            .filter(|ep| ctx.entry_points.contains(*ep))
-            .cloned()
-            .collect();
-        if frontend.entry_points.is_empty() && usable {
+        if usable && default_entry_points(ctx).next().is_none() {
             let message = format!(
                 "{what}: no entry point (none given, and no default entry point [{}] is declared); frontend ignored",
                 ctx.default_entry_points.join(", ")
@@ -425,11 +453,10 @@ fn check_frontend(
             usable = false;
         }
     } else {
-        let mut kept = Vec::new();
+        let mut unknown = false;
         for (i, ep) in frontend.entry_points.iter().enumerate() {
-            if ctx.entry_points.contains(ep) {
-                kept.push(ep.clone());
-            } else {
+            if !ctx.entry_points.contains(ep) {
+                unknown = true;
                 let index = i.to_string();
                 problems.push(at(
                     &["entryPoints", &index],
@@ -437,14 +464,19 @@ fn check_frontend(
                 ));
             }
         }
-        if kept.is_empty() {
+        if unknown {
+            frontend
+                .to_mut()
+                .entry_points
+                .retain(|ep| ctx.entry_points.contains(ep));
+        }
+        if frontend.entry_points.is_empty() {
             problems.push(at(
                 &["entryPoints"],
                 format!("{what}: no valid entry point left; frontend ignored"),
             ));
             usable = false;
         }
-        frontend.entry_points = kept;
     }
 
     usable.then_some(frontend)

@@ -7,11 +7,13 @@ mod backend;
 mod rate_limit;
 mod whitelist;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use trafik_config::rule::{CompileOptions, FrontendRule, RuleIndex};
-use trafik_config::{Configuration, Diagnostic, DynamicContext, validate_dynamic};
+use trafik_config::{Backend, Frontend};
+use trafik_config::{Diagnostic, DynamicContext, check_backend, check_frontend};
 
 use crate::backend::{BackendService, BreakerRegistry, Forward};
 use crate::health::HealthRegistry;
@@ -71,32 +73,39 @@ pub fn compile(
         .values()
         .flat_map(|s| s.problems.iter().cloned())
         .collect();
-    let (merged, owners) = merge(snapshots, &mut problems);
-    // Every merged item has an owner; the empty map is only a fallback that cannot panic.
-    let no_sources = SourceMap::default();
-    let source_of = |kind: &str, name: &str| -> &SourceMap {
-        owners
-            .get(&(kind.to_string(), name.to_string()))
-            .and_then(|provider| snapshots.get(provider))
-            .map_or(&no_sources, |s| &s.sources)
-    };
+    let merged = merge(snapshots, &mut problems);
+    let source_of = |kind: &str, name: &str| -> &SourceMap { merged.sources(kind, name) };
 
+    // Each item checked on its own and borrowed unless a check removed part of it: a
+    // compile of 10,000 frontends copies none of them.
     let ctx = DynamicContext {
         entry_points: &settings.entry_points,
         default_entry_points: &settings.default_entry_points,
     };
-    let validated = validate_dynamic(&merged, &ctx);
-    for p in &validated.problems {
+    let mut checks = Vec::new();
+    let checked_backends: Vec<(&str, Cow<'_, Backend>)> = merged
+        .backends
+        .iter()
+        .map(|(name, (b, _))| (*name, check_backend(name, b, &mut checks)))
+        .collect();
+    let has_backend = |b: &str| merged.backends.contains_key(b);
+    let checked_frontends: Vec<(&str, Cow<'_, Frontend>)> = merged
+        .frontends
+        .iter()
+        .filter_map(|(name, (f, _))| {
+            check_frontend(name, f, &has_backend, &ctx, &mut checks).map(|f| (*name, f))
+        })
+        .collect();
+    for p in &checks {
         let kind = p.path.first().map(String::as_str).unwrap_or("");
         let name = p.path.get(1).map(String::as_str).unwrap_or("");
         problems.push(source_of(kind, name).diagnostic(&p.path, p.message.clone()));
     }
-    let config = validated.config;
 
     let mut backends = HashMap::new();
     let mut layers = HashMap::new();
     let mut live = backend::Live::default();
-    for (name, b) in &config.backends {
+    for (name, b) in &checked_backends {
         let built = backend::build(
             name,
             b,
@@ -107,8 +116,8 @@ pub fn compile(
             &mut problems,
         );
         if let Some(built) = built {
-            backends.insert(name.clone(), built.handle);
-            layers.insert(name.clone(), built.layers);
+            backends.insert(name.to_string(), built.handle);
+            layers.insert(name.to_string(), built.layers);
         }
     }
     if let Some(r) = registries.as_deref_mut() {
@@ -123,7 +132,8 @@ pub fn compile(
     };
     let mut per_entry_point: BTreeMap<&str, Vec<Candidate>> = BTreeMap::new();
     let mut live_rate_limits = std::collections::HashSet::new();
-    for (name, frontend) in &config.frontends {
+    for (name, frontend) in &checked_frontends {
+        let (name, frontend): (&str, &Frontend) = (name, frontend);
         let route_names: Vec<&String> = frontend.routes.keys().collect();
         let rules: Vec<&str> = frontend.routes.values().map(|r| r.rule.as_str()).collect();
         let rule = match FrontendRule::compile(&rules, &options) {
@@ -188,7 +198,7 @@ pub fn compile(
             }
         };
         let route = Arc::new(FrontendRoute {
-            name: name.clone(),
+            name: name.to_string(),
             pass_host_header: frontend.pass_host_header,
             modifiers: rule.modifiers().clone(),
             backend: backend.clone(),
@@ -218,7 +228,7 @@ pub fn compile(
             if let Some(ep) = settings.entry_points.get(ep) {
                 per_entry_point.entry(ep.as_str()).or_default().push((
                     frontend.effective_priority(),
-                    name.as_str(),
+                    name,
                     rule.clone(),
                     route.clone(),
                 ));
@@ -260,18 +270,41 @@ fn path(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
+/// Every provider's backends and frontends by name, borrowed from their snapshots, each with
+/// the provider's source map (where its problems are reported).
+struct Merged<'s> {
+    backends: BTreeMap<&'s str, (&'s Backend, &'s SourceMap)>,
+    frontends: BTreeMap<&'s str, (&'s Frontend, &'s SourceMap)>,
+}
+
+impl Merged<'_> {
+    /// The source map of the provider that defined `kind` (`backends`, `frontends`) `name`;
+    /// an empty one when none did (a fallback that cannot panic).
+    fn sources(&self, kind: &str, name: &str) -> &SourceMap {
+        static NONE: std::sync::LazyLock<SourceMap> = std::sync::LazyLock::new(SourceMap::default);
+        let found = match kind {
+            "backends" => self.backends.get(name).map(|(_, s)| *s),
+            "frontends" => self.frontends.get(name).map(|(_, s)| *s),
+            _ => None,
+        };
+        found.unwrap_or(&NONE)
+    }
+}
+
 /// Merges providers in name order; a backend or frontend name already taken by another
 /// provider is reported and skipped.
-fn merge(
-    snapshots: &BTreeMap<String, Snapshot>,
+fn merge<'s>(
+    snapshots: &'s BTreeMap<String, Snapshot>,
     problems: &mut Vec<Diagnostic>,
-) -> (Configuration, HashMap<(String, String), String>) {
-    let mut merged = Configuration::default();
-    let mut owners = HashMap::new();
+) -> Merged<'s> {
+    let mut merged = Merged {
+        backends: BTreeMap::new(),
+        frontends: BTreeMap::new(),
+    };
+    let mut owners: HashMap<(&str, &str), &str> = HashMap::new();
     for (provider, snapshot) in snapshots {
-        let mut take = |kind: &str, name: &str| -> bool {
-            let key = (kind.to_string(), name.to_string());
-            if let Some(owner) = owners.get(&key) {
+        let mut take = |kind: &'static str, name: &'s str| -> bool {
+            if let Some(owner) = owners.get(&(kind, name)) {
                 let what = kind.trim_end_matches('s');
                 problems.push(snapshot.sources.diagnostic(
                     &path(&[kind, name]),
@@ -279,19 +312,19 @@ fn merge(
                 ));
                 return false;
             }
-            owners.insert(key, provider.clone());
+            owners.insert((kind, name), provider);
             true
         };
         for (name, backend) in &snapshot.config.backends {
             if take("backends", name) {
-                merged.backends.insert(name.clone(), backend.clone());
+                merged.backends.insert(name, (backend, &snapshot.sources));
             }
         }
         for (name, frontend) in &snapshot.config.frontends {
             if take("frontends", name) {
-                merged.frontends.insert(name.clone(), frontend.clone());
+                merged.frontends.insert(name, (frontend, &snapshot.sources));
             }
         }
     }
-    (merged, owners)
+    merged
 }
