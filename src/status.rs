@@ -67,11 +67,11 @@ impl StatusBoard {
     }
 
     /// A provider's configuration was applied; `problems` are what was skipped in it.
-    pub fn applied(&self, provider: &str, config: Configuration, problems: &[String]) {
+    pub fn applied(&self, provider: &str, config: Arc<Configuration>, problems: &[String]) {
         let now = SystemTime::now();
         let mut inner = self.lock();
         let status = inner.providers.entry(provider.to_string()).or_default();
-        status.config = Arc::new(config);
+        status.config = config;
         status.last_reload = Some(now);
         status.last_error = (!problems.is_empty()).then(|| problems.join("\n"));
         inner.reloads.total += 1;
@@ -138,14 +138,14 @@ mod tests {
     #[test]
     fn a_failure_keeps_the_configuration_and_records_the_error() {
         let board = StatusBoard::default();
-        board.applied("file", Configuration::default(), &[]);
+        board.applied("file", Default::default(), &[]);
         board.failed("file", "trafik.toml:1:1: bad".into());
         let p = &board.providers()["file"];
         assert_eq!(p.last_error.as_deref(), Some("trafik.toml:1:1: bad"));
         assert!(p.last_reload.is_some());
         let r = board.reloads();
         assert_eq!((r.total, r.failures), (2, 1));
-        board.applied("file", Configuration::default(), &[]);
+        board.applied("file", Default::default(), &[]);
         assert_eq!(board.providers()["file"].last_error, None);
     }
 

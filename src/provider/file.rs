@@ -213,7 +213,7 @@ fn parse(read: &Read) -> Result<(Snapshot, Vec<Diagnostic>), Vec<Diagnostic>> {
     Ok((
         Snapshot {
             problems: Vec::new(),
-            config: merged,
+            config: std::sync::Arc::new(merged),
             sources,
         },
         warnings,

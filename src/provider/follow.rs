@@ -130,7 +130,12 @@ async fn outage(name: &str, status: &StatusBoard, e: &StoreError, backoff: &mut 
 /// last: a read that translates to the same configuration and problems sends nothing, so
 /// a spurious event or an unchanged poll reloads nothing.
 #[derive(Default)]
-pub struct LastSent(Option<(trafik_config::Configuration, Vec<Diagnostic>)>);
+pub struct LastSent(
+    Option<(
+        std::sync::Arc<trafik_config::Configuration>,
+        Vec<Diagnostic>,
+    )>,
+);
 
 impl LastSent {
     /// The update for one translation, or `None` when it is what was sent last. Its

@@ -25,7 +25,9 @@ use trafik_config::{Configuration, Diagnostic, Locations};
 /// One provider's configuration at one moment, with where each part came from.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    pub config: Configuration,
+    /// Shared, not copied, by the aggregator, the status board and the dedupe of what was
+    /// sent last: at 10,000 frontends a copy costs megabytes and milliseconds.
+    pub config: Arc<Configuration>,
     pub sources: SourceMap,
     /// What the provider already left out while reading (a store's bad keys): reported
     /// with every compile of this snapshot, so they show in the log, `/api/state` and
@@ -39,7 +41,7 @@ impl Snapshot {
     /// container or service and the label or tag).
     pub fn translated(provider: &str, config: Configuration, problems: Vec<String>) -> Self {
         Snapshot {
-            config,
+            config: Arc::new(config),
             sources: SourceMap {
                 default_file: provider.to_string(),
                 ..SourceMap::default()

@@ -91,7 +91,7 @@ impl RestProvider {
 fn snapshot(config: Configuration) -> Snapshot {
     Snapshot {
         problems: Vec::new(),
-        config,
+        config: std::sync::Arc::new(config),
         sources: SourceMap::single(NAME.to_string(), Default::default()),
     }
 }

@@ -66,7 +66,7 @@ pub fn snapshot(read: &Read) -> Update {
     let problems = decoded.errors();
     Update {
         snapshot: Ok(Snapshot {
-            config: decoded.configuration,
+            config: std::sync::Arc::new(decoded.configuration),
             sources: SourceMap::store(&read.prefix, decoded.locations),
             problems,
         }),
