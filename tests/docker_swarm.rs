@@ -15,10 +15,30 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::own_dockerd::{OwnDaemon, build_image};
-use common::{client, eventually, free_port, get_json};
+use common::{Trafik, client, free_port, get_json};
 use serde_json::Value;
 
 const IMAGE: &str = "trafik-swarm-test:latest";
+
+/// `common::eventually` with a longer deadline: a swarm scheduling tasks, and trafik backing
+/// off between reads of a manager that was not one yet, are slow on a loaded 2-core machine.
+async fn within_90s<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let polling = async {
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(90), polling)
+        .await
+        .unwrap_or_else(|_| panic!("timed out (90 s) waiting for: {what}"))
+}
 
 /// `GET /` through trafik: (status, the answering task's hostname).
 async fn answered_by(port: u16, host: &str) -> (u16, Option<String>) {
@@ -99,9 +119,37 @@ fn service_create(daemon: &OwnDaemon, name: &str, network: &str, extra: &[&str])
 async fn swarm_services_are_discovered_balanced_scaled_and_removed() {
     let mut daemon = OwnDaemon::start_with(false);
     daemon.wait_ready().await;
+    let network = format!("trsw{}", std::process::id());
+
+    // A second trafik, on the host: it cannot reach the overlay, so it is checked through
+    // its API only, on what the engine being down or not a manager does to it.
+    let host_api = free_port();
+    let _host_trafik = Trafik::start(&format!(
+        r#"providersThrottleDuration = "0s"
+[entryPoints.http]
+address = "127.0.0.1:{}"
+[entryPoints.traefik]
+address = "127.0.0.1:{host_api}"
+[api]
+[docker]
+endpoint = "{}"
+swarmMode = true
+swarmModeRefreshSeconds = 1
+network = "{network}"
+"#,
+        free_port(),
+        daemon.endpoint()
+    ));
+    // Not a manager yet: the engine answers 503, an outage (never an empty configuration).
+    let error = within_90s("the host trafik's source down: not a manager", || async {
+        let store = docker_state(host_api).await["store"].clone();
+        (store["up"] == false).then(|| store["error"].to_string())
+    })
+    .await;
+    assert!(error.contains("not a swarm manager"), "{error}");
+
     daemon.init_swarm();
     build_image(&daemon, IMAGE);
-    let network = format!("trsw{}", std::process::id());
     daemon.docker_ok(&[
         "network",
         "create",
@@ -191,18 +239,18 @@ domain = "swarm.test"
 
     // Both replicas discovered, at the addresses the engine gives their tasks, and
     // balanced: each answers in turn with its own task name.
-    let web_tasks = eventually("web's two tasks running on the overlay", || async {
+    let web_tasks = within_90s("web's two tasks running on the overlay", || async {
         let tasks = task_addresses(&daemon, "web", &network);
         (tasks.len() == 2).then_some(tasks)
     })
     .await;
     let expected: BTreeSet<String> = web_tasks.iter().map(|a| format!("http://{a}:80")).collect();
-    eventually("trafik serving both web tasks", || async {
+    within_90s("trafik serving both web tasks", || async {
         (server_urls(api, "backend-web").await == expected).then_some(())
     })
     .await;
     let seen = std::sync::Mutex::new(BTreeSet::new());
-    eventually("both replicas answering through trafik", || async {
+    within_90s("both replicas answering through trafik", || async {
         if let (200, Some(name)) = answered_by(http, "web.test").await {
             seen.lock().unwrap().insert(name);
         }
@@ -215,6 +263,13 @@ domain = "swarm.test"
             && seen.iter().any(|n| n.starts_with("web.2.")),
         "{seen:?}"
     );
+
+    // The host's trafik came up with the swarm and reads the same addresses.
+    within_90s("the host trafik reading the swarm", || async {
+        (server_urls(host_api, "backend-web").await == expected).then_some(())
+    })
+    .await;
+    assert_eq!(docker_state(host_api).await["store"]["up"], true);
 
     // VIP mode: one server, the service's virtual IP on the overlay.
     let vip: Value =
@@ -231,7 +286,7 @@ domain = "swarm.test"
         .next()
         .unwrap()
         .to_string();
-    let urls = eventually("vip served at its VIP", || async {
+    let urls = within_90s("vip served at its VIP", || async {
         let urls = server_urls(api, "backend-vip").await;
         (!urls.is_empty()).then_some(urls)
     })
@@ -275,25 +330,51 @@ domain = "swarm.test"
 
     // Scaled to zero: no server left, the frontend gone (404, as for a stopped container).
     daemon.docker_ok(&["service", "scale", "-d", "web=0"]);
-    eventually("web's routes gone once scaled to zero", || async {
+    within_90s("web's routes gone once scaled to zero", || async {
         let gone = server_urls(api, "backend-web").await.is_empty();
         (gone && answered_by(http, "web.test").await.0 == 404).then_some(())
     })
     .await;
     // Back to one, then removed.
     daemon.docker_ok(&["service", "scale", "-d", "web=1"]);
-    eventually("web served again by one task", || async {
+    within_90s("web served again by one task", || async {
         let (status, name) = answered_by(http, "web.test").await;
         (status == 200 && name.is_some_and(|n| n.starts_with("web.1."))).then_some(())
     })
     .await;
     daemon.docker_ok(&["service", "rm", "web"]);
-    eventually("web's routes gone once removed", || async {
+    within_90s("web's routes gone once removed", || async {
         let gone = server_urls(api, "backend-web").await.is_empty();
         (gone && answered_by(http, "web.test").await.0 == 404).then_some(())
     })
     .await;
     // The VIP service is untouched by all this.
     assert_eq!(server_urls(api, "backend-vip").await, urls);
+
+    // The manager gone: the host's trafik keeps the last configuration, and says so.
+    within_90s("the host trafik without web", || async {
+        server_urls(host_api, "backend-web")
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    assert_eq!(server_urls(host_api, "backend-vip").await, urls);
+    daemon.stop().await;
+    let error = within_90s("the host trafik's source down", || async {
+        let store = docker_state(host_api).await["store"].clone();
+        (store["up"] == false).then(|| store["error"].to_string())
+    })
+    .await;
+    assert!(error.contains("docker.sock"), "{error}");
+    assert_eq!(server_urls(host_api, "backend-vip").await, urls);
+    // Started again, so that dropping it leaves the swarm and removes its networks.
+    daemon.spawn();
+    daemon.wait_ready().await;
     drop(daemon);
+}
+
+async fn docker_state(api: u16) -> Value {
+    let (_, state) = get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
+    state["providers"]["docker"].clone()
 }
