@@ -12,7 +12,7 @@ pub struct Docker {
     pub endpoint: Option<String>,
     /// `[docker.tls]`: towards an engine that speaks TLS (`tcp://`).
     pub tls: Option<ClientTls>,
-    /// Follow the engine's events (default); `false`: read the containers once.
+    /// Follow the engine's events (default; Swarm mode polls); `false`: read once.
     pub watch: bool,
     /// Serve every container unless labelled `traefik.enable=false` (default); `false`:
     /// only those labelled `traefik.enable=true`.
@@ -114,9 +114,9 @@ mod tests {
             (d.domain.as_str(), d.network.as_str()),
             ("docker.localhost", "web")
         );
+        assert_eq!(d.swarm_mode_refresh().as_secs(), 30);
         assert!(d.tls.unwrap().insecure_skip_verify);
 
-        assert_eq!(d.swarm_mode_refresh().as_secs(), 30);
         let swarm = load_static("t.toml", "[docker]\nswarmMode = true\n").unwrap();
         let d = swarm.value.docker.unwrap();
         assert!(d.swarm_mode);
