@@ -16,6 +16,9 @@
 //! Only running containers, and only healthy ones when they have a health check. A
 //! container whose labels cannot be used is left out with a problem naming it and the
 //! label; the others are served.
+//!
+//! Swarm mode's services and their tasks come in as `Container`s too (`swarm`), named by
+//! their service (`Container::service`), so they are translated by the same code.
 
 pub mod payload;
 pub mod swarm;
