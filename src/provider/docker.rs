@@ -7,6 +7,8 @@
 //! rename, destroy, pause, unpause, network connect / disconnect). The subscription
 //! starts a few seconds before the listing, so a change between the two is never missed.
 //!
+//! With `swarmMode = true` the services of a Swarm manager are polled instead (`swarm`).
+//!
 //! Outages are the key-value providers': the engine unreachable at start or later keeps the
 //! last configuration serving, the status board and metrics say it is down
 //! (`StatusBoard::store_down`), and reconnecting backs off (`provider::kv::backoff`).
@@ -23,6 +25,8 @@ use trafik_config::docker::{Container, Settings, parse_inspect, translate};
 use trafik_config::{Diagnostic, StaticConfig};
 
 mod insecure_tls;
+mod raw_get;
+mod swarm;
 
 use super::follow::{self, Source, Update};
 use super::kv::StoreError;
@@ -58,6 +62,8 @@ pub struct Engine {
     tls: Option<Tls>,
     settings: Settings,
     watch: bool,
+    /// `swarmMode`: services polled every `swarmModeRefreshSeconds` (`swarm`).
+    swarm_refresh: Option<std::time::Duration>,
 }
 
 /// `[docker.tls]`, checked.
@@ -145,7 +151,19 @@ pub fn engine(table: &trafik_config::Docker, base_dir: &Path) -> Result<Engine, 
             constraints,
         },
         watch: table.watch,
+        swarm_refresh: swarm_refresh(table)?,
     })
+}
+
+/// Swarm mode's polling period, when it is on.
+fn swarm_refresh(table: &trafik_config::Docker) -> Result<Option<std::time::Duration>, String> {
+    if !table.swarm_mode {
+        return Ok(None);
+    }
+    if table.swarm_mode_refresh_seconds == Some(0) {
+        return Err("swarmModeRefreshSeconds must be at least 1".to_string());
+    }
+    Ok(Some(table.swarm_mode_refresh()))
 }
 
 /// Starts the provider when `[docker]` is configured; returns whether it is.
@@ -160,6 +178,17 @@ pub fn spawn(
     };
     let engine = engine(table, base_dir).map_err(|e| format!("[{NAME}]: {e}"))?;
     let watch = engine.watch;
+    if let Some(refresh) = engine.swarm_refresh {
+        let polling = swarm::Polling::new(engine, refresh);
+        tokio::spawn(follow::run(
+            NAME,
+            polling,
+            watch,
+            tx.clone(),
+            status.clone(),
+        ));
+        return Ok(true);
+    }
     tokio::spawn(follow::run(
         NAME,
         Following::new(engine),
@@ -244,7 +273,12 @@ pub async fn check(
 ) -> Option<Result<(Snapshot, Vec<Diagnostic>), String>> {
     let table = cfg.docker.as_ref()?;
     Some(match engine(table, base_dir) {
-        Ok(engine) => follow::read_once(Following::new(engine), CHECK_TIMEOUT).await,
+        Ok(engine) => match engine.swarm_refresh {
+            Some(refresh) => {
+                follow::read_once(swarm::Polling::new(engine, refresh), CHECK_TIMEOUT).await
+            }
+            None => follow::read_once(Following::new(engine), CHECK_TIMEOUT).await,
+        },
         Err(e) => Err(e),
     })
 }
@@ -385,8 +419,13 @@ mod tests {
             swarm_mode: true,
             ..Default::default()
         };
-        let e = engine(&swarm, dir).err().unwrap();
-        assert!(e.contains("swarmMode is not implemented yet"), "{e}");
+        let e = engine(&swarm, dir).unwrap();
+        assert_eq!(e.swarm_refresh, Some(std::time::Duration::from_secs(15)));
+        let never = trafik_config::Docker {
+            swarm_mode_refresh_seconds: Some(0),
+            ..swarm
+        };
+        assert!(engine(&never, dir).err().unwrap().contains("at least 1"));
         let ftp = trafik_config::Docker {
             endpoint: Some("ftp://x".into()),
             ..Default::default()

@@ -10,6 +10,7 @@ pub mod kube_api;
 pub mod load;
 pub mod marathon;
 pub mod mesos;
+pub mod own_dockerd;
 pub mod pki;
 pub mod proxied;
 pub mod query;

@@ -16,8 +16,12 @@
 //! Only running containers, and only healthy ones when they have a health check. A
 //! container whose labels cannot be used is left out with a problem naming it and the
 //! label; the others are served.
+//!
+//! Swarm mode's services and their tasks come in as `Container`s too (`swarm`), named by
+//! their service (`Container::service`), so they are translated by the same code.
 
 pub mod payload;
+pub mod swarm;
 
 #[cfg(test)]
 mod tests;
@@ -129,8 +133,10 @@ pub fn translate(settings: &Settings, containers: &[Container]) -> Translated {
             Ok(Some(built)) => {
                 index += 1;
                 for w in built.warnings {
-                    out.warnings
-                        .push(format!("container {}: {w}", container.name));
+                    let line = format!("{}: {w}", who(container));
+                    if !out.warnings.contains(&line) {
+                        out.warnings.push(line);
+                    }
                 }
                 for unit in built.units {
                     let backend = out
@@ -148,10 +154,12 @@ pub fn translate(settings: &Settings, containers: &[Container]) -> Translated {
             }
             Err(problems) => {
                 for p in problems {
-                    out.problems.push(format!(
-                        "container {}: {p}; container left out",
-                        container.name
-                    ));
+                    let (kind, name) = who_parts(container);
+                    let line = format!("{kind} {name}: {p}; {kind} left out");
+                    // A Swarm service's tasks share its labels: one line for the service.
+                    if !out.problems.contains(&line) {
+                        out.problems.push(line);
+                    }
                 }
             }
         }
@@ -404,7 +412,7 @@ fn default_rule(c: &Container, domain: &str) -> String {
     if domain.is_empty() {
         return String::new();
     }
-    format!("Host:{}{domain}", sub_domain(&c.name))
+    format!("Host:{}{domain}", sub_domain(&service_name(c)))
 }
 
 /// The address and port to reach the container's `port` on: the host's binding with
@@ -451,12 +459,29 @@ fn address(
         .map(|ip| (ip.clone(), port))
 }
 
-/// `<service>_<project>` under Compose, else the container's name.
+/// `<service>_<project>` under Compose, else the Swarm service's name, else the
+/// container's name.
 fn service_name(c: &Container) -> String {
     match (c.labels.get(COMPOSE_SERVICE), c.labels.get(COMPOSE_PROJECT)) {
         (Some(s), Some(p)) => format!("{s}_{p}"),
+        _ if !c.service.is_empty() => c.service.clone(),
         _ => c.name.clone(),
     }
+}
+
+/// How problems and warnings name it: `container web`, or `service web` in Swarm mode
+/// (a label is the service's, not its tasks').
+fn who_parts(c: &Container) -> (&'static str, &str) {
+    if c.service.is_empty() {
+        ("container", &c.name)
+    } else {
+        ("service", &c.service)
+    }
+}
+
+fn who(c: &Container) -> String {
+    let (kind, name) = who_parts(c);
+    format!("{kind} {name}")
 }
 
 /// v1's `getSubDomain`: `/` and `_` become `-`.

@@ -13,6 +13,9 @@ pub struct Container {
     pub id: String,
     /// Without the Engine's leading `/`.
     pub name: String,
+    /// Swarm mode: the service a task (or VIP) belongs to, which names the backend and the
+    /// default rule as v1's `ServiceName` did; empty for a plain container.
+    pub service: String,
     pub labels: BTreeMap<String, String>,
     pub running: bool,
     /// `State.Health.Status` (`starting`, `healthy`, `unhealthy`) when the container has a
@@ -151,6 +154,7 @@ pub fn parse_inspect(body: &[u8]) -> Result<Container, String> {
             .unwrap_or_default()
             .trim_start_matches('/')
             .to_string(),
+        service: String::new(),
         id: raw.id,
         labels: raw.config.and_then(|c| c.labels).unwrap_or_default(),
         running: state.as_ref().and_then(|s| s.running).unwrap_or(false),

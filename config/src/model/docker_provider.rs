@@ -12,7 +12,7 @@ pub struct Docker {
     pub endpoint: Option<String>,
     /// `[docker.tls]`: towards an engine that speaks TLS (`tcp://`).
     pub tls: Option<ClientTls>,
-    /// Follow the engine's events (default); `false`: read the containers once.
+    /// Follow the engine's events (default; Swarm mode polls); `false`: read once.
     pub watch: bool,
     /// Serve every container unless labelled `traefik.enable=false` (default); `false`:
     /// only those labelled `traefik.enable=true`.
@@ -25,10 +25,11 @@ pub struct Docker {
     /// `usebindportip`, matched case-insensitively).
     #[serde(rename = "usebindportip")]
     pub use_bind_port_ip: bool,
-    /// Swarm mode: not implemented yet; `true` is refused at start.
+    /// Swarm mode: the manager's services and their running tasks, labelled on the
+    /// service, instead of containers (`crate::docker::swarm`).
     pub swarm_mode: bool,
-    /// Swarm mode's refresh period in seconds (default 15); accepted, unused until
-    /// Swarm mode is implemented.
+    /// How often Swarm mode reads the services again, in seconds (default 15, v1's): it
+    /// polls, as v1 did, rather than following events.
     pub swarm_mode_refresh_seconds: Option<u64>,
     /// v1's tag constraints (`tag==api`, `tag!=v*-beta`) on the containers' `traefik.tags`.
     pub constraints: Vec<String>,
@@ -62,11 +63,19 @@ impl Docker {
             .unwrap_or(Self::DEFAULT_ENDPOINT)
     }
 
+    /// v1's default `swarmModeRefreshSeconds`.
+    pub const DEFAULT_SWARM_MODE_REFRESH_SECONDS: u64 = 15;
+
+    /// Swarm mode's polling period (`swarmModeRefreshSeconds`, default 15 s).
+    pub fn swarm_mode_refresh(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.swarm_mode_refresh_seconds
+                .unwrap_or(Self::DEFAULT_SWARM_MODE_REFRESH_SECONDS),
+        )
+    }
+
     /// What this version cannot do yet, asked for: refused at start, never ignored.
     pub fn not_implemented(&self) -> Option<&'static str> {
-        if self.swarm_mode {
-            return Some("swarmMode is not implemented yet");
-        }
         None
     }
 }
@@ -105,11 +114,14 @@ mod tests {
             (d.domain.as_str(), d.network.as_str()),
             ("docker.localhost", "web")
         );
+        assert_eq!(d.swarm_mode_refresh().as_secs(), 30);
         assert!(d.tls.unwrap().insecure_skip_verify);
 
         let swarm = load_static("t.toml", "[docker]\nswarmMode = true\n").unwrap();
         let d = swarm.value.docker.unwrap();
-        assert!(d.not_implemented().unwrap().contains("swarmMode"));
+        assert!(d.swarm_mode);
+        assert_eq!(d.not_implemented(), None);
+        assert_eq!(d.swarm_mode_refresh().as_secs(), 15);
         let c = load_static("t.toml", "[docker]\nconstraints = [\"tag==api\"]\n").unwrap();
         let d = c.value.docker.unwrap();
         assert_eq!(d.constraints, vec!["tag==api".to_string()]);
