@@ -9,13 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::ClientVersion;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Engine, REQUEST_TIMEOUT_SECS, Tls};
+
+/// An answer bigger than this is refused rather than held in memory: the task list of a
+/// thousand services is a few megabytes.
+const MAX_BODY: usize = 64 << 20;
 
 /// The body of `GET /v<version><path>` (a 2xx answer), or why there is none.
 pub(super) async fn get(
@@ -103,11 +107,10 @@ where
         .await
         .map_err(|e| e.to_string())?;
     let status = answer.status();
-    let body = answer
-        .into_body()
+    let body = Limited::new(answer.into_body(), MAX_BODY)
         .collect()
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("reading the answer (at most {MAX_BODY} bytes): {e}"))?
         .to_bytes();
     if !status.is_success() {
         // The Engine's errors are `{"message": "…"}` (a worker: "This node is not a swarm
