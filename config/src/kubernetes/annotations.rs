@@ -340,7 +340,7 @@ pub fn ingress_options(
         }
     }
     match super::auth::auth(cluster, ns, a) {
-        Ok(auth) => o.frontend.auth = auth,
+        Ok(auth) => o.frontend.auth = auth.map(Box::new),
         Err(p) => problems.push(p),
     }
     if problems.is_empty() {

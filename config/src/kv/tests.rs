@@ -481,7 +481,7 @@ fn every_frontend_middleware_and_backend_setting_decodes() {
         referrer_policy: "same-origin".into(),
         is_development: false,
     };
-    assert_eq!(h, &expected_headers);
+    assert_eq!(h.as_ref(), &expected_headers);
     assert_eq!(
         f.pass_tls_client_cert,
         Some(PassTlsClientCert {
@@ -1248,12 +1248,12 @@ mod round_trip {
                     priority,
                     white_list,
                     whitelist_source_range: Vec::new(),
-                    headers,
+                    headers: headers.map(Box::new),
                     redirect,
                     rate_limit,
                     errors,
                     basic_auth,
-                    auth,
+                    auth: auth.map(Box::new),
                 },
             )
     }

@@ -163,7 +163,7 @@ pub struct Frontend {
     pub whitelist_source_range: Vec<String>,
     /// `[frontends.X.headers]`: custom and secure headers.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub headers: Option<Headers>,
+    pub headers: Option<Box<Headers>>,
     /// `[frontends.X.redirect]`: the entry points' redirect, for this frontend only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect: Option<crate::model::Redirect>,
@@ -183,7 +183,7 @@ pub struct Frontend {
     pub basic_auth: Vec<String>,
     /// `[frontends.X.auth]`: basic, digest or forward auth, after the frontend's headers.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth: Option<crate::Auth>,
+    pub auth: Option<Box<crate::Auth>>,
 }
 
 /// `[frontends.X.rateLimit]` (v1, oxy's ratelimit).
