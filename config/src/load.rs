@@ -67,7 +67,7 @@ fn load<T: DeserializeOwned>(
     Ok(Loaded {
         value: parsed.value,
         warnings: parsed.warnings.into_iter().map(diagnostic).collect(),
-        locations: Locations::new(doc.table(), text, &lines),
+        locations: Locations::new(text),
     })
 }
 
@@ -90,9 +90,14 @@ fn explain_syntax_error(text: &str, mut error: Located) -> Located {
 
 /// Where each key path of a loaded file is, for errors found after deserialization
 /// (validation). Segments are keys as written; array elements are their index ("0", "1", …).
+///
+/// The positions are found only when one is asked for, by parsing the text again, and then
+/// kept: a tree of every key of a 10,000-frontend file is over 30 MB, the text itself 1.5 MB,
+/// and most configurations never have a finding to place.
 #[derive(Debug, Clone, Default)]
 pub struct Locations {
-    entries: Vec<LocEntry>,
+    text: std::sync::Arc<str>,
+    entries: std::sync::OnceLock<Vec<LocEntry>>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,17 +110,29 @@ struct LocEntry {
 }
 
 impl Locations {
-    fn new(table: &DeTable<'_>, text: &str, lines: &LineIndex) -> Self {
+    fn new(text: &str) -> Self {
         Locations {
-            entries: table_entries(table, text, lines),
+            text: text.into(),
+            entries: std::sync::OnceLock::new(),
         }
+    }
+
+    fn entries(&self) -> &[LocEntry] {
+        self.entries.get_or_init(|| {
+            let text: &str = &self.text;
+            // The text parsed once already; were it not to now, positions are only lost.
+            match Document::parse(text) {
+                Ok(doc) => table_entries(doc.table(), text, &LineIndex::new(text)),
+                Err(_) => Vec::new(),
+            }
+        })
     }
 
     /// (line, col) of `path`, matching each segment exactly or else ignoring case; when the
     /// path does not exist (a missing key, a default), the position of its longest existing
     /// ancestor.
     pub fn locate(&self, path: &[&str]) -> Option<(usize, usize)> {
-        deepest(&self.entries, path).map(|(_, pos)| pos)
+        deepest(self.entries(), path).map(|(_, pos)| pos)
     }
 
     pub fn diagnostic(&self, file: &str, path: &[&str], message: impl Into<String>) -> Diagnostic {
