@@ -201,6 +201,22 @@ impl Pebble {
         validity: Option<Duration>,
         blocked: &[&str],
     ) -> Pebble {
+        Self::start_env(http_port, tls_port, listen, validity, blocked, &[]).await
+    }
+
+    /// Also: pebble's environment variables `env` (PEBBLE_ALTERNATE_ROOTS…).
+    async fn start_env(
+        http_port: u16,
+        tls_port: u16,
+        listen: u16,
+        validity: Option<Duration>,
+        blocked: &[&str],
+        env: &[(&str, &str)],
+    ) -> Pebble {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let s = shared();
         let management = free_port();
         let mut config = serde_json::json!({"pebble": {
@@ -229,7 +245,8 @@ impl Pebble {
                 .arg("-dnsserver")
                 .arg(&dns)
                 .env("PEBBLE_VA_NOSLEEP", "1")
-                .env("PEBBLE_WFE_NONCEREJECT", "0");
+                .env("PEBBLE_WFE_NONCEREJECT", "0")
+                .envs(env.clone());
             c
         });
         let pebble = Pebble {
@@ -266,6 +283,23 @@ impl Pebble {
             .text()
             .await
             .unwrap()
+    }
+
+    /// Root `n` (0: the default chain's; 1…: the alternates' with PEBBLE_ALTERNATE_ROOTS).
+    async fn root_pem_n(&self, n: usize) -> String {
+        self.management_pem(&format!("roots/{n}")).await
+    }
+
+    /// The intermediate under root `n`.
+    async fn intermediate_pem(&self, n: usize) -> String {
+        self.management_pem(&format!("intermediates/{n}")).await
+    }
+
+    async fn management_pem(&self, path: &str) -> String {
+        let url = format!("https://127.0.0.1:{}/{path}", self.management);
+        let answer = pebble_client().get(&url).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "{url}");
+        answer.text().await.unwrap()
     }
 
     /// How many orders pebble has been asked for (its log names each request).
@@ -1102,4 +1136,131 @@ async fn key_type_rsa8192_gets_an_8192_bit_certificate() {
         }
         other => panic!("not an RSA key: {other:?}"),
     }
+}
+
+/// The certificates served for `name` (leaf first), the chain verified against `root_pem`.
+async fn served_chain(
+    name: &str,
+    port: u16,
+    root_pem: &str,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+    use rustls_pki_types::ServerName;
+    let config = common::pki::client_config(root_pem, &[b"http/1.1"]);
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(tls.get_ref().1.peer_certificates().unwrap().to_vec())
+}
+
+/// A PEM certificate's DER and its subject's Common Name.
+fn der_and_common_name(pem: &str) -> (Vec<u8>, String) {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    (der.to_vec(), cn)
+}
+
+/// A pebble with PEBBLE_ALTERNATE_ROOTS=2: each certificate signed under three roots, the
+/// default chain under root 0, the alternates (RFC 8555 `Link: rel="alternate"`) under 1
+/// and 2 (each root has its own name, new at each start: read from pebble's management
+/// endpoint). TLS-ALPN-01 on `https`.
+async fn pebble_with_alternate_roots(https: u16) -> Pebble {
+    Pebble::start_env(
+        free_port(),
+        https,
+        free_port(),
+        None,
+        &[],
+        &[("PEBBLE_ALTERNATE_ROOTS", "2")],
+    )
+    .await
+}
+
+/// trafik ordering `host` from `pebble` with `preferredChain = preferred`.
+fn trafik_preferring(
+    pebble: &Pebble,
+    backend: &Backend,
+    https: u16,
+    host: &str,
+    preferred: &str,
+) -> Trafik {
+    let acme = acme_table(
+        pebble,
+        &format!("preferredChain = {preferred:?}\n[acme.tlsChallenge]"),
+        &format!("[[acme.domains]]\nmain = \"{host}\""),
+    );
+    Trafik::start(&config(free_port(), https, false, backend, &acme))
+}
+
+#[tokio::test]
+async fn preferred_chain_serves_the_alternate_chain_whose_top_is_issued_by_that_root() {
+    let backend = Backend::start("app").await;
+    let https = free_port();
+    let pebble = pebble_with_alternate_roots(https).await;
+    let (root0, root1) = (pebble.root_pem_n(0).await, pebble.root_pem_n(1).await);
+    let (_, root0_name) = der_and_common_name(&root0);
+    let (_, root1_name) = der_and_common_name(&root1);
+    assert_ne!(root0_name, root1_name);
+    let trafik = trafik_preferring(&pebble, &backend, https, "chain.example.test", &root1_name);
+    // Verified against root 1 alone: only the alternate chain under root 1 passes.
+    wait_served("chain.example.test", https, &root1, &trafik).await;
+    let chain = served_chain("chain.example.test", https, &root1)
+        .await
+        .unwrap();
+    let (intermediate1, _) = der_and_common_name(&pebble.intermediate_pem(1).await);
+    assert_eq!(
+        chain.last().map(|c| c.to_vec()),
+        Some(intermediate1),
+        "the served chain ends at root 1's intermediate; trafik's log:\n{}",
+        trafik.logs()
+    );
+    // Not against the default chain's root.
+    let under_root0 = verified_get("chain.example.test", https, &root0).await;
+    assert!(under_root0.is_err(), "{under_root0:?}");
+    let logs = trafik.logs();
+    assert!(
+        logs.contains("alternate chain under the preferred issuer"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn a_preferred_chain_no_chain_matches_serves_the_default_chain() {
+    let backend = Backend::start("app").await;
+    let https = free_port();
+    let pebble = pebble_with_alternate_roots(https).await;
+    let trafik = trafik_preferring(
+        &pebble,
+        &backend,
+        https,
+        "nomatch.example.test",
+        "No Such Root CA",
+    );
+    let (root0, root1) = (pebble.root_pem_n(0).await, pebble.root_pem_n(1).await);
+    wait_served("nomatch.example.test", https, &root0, &trafik).await;
+    let chain = served_chain("nomatch.example.test", https, &root0)
+        .await
+        .unwrap();
+    let (intermediate0, _) = der_and_common_name(&pebble.intermediate_pem(0).await);
+    assert_eq!(chain.last().map(|c| c.to_vec()), Some(intermediate0));
+    let under_root1 = verified_get("nomatch.example.test", https, &root1).await;
+    assert!(under_root1.is_err(), "{under_root1:?}");
+    let logs = trafik.logs();
+    assert!(
+        logs.contains("no chain from the CA has the preferred issuer"),
+        "{logs}"
+    );
 }

@@ -9,6 +9,7 @@
 //! and retried with capped exponential backoff; it never touches the certificates already
 //! served. The check is repeated every 24 hours (renewal).
 
+mod alternate_chains;
 pub mod challenges;
 pub mod dns;
 mod dns_query;
@@ -91,6 +92,8 @@ pub struct AcmeManager {
     skipped_logged: std::collections::BTreeSet<String>,
     /// `[acme.dnsChallenge]`'s provider, when DNS-01 is the challenge.
     dns: Option<dns::DnsProvider>,
+    /// The account's HTTP client, which keeps the alternate chains' links (preferredChain).
+    ca_http: Option<http_client::CaHttp>,
 }
 
 /// Checks `[acme]` against the entry points and loads the storage: every refusal here
@@ -156,6 +159,7 @@ pub fn prepare(
         host_rule_sets: Vec::new(),
         skipped_logged: std::collections::BTreeSet::new(),
         dns,
+        ca_http: None,
     };
     manager.publish();
     Ok(Some(manager))
@@ -406,12 +410,30 @@ impl AcmeManager {
             (None, Some(_)) => order::Challenge::Http01,
             (None, None) => order::Challenge::TlsAlpn01,
         };
+        // preferredChain: the account's key and client, to fetch the alternate chains.
+        let account_key = match &self.data.account {
+            Some(a) => B64.decode(a.private_key.trim()).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let preferred = match &self.ca_http {
+            Some(http) if !self.cfg.preferred_chain.is_empty() => {
+                Some(alternate_chains::Preference {
+                    name: &self.cfg.preferred_chain,
+                    http,
+                    account_key: &account_key,
+                    kid: acct.id(),
+                    directory: &self.cfg.ca_server,
+                })
+            }
+            _ => None,
+        };
         let issued = order::obtain(
             acct,
             wanted,
             &challenge,
             &self.served.challenges,
             self.key_type,
+            preferred.as_ref(),
         )
         .await?;
         let stored = StoredCertificate {
@@ -444,7 +466,8 @@ impl AcmeManager {
         {
             let key = B64.decode(stored.private_key.trim()).unwrap_or_default();
             let http = http_client::client()?;
-            match Account::builder_with_http(http)
+            self.ca_http = Some(http.clone());
+            match Account::builder_with_http(Box::new(http))
                 .from_parts(reg.uri.clone(), PrivatePkcs8KeyDer::from(key), ca.clone())
                 .await
             {
@@ -460,7 +483,9 @@ impl AcmeManager {
         }
         let contact = (!self.cfg.email.is_empty()).then(|| format!("mailto:{}", self.cfg.email));
         let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
-        let (account, credentials) = Account::builder_with_http(http_client::client()?)
+        let http = http_client::client()?;
+        self.ca_http = Some(http.clone());
+        let (account, credentials) = Account::builder_with_http(Box::new(http))
             .create(
                 &NewAccount {
                     contact: &contacts,
