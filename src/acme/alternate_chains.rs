@@ -559,4 +559,171 @@ mod tests {
         // Not a P-256 key: an error, not a panic.
         assert!(Signer::new(b"not a key", "k").is_err());
     }
+
+    /// A CA double over HTTPS on 127.0.0.1: `GET /dir` names `/nonce`, `HEAD /nonce`
+    /// gives `fresh-1`; `POST /cert/1/alternate/1` checks the JWS (signature by `public`,
+    /// `kid`, `url`) and refuses the nonces in `refused` with `badNonce` (the refusal
+    /// carrying the next nonce), else answers `CHAIN`. Each request is recorded as
+    /// "METHOD /path" or "POST <nonce>".
+    struct CaDouble {
+        base: String,
+        roots: rustls::RootCertStore,
+        seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    const CHAIN: &str = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+
+    async fn ca_double(public: Vec<u8>, refused: &'static [&'static str]) -> CaDouble {
+        use http_body_util::{BodyExt, Full};
+        use hyper::service::service_fn;
+        let issued = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(issued.cert.der().clone()).unwrap();
+        let key =
+            rustls_pki_types::PrivateKeyDer::try_from(issued.signing_key.serialize_der()).unwrap();
+        let tls = rustls::ServerConfig::builder_with_provider(crate::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![issued.cert.der().clone()], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("https://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (seen2, base2) = (seen.clone(), base.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let (seen, base, public) = (seen2.clone(), base2.clone(), public.clone());
+                let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let (seen, base, public) = (seen.clone(), base.clone(), public.clone());
+                    async move {
+                        let (method, path) = (req.method().clone(), req.uri().path().to_string());
+                        let body = req.into_body().collect().await.unwrap().to_bytes();
+                        let answer = http::Response::builder();
+                        let answer = match (method.as_str(), path.as_str()) {
+                            ("GET", "/dir") => {
+                                seen.lock().unwrap().push("GET /dir".into());
+                                let dir = serde_json::json!({"newNonce": format!("{base}/nonce")});
+                                answer.status(200).body(dir.to_string())
+                            }
+                            ("HEAD", "/nonce") => {
+                                seen.lock().unwrap().push("HEAD /nonce".into());
+                                answer.header("Replay-Nonce", "fresh-1").body(String::new())
+                            }
+                            ("POST", "/cert/1/alternate/1") => {
+                                let jws: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                                let protected = jws["protected"].as_str().unwrap();
+                                let signature =
+                                    B64URL.decode(jws["signature"].as_str().unwrap()).unwrap();
+                                aws_lc_rs::signature::UnparsedPublicKey::new(
+                                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+                                    &public,
+                                )
+                                .verify(format!("{protected}.").as_bytes(), &signature)
+                                .unwrap();
+                                let header: serde_json::Value =
+                                    serde_json::from_slice(&B64URL.decode(protected).unwrap())
+                                        .unwrap();
+                                assert_eq!(header["kid"], format!("{base}/acct/1"));
+                                assert_eq!(header["url"], format!("{base}{path}"));
+                                let nonce = header["nonce"].as_str().unwrap().to_string();
+                                seen.lock().unwrap().push(format!("POST {nonce}"));
+                                let next = format!("after-{nonce}");
+                                let answer = answer.header("Replay-Nonce", next);
+                                if refused.contains(&nonce.as_str()) {
+                                    let problem = serde_json::json!({
+                                        "type": BAD_NONCE, "detail": "JWS has an invalid anti-replay nonce"});
+                                    answer.status(400).body(problem.to_string())
+                                } else {
+                                    answer.status(200).body(CHAIN.to_string())
+                                }
+                            }
+                            _ => answer.status(404).body(String::new()),
+                        };
+                        Ok::<_, std::convert::Infallible>(
+                            answer.unwrap().map(|b| Full::new(Bytes::from(b))),
+                        )
+                    }
+                });
+                tokio::spawn(async move {
+                    let io = hyper_util::rt::TokioIo::new(tls);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await;
+                });
+            }
+        });
+        CaDouble { base, roots, seen }
+    }
+
+    fn account_key() -> (Vec<u8>, Vec<u8>) {
+        use aws_lc_rs::signature::KeyPair;
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap();
+        let key =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        (pkcs8.as_ref().to_vec(), key.public_key().as_ref().to_vec())
+    }
+
+    #[tokio::test]
+    async fn a_bad_nonce_is_retried_once_with_the_nonce_the_refusal_carried() {
+        let (pkcs8, public) = account_key();
+        // No nonce at hand: newNonce from the directory; that one refused, the retry
+        // uses the refusal's Replay-Nonce.
+        let ca = ca_double(public, &["fresh-1"]).await;
+        let http = super::super::http_client::client_trusting(ca.roots.clone()).unwrap();
+        let (kid, directory) = (format!("{}/acct/1", ca.base), format!("{}/dir", ca.base));
+        let p = Preference {
+            name: "Root",
+            http: &http,
+            account_key: &pkcs8,
+            kid: &kid,
+            directory: &directory,
+        };
+        let signer = Signer::new(&pkcs8, &kid).unwrap();
+        let url = format!("{}/cert/1/alternate/1", ca.base);
+        let mut nonce = None;
+        let chain = fetch(&p, &signer, &url, &mut nonce).await.unwrap();
+        assert_eq!(chain, CHAIN);
+        assert_eq!(nonce.as_deref(), Some("after-after-fresh-1"));
+        assert_eq!(
+            *ca.seen.lock().unwrap(),
+            vec![
+                "GET /dir",
+                "HEAD /nonce",
+                "POST fresh-1",
+                "POST after-fresh-1"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_bad_nonce_is_an_error_not_a_loop() {
+        let (pkcs8, public) = account_key();
+        let ca = ca_double(public, &["kept", "after-kept"]).await;
+        let http = super::super::http_client::client_trusting(ca.roots.clone()).unwrap();
+        let (kid, directory) = (format!("{}/acct/1", ca.base), format!("{}/dir", ca.base));
+        let p = Preference {
+            name: "Root",
+            http: &http,
+            account_key: &pkcs8,
+            kid: &kid,
+            directory: &directory,
+        };
+        let signer = Signer::new(&pkcs8, &kid).unwrap();
+        let url = format!("{}/cert/1/alternate/1", ca.base);
+        // The nonce kept from the certificate's answer is used first (no newNonce).
+        let mut nonce = Some("kept".to_string());
+        let err = fetch(&p, &signer, &url, &mut nonce).await.unwrap_err();
+        assert!(err.contains("badNonce") && err.contains("400"), "{err}");
+        assert_eq!(
+            *ca.seen.lock().unwrap(),
+            vec!["POST kept", "POST after-kept"]
+        );
+    }
 }

@@ -128,10 +128,15 @@ impl HttpClient for CaHttp {
 }
 
 pub fn client() -> Result<CaHttp, String> {
+    client_trusting(roots()?)
+}
+
+/// The client, trusting `roots` only (the tests' own CA doubles).
+pub fn client_trusting(roots: RootCertStore) -> Result<CaHttp, String> {
     let tls = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_root_certificates(roots()?)
+        .with_root_certificates(roots)
         .with_no_client_auth();
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
