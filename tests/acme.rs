@@ -1264,3 +1264,128 @@ async fn a_preferred_chain_no_chain_matches_serves_the_default_chain() {
         "{logs}"
     );
 }
+
+/// A certificate for `name` that expires `left` from now, under a CA of its own: (the CA's
+/// PEM, the certificate's PEM, its key's PEM). As a Traefik 1.7 `acme.json` holds one
+/// issued by Let's Encrypt some 60 days ago.
+fn expiring_certificate(name: &str, left: Duration) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name
+        .push(DnType::CommonName, "the CA v1 used");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let mut leaf = CertificateParams::new(vec![name.to_string()]).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, name);
+    leaf.not_before = time::OffsetDateTime::now_utc() - Duration::from_secs(60 * 24 * 3600);
+    leaf.not_after = time::OffsetDateTime::now_utc() + left;
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    (ca_pem, cert.pem(), key.serialize_pem())
+}
+
+/// The notAfter (Unix seconds) of the first certificate of a PEM chain.
+fn pem_not_after(pem: &str) -> i64 {
+    let (_, der) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+    let (_, parsed) = x509_parser::parse_x509_certificate(&der.contents).unwrap();
+    parsed.validity().not_after.timestamp()
+}
+
+/// The notAfter (Unix seconds) of the certificate served for `name`, verified against
+/// `root_pem`.
+async fn served_not_after(name: &str, port: u16, root_pem: &str) -> Result<i64, String> {
+    use rustls_pki_types::ServerName;
+    let config = common::pki::client_config(root_pem, &[b"http/1.1"]);
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let (_, parsed) = x509_parser::parse_x509_certificate(&leaf).map_err(|e| e.to_string())?;
+    Ok(parsed.validity().not_after.timestamp())
+}
+
+/// `content` written at `dir`/acme.json, owner-only as trafik requires.
+fn write_storage(dir: &Path, content: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let storage = dir.join("acme.json");
+    std::fs::write(&storage, content).unwrap();
+    std::fs::set_permissions(&storage, std::fs::Permissions::from_mode(0o600)).unwrap();
+    storage
+}
+
+#[tokio::test]
+async fn a_stored_certificate_no_domain_asks_for_is_renewed_when_due_as_v1_did() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(http, https).await;
+    // Traefik 1.7's acme.json: a certificate with 10 days left, for a name that neither
+    // [[acme.domains]] nor any frontend names (onHostRule is off).
+    let (old_ca, old_cert, old_key) =
+        expiring_certificate("stored.example.test", Duration::from_secs(10 * 24 * 3600));
+    let old_not_after = pem_not_after(&old_cert);
+    let v1 = serde_json::json!({
+        "Account": {
+            "Email": "admin@example.test",
+            "Registration": {"body": {"status": "valid"}, "uri": format!("{}/acct/1", pebble.dir_url)},
+            "PrivateKey": v1_rsa_account_key(),
+            "KeyType": "4096"
+        },
+        "Certificates": [{
+            "Domain": {"Main": "stored.example.test", "SANs": null},
+            "Certificate": b64(&old_cert),
+            "Key": b64(&old_key)
+        }],
+        "HTTPChallenges": {},
+        "TLSChallenges": {}
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let storage = write_storage(dir.path(), &v1.to_string());
+    let acme = acme_table(&pebble, "[acme.httpChallenge]\nentryPoint = \"http\"", "").replace(
+        "storage = \"acme.json\"",
+        &format!("storage = \"{}\"", storage.display()),
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    // The renewed certificate is served: pebble's chain, a later notAfter.
+    wait_served("stored.example.test", https, &root, &trafik).await;
+    let served = served_not_after("stored.example.test", https, &root)
+        .await
+        .unwrap();
+    assert!(served > old_not_after, "{served} <= {old_not_after}");
+    // Exactly one order: the stored certificate's, nothing else was asked for.
+    assert_eq!(pebble.orders(), 1, "{}", pebble.server.log());
+    // And stored in place of v1's, under the same name.
+    eventually("the renewed certificate stored", || {
+        let storage = storage.clone();
+        let old_cert = old_cert.clone();
+        async move {
+            let json: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&storage).ok()?).ok()?;
+            let certs = json["Certificates"].as_array()?;
+            let pem = base64::engine::general_purpose::STANDARD
+                .decode(certs.first()?["Certificate"].as_str()?)
+                .ok()?;
+            let pem = String::from_utf8(pem).ok()?;
+            (certs.len() == 1
+                && certs[0]["Domain"]["Main"] == "stored.example.test"
+                && pem != old_cert
+                && pem_not_after(&pem) == served)
+                .then_some(())
+        }
+    })
+    .await;
+    // v1's certificate was served until then (its CA's chain): not any more.
+    assert!(
+        verified_get("stored.example.test", https, &old_ca)
+            .await
+            .is_err()
+    );
+}

@@ -4,7 +4,8 @@
 //! handler only read what it publishes (`Served`).
 //!
 //! The task: load what is stored and serve it at once; then, for each `[[acme.domains]]`
-//! whose stored certificate is missing or has 30 days or less left, order one. A failure
+//! whose stored certificate is missing or has 30 days or less left, order one; and, as
+//! v1, renew every other stored certificate with 30 days or less left too (`renewal.rs`). A failure
 //! (CA down, challenge refused, rate limit) is logged with the domain and the CA's problem
 //! and retried with capped exponential backoff; it never touches the certificates already
 //! served. The check is repeated every 24 hours (renewal).
@@ -17,6 +18,7 @@ mod host_rule;
 pub mod http_client;
 mod order;
 mod propagation;
+mod renewal;
 pub mod status;
 pub mod storage;
 
@@ -313,25 +315,30 @@ impl AcmeManager {
         }
     }
 
-    /// The names of each wanted domain set whose certificate is missing or due.
-    fn due(&self) -> Vec<Vec<String>> {
-        let now = std::time::SystemTime::now();
-        self.wanted()
-            .into_iter()
-            .filter(|wanted| {
-                let stored = self
-                    .data
-                    .certificates
-                    .iter()
-                    .find(|c| stored_names(c) == *wanted);
-                match stored.and_then(load_stored) {
-                    Some((_, not_after)) => not_after
-                        .duration_since(now)
-                        .map_or(true, |left| left <= RENEW_BEFORE),
-                    None => true,
-                }
+    /// The domain sets to order now: each wanted set whose certificate is missing or
+    /// due, and (as v1's `renewCertificates`) each other stored certificate that is due.
+    fn due(&mut self) -> Vec<Vec<String>> {
+        let stored: Vec<renewal::Stored> = self
+            .data
+            .certificates
+            .iter()
+            .map(|c| renewal::Stored {
+                names: stored_names(c),
+                not_after: load_stored(c).map(|(_, t)| t),
             })
-            .collect()
+            .collect();
+        let (due, unorderable) = renewal::due(
+            &self.wanted(),
+            &stored,
+            std::time::SystemTime::now(),
+            RENEW_BEFORE,
+        );
+        for names in unorderable {
+            if self.skipped_logged.insert(format!("stored {names:?}")) {
+                tracing::error!(domains = ?names, "acme.json: a stored certificate with an empty name cannot be renewed; served as long as it loads");
+            }
+        }
+        due
     }
 
     pub fn spawn(self) {
