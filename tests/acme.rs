@@ -1389,3 +1389,54 @@ async fn a_stored_certificate_no_domain_asks_for_is_renewed_when_due_as_v1_did()
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_corrupt_acme_json_is_set_aside_and_reported_and_trafik_starts_afresh() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(http, https).await;
+    // Cut short mid-write, as a full disk leaves it: not JSON.
+    let corrupt = r#"{"Account": {"Email": "admin@example.test", "PrivateKey": "MIIJ"#;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = write_storage(dir.path(), corrupt);
+    let acme = acme_table(
+        &pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        "[[acme.domains]]\nmain = \"fresh.example.test\"",
+    )
+    .replace(
+        "storage = \"acme.json\"",
+        &format!("storage = \"{}\"", storage.display()),
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    // trafik starts with nothing stored and orders what it is asked for…
+    wait_served("fresh.example.test", https, &root, &trafik).await;
+    // …the corrupt file kept aside byte for byte, and the log says where, at ERROR.
+    let aside = dir.path().join("acme.json.corrupt");
+    assert_eq!(std::fs::read_to_string(&aside).unwrap(), corrupt);
+    let logs = trafik.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("set aside as"))
+        .unwrap_or_else(|| panic!("no line says the file was set aside:\n{logs}"));
+    assert!(
+        line.contains("ERROR") && line.contains(&aside.display().to_string()),
+        "{line}"
+    );
+    // The new acme.json is v1's format, with the new account and certificate (stored
+    // just after it is served).
+    eventually("a new acme.json with the certificate", || {
+        let storage = storage.clone();
+        async move {
+            let json: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&storage).ok()?).ok()?;
+            (json["Account"]["Email"] == "admin@example.test"
+                && json["Certificates"][0]["Domain"]["Main"] == "fresh.example.test")
+                .then_some(())
+        }
+    })
+    .await;
+    // Still the corrupt bytes aside: the new file went to acme.json only.
+    assert_eq!(std::fs::read_to_string(&aside).unwrap(), corrupt);
+}
