@@ -1440,3 +1440,74 @@ async fn a_corrupt_acme_json_is_set_aside_and_reported_and_trafik_starts_afresh(
     // Still the corrupt bytes aside: the new file went to acme.json only.
     assert_eq!(std::fs::read_to_string(&aside).unwrap(), corrupt);
 }
+
+#[tokio::test]
+async fn a_stored_certificate_whose_renewal_fails_is_still_served_and_the_error_shown() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let backend = Backend::start("app").await;
+    let (http, https, api) = (free_port(), free_port(), free_port());
+    // pebble refuses to issue for the stored name (rejectedIdentifier at new-order).
+    let pebble =
+        Pebble::start_blocking(http, https, free_port(), None, &["refused.example.test"]).await;
+    let (old_ca, old_cert, old_key) =
+        expiring_certificate("refused.example.test", Duration::from_secs(10 * 24 * 3600));
+    let v1 = serde_json::json!({
+        "Account": null,
+        "Certificates": [{
+            "Domain": {"Main": "refused.example.test", "SANs": null},
+            "Certificate": b64(&old_cert),
+            "Key": b64(&old_key)
+        }],
+        "HTTPChallenges": {},
+        "TLSChallenges": {}
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let storage = write_storage(dir.path(), &v1.to_string());
+    let acme = acme_table(&pebble, "[acme.httpChallenge]\nentryPoint = \"http\"", "").replace(
+        "storage = \"acme.json\"",
+        &format!("storage = \"{}\"", storage.display()),
+    );
+    let trafik = Trafik::start(&with_api(&config(http, https, false, &backend, &acme), api));
+    // The renewal is tried, refused, and tried again after the backoff, as a configured
+    // domain's order would be; each refusal names the stored certificate's name.
+    eventually("two refused renewals in trafik's log", || {
+        let logs = trafik.logs();
+        async move {
+            let refusals: Vec<&str> = logs
+                .lines()
+                .filter(|l| l.contains("acme: cannot obtain a certificate"))
+                .collect();
+            (refusals.len() >= 2
+                && refusals.iter().all(|l| {
+                    l.contains("refused.example.test") && l.contains("rejectedIdentifier")
+                }))
+            .then_some(())
+        }
+    })
+    .await;
+    // Meanwhile the stored certificate is still served, and /api/state shows why it was
+    // not renewed next to its (old) expiry.
+    assert_eq!(
+        verified_get("refused.example.test", https, &old_ca).await,
+        Ok(200)
+    );
+    let (_, state) = common::get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
+    let cert = &state["acme"]["certificates"][0];
+    assert_eq!(
+        cert["domains"],
+        serde_json::json!(["refused.example.test"]),
+        "{state}"
+    );
+    assert!(cert["notAfter"].is_string(), "{state}");
+    assert!(
+        cert["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("rejectedIdentifier")),
+        "{state}"
+    );
+    // The stored certificate is left as it was.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&storage).unwrap()).unwrap();
+    assert_eq!(json["Certificates"][0]["Certificate"], b64(&old_cert));
+}

@@ -88,7 +88,8 @@ pub struct AcmeManager {
     /// The last error of each domain set's order, until it succeeds.
     errors: HashMap<Vec<String>, String>,
     /// `onHostRule`: the default entry points (a frontend without `entryPoints` is on
-    /// them), the names its Host rules ask for, and what was skipped (logged once).
+    /// them), the names its Host rules ask for, and what was skipped (logged once; also
+    /// the stored certificates that cannot be renewed).
     default_entry_points: Vec<String>,
     host_rule_sets: Vec<Vec<String>>,
     skipped_logged: std::collections::BTreeSet<String>,
