@@ -201,6 +201,22 @@ impl Pebble {
         validity: Option<Duration>,
         blocked: &[&str],
     ) -> Pebble {
+        Self::start_env(http_port, tls_port, listen, validity, blocked, &[]).await
+    }
+
+    /// Also: pebble's environment variables `env` (PEBBLE_ALTERNATE_ROOTS…).
+    async fn start_env(
+        http_port: u16,
+        tls_port: u16,
+        listen: u16,
+        validity: Option<Duration>,
+        blocked: &[&str],
+        env: &[(&str, &str)],
+    ) -> Pebble {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let s = shared();
         let management = free_port();
         let mut config = serde_json::json!({"pebble": {
@@ -229,7 +245,8 @@ impl Pebble {
                 .arg("-dnsserver")
                 .arg(&dns)
                 .env("PEBBLE_VA_NOSLEEP", "1")
-                .env("PEBBLE_WFE_NONCEREJECT", "0");
+                .env("PEBBLE_WFE_NONCEREJECT", "0")
+                .envs(env.clone());
             c
         });
         let pebble = Pebble {
@@ -266,6 +283,23 @@ impl Pebble {
             .text()
             .await
             .unwrap()
+    }
+
+    /// Root `n` (0: the default chain's; 1…: the alternates' with PEBBLE_ALTERNATE_ROOTS).
+    async fn root_pem_n(&self, n: usize) -> String {
+        self.management_pem(&format!("roots/{n}")).await
+    }
+
+    /// The intermediate under root `n`.
+    async fn intermediate_pem(&self, n: usize) -> String {
+        self.management_pem(&format!("intermediates/{n}")).await
+    }
+
+    async fn management_pem(&self, path: &str) -> String {
+        let url = format!("https://127.0.0.1:{}/{path}", self.management);
+        let answer = pebble_client().get(&url).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "{url}");
+        answer.text().await.unwrap()
     }
 
     /// How many orders pebble has been asked for (its log names each request).
@@ -1102,4 +1136,378 @@ async fn key_type_rsa8192_gets_an_8192_bit_certificate() {
         }
         other => panic!("not an RSA key: {other:?}"),
     }
+}
+
+/// The certificates served for `name` (leaf first), the chain verified against `root_pem`.
+async fn served_chain(
+    name: &str,
+    port: u16,
+    root_pem: &str,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, String> {
+    use rustls_pki_types::ServerName;
+    let config = common::pki::client_config(root_pem, &[b"http/1.1"]);
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(tls.get_ref().1.peer_certificates().unwrap().to_vec())
+}
+
+/// A PEM certificate's DER and its subject's Common Name.
+fn der_and_common_name(pem: &str) -> (Vec<u8>, String) {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    (der.to_vec(), cn)
+}
+
+/// A pebble with PEBBLE_ALTERNATE_ROOTS=2: each certificate signed under three roots, the
+/// default chain under root 0, the alternates (RFC 8555 `Link: rel="alternate"`) under 1
+/// and 2 (each root has its own name, new at each start: read from pebble's management
+/// endpoint). TLS-ALPN-01 on `https`.
+async fn pebble_with_alternate_roots(https: u16) -> Pebble {
+    Pebble::start_env(
+        free_port(),
+        https,
+        free_port(),
+        None,
+        &[],
+        &[("PEBBLE_ALTERNATE_ROOTS", "2")],
+    )
+    .await
+}
+
+/// trafik ordering `host` from `pebble` with `preferredChain = preferred`.
+fn trafik_preferring(
+    pebble: &Pebble,
+    backend: &Backend,
+    https: u16,
+    host: &str,
+    preferred: &str,
+) -> Trafik {
+    let acme = acme_table(
+        pebble,
+        &format!("preferredChain = {preferred:?}\n[acme.tlsChallenge]"),
+        &format!("[[acme.domains]]\nmain = \"{host}\""),
+    );
+    Trafik::start(&config(free_port(), https, false, backend, &acme))
+}
+
+#[tokio::test]
+async fn preferred_chain_serves_the_alternate_chain_whose_top_is_issued_by_that_root() {
+    let backend = Backend::start("app").await;
+    let https = free_port();
+    let pebble = pebble_with_alternate_roots(https).await;
+    let (root0, root1) = (pebble.root_pem_n(0).await, pebble.root_pem_n(1).await);
+    let (_, root0_name) = der_and_common_name(&root0);
+    let (_, root1_name) = der_and_common_name(&root1);
+    assert_ne!(root0_name, root1_name);
+    let trafik = trafik_preferring(&pebble, &backend, https, "chain.example.test", &root1_name);
+    // Verified against root 1 alone: only the alternate chain under root 1 passes.
+    wait_served("chain.example.test", https, &root1, &trafik).await;
+    let chain = served_chain("chain.example.test", https, &root1)
+        .await
+        .unwrap();
+    let (intermediate1, _) = der_and_common_name(&pebble.intermediate_pem(1).await);
+    assert_eq!(
+        chain.last().map(|c| c.to_vec()),
+        Some(intermediate1),
+        "the served chain ends at root 1's intermediate; trafik's log:\n{}",
+        trafik.logs()
+    );
+    // Not against the default chain's root.
+    let under_root0 = verified_get("chain.example.test", https, &root0).await;
+    assert!(under_root0.is_err(), "{under_root0:?}");
+    let logs = trafik.logs();
+    assert!(
+        logs.contains("alternate chain under the preferred issuer"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn a_preferred_chain_no_chain_matches_serves_the_default_chain() {
+    let backend = Backend::start("app").await;
+    let https = free_port();
+    let pebble = pebble_with_alternate_roots(https).await;
+    let trafik = trafik_preferring(
+        &pebble,
+        &backend,
+        https,
+        "nomatch.example.test",
+        "No Such Root CA",
+    );
+    let (root0, root1) = (pebble.root_pem_n(0).await, pebble.root_pem_n(1).await);
+    wait_served("nomatch.example.test", https, &root0, &trafik).await;
+    let chain = served_chain("nomatch.example.test", https, &root0)
+        .await
+        .unwrap();
+    let (intermediate0, _) = der_and_common_name(&pebble.intermediate_pem(0).await);
+    assert_eq!(chain.last().map(|c| c.to_vec()), Some(intermediate0));
+    let under_root1 = verified_get("nomatch.example.test", https, &root1).await;
+    assert!(under_root1.is_err(), "{under_root1:?}");
+    let logs = trafik.logs();
+    assert!(
+        logs.contains("no chain from the CA has the preferred issuer"),
+        "{logs}"
+    );
+}
+
+/// A certificate for `name` that expires `left` from now, under a CA of its own: (the CA's
+/// PEM, the certificate's PEM, its key's PEM). As a Traefik 1.7 `acme.json` holds one
+/// issued by Let's Encrypt some 60 days ago.
+fn expiring_certificate(name: &str, left: Duration) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name
+        .push(DnType::CommonName, "the CA v1 used");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let mut leaf = CertificateParams::new(vec![name.to_string()]).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, name);
+    leaf.not_before = time::OffsetDateTime::now_utc() - Duration::from_secs(60 * 24 * 3600);
+    leaf.not_after = time::OffsetDateTime::now_utc() + left;
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    (ca_pem, cert.pem(), key.serialize_pem())
+}
+
+/// The notAfter (Unix seconds) of the first certificate of a PEM chain.
+fn pem_not_after(pem: &str) -> i64 {
+    let (_, der) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+    let (_, parsed) = x509_parser::parse_x509_certificate(&der.contents).unwrap();
+    parsed.validity().not_after.timestamp()
+}
+
+/// The notAfter (Unix seconds) of the certificate served for `name`, verified against
+/// `root_pem`.
+async fn served_not_after(name: &str, port: u16, root_pem: &str) -> Result<i64, String> {
+    use rustls_pki_types::ServerName;
+    let config = common::pki::client_config(root_pem, &[b"http/1.1"]);
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let (_, parsed) = x509_parser::parse_x509_certificate(&leaf).map_err(|e| e.to_string())?;
+    Ok(parsed.validity().not_after.timestamp())
+}
+
+/// `content` written at `dir`/acme.json, owner-only as trafik requires.
+fn write_storage(dir: &Path, content: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let storage = dir.join("acme.json");
+    std::fs::write(&storage, content).unwrap();
+    std::fs::set_permissions(&storage, std::fs::Permissions::from_mode(0o600)).unwrap();
+    storage
+}
+
+#[tokio::test]
+async fn a_stored_certificate_no_domain_asks_for_is_renewed_when_due_as_v1_did() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(http, https).await;
+    // Traefik 1.7's acme.json: a certificate with 10 days left, for a name that neither
+    // [[acme.domains]] nor any frontend names (onHostRule is off).
+    let (old_ca, old_cert, old_key) =
+        expiring_certificate("stored.example.test", Duration::from_secs(10 * 24 * 3600));
+    let old_not_after = pem_not_after(&old_cert);
+    let v1 = serde_json::json!({
+        "Account": {
+            "Email": "admin@example.test",
+            "Registration": {"body": {"status": "valid"}, "uri": format!("{}/acct/1", pebble.dir_url)},
+            "PrivateKey": v1_rsa_account_key(),
+            "KeyType": "4096"
+        },
+        "Certificates": [{
+            "Domain": {"Main": "stored.example.test", "SANs": null},
+            "Certificate": b64(&old_cert),
+            "Key": b64(&old_key)
+        }],
+        "HTTPChallenges": {},
+        "TLSChallenges": {}
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let storage = write_storage(dir.path(), &v1.to_string());
+    let acme = acme_table(&pebble, "[acme.httpChallenge]\nentryPoint = \"http\"", "").replace(
+        "storage = \"acme.json\"",
+        &format!("storage = \"{}\"", storage.display()),
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    // The renewed certificate is served: pebble's chain, a later notAfter.
+    wait_served("stored.example.test", https, &root, &trafik).await;
+    let served = served_not_after("stored.example.test", https, &root)
+        .await
+        .unwrap();
+    assert!(served > old_not_after, "{served} <= {old_not_after}");
+    // Exactly one order: the stored certificate's, nothing else was asked for.
+    assert_eq!(pebble.orders(), 1, "{}", pebble.server.log());
+    // And stored in place of v1's, under the same name.
+    eventually("the renewed certificate stored", || {
+        let storage = storage.clone();
+        let old_cert = old_cert.clone();
+        async move {
+            let json: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&storage).ok()?).ok()?;
+            let certs = json["Certificates"].as_array()?;
+            let pem = base64::engine::general_purpose::STANDARD
+                .decode(certs.first()?["Certificate"].as_str()?)
+                .ok()?;
+            let pem = String::from_utf8(pem).ok()?;
+            (certs.len() == 1
+                && certs[0]["Domain"]["Main"] == "stored.example.test"
+                && pem != old_cert
+                && pem_not_after(&pem) == served)
+                .then_some(())
+        }
+    })
+    .await;
+    // v1's certificate was served until then (its CA's chain): not any more.
+    assert!(
+        verified_get("stored.example.test", https, &old_ca)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_acme_json_is_set_aside_and_reported_and_trafik_starts_afresh() {
+    let backend = Backend::start("app").await;
+    let (http, https) = (free_port(), free_port());
+    let pebble = Pebble::start(http, https).await;
+    // Cut short mid-write, as a full disk leaves it: not JSON.
+    let corrupt = r#"{"Account": {"Email": "admin@example.test", "PrivateKey": "MIIJ"#;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = write_storage(dir.path(), corrupt);
+    let acme = acme_table(
+        &pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        "[[acme.domains]]\nmain = \"fresh.example.test\"",
+    )
+    .replace(
+        "storage = \"acme.json\"",
+        &format!("storage = \"{}\"", storage.display()),
+    );
+    let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
+    let root = pebble.root_pem().await;
+    // trafik starts with nothing stored and orders what it is asked for…
+    wait_served("fresh.example.test", https, &root, &trafik).await;
+    // …the corrupt file kept aside byte for byte, and the log says where, at ERROR.
+    let aside = dir.path().join("acme.json.corrupt");
+    assert_eq!(std::fs::read_to_string(&aside).unwrap(), corrupt);
+    let logs = trafik.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("set aside as"))
+        .unwrap_or_else(|| panic!("no line says the file was set aside:\n{logs}"));
+    assert!(
+        line.contains("ERROR") && line.contains(&aside.display().to_string()),
+        "{line}"
+    );
+    // The new acme.json is v1's format, with the new account and certificate (stored
+    // just after it is served).
+    eventually("a new acme.json with the certificate", || {
+        let storage = storage.clone();
+        async move {
+            let json: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&storage).ok()?).ok()?;
+            (json["Account"]["Email"] == "admin@example.test"
+                && json["Certificates"][0]["Domain"]["Main"] == "fresh.example.test")
+                .then_some(())
+        }
+    })
+    .await;
+    // Still the corrupt bytes aside: the new file went to acme.json only.
+    assert_eq!(std::fs::read_to_string(&aside).unwrap(), corrupt);
+}
+
+#[tokio::test]
+async fn a_stored_certificate_whose_renewal_fails_is_still_served_and_the_error_shown() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let backend = Backend::start("app").await;
+    let (http, https, api) = (free_port(), free_port(), free_port());
+    // pebble refuses to issue for the stored name (rejectedIdentifier at new-order).
+    let pebble =
+        Pebble::start_blocking(http, https, free_port(), None, &["refused.example.test"]).await;
+    let (old_ca, old_cert, old_key) =
+        expiring_certificate("refused.example.test", Duration::from_secs(10 * 24 * 3600));
+    let v1 = serde_json::json!({
+        "Account": null,
+        "Certificates": [{
+            "Domain": {"Main": "refused.example.test", "SANs": null},
+            "Certificate": b64(&old_cert),
+            "Key": b64(&old_key)
+        }],
+        "HTTPChallenges": {},
+        "TLSChallenges": {}
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let storage = write_storage(dir.path(), &v1.to_string());
+    let acme = acme_table(&pebble, "[acme.httpChallenge]\nentryPoint = \"http\"", "").replace(
+        "storage = \"acme.json\"",
+        &format!("storage = \"{}\"", storage.display()),
+    );
+    let trafik = Trafik::start(&with_api(&config(http, https, false, &backend, &acme), api));
+    // The renewal is tried, refused, and tried again after the backoff, as a configured
+    // domain's order would be; each refusal names the stored certificate's name.
+    eventually("two refused renewals in trafik's log", || {
+        let logs = trafik.logs();
+        async move {
+            let refusals: Vec<&str> = logs
+                .lines()
+                .filter(|l| l.contains("acme: cannot obtain a certificate"))
+                .collect();
+            (refusals.len() >= 2
+                && refusals.iter().all(|l| {
+                    l.contains("refused.example.test") && l.contains("rejectedIdentifier")
+                }))
+            .then_some(())
+        }
+    })
+    .await;
+    // Meanwhile the stored certificate is still served, and /api/state shows why it was
+    // not renewed next to its (old) expiry.
+    assert_eq!(
+        verified_get("refused.example.test", https, &old_ca).await,
+        Ok(200)
+    );
+    let (_, state) = common::get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
+    let cert = &state["acme"]["certificates"][0];
+    assert_eq!(
+        cert["domains"],
+        serde_json::json!(["refused.example.test"]),
+        "{state}"
+    );
+    assert!(cert["notAfter"].is_string(), "{state}");
+    assert!(
+        cert["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("rejectedIdentifier")),
+        "{state}"
+    );
+    // The stored certificate is left as it was.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&storage).unwrap()).unwrap();
+    assert_eq!(json["Certificates"][0]["Certificate"], b64(&old_cert));
 }

@@ -1,5 +1,7 @@
 //! A minimal DNS client (RFC 1035 over UDP) for DNS-01's propagation check: one question
-//! (TXT, SOA, NS or A) to one server, the answer's records read back. trafik needs nothing
+//! (TXT, SOA, NS or A) to one server, the answer's records read back. An answer too long
+//! for a datagram comes back with the TC bit set; the question is then asked again over
+//! TCP (RFC 7766, messages prefixed with their two-byte length). trafik needs nothing
 //! more from DNS, and no DNS crate is in the tree: hickory-resolver would bring some twenty
 //! crates (and a rebuild) for the one query type the check asks. Every answer is hostile:
 //! a malformed message is an error, never a panic (each read is bounds-checked, name
@@ -78,8 +80,65 @@ pub async fn query(
         if n < 2 || u16::from_be_bytes([buf[0], buf[1]]) != id {
             continue;
         }
+        if is_truncated(&buf[..n]) {
+            // Several long TXT values (a wildcard and its base name ordered together, old
+            // records left behind) overflow 512 bytes: the full answer is only over TCP.
+            return query_tcp(server, id, &message, deadline)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "DNS: {server}: the answer over UDP was truncated (TC) and over TCP: {e}"
+                    )
+                });
+        }
         return decode_answer(&buf[..n]).map_err(|e| format!("DNS: {server}: {e}"));
     }
+}
+
+/// The TC bit of a response: the server had more to say than fits a datagram.
+fn is_truncated(m: &[u8]) -> bool {
+    m.len() >= 4 && m[2] & 0x80 != 0 && m[2] & 0x02 != 0
+}
+
+/// The same question over TCP (RFC 7766 §8: each message preceded by its length as two
+/// bytes), by the same deadline as the UDP question it follows.
+async fn query_tcp(
+    server: SocketAddr,
+    id: u16,
+    message: &[u8],
+    deadline: tokio::time::Instant,
+) -> Result<Answer, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(server)
+            .await
+            .map_err(|e| format!("cannot connect: {e}"))?;
+        let len = u16::try_from(message.len()).map_err(|_| "question too long".to_string())?;
+        let mut framed = Vec::with_capacity(message.len() + 2);
+        framed.extend_from_slice(&len.to_be_bytes());
+        framed.extend_from_slice(message);
+        stream
+            .write_all(&framed)
+            .await
+            .map_err(|e| format!("cannot send: {e}"))?;
+        let mut len = [0u8; 2];
+        stream
+            .read_exact(&mut len)
+            .await
+            .map_err(|e| format!("no answer: {e}"))?;
+        let mut answer = vec![0u8; u16::from_be_bytes(len) as usize];
+        stream
+            .read_exact(&mut answer)
+            .await
+            .map_err(|e| format!("a short answer: {e}"))?;
+        if answer.len() < 2 || u16::from_be_bytes([answer[0], answer[1]]) != id {
+            return Err("an answer to another question".to_string());
+        }
+        decode_answer(&answer)
+    };
+    tokio::time::timeout_at(deadline, exchange)
+        .await
+        .map_err(|_| "no answer in time".to_string())?
 }
 
 /// Not security: the socket is connected to the server and the answer is only read to
@@ -128,8 +187,8 @@ pub fn decode_answer(m: &[u8]) -> Result<Answer, String> {
         return Err("not a response".into());
     }
     if flags & 0x0200 != 0 {
-        // TXT records for ACME are short; a truncated answer is not worth TCP here.
-        return Err("truncated answer (TC): not supported".into());
+        // `query` asks again over TCP before decoding; over TCP the bit has no business.
+        return Err("truncated answer (TC)".into());
     }
     let rcode = (flags & 0x000f) as u8;
     let (qd, an, ns) = (u16_at(4)?, u16_at(6)?, u16_at(8)?);
@@ -299,5 +358,111 @@ mod tests {
         let mut tc = good;
         tc[2] |= 0x02;
         assert!(decode_answer(&tc).unwrap_err().contains("truncated"));
+    }
+
+    /// An answer to `question` (its id and question section echoed) with `flags` and
+    /// `records` in the answer section.
+    fn answer_to(question: &[u8], flags: u16, records: &[Vec<u8>]) -> Vec<u8> {
+        let mut m = question[..2].to_vec();
+        m.extend_from_slice(&flags.to_be_bytes());
+        m.extend_from_slice(&[0, 1]);
+        m.extend_from_slice(&(records.len() as u16).to_be_bytes());
+        m.extend_from_slice(&[0, 0, 0, 0]);
+        m.extend_from_slice(&question[12..]);
+        for r in records {
+            m.extend_from_slice(r);
+        }
+        m
+    }
+
+    /// A TXT record owned by the question's name (a pointer to offset 12), one string.
+    fn txt_record(value: &[u8]) -> Vec<u8> {
+        let mut r = vec![0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60];
+        r.extend_from_slice(&(value.len() as u16 + 1).to_be_bytes());
+        r.push(value.len() as u8);
+        r.extend_from_slice(value);
+        r
+    }
+
+    /// Three 200-byte values: more than a 512-byte datagram holds.
+    fn long_values() -> Vec<Vec<u8>> {
+        vec![vec![b'a'; 200], vec![b'b'; 200], vec![b'c'; 200]]
+    }
+
+    /// A DNS server on 127.0.0.1 that answers every UDP question truncated (TC set, no
+    /// records, as a server does when the records do not fit), and, when `tcp`, the same
+    /// question over TCP in full. Without `tcp` the port refuses TCP connections.
+    async fn truncating_server(tcp: bool) -> SocketAddr {
+        loop {
+            // The TCP port taken first, then the same port number for UDP.
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let Ok(udp) = tokio::net::UdpSocket::bind(addr).await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 512];
+                while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+                    let _ = udp.send_to(&answer_to(&buf[..n], 0x8380, &[]), from).await;
+                }
+            });
+            if !tcp {
+                drop(listener);
+                return addr;
+            }
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                while let Ok((mut stream, _)) = listener.accept().await {
+                    let mut len = [0u8; 2];
+                    stream.read_exact(&mut len).await.unwrap();
+                    let mut question = vec![0u8; u16::from_be_bytes(len) as usize];
+                    stream.read_exact(&mut question).await.unwrap();
+                    let records: Vec<Vec<u8>> =
+                        long_values().iter().map(|v| txt_record(v)).collect();
+                    let answer = answer_to(&question, 0x8180, &records);
+                    let mut framed = (answer.len() as u16).to_be_bytes().to_vec();
+                    framed.extend_from_slice(&answer);
+                    stream.write_all(&framed).await.unwrap();
+                }
+            });
+            return addr;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_truncated_udp_answer_is_asked_again_over_tcp() {
+        let server = truncating_server(true).await;
+        let answer = query(
+            server,
+            "_acme-challenge.example.test",
+            TXT,
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+        let values: Vec<RecordData> = answer.answers.into_iter().map(|r| r.data).collect();
+        let want: Vec<RecordData> = long_values()
+            .into_iter()
+            .map(|v| RecordData::Txt(String::from_utf8(v).unwrap()))
+            .collect();
+        // Only the TCP answer carries records: the UDP one was empty and truncated.
+        assert_eq!(values, want);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_refuses_tcp_after_truncating_is_named_in_the_error() {
+        let server = truncating_server(false).await;
+        let err = query(
+            server,
+            "_acme-challenge.example.test",
+            TXT,
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.contains(&server.to_string()) && err.contains("TCP") && err.contains("truncated"),
+            "{err}"
+        );
     }
 }

@@ -4,11 +4,13 @@
 //! handler only read what it publishes (`Served`).
 //!
 //! The task: load what is stored and serve it at once; then, for each `[[acme.domains]]`
-//! whose stored certificate is missing or has 30 days or less left, order one. A failure
+//! whose stored certificate is missing or has 30 days or less left, order one; and, as
+//! v1, renew every other stored certificate with 30 days or less left too (`renewal.rs`). A failure
 //! (CA down, challenge refused, rate limit) is logged with the domain and the CA's problem
 //! and retried with capped exponential backoff; it never touches the certificates already
 //! served. The check is repeated every 24 hours (renewal).
 
+mod alternate_chains;
 pub mod challenges;
 pub mod dns;
 mod dns_query;
@@ -16,6 +18,7 @@ mod host_rule;
 pub mod http_client;
 mod order;
 mod propagation;
+mod renewal;
 pub mod status;
 pub mod storage;
 
@@ -85,12 +88,15 @@ pub struct AcmeManager {
     /// The last error of each domain set's order, until it succeeds.
     errors: HashMap<Vec<String>, String>,
     /// `onHostRule`: the default entry points (a frontend without `entryPoints` is on
-    /// them), the names its Host rules ask for, and what was skipped (logged once).
+    /// them), the names its Host rules ask for, and what was skipped (logged once; also
+    /// the stored certificates that cannot be renewed).
     default_entry_points: Vec<String>,
     host_rule_sets: Vec<Vec<String>>,
     skipped_logged: std::collections::BTreeSet<String>,
     /// `[acme.dnsChallenge]`'s provider, when DNS-01 is the challenge.
     dns: Option<dns::DnsProvider>,
+    /// The account's HTTP client, which keeps the alternate chains' links (preferredChain).
+    ca_http: Option<http_client::CaHttp>,
 }
 
 /// Checks `[acme]` against the entry points and loads the storage: every refusal here
@@ -156,6 +162,7 @@ pub fn prepare(
         host_rule_sets: Vec::new(),
         skipped_logged: std::collections::BTreeSet::new(),
         dns,
+        ca_http: None,
     };
     manager.publish();
     Ok(Some(manager))
@@ -309,25 +316,30 @@ impl AcmeManager {
         }
     }
 
-    /// The names of each wanted domain set whose certificate is missing or due.
-    fn due(&self) -> Vec<Vec<String>> {
-        let now = std::time::SystemTime::now();
-        self.wanted()
-            .into_iter()
-            .filter(|wanted| {
-                let stored = self
-                    .data
-                    .certificates
-                    .iter()
-                    .find(|c| stored_names(c) == *wanted);
-                match stored.and_then(load_stored) {
-                    Some((_, not_after)) => not_after
-                        .duration_since(now)
-                        .map_or(true, |left| left <= RENEW_BEFORE),
-                    None => true,
-                }
+    /// The domain sets to order now: each wanted set whose certificate is missing or
+    /// due, and (as v1's `renewCertificates`) each other stored certificate that is due.
+    fn due(&mut self) -> Vec<Vec<String>> {
+        let stored: Vec<renewal::Stored> = self
+            .data
+            .certificates
+            .iter()
+            .map(|c| renewal::Stored {
+                names: stored_names(c),
+                not_after: load_stored(c).map(|(_, t)| t),
             })
-            .collect()
+            .collect();
+        let (due, unorderable) = renewal::due(
+            &self.wanted(),
+            &stored,
+            std::time::SystemTime::now(),
+            RENEW_BEFORE,
+        );
+        for names in unorderable {
+            if self.skipped_logged.insert(format!("stored {names:?}")) {
+                tracing::error!(domains = ?names, "acme.json: a stored certificate with an empty name cannot be renewed; served as long as it loads");
+            }
+        }
+        due
     }
 
     pub fn spawn(self) {
@@ -406,12 +418,30 @@ impl AcmeManager {
             (None, Some(_)) => order::Challenge::Http01,
             (None, None) => order::Challenge::TlsAlpn01,
         };
+        // preferredChain: the account's key and client, to fetch the alternate chains.
+        let account_key = match &self.data.account {
+            Some(a) => B64.decode(a.private_key.trim()).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let preferred = match &self.ca_http {
+            Some(http) if !self.cfg.preferred_chain.is_empty() => {
+                Some(alternate_chains::Preference {
+                    name: &self.cfg.preferred_chain,
+                    http,
+                    account_key: &account_key,
+                    kid: acct.id(),
+                    directory: &self.cfg.ca_server,
+                })
+            }
+            _ => None,
+        };
         let issued = order::obtain(
             acct,
             wanted,
             &challenge,
             &self.served.challenges,
             self.key_type,
+            preferred.as_ref(),
         )
         .await?;
         let stored = StoredCertificate {
@@ -444,7 +474,8 @@ impl AcmeManager {
         {
             let key = B64.decode(stored.private_key.trim()).unwrap_or_default();
             let http = http_client::client()?;
-            match Account::builder_with_http(http)
+            self.ca_http = Some(http.clone());
+            match Account::builder_with_http(Box::new(http))
                 .from_parts(reg.uri.clone(), PrivatePkcs8KeyDer::from(key), ca.clone())
                 .await
             {
@@ -460,7 +491,9 @@ impl AcmeManager {
         }
         let contact = (!self.cfg.email.is_empty()).then(|| format!("mailto:{}", self.cfg.email));
         let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
-        let (account, credentials) = Account::builder_with_http(http_client::client()?)
+        let http = http_client::client()?;
+        self.ca_http = Some(http.clone());
+        let (account, credentials) = Account::builder_with_http(Box::new(http))
             .create(
                 &NewAccount {
                     contact: &contacts,

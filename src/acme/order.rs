@@ -10,6 +10,7 @@ use instant_acme::{
 };
 use trafik_config::model::acme::KeyType;
 
+use super::alternate_chains::{self, Preference};
 use super::challenges::Challenges;
 use super::dns::{self, DnsProvider};
 use super::propagation::PropagationCheck;
@@ -57,6 +58,7 @@ pub async fn obtain(
     challenge: &Challenge<'_>,
     challenges: &Challenges,
     key_type: KeyType,
+    preferred: Option<&Preference<'_>>,
 ) -> Result<Issued, String> {
     let identifiers: Vec<Identifier> = names.iter().map(|n| Identifier::Dns(n.clone())).collect();
     let mut order = account
@@ -153,6 +155,11 @@ pub async fn obtain(
         .poll_certificate(&RetryPolicy::new().timeout(Duration::from_secs(90)))
         .await
         .map_err(|e| format!("certificate: {}", describe(&e)))?;
+    // preferredChain: the CA's default chain, or one of the alternates its answer named.
+    let chain_pem = match (preferred, order.state().certificate.clone()) {
+        (Some(p), Some(url)) => alternate_chains::choose(p, &url, chain_pem).await,
+        _ => chain_pem,
+    };
     Ok(Issued {
         chain_pem,
         key_pem: key.serialize_pem(),

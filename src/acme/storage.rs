@@ -100,11 +100,26 @@ impl FileStorage {
         Ok(())
     }
 
-    /// A file that does not parse is kept aside, never overwritten: `acme.json.corrupt`.
+    /// A file that does not parse is kept aside, never overwritten: `acme.json.corrupt`,
+    /// or `acme.json.corrupt.1`, `.2`… when an earlier one is kept there already (each
+    /// may hold the only copy of a private key).
     fn set_aside(&self, why: &str) -> Result<StoredData, String> {
-        let mut aside = self.path.clone().into_os_string();
-        aside.push(".corrupt");
-        let aside = PathBuf::from(aside);
+        let aside = (0..1000)
+            .map(|n| {
+                let mut aside = self.path.clone().into_os_string();
+                aside.push(".corrupt");
+                if n > 0 {
+                    aside.push(format!(".{n}"));
+                }
+                PathBuf::from(aside)
+            })
+            .find(|p| !p.exists())
+            .ok_or_else(|| {
+                format!(
+                    "acme.storage {}: {why}; and it cannot be set aside: 1000 earlier .corrupt files are kept",
+                    self.path.display()
+                )
+            })?;
         std::fs::rename(&self.path, &aside).map_err(|e| {
             format!(
                 "acme.storage {}: {why}; and it cannot be set aside: {e}",
@@ -225,6 +240,18 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(dir.path().join("acme.json.corrupt")).unwrap(),
             "{not json"
+        );
+        // Corrupt again: the earlier file aside is kept, this one goes next to it.
+        std::fs::write(&path, "[1,").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(s.load().unwrap(), StoredData::default());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("acme.json.corrupt")).unwrap(),
+            "{not json"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("acme.json.corrupt.1")).unwrap(),
+            "[1,"
         );
     }
 }

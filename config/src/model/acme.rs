@@ -25,6 +25,9 @@ pub struct Acme {
     pub on_demand: bool,
     pub acme_logging: bool,
     pub override_certificates: bool,
+    /// The issuer Common Name of the chain to serve among the CA's alternates (RFC 8555
+    /// §7.4.2), compared with the topmost certificate's issuer as lego does; empty or no
+    /// match: the CA's default chain.
     pub preferred_chain: String,
     pub domains: Vec<AcmeDomain>,
     pub http_challenge: Option<HttpChallenge>,
@@ -94,9 +97,6 @@ impl Acme {
         let refuse = |key: &str| Some(format!("acme.{key}: not implemented yet"));
         if self.on_demand {
             return refuse("onDemand (deprecated in v1; list the names in [[acme.domains]])");
-        }
-        if !self.preferred_chain.is_empty() {
-            return refuse("preferredChain");
         }
         if self.storage_file.is_some() {
             return Some("acme.storageFile: deprecated in v1, use acme.storage".into());
@@ -226,6 +226,12 @@ mod tests {
             ..valid()
         };
         assert!(demand.check().unwrap_err().contains("onDemand"));
+        // preferredChain is implemented (src/acme/alternate_chains.rs).
+        let chain = Acme {
+            preferred_chain: "ISRG Root X1".into(),
+            ..valid()
+        };
+        assert!(chain.check().is_ok());
         let wild = Acme {
             domains: vec![AcmeDomain {
                 main: "*.a.com".into(),
