@@ -44,7 +44,7 @@ pub struct FrontendRoute {
     /// `whiteList` / `whitelistSourceRange`: clients outside it get 403.
     pub white_list: Option<trafik_middleware::whitelist::IpWhitelist>,
     /// `[frontends.X.redirect]` and `[frontends.X.headers]`.
-    pub middlewares: Option<crate::frontend::Middlewares>,
+    pub middlewares: Option<Box<crate::frontend::Middlewares>>,
     /// `basicAuth` and `[frontends.X.auth]`: after the middlewares, before the rate limit.
     pub auth: Option<Box<crate::frontend::auth::FrontendAuth>>,
     /// `[frontends.X.rateLimit]`: past it, 429 before the backend.

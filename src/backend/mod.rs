@@ -40,7 +40,9 @@ pub struct Outcome {
 #[derive(Clone)]
 pub enum BackendService {
     Plain(Forward),
-    Layered(Stack),
+    /// Boxed: a stack of every optional layer is hundreds of bytes, and 10,000 frontends
+    /// each hold their own view.
+    Layered(Box<Stack>),
 }
 
 impl BackendService {
@@ -48,7 +50,7 @@ impl BackendService {
         if layers.is_empty() {
             BackendService::Plain(forward)
         } else {
-            BackendService::Layered(layers.build(forward))
+            BackendService::Layered(Box::new(layers.build(forward)))
         }
     }
 

@@ -47,7 +47,8 @@ pub fn build(
         sources.diagnostic(&path(&p), format!("backend {name:?} skipped: {message}"))
     };
 
-    let mut servers = Vec::new();
+    // Sized exactly: a first push reserves room for four, and most backends have one server.
+    let mut servers = Vec::with_capacity(backend.servers.len());
     let mut checks = Vec::new();
     for (server_name, server) in &backend.servers {
         let target = match Target::parse(&server.url) {
