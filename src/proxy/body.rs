@@ -10,11 +10,11 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use http_body_util::combinators::UnsyncBoxBody;
+use hyper::body::Incoming;
 
 use trafik_middleware::buffer::BufferedBody;
 use trafik_middleware::limit::{HoldsPermit, Permit};
 
-use super::backend_body::BackendBody;
 use super::request_body::BoxError;
 use crate::stats::OpenGuard;
 
@@ -56,7 +56,7 @@ pin_project_lite::pin_project! {
 pin_project_lite::pin_project! {
     #[project = KindProj]
     enum Kind {
-        Streamed { #[pin] body: BackendBody },
+        Streamed { #[pin] body: Incoming },
         Full { data: Option<Bytes> },
         // A response the buffering layer read whole; boxed, as it is large and rare.
         Buffered { body: Box<BufferedBody> },
@@ -76,7 +76,7 @@ impl ResponseBody {
         }
     }
 
-    pub fn streamed(body: BackendBody) -> Self {
+    pub fn streamed(body: Incoming) -> Self {
         ResponseBody::of(Kind::Streamed { body })
     }
 

@@ -11,12 +11,12 @@ use std::time::Duration;
 use http::header::{self, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Uri, Version};
+use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::backend_body::BackendBody;
 use super::connector::Connector;
 use super::pool::{PoolSlot, PooledResponse, Pools};
 use tokio::time::Sleep;
@@ -295,16 +295,15 @@ enum Response {
 }
 
 impl Future for Sending {
-    type Output = Result<http::Response<BackendBody>, ProxyError>;
+    type Output = Result<http::Response<Incoming>, ProxyError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let polled = match &mut this.response {
             Response::Pooled(response) => response.as_mut().poll(cx),
-            Response::Legacy(response) => Pin::new(response)
-                .poll(cx)
-                .map(|r| r.map(|r| r.map(BackendBody::plain)))
-                .map_err(ProxyError::from_client),
+            Response::Legacy(response) => {
+                Pin::new(response).poll(cx).map_err(ProxyError::from_client)
+            }
         };
         let result = match polled {
             Poll::Ready(result) => result,

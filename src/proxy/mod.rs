@@ -1,6 +1,5 @@
 //! Forwarding a request to a backend server and its answer back.
 
-pub mod backend_body;
 pub mod body;
 pub mod client_body;
 pub mod connector;

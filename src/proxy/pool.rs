@@ -13,15 +13,9 @@
 //! written goes again on another (hyper's `try_send_request` gives it back); a connection
 //! whose response body is still streaming returns when hyper says it is ready again.
 //!
-//! A connection has no task of its own (hyper-util spawns one per connection): the
-//! request that checked it out drives it from its own task, first here while it waits
-//! for the response head, then from the response body (`backend_body.rs`), and returns
-//! it to the pool when the body ends. So a request no longer crosses tasks on its way to
-//! the server and back. An idle connection is polled once without a waker as it is
-//! returned, so the task that used it last is not woken for it again; a server's close of
-//! an idle connection is then noticed when it is checked out (hyper reads the end before
-//! it writes the request, and gives the request back for another connection) or by the
-//! sweep, whichever comes first.
+//! Each connection is driven by a task of its own, as hyper-util does: an HTTP/1
+//! connection then notices a server's close while idle, and a request's task never has to
+//! poll a connection it no longer uses.
 //!
 //! The pools are kept by the forwarder, by authority, across reloads; the aggregator tells
 //! it after each configuration which servers remain ([`Pools::retain`]), and a pool whose
@@ -36,29 +30,27 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::IpAddr;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock, Weak};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use http::uri::Authority;
 use http::{Request, Response};
+use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use super::backend_body::BackendBody;
 use super::error::{ErrorKind, ProxyError};
 use super::request_body::RequestBody;
 
 type Sender = http1::SendRequest<RequestBody>;
-type Connection = http1::Connection<TokioIo<TcpStream>, RequestBody>;
 
 /// The answer to one request sent through a pool. Boxed, as hyper-util's was: hyper's
 /// `try_send_request` future cannot be named.
 pub type PooledResponse =
-    Pin<Box<dyn Future<Output = Result<Response<BackendBody>, ProxyError>> + Send>>;
+    Pin<Box<dyn Future<Output = Result<Response<Incoming>, ProxyError>> + Send>>;
 
 /// An idle connection is closed once this many sweeps have passed over it; a sweep runs
 /// every idle timeout / `SWEEPS`, so a connection idles between 1 and 1.25 idle timeouts.
@@ -162,59 +154,9 @@ pub struct HostPool {
 }
 
 struct Idle {
-    conn: Box<Conn>,
+    sender: Sender,
     /// `sweeps` when it went idle.
     since: u64,
-}
-
-/// One keep-alive connection: the handle requests are sent with, and the connection
-/// itself, which whoever holds it polls. Boxed once, when it is opened: hyper's
-/// connection state is several hundred bytes, and it travels with every response body
-/// through the layers above, which would otherwise copy it at each step.
-struct Conn {
-    sender: Sender,
-    connection: Connection,
-}
-
-impl Conn {
-    /// Polls the connection: reads and writes what it can, registering `cx`'s waker for
-    /// what it waits on. Ready once it has ended (closed by either side, or broken).
-    fn drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.connection).poll(cx).map(|ended| {
-            if let Err(e) = ended {
-                tracing::debug!("backend connection ended: {e}");
-            }
-        })
-    }
-
-    /// Polled without a waker as it goes idle: hyper finishes the exchange (it then
-    /// wants the next request) and replaces the waker of the task that used it, which
-    /// must not be woken when the next request is sent on it. False if the connection
-    /// cannot take another request.
-    fn settle(&mut self) -> bool {
-        self.drive(&mut Context::from_waker(Waker::noop()))
-            .is_pending()
-            && self.sender.is_ready()
-    }
-}
-
-/// A connection checked out for one exchange, held by the request's task until the
-/// response body ends (`backend_body.rs`).
-pub(super) struct Driven {
-    conn: Box<Conn>,
-    pool: Arc<HostPool>,
-}
-
-impl Driven {
-    /// See [`Conn::drive`].
-    pub(super) fn drive(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.conn.drive(cx)
-    }
-
-    /// The exchange is over: back to the pool (or closed, if it cannot be used again).
-    pub(super) fn check_in(self) {
-        self.pool.check_in(self.conn);
-    }
 }
 
 impl HostPool {
@@ -224,21 +166,21 @@ impl HostPool {
     }
 
     /// The most recently used idle connection still usable.
-    fn checkout(&self) -> Option<Box<Conn>> {
+    fn checkout(&self) -> Option<Sender> {
         let sweeps = self.sweeps.load(Ordering::Relaxed);
         let mut idle = lock(&self.idle);
         while let Some(entry) = idle.pop() {
-            // Past its idle timeout: dropped (closed).
-            if sweeps.saturating_sub(entry.since) <= SWEEPS {
-                return Some(entry.conn);
+            // Closed by the server, or ready no more for any reason: dropped (closed).
+            if entry.sender.is_ready() && sweeps.saturating_sub(entry.since) <= SWEEPS {
+                return Some(entry.sender);
             }
         }
         None
     }
 
     /// A connection done with its request: kept idle if there is room, else closed.
-    fn check_in(self: &Arc<Self>, mut conn: Box<Conn>) {
-        if self.settings.max_idle == 0 || !conn.settle() {
+    fn check_in(self: &Arc<Self>, sender: Sender) {
+        if sender.is_closed() || self.settings.max_idle == 0 {
             return;
         }
         {
@@ -247,7 +189,7 @@ impl HostPool {
                 return;
             }
             idle.push(Idle {
-                conn,
+                sender,
                 since: self.sweeps.load(Ordering::Relaxed),
             });
         }
@@ -259,15 +201,31 @@ impl HostPool {
         });
     }
 
-    /// Closes the connections idle for too long, and those the server closed (polled
-    /// here without a waker: one that has seen the server's end finishes).
+    /// Once its response has come: back to the pool now if hyper wants another request
+    /// (the whole response was read), else when it does (its body is still streaming).
+    fn after_response(self: Arc<Self>, mut sender: Sender) {
+        if self.settings.max_idle == 0 {
+            return;
+        }
+        if sender.is_ready() {
+            self.check_in(sender);
+        } else if !sender.is_closed() {
+            tokio::spawn(async move {
+                if poll_fn(|cx| sender.poll_ready(cx)).await.is_ok() {
+                    self.check_in(sender);
+                }
+            });
+        }
+    }
+
+    /// Closes the connections idle for too long, and those the server closed.
     fn expire(&self) {
         let sweeps = self.sweeps.fetch_add(1, Ordering::Relaxed) + 1;
         lock(&self.idle)
-            .retain_mut(|e| sweeps.saturating_sub(e.since) <= SWEEPS && e.conn.settle());
+            .retain(|e| sweeps.saturating_sub(e.since) <= SWEEPS && !e.sender.is_closed());
     }
 
-    async fn connect(&self) -> Result<Box<Conn>, ProxyError> {
+    async fn connect(&self) -> Result<Sender, ProxyError> {
         let connecting = connect_tcp(&self.authority);
         let stream = match self.settings.dial_timeout {
             Some(limit) => match tokio::time::timeout(limit, connecting).await {
@@ -284,7 +242,12 @@ impl HostPool {
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| ProxyError::with_source(ErrorKind::Connect, e))?;
-        Ok(Box::new(Conn { sender, connection }))
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("backend connection ended: {e}");
+            }
+        });
+        Ok(sender)
     }
 
     #[cfg(test)]
@@ -296,44 +259,16 @@ impl HostPool {
 async fn send(
     pool: Arc<HostPool>,
     mut req: Request<RequestBody>,
-) -> Result<Response<BackendBody>, ProxyError> {
+) -> Result<Response<Incoming>, ProxyError> {
     loop {
-        let (mut conn, reused) = match pool.checkout() {
-            Some(conn) => (conn, true),
+        let (mut sender, reused) = match pool.checkout() {
+            Some(sender) => (sender, true),
             None => (pool.connect().await?, false),
         };
-        let mut response = pin!(conn.sender.try_send_request(req));
-        let mut live = Some(conn);
-        // This task drives the connection until the response head is in. The response
-        // arrives only through the connection's progress, so it is asked right after,
-        // without a waker; once the connection has ended, with the task's (hyper answers
-        // every request it still held as it goes).
-        let answer = poll_fn(|cx| {
-            if let Some(conn) = &mut live
-                && conn.drive(cx).is_ready()
-            {
-                live = None;
-            }
-            match live {
-                Some(_) => response
-                    .as_mut()
-                    .poll(&mut Context::from_waker(Waker::noop())),
-                None => response.as_mut().poll(cx),
-            }
-        })
-        .await;
-        match answer {
+        match sender.try_send_request(req).await {
             Ok(response) => {
-                return Ok(response.map(|body| match live {
-                    Some(conn) => BackendBody::driving(
-                        body,
-                        Driven {
-                            conn,
-                            pool: pool.clone(),
-                        },
-                    ),
-                    None => BackendBody::plain(body),
-                }));
+                pool.after_response(sender);
+                return Ok(response);
             }
             Err(mut e) => match e.take_message() {
                 // The connection closed before the request was written (the server closed
@@ -571,8 +506,11 @@ mod tests {
             server.closed.load(Ordering::SeqCst) == 1
         })
         .await;
-        // Checked out again, the connection reads the server's end before it writes the
-        // request, and gives the request back for a new connection.
+        // The connection's task sees the close; the pool then passes it over.
+        until("the pool saw it", || {
+            lock(&pool.idle).iter().all(|e| e.sender.is_closed())
+        })
+        .await;
         get(&pool).await.unwrap();
         assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
     }
@@ -586,7 +524,7 @@ mod tests {
             server.closed.load(Ordering::SeqCst) == 1
         })
         .await;
-        // Not yet past its idle timeout, but the sweep's poll reads the server's end.
+        // Not yet past its idle timeout, but closed: the sweep drops it.
         until("the sweep saw it", || {
             pool.expire();
             pool.idle() == 0
@@ -595,9 +533,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_body_read_in_many_pieces_drives_its_connection_and_returns_it() {
-        // 1 MiB in chunks of 16 KiB: far more than one read, so the body's reads drive
-        // the connection many times before it ends.
+    async fn a_connection_whose_body_streams_returns_when_the_body_ends() {
+        // 1 MiB in chunks of 16 KiB: the response is handed over long before its body
+        // ends, so the connection returns to the pool only when hyper says it is ready.
         let chunk = vec![b'x'; 16 * 1024];
         let mut answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
         for _ in 0..64 {
@@ -612,9 +550,9 @@ mod tests {
             let body = get_body(&pool).await.unwrap();
             assert_eq!(body.len(), 64 * 16 * 1024);
             assert!(body.iter().all(|b| *b == b'x'));
+            until("back in the pool", || pool.idle() == 1).await;
         }
         assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
-        assert_eq!(pool.idle(), 1);
     }
 
     #[tokio::test]
