@@ -61,6 +61,8 @@ NGINX_PORT=${NGINX_PORT:-18081}
 TRAFIK_PORT=${TRAFIK_PORT:-18082}
 NGINX2_PORT=${NGINX2_PORT:-18083}   # "nginx2": a second nginx proxy, A/A check
 TRAFIK_RES_PORT=${TRAFIK_RES_PORT:-18084} # "trafik-res": trafik with the resilience stack
+TRAFIK_BASE_PORT=${TRAFIK_BASE_PORT:-18085} # "trafik-base": another trafik build, same config
+TRAFIK_BASE_BIN=${TRAFIK_BASE_BIN:-}      # its binary (--trafik-base-bin)
 
 # The three cases: name, request path, wrk connections.
 CASE_NAMES=(hello-c50 hello-c200 16k-c50)
@@ -93,14 +95,17 @@ Options (environment variable in brackets):
   --rounds N          interleaved rounds                   [ROUNDS=$ROUNDS]
   --quick             1 round of 5 s (a smoke test, not a measurement)
   --unpinned          no CPU pinning                        [PINNED=0]
-  --targets "A B"     proxies to run: nginx trafik trafik-res nginx2
+  --targets "A B"     proxies to run: nginx trafik trafik-res nginx2 trafik-base
                                                            [TARGETS="$TARGETS"]
                       (nginx is the reference for the ratio columns;
                        trafik-res is trafik with retry, health check, circuit
                        breaker, maxConn and stickiness on the backend, to
                        measure what the resilience stack costs;
-                       nginx2 is a second identical nginx, for an A/A check)
+                       nginx2 is a second identical nginx, for an A/A check;
+                       trafik-base is another trafik build with trafik's
+                       config, to compare two builds in the same rounds)
   --trafik-bin PATH   use this trafik binary, skip the build [TRAFIK_BIN]
+  --trafik-base-bin PATH  the trafik-base target's binary  [TRAFIK_BASE_BIN]
   --scratch DIR       scratch/results dir (default: mktemp) [SCRATCH]
   -h, --help          this text
 
@@ -126,6 +131,7 @@ parse_args() {
             --targets=*) TARGETS=${1#*=}; shift ;;
             --trafik-bin) TRAFIK_BIN=${2:?--trafik-bin needs a value}; shift 2 ;;
             --trafik-bin=*) TRAFIK_BIN=${1#*=}; shift ;;
+            --trafik-base-bin) TRAFIK_BASE_BIN=${2:?--trafik-base-bin needs a value}; shift 2 ;;
             --scratch) SCRATCH=${2:?--scratch needs a value}; shift 2 ;;
             --scratch=*) SCRATCH=${1#*=}; shift ;;
             -h | --help) usage; exit 0 ;;
@@ -136,7 +142,7 @@ parse_args() {
 
 validate_settings() {
     local name value
-    for name in DURATION ROUNDS WARMUP WARMUP_CONNS BACKEND_PORT NGINX_PORT TRAFIK_PORT TRAFIK_RES_PORT NGINX2_PORT; do
+    for name in DURATION ROUNDS WARMUP WARMUP_CONNS BACKEND_PORT NGINX_PORT TRAFIK_PORT TRAFIK_RES_PORT NGINX2_PORT TRAFIK_BASE_PORT; do
         value=${!name}
         [[ $value =~ ^[0-9]+$ && $value -ge 1 ]] || die "$name must be a positive integer, got '$value'"
     done
@@ -150,7 +156,11 @@ validate_settings() {
             trafik) TARGET_PORT[$t]=$TRAFIK_PORT ;;
             trafik-res) TARGET_PORT[$t]=$TRAFIK_RES_PORT ;;
             nginx2) TARGET_PORT[$t]=$NGINX2_PORT ;;
-            *) die "unknown target '$t' (known: nginx trafik trafik-res nginx2)" ;;
+            trafik-base)
+                TARGET_PORT[$t]=$TRAFIK_BASE_PORT
+                [[ -x $TRAFIK_BASE_BIN ]] || die "trafik-base needs --trafik-base-bin PATH"
+                ;;
+            *) die "unknown target '$t' (known: nginx trafik trafik-res nginx2 trafik-base)" ;;
         esac
     done
 }
@@ -354,11 +364,11 @@ start_nginx_proxy() {
     pin_tree "$SPAWNED_PID" "$PROXY_CPU"
 }
 
-# start_trafik NAME TEMPLATE
+# start_trafik NAME TEMPLATE [BINARY]
 start_trafik() {
-    local name=$1 template=$2 port=${TARGET_PORT[$1]}
+    local name=$1 template=$2 port=${TARGET_PORT[$1]} bin=${3:-$TRAFIK_BIN}
     render "$template" "$SCRATCH/conf/$name.toml" "$name" "$port"
-    spawn "$name" "$PROXY_CPU" "$TRAFIK_BIN" --workers 1 -c "$SCRATCH/conf/$name.toml"
+    spawn "$name" "$PROXY_CPU" "$bin" --workers 1 -c "$SCRATCH/conf/$name.toml"
     TARGET_PID[$name]=$SPAWNED_PID
     wait_ready "$name" "$SPAWNED_PID" "$port"
     pin_tree "$SPAWNED_PID" "$PROXY_CPU"
@@ -371,6 +381,7 @@ start_targets() {
             nginx | nginx2) start_nginx_proxy "$t" ;;
             trafik) start_trafik trafik trafik.toml ;;
             trafik-res) start_trafik trafik-res trafik-resilient.toml ;;
+            trafik-base) start_trafik trafik-base trafik.toml "$TRAFIK_BASE_BIN" ;;
         esac
         log "started $t on 127.0.0.1:${TARGET_PORT[$t]} (pid ${TARGET_PID[$t]})"
     done
@@ -648,6 +659,18 @@ print_summary() {
                 "$(fmt %.2f "$rratio")" "$(fmt %.2f "$cratio")"
         done
     done
+    if target_wanted trafik && target_wanted trafik-base; then
+        echo
+        echo "== trafik / trafik-base (two builds), median of same-round ratios =="
+        printf '%-12s %14s %14s %s\n' case "req/s ratio" "CPU ratio" "(each round's CPU ratio)"
+        for ((ci = 0; ci < ${#CASE_NAMES[@]}; ci++)); do
+            local c=${CASE_NAMES[$ci]}
+            printf '%-12s %14s %14s (%s)\n' "$c" \
+                "$(fmt %.3f "$(ratio_values "$c" trafik rps trafik-base | median)")" \
+                "$(fmt %.3f "$(ratio_values "$c" trafik proxy_cpu_us_per_req trafik-base | median)")" \
+                "$(ratio_values "$c" trafik proxy_cpu_us_per_req trafik-base | sort -g | awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }')"
+        done
+    fi
     if target_wanted trafik && target_wanted trafik-res; then
         echo
         echo "== what the resilience stack costs: trafik-res / trafik, median of same-round ratios =="
