@@ -13,6 +13,8 @@
 #
 # Usage: benches/memory.sh [--trafik-bin PATH] [--targets "nginx trafik"]
 #                          [--duration S] [--soak SECONDS] [--workers N] [--cases "..."]
+# Defaults: --duration 8, --workers 1, no soak, cases h1-hello-c50 h1-hello-c200 h2-tls
+# h1-16k-c50 h2c tls-full (table.sh's names). MEM_PORT_OFFSET=N moves every port by N.
 # Environment given to the script reaches trafik (e.g. MIMALLOC_SHOW_STATS=1, whose
 # report lands in the scratch dir's logs/trafik.out when trafik stops).
 
@@ -25,11 +27,15 @@ MEM_CASES=(h1-hello-c50 h1-hello-c200 h2-tls h1-16k-c50 h2c tls-full)
 MEM_WORKERS=1
 MEM_SOAK=0
 DURATION=8
-# Ports of its own (table.sh's + 100), so that table.sh or proxy.sh can run beside it.
-BACKEND_PORT=${MEM_BACKEND_PORT:-19301}
-H1_PORT=([nginx]=18301 [trafik]=18302 [haproxy]=18305)
-H2C_PORT=([nginx]=18311 [trafik]=18302 [haproxy]=18315)
-TLS_PORT=([nginx]=18341 [trafik]=18342 [haproxy]=18345)
+# Ports of its own (table.sh's + 100 + MEM_PORT_OFFSET), so that table.sh, proxy.sh or
+# a second memory.sh (MEM_PORT_OFFSET=50: two binaries compared over the same time) can
+# run beside it.
+o=${MEM_PORT_OFFSET:-0}
+[[ $o =~ ^[0-9]+$ ]] || die "MEM_PORT_OFFSET takes a whole number"
+BACKEND_PORT=$((19301 + o))
+H1_PORT=([nginx]=$((18301 + o)) [trafik]=$((18302 + o)) [haproxy]=$((18305 + o)))
+H2C_PORT=([nginx]=$((18311 + o)) [trafik]=$((18302 + o)) [haproxy]=$((18315 + o)))
+TLS_PORT=([nginx]=$((18341 + o)) [trafik]=$((18342 + o)) [haproxy]=$((18345 + o)))
 
 mem_args() {
     local rest=()
@@ -53,11 +59,13 @@ breakdown() {
     for t in "${TARGET_LIST[@]}"; do
         pid=${TARGET_PID[$t]}
         # nginx: the master and its workers; summed like table.sh's rss_mb.
-        awk -v label="$label" -v t="$t" -v total="$(rss_mb $(tree_pids "$pid"))" '
+        # Open descriptors: client and backend connections still held (pooled ones too).
+        awk -v label="$label" -v t="$t" -v total="$(rss_mb $(tree_pids "$pid"))" \
+            -v fds="$(find "/proc/$pid/fd" -mindepth 1 2>/dev/null | wc -l)" '
             /^VmRSS:/ { rss = $2 } /^RssAnon:/ { anon = $2 } /^RssFile:/ { file = $2 }
             /^Threads:/ { thr = $2 }
-            END { printf "%-14s %-8s tree %6.1f MB | root: VmRSS %6.1f RssAnon %6.1f RssFile %5.1f MB, %d threads\n",
-                  label, t, total, rss / 1024, anon / 1024, file / 1024, thr }' "/proc/$pid/status"
+            END { printf "%-14s %-8s tree %6.1f MB | root: VmRSS %6.1f RssAnon %6.1f RssFile %5.1f MB, %d threads, %d fds\n",
+                  label, t, total, rss / 1024, anon / 1024, file / 1024, thr, fds }' "/proc/$pid/status"
         if [[ $t == trafik ]]; then
             # The largest mappings: "size-kB rss-kB name" (anonymous: [anon]).
             awk '/^[0-9a-f]+-[0-9a-f]+ / { split($1, a, "-"); name = ($6 == "" ? "[anon]" : $6) }
