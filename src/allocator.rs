@@ -106,7 +106,10 @@ mod tests {
         if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
             assert_eq!(get(ALLOW_THP), 0);
             // SAFETY: a query with integer arguments.
-            assert_eq!(unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) }, 1);
+            assert_eq!(
+                unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) },
+                1
+            );
         }
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
             assert_eq!(get(PURGE_DELAY), 100);
