@@ -75,7 +75,8 @@ fn tune() {
 /// What mimalloc itself does when `MIMALLOC_ALLOW_THP=0` is in the environment at
 /// start (its constructor read the environment before this one ran): the process flag
 /// makes the kernel fault 4 KiB pages in every mapping, including any advised for huge
-/// pages. It is inherited by child processes; trafik starts none.
+/// pages. It is inherited by child processes (the ACME `exec` DNS provider's script),
+/// for which it is harmless: they run with 4 KiB pages too.
 fn disable_thp() {
     // SAFETY: prctl with integer arguments only; failure (an old kernel) leaves THP as it was.
     unsafe {
