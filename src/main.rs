@@ -3,6 +3,10 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// mimalloc's options (huge pages off, a shorter purge delay), set before `main` by a
+// load-time constructor: src/allocator.rs says why.
+mod allocator;
+
 fn main() -> std::process::ExitCode {
     // Before anything builds a TLS configuration: one crypto provider for the process.
     trafik::tls::install_crypto_provider();
