@@ -1319,6 +1319,23 @@ fn write_storage(dir: &Path, content: &str) -> std::path::PathBuf {
     storage
 }
 
+/// The `[acme]` table of `acme_table`, its storage a file in `dir` written with `content`
+/// (mode 600): for the tests that start from an `acme.json` of their own.
+fn acme_with_storage(
+    pebble: &Pebble,
+    challenge: &str,
+    domains: &str,
+    dir: &Path,
+    content: &str,
+) -> (std::path::PathBuf, String) {
+    let storage = write_storage(dir, content);
+    let acme = acme_table(pebble, challenge, domains).replace(
+        "storage = \"acme.json\"",
+        &format!("storage = \"{}\"", storage.display()),
+    );
+    (storage, acme)
+}
+
 #[tokio::test]
 async fn a_stored_certificate_no_domain_asks_for_is_renewed_when_due_as_v1_did() {
     use base64::Engine;
@@ -1347,10 +1364,12 @@ async fn a_stored_certificate_no_domain_asks_for_is_renewed_when_due_as_v1_did()
         "TLSChallenges": {}
     });
     let dir = tempfile::tempdir().unwrap();
-    let storage = write_storage(dir.path(), &v1.to_string());
-    let acme = acme_table(&pebble, "[acme.httpChallenge]\nentryPoint = \"http\"", "").replace(
-        "storage = \"acme.json\"",
-        &format!("storage = \"{}\"", storage.display()),
+    let (storage, acme) = acme_with_storage(
+        &pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        "",
+        dir.path(),
+        &v1.to_string(),
     );
     let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
     let root = pebble.root_pem().await;
@@ -1398,15 +1417,12 @@ async fn a_corrupt_acme_json_is_set_aside_and_reported_and_trafik_starts_afresh(
     // Cut short mid-write, as a full disk leaves it: not JSON.
     let corrupt = r#"{"Account": {"Email": "admin@example.test", "PrivateKey": "MIIJ"#;
     let dir = tempfile::tempdir().unwrap();
-    let storage = write_storage(dir.path(), corrupt);
-    let acme = acme_table(
+    let (storage, acme) = acme_with_storage(
         &pebble,
         "[acme.httpChallenge]\nentryPoint = \"http\"",
         "[[acme.domains]]\nmain = \"fresh.example.test\"",
-    )
-    .replace(
-        "storage = \"acme.json\"",
-        &format!("storage = \"{}\"", storage.display()),
+        dir.path(),
+        corrupt,
     );
     let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
     let root = pebble.root_pem().await;
@@ -1463,10 +1479,12 @@ async fn a_stored_certificate_whose_renewal_fails_is_still_served_and_the_error_
         "TLSChallenges": {}
     });
     let dir = tempfile::tempdir().unwrap();
-    let storage = write_storage(dir.path(), &v1.to_string());
-    let acme = acme_table(&pebble, "[acme.httpChallenge]\nentryPoint = \"http\"", "").replace(
-        "storage = \"acme.json\"",
-        &format!("storage = \"{}\"", storage.display()),
+    let (storage, acme) = acme_with_storage(
+        &pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        "",
+        dir.path(),
+        &v1.to_string(),
     );
     let trafik = Trafik::start(&with_api(&config(http, https, false, &backend, &acme), api));
     // The renewal is tried, refused, and tried again after the backoff, as a configured
