@@ -140,7 +140,7 @@ fn one(
         return Ok(None);
     }
     let mut backend = decoded.backend;
-    backend.servers = servers;
+    backend.servers = servers.into_iter().collect();
     let mut frontend = decoded.frontend;
     frontend.backend = backend_name(name);
     let rule = rule.expand(&Context {

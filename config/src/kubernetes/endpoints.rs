@@ -4,14 +4,12 @@
 //!
 //! Servers are named as v1 named them: the endpoint's `targetRef` (the pod), else the URL.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::index::Index;
 use super::namespace;
-use crate::model::Server;
+use crate::model::{Server, SmallMap};
 
 /// The port of `service` an Ingress backend names: by number, or by the port's name.
 pub fn service_port<'a>(
@@ -43,8 +41,8 @@ pub fn servers(
     port: &ServicePort,
     protocol: &str,
     weight: i64,
-) -> BTreeMap<String, Server> {
-    let mut out = BTreeMap::new();
+) -> SmallMap<String, Server> {
+    let mut out = SmallMap::new();
     let ns = namespace(&service.metadata);
     let name = service.metadata.name.as_deref().unwrap_or("");
     let spec = service.spec.as_ref();
@@ -120,7 +118,7 @@ pub fn servers(
 }
 
 fn add(
-    out: &mut BTreeMap<String, Server>,
+    out: &mut SmallMap<String, Server>,
     protocol: &str,
     address: &str,
     port: i32,

@@ -175,8 +175,7 @@ pub fn add(
         if !t.host.is_empty() {
             frontend
                 .routes
-                .entry(t.host.to_string())
-                .or_insert_with(|| Route {
+                .get_or_insert_with(t.host.to_string(), || Route {
                     rule: host_rule(t.host),
                 });
         }
@@ -358,7 +357,7 @@ fn merge(part: Configuration, into: &mut Configuration) {
         match into.backends.get_mut(&name) {
             Some(existing) => {
                 for (server, s) in backend.servers {
-                    existing.servers.entry(server).or_insert(s);
+                    existing.servers.get_or_insert_with(server, || s);
                 }
             }
             None => {
@@ -370,6 +369,6 @@ fn merge(part: Configuration, into: &mut Configuration) {
 
 fn add_routes(existing: &mut Frontend, other: Frontend) {
     for (key, route) in other.routes {
-        existing.routes.entry(key).or_insert(route);
+        existing.routes.get_or_insert_with(key, || route);
     }
 }

@@ -111,7 +111,7 @@ fn the_v1_documentation_example_decodes() {
     let b1 = &c.backends["backend1"];
     assert_eq!(
         b1.servers,
-        BTreeMap::from([
+        SmallMap::from([
             ("server1".to_string(), server("http://172.17.0.2:80", 10)),
             ("server2".to_string(), server("http://172.17.0.3:80", 1)),
         ])
@@ -380,7 +380,7 @@ fn every_frontend_middleware_and_backend_setting_decodes() {
     let c = &d.configuration;
 
     let expected_backend = Backend {
-        servers: BTreeMap::from([("s".to_string(), server("http://10.0.0.1:8080", 1))]),
+        servers: SmallMap::from([("s".to_string(), server("http://10.0.0.1:8080", 1))]),
         load_balancer: Some(LoadBalancer {
             method: String::new(),
             sticky: false,
@@ -1034,7 +1034,7 @@ mod round_trip {
                     buffering,
                     response_forwarding,
                 )| Backend {
-                    servers,
+                    servers: servers.into_iter().collect(),
                     load_balancer,
                     circuit_breaker,
                     health_check,
@@ -1241,7 +1241,7 @@ mod round_trip {
                 )| Frontend {
                     entry_points,
                     backend,
-                    routes,
+                    routes: routes.into_iter().collect(),
                     pass_host_header,
                     pass_tls_cert,
                     pass_tls_client_cert,

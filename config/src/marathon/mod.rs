@@ -29,10 +29,8 @@ pub mod payload;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-
 use crate::labels::written::{self, go_bool};
-use crate::model::{Backend, Configuration, Frontend, Route, Server};
+use crate::model::{Backend, Configuration, Frontend, Route, Server, SmallMap};
 pub use payload::{App, Apps, Task, parse_apps};
 
 /// What the translation needs of `[marathon]`.
@@ -159,7 +157,7 @@ struct Unit {
     backend: Backend,
     frontend_name: String,
     frontend: Frontend,
-    servers: BTreeMap<String, Server>,
+    servers: SmallMap<String, Server>,
     warnings: Vec<String>,
 }
 
@@ -358,7 +356,7 @@ fn unit(
     let (Some(decoded), Some(port), true) = (decoded, port, problems.is_empty()) else {
         return Err(problems);
     };
-    let mut servers = BTreeMap::new();
+    let mut servers = SmallMap::new();
     for task in tasks {
         let host = match host(settings, app, task, ip_index) {
             Ok(h) => h,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::Duration;
+use crate::model::SmallMap;
 
 /// One provider's dynamic configuration (Traefik's `types.Configuration`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -38,7 +39,7 @@ pub struct Certificate {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Backend {
-    pub servers: BTreeMap<String, Server>,
+    pub servers: SmallMap<String, Server>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load_balancer: Option<LoadBalancer>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,7 +143,7 @@ pub struct Frontend {
     /// Empty means the static `defaultEntryPoints`.
     pub entry_points: Vec<String>,
     pub backend: String,
-    pub routes: BTreeMap<String, Route>,
+    pub routes: SmallMap<String, Route>,
     /// v1 file provider default: false.
     pub pass_host_header: bool,
     #[serde(rename = "passTLSCert", alias = "passTlsCert")]

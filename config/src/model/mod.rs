@@ -10,6 +10,7 @@ pub mod kubernetes_provider;
 pub mod kv_provider;
 pub mod marathon_provider;
 pub mod mesos_provider;
+pub mod small_map;
 pub mod static_config;
 pub mod white_list;
 
@@ -23,5 +24,6 @@ pub use kubernetes_provider::{IngressEndpoint, Kubernetes};
 pub use kv_provider::{KvProvider, KvStoreKind};
 pub use marathon_provider::{Marathon, MarathonBasic};
 pub use mesos_provider::Mesos;
+pub use small_map::SmallMap;
 pub use static_config::*;
 pub use white_list::WhiteList;
