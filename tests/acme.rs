@@ -720,45 +720,51 @@ fn v1_rsa_account_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(&out.stdout)
 }
 
-#[tokio::test]
-async fn a_traefik_1_7_acme_json_is_served_at_once_and_its_rsa_account_replaced() {
+/// v1's `Account`: registered at `pebble`, with an RSA key as Traefik 1.7 made them.
+fn v1_account(pebble: &Pebble) -> serde_json::Value {
+    serde_json::json!({
+        "Email": "admin@example.test",
+        "Registration": {"body": {"status": "valid"}, "uri": format!("{}/acct/1", pebble.dir_url)},
+        "PrivateKey": v1_rsa_account_key(),
+        "KeyType": "4096"
+    })
+}
+
+/// A Traefik 1.7 `acme.json`: `account` (`v1_account`, or null) and one certificate for
+/// `name`, its PEM certificate and key base64-encoded as v1 stored them.
+fn v1_acme_json(account: serde_json::Value, name: &str, cert: &str, key: &str) -> String {
     use base64::Engine;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    serde_json::json!({
+        "Account": account,
+        "Certificates": [{
+            "Domain": {"Main": name, "SANs": null},
+            "Certificate": b64(cert),
+            "Key": b64(key)
+        }],
+        "HTTPChallenges": {},
+        "TLSChallenges": {}
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_traefik_1_7_acme_json_is_served_at_once_and_its_rsa_account_replaced() {
     let backend = Backend::start("app").await;
     let (http, https) = (free_port(), free_port());
     let pebble = Pebble::start(http, https).await;
     // A certificate from another CA, stored by v1 for a name trafik is also asked for.
     let old_ca = Ca::new("the CA v1 used");
     let old = old_ca.server(&["old.example.test"], "v1");
-    let v1 = serde_json::json!({
-        "Account": {
-            "Email": "admin@example.test",
-            "Registration": {"body": {"status": "valid"}, "uri": format!("{}/acct/1", pebble.dir_url)},
-            "PrivateKey": v1_rsa_account_key(),
-            "KeyType": "4096"
-        },
-        "Certificates": [{
-            "Domain": {"Main": "old.example.test", "SANs": null},
-            "Certificate": b64(&old.cert),
-            "Key": b64(&old.key)
-        }],
-        "HTTPChallenges": {},
-        "TLSChallenges": {}
-    });
+    let v1 = v1_acme_json(v1_account(&pebble), "old.example.test", &old.cert, &old.key);
     // Owner-only before trafik starts (the kit's files get the umask's mode).
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let storage = dir.path().join("acme.json");
-    std::fs::write(&storage, v1.to_string()).unwrap();
-    std::fs::set_permissions(&storage, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let acme = acme_table(
+    let (storage, acme) = acme_with_storage(
         &pebble,
         "[acme.httpChallenge]\nentryPoint = \"http\"",
         "[[acme.domains]]\nmain = \"new.example.test\"",
-    )
-    .replace(
-        "storage = \"acme.json\"",
-        &format!("storage = \"{}\"", storage.display()),
+        dir.path(),
+        &v1,
     );
     let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
     let root = pebble.root_pem().await;
@@ -1339,7 +1345,6 @@ fn acme_with_storage(
 #[tokio::test]
 async fn a_stored_certificate_no_domain_asks_for_is_renewed_when_due_as_v1_did() {
     use base64::Engine;
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let backend = Backend::start("app").await;
     let (http, https) = (free_port(), free_port());
     let pebble = Pebble::start(http, https).await;
@@ -1348,28 +1353,19 @@ async fn a_stored_certificate_no_domain_asks_for_is_renewed_when_due_as_v1_did()
     let (old_ca, old_cert, old_key) =
         expiring_certificate("stored.example.test", Duration::from_secs(10 * 24 * 3600));
     let old_not_after = pem_not_after(&old_cert);
-    let v1 = serde_json::json!({
-        "Account": {
-            "Email": "admin@example.test",
-            "Registration": {"body": {"status": "valid"}, "uri": format!("{}/acct/1", pebble.dir_url)},
-            "PrivateKey": v1_rsa_account_key(),
-            "KeyType": "4096"
-        },
-        "Certificates": [{
-            "Domain": {"Main": "stored.example.test", "SANs": null},
-            "Certificate": b64(&old_cert),
-            "Key": b64(&old_key)
-        }],
-        "HTTPChallenges": {},
-        "TLSChallenges": {}
-    });
+    let v1 = v1_acme_json(
+        v1_account(&pebble),
+        "stored.example.test",
+        &old_cert,
+        &old_key,
+    );
     let dir = tempfile::tempdir().unwrap();
     let (storage, acme) = acme_with_storage(
         &pebble,
         "[acme.httpChallenge]\nentryPoint = \"http\"",
         "",
         dir.path(),
-        &v1.to_string(),
+        &v1,
     );
     let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
     let root = pebble.root_pem().await;
@@ -1468,23 +1464,19 @@ async fn a_stored_certificate_whose_renewal_fails_is_still_served_and_the_error_
         Pebble::start_blocking(http, https, free_port(), None, &["refused.example.test"]).await;
     let (old_ca, old_cert, old_key) =
         expiring_certificate("refused.example.test", Duration::from_secs(10 * 24 * 3600));
-    let v1 = serde_json::json!({
-        "Account": null,
-        "Certificates": [{
-            "Domain": {"Main": "refused.example.test", "SANs": null},
-            "Certificate": b64(&old_cert),
-            "Key": b64(&old_key)
-        }],
-        "HTTPChallenges": {},
-        "TLSChallenges": {}
-    });
+    let v1 = v1_acme_json(
+        serde_json::Value::Null,
+        "refused.example.test",
+        &old_cert,
+        &old_key,
+    );
     let dir = tempfile::tempdir().unwrap();
     let (storage, acme) = acme_with_storage(
         &pebble,
         "[acme.httpChallenge]\nentryPoint = \"http\"",
         "",
         dir.path(),
-        &v1.to_string(),
+        &v1,
     );
     let trafik = Trafik::start(&with_api(&config(http, https, false, &backend, &acme), api));
     // The renewal is tried, refused, and tried again after the backoff, as a configured

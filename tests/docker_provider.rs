@@ -22,17 +22,9 @@ use serde_json::Value;
 const TEST_LABEL: &str = "trafik-test=docker_provider";
 const IMAGE: &str = "trafik-docker-provider-test:latest";
 
+/// The system engine's docker client.
 fn docker(args: &[&str]) -> (bool, String) {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run the docker client");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    common::own_dockerd::docker_cli(Command::new("docker"), args)
 }
 
 /// The test image, built once per test binary (after removing an earlier run's leftovers).

@@ -608,16 +608,7 @@ fn zookeeper_tls(port: u16, secure_port: u16) -> impl Fn(&Path) -> Command + Sen
             ),
         )
         .unwrap();
-        let classpath: Vec<String> = common::zookeeper::JARS
-            .iter()
-            .chain(NETTY_JARS.iter())
-            .map(|j| format!("/usr/share/java/{j}"))
-            .collect();
-        let mut c = Command::new("java");
-        c.args(["-Xmx256m", "-XX:+UseSerialGC", "-cp", &classpath.join(":")])
-            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
-            .arg(&cfg);
-        c
+        common::zookeeper::java(&cfg, &NETTY_JARS)
     }
 }
 

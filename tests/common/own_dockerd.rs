@@ -109,18 +109,9 @@ impl OwnDaemon {
 
     /// `docker -H <own socket> args…`: (success, stdout and stderr).
     pub fn docker(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new("docker")
-            .arg("-H")
-            .arg(self.endpoint())
-            .args(args)
-            .output()
-            .expect("run the docker client");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        let mut command = Command::new("docker");
+        command.arg("-H").arg(self.endpoint());
+        docker_cli(command, args)
     }
 
     /// `docker args…` that must succeed: its stdout and stderr.
@@ -268,4 +259,16 @@ fn copy_into(root: &Path, from: &Path, to: &Path) {
     let dest = root.join(to.strip_prefix("/").unwrap());
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
     std::fs::copy(from, &dest).unwrap_or_else(|e| panic!("copy {from:?}: {e}"));
+}
+
+/// Runs the docker client (`command`: `docker`, with any daemon choice) with `args`:
+/// (success, stdout and stderr).
+pub fn docker_cli(mut command: Command, args: &[&str]) -> (bool, String) {
+    let out = command.args(args).output().expect("run the docker client");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }

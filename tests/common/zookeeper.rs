@@ -31,16 +31,23 @@ pub fn server(port: u16) -> impl Fn(&Path) -> Command + Send + Sync + 'static {
             ),
         )
         .unwrap();
-        let classpath: Vec<String> = JARS
-            .iter()
-            .map(|j| format!("/usr/share/java/{j}"))
-            .collect();
-        let mut c = Command::new("java");
-        c.args(["-Xmx256m", "-XX:+UseSerialGC", "-cp", &classpath.join(":")])
-            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
-            .arg(&cfg);
-        c
+        java(&cfg, &[])
     }
+}
+
+/// `java … ZooKeeperServerMain cfg`, with `JARS` and `extra_jars` (Debian's
+/// `/usr/share/java`) on the classpath.
+pub fn java(cfg: &Path, extra_jars: &[&str]) -> Command {
+    let classpath: Vec<String> = JARS
+        .iter()
+        .chain(extra_jars)
+        .map(|j| format!("/usr/share/java/{j}"))
+        .collect();
+    let mut c = Command::new("java");
+    c.args(["-Xmx256m", "-XX:+UseSerialGC", "-cp", &classpath.join(":")])
+        .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+        .arg(cfg);
+    c
 }
 
 /// A session with the server on `port`, or `None` when it does not answer within 10 s.
