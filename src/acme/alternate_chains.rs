@@ -670,25 +670,53 @@ mod tests {
         (pkcs8.as_ref().to_vec(), key.public_key().as_ref().to_vec())
     }
 
+    /// An account key and the CA double refusing `refused` nonces, as `fetch` sees them.
+    struct Fixture {
+        ca: CaDouble,
+        http: CaHttp,
+        pkcs8: Vec<u8>,
+        kid: String,
+        directory: String,
+    }
+
+    impl Fixture {
+        async fn new(refused: &'static [&'static str]) -> Fixture {
+            let (pkcs8, public) = account_key();
+            let ca = ca_double(public, refused).await;
+            let http = super::super::http_client::client_trusting(ca.roots.clone()).unwrap();
+            let (kid, directory) = (format!("{}/acct/1", ca.base), format!("{}/dir", ca.base));
+            Fixture {
+                ca,
+                http,
+                pkcs8,
+                kid,
+                directory,
+            }
+        }
+
+        /// One signed fetch of the double's alternate chain.
+        async fn fetch(&self, nonce: &mut Option<String>) -> Result<String, String> {
+            let p = Preference {
+                name: "Root",
+                http: &self.http,
+                account_key: &self.pkcs8,
+                kid: &self.kid,
+                directory: &self.directory,
+            };
+            let signer = Signer::new(&self.pkcs8, &self.kid).unwrap();
+            let url = format!("{}/cert/1/alternate/1", self.ca.base);
+            fetch(&p, &signer, &url, nonce).await
+        }
+    }
+
     #[tokio::test]
     async fn a_bad_nonce_is_retried_once_with_the_nonce_the_refusal_carried() {
-        let (pkcs8, public) = account_key();
         // No nonce at hand: newNonce from the directory; that one refused, the retry
         // uses the refusal's Replay-Nonce.
-        let ca = ca_double(public, &["fresh-1"]).await;
-        let http = super::super::http_client::client_trusting(ca.roots.clone()).unwrap();
-        let (kid, directory) = (format!("{}/acct/1", ca.base), format!("{}/dir", ca.base));
-        let p = Preference {
-            name: "Root",
-            http: &http,
-            account_key: &pkcs8,
-            kid: &kid,
-            directory: &directory,
-        };
-        let signer = Signer::new(&pkcs8, &kid).unwrap();
-        let url = format!("{}/cert/1/alternate/1", ca.base);
+        let f = Fixture::new(&["fresh-1"]).await;
         let mut nonce = None;
-        let chain = fetch(&p, &signer, &url, &mut nonce).await.unwrap();
+        let chain = f.fetch(&mut nonce).await.unwrap();
+        let ca = &f.ca;
         assert_eq!(chain, CHAIN);
         assert_eq!(nonce.as_deref(), Some("after-after-fresh-1"));
         assert_eq!(
@@ -704,22 +732,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_second_bad_nonce_is_an_error_not_a_loop() {
-        let (pkcs8, public) = account_key();
-        let ca = ca_double(public, &["kept", "after-kept"]).await;
-        let http = super::super::http_client::client_trusting(ca.roots.clone()).unwrap();
-        let (kid, directory) = (format!("{}/acct/1", ca.base), format!("{}/dir", ca.base));
-        let p = Preference {
-            name: "Root",
-            http: &http,
-            account_key: &pkcs8,
-            kid: &kid,
-            directory: &directory,
-        };
-        let signer = Signer::new(&pkcs8, &kid).unwrap();
-        let url = format!("{}/cert/1/alternate/1", ca.base);
+        let f = Fixture::new(&["kept", "after-kept"]).await;
         // The nonce kept from the certificate's answer is used first (no newNonce).
         let mut nonce = Some("kept".to_string());
-        let err = fetch(&p, &signer, &url, &mut nonce).await.unwrap_err();
+        let err = f.fetch(&mut nonce).await.unwrap_err();
+        let ca = &f.ca;
         assert!(err.contains("badNonce") && err.contains("400"), "{err}");
         assert_eq!(
             *ca.seen.lock().unwrap(),

@@ -500,8 +500,8 @@ mod tests {
         assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
     }
 
-    #[tokio::test]
-    async fn a_connection_the_server_closed_is_not_used_again() {
+    /// A pool holding one idle connection that its server has since closed.
+    async fn idle_connection_the_server_closed() -> (Server, Arc<HostPool>) {
         let server = server_closing_after(1).await;
         let pool = pools(10).get(&server.authority);
         get(&pool).await.unwrap();
@@ -509,6 +509,12 @@ mod tests {
             server.closed.load(Ordering::SeqCst) == 1
         })
         .await;
+        (server, pool)
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_is_not_used_again() {
+        let (server, pool) = idle_connection_the_server_closed().await;
         // The connection's task sees the close; the pool then passes it over.
         until("the pool saw it", || {
             lock(&pool.idle).iter().all(|e| e.sender.is_closed())
@@ -520,13 +526,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_sweep_closes_an_idle_connection_the_server_closed() {
-        let server = server_closing_after(1).await;
-        let pool = pools(10).get(&server.authority);
-        get(&pool).await.unwrap();
-        until("the server closed", || {
-            server.closed.load(Ordering::SeqCst) == 1
-        })
-        .await;
+        let (_server, pool) = idle_connection_the_server_closed().await;
         // Not yet past its idle timeout, but closed: the sweep drops it.
         until("the sweep saw it", || {
             pool.expire();
