@@ -78,14 +78,7 @@ breakdown() {
 
 mem_main() {
     mem_args "$@"
-    trap cleanup EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
-    table_tools
-    target_wanted trafik && build_trafik
-    table_ports_free
-    make_scratch
-    make_cert
+    table_prepare
     echo "$RESULTS_HEADER" >"$SCRATCH/results.csv"
     start_backend
     local t c

@@ -620,6 +620,22 @@ fmt() { # fmt PRINTF_FORMAT VALUE: formats a number, passes "-" through
     if [[ $2 == - ]]; then printf '%s' -; else printf "$1" "$2"; fi
 }
 
+
+# Two targets' same-round ratios per case (A / B), medians: `pair_table TITLE A B EACH
+# LABEL`, EACH the column also listed round by round (rps or proxy_cpu_us_per_req).
+pair_table() {
+    local title=$1 a=$2 b=$3 each=$4 label=$5
+    echo
+    echo "== $title, median of same-round ratios =="
+    printf '%-12s %14s %14s %s\n' case "req/s ratio" "CPU ratio" "(each round's $label)"
+    for ((ci = 0; ci < ${#CASE_NAMES[@]}; ci++)); do
+        local c=${CASE_NAMES[$ci]}
+        printf '%-12s %14s %14s (%s)\n' "$c" \
+            "$(fmt %.3f "$(ratio_values "$c" "$a" rps "$b" | median)")" \
+            "$(fmt %.3f "$(ratio_values "$c" "$a" proxy_cpu_us_per_req "$b" | median)")" \
+            "$(ratio_values "$c" "$a" "$each" "$b" | sort -g | awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }')"
+    done
+}
 print_summary() {
     local ci t pin_desc
     if ((PINNED)); then
@@ -660,28 +676,10 @@ print_summary() {
         done
     done
     if target_wanted trafik && target_wanted trafik-base; then
-        echo
-        echo "== trafik / trafik-base (two builds), median of same-round ratios =="
-        printf '%-12s %14s %14s %s\n' case "req/s ratio" "CPU ratio" "(each round's CPU ratio)"
-        for ((ci = 0; ci < ${#CASE_NAMES[@]}; ci++)); do
-            local c=${CASE_NAMES[$ci]}
-            printf '%-12s %14s %14s (%s)\n' "$c" \
-                "$(fmt %.3f "$(ratio_values "$c" trafik rps trafik-base | median)")" \
-                "$(fmt %.3f "$(ratio_values "$c" trafik proxy_cpu_us_per_req trafik-base | median)")" \
-                "$(ratio_values "$c" trafik proxy_cpu_us_per_req trafik-base | sort -g | awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }')"
-        done
+        pair_table "trafik / trafik-base (two builds)" trafik trafik-base proxy_cpu_us_per_req "CPU ratio"
     fi
     if target_wanted trafik && target_wanted trafik-res; then
-        echo
-        echo "== what the resilience stack costs: trafik-res / trafik, median of same-round ratios =="
-        printf '%-12s %14s %14s %s\n' case "req/s ratio" "CPU ratio" "(each round's req/s ratio)"
-        for ((ci = 0; ci < ${#CASE_NAMES[@]}; ci++)); do
-            local c=${CASE_NAMES[$ci]}
-            printf '%-12s %14s %14s (%s)\n' "$c" \
-                "$(fmt %.3f "$(ratio_values "$c" trafik-res rps trafik | median)")" \
-                "$(fmt %.3f "$(ratio_values "$c" trafik-res proxy_cpu_us_per_req trafik | median)")" \
-                "$(ratio_values "$c" trafik-res rps trafik | sort -g | awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }')"
-        done
+        pair_table "what the resilience stack costs: trafik-res / trafik" trafik-res trafik rps "req/s ratio"
     fi
     echo
     if ((ANY_FLAGGED)); then

@@ -390,9 +390,9 @@ print_table() {
     echo "raw: $SCRATCH/results.csv, soak.txt, wrk/ (every tool's output), conf/, logs/"
 }
 
-table_main() {
-    table_args "$@"
-    LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+# What a run does first (memory.sh too): traps that stop everything it starts, the tools,
+# trafik's build, free ports, a scratch directory and a certificate.
+table_prepare() {
     trap cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
@@ -401,6 +401,12 @@ table_main() {
     table_ports_free
     make_scratch
     make_cert
+}
+
+table_main() {
+    table_args "$@"
+    LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+    table_prepare
     write_meta
     echo "$RESULTS_HEADER" >"$SCRATCH/results.csv"
     start_backend
