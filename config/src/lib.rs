@@ -31,6 +31,6 @@ pub use duration::Duration;
 pub use load::{Loaded, Locations, load_dynamic, load_static};
 pub use model::*;
 pub use validate::{
-    DynamicContext, Problem, Validated, check_backend, check_frontend, default_entry_points,
-    parse_address, validate_dynamic, validate_static,
+    DynamicContext, Problem, Validated, check_backend, check_frontend, parse_address,
+    validate_dynamic, validate_static,
 };

@@ -283,7 +283,7 @@ pub fn validate_dynamic(cfg: &Configuration, ctx: &DynamicContext<'_>) -> Valida
 }
 
 /// The declared default entry points: where a frontend that names none is.
-pub fn default_entry_points<'c>(ctx: &DynamicContext<'c>) -> impl Iterator<Item = &'c String> {
+fn default_entry_points<'c>(ctx: &DynamicContext<'c>) -> impl Iterator<Item = &'c String> {
     let declared = ctx.entry_points;
     ctx.default_entry_points
         .iter()
