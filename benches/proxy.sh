@@ -436,6 +436,18 @@ cpu_ticks() {
     echo "$sum"
 }
 
+# Sum of utime alone (clock ticks) over the given pids: the user-space part of cpu_ticks.
+user_ticks() {
+    local p sum=0 fields f
+    for p in "$@"; do
+        [[ -r /proc/$p/stat ]] || continue
+        fields=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+        read -r -a f <<<"$fields"
+        sum=$((sum + f[11]))
+    done
+    echo "$sum"
+}
+
 # Sum of RSS over the given pids, in MB.
 rss_mb() {
     ps -o rss= -p "$(IFS=,; echo "$*")" 2>/dev/null | awk '{ kb += $1 } END { printf "%.1f", kb / 1024 }'

@@ -222,33 +222,34 @@ run_case() {
     esac
 }
 
-RESULTS_HEADER="phase,round,case,target,count,seconds,rate,p99_ms,cpu_us,backend_us,rss_mb,errors,extra,status"
+RESULTS_HEADER="phase,round,case,target,count,seconds,rate,p99_ms,cpu_us,user_us,backend_us,rss_mb,errors,extra,status"
 
 # measure PHASE ROUND CASE TARGET: one run, appended to results.csv.
 measure() {
     local phase=$1 round=$2 c=$3 t=$4
-    local pids bpids p0 p1 b0 b1 count secs p99 errors extra
+    local pids bpids p0 p1 u0 u1 b0 b1 count secs p99 errors extra
     pids=$(tree_pids "${TARGET_PID[$t]}")
     bpids=$(tree_pids "$BACKEND_PID")
-    p0=$(cpu_ticks $pids); b0=$(cpu_ticks $bpids)
+    p0=$(cpu_ticks $pids); u0=$(user_ticks $pids); b0=$(cpu_ticks $bpids)
     read -r count secs p99 errors extra < <(run_case "$c" "$t" "$DURATION" "$SCRATCH/wrk/p$phase-r$round-$c-$t.txt")
-    p1=$(cpu_ticks $pids); b1=$(cpu_ticks $bpids)
+    p1=$(cpu_ticks $pids); u1=$(user_ticks $pids); b1=$(cpu_ticks $bpids)
     local p
     for p in $pids $bpids; do kill -0 "$p" 2>/dev/null || die "pid $p of $t or the backend died during $c (logs in $SCRATCH/logs)"; done
-    local rss rate=NA cpu=NA bcpu=NA status=ok
+    local rss rate=NA cpu=NA ucpu=NA bcpu=NA status=ok
     rss=$(rss_mb $pids)
     if [[ $count == NA ]] || ((count == 0)); then
         status=failed
     else
         rate=$(awk -v n="$count" -v s="$secs" 'BEGIN { printf "%.1f", (s > 0 ? n / s : 0) }')
         cpu=$(awk -v d=$((p1 - p0)) -v n="$count" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')
+        ucpu=$(awk -v d=$((u1 - u0)) -v n="$count" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
         bcpu=$(awk -v d=$((b1 - b0)) -v n="$count" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", d * 1e6 / hz / n }')
         ((errors == 0)) || status=errors
     fi
     [[ $status == ok ]] || ANY_FLAGGED=1
     if ((phase == 1)) && awk -v a="$rss" -v b="${MAX_RSS[$t]:-0}" 'BEGIN { exit !(a > b) }'; then MAX_RSS[$t]=$rss; fi
-    echo "$phase,$round,$c,$t,$count,$secs,$rate,$p99,$cpu,$bcpu,$rss,$errors,$extra,$status" >>"$SCRATCH/results.csv"
-    log "  $c $t: $rate/s, CPU $cpu us/op, RSS $rss MB, errors $errors${extra:+ $extra} [$status]"
+    echo "$phase,$round,$c,$t,$count,$secs,$rate,$p99,$cpu,$ucpu,$bcpu,$rss,$errors,$extra,$status" >>"$SCRATCH/results.csv"
+    log "  $c $t: $rate/s, CPU $cpu us/op (user $ucpu), RSS $rss MB, errors $errors${extra:+ $extra} [$status]"
 }
 
 # rounds PHASE CASE...: ROUNDS interleaved rounds, the target order rotating.
@@ -329,12 +330,12 @@ ratio() { # ratio PHASE CASE TARGET FIELD: TARGET/nginx per round
 phase_table() {
     local phase=$1 c t
     shift
-    printf '%-14s %-8s %10s %8s %10s %9s %8s %7s %9s %9s %s\n' case target "per s" "p99 ms" "CPU us/op" "bk us/op" "RSS MB" errors "rate x ng" "CPU x ng" "note"
+    printf '%-14s %-8s %10s %8s %10s %8s %9s %8s %7s %9s %9s %s\n' case target "per s" "p99 ms" "CPU us/op" "user" "bk us/op" "RSS MB" errors "rate x ng" "CPU x ng" "note"
     for c in "$@"; do
         for t in "${TARGET_LIST[@]}"; do
-            local rate p99 cpu bcpu rss errs rr cr note=""
+            local rate p99 cpu ucpu bcpu rss errs rr cr note=""
             rate=$(col "$phase" "$c" "$t" rate | median); p99=$(col "$phase" "$c" "$t" p99_ms | median)
-            cpu=$(col "$phase" "$c" "$t" cpu_us | median); bcpu=$(col "$phase" "$c" "$t" backend_us | median)
+            cpu=$(col "$phase" "$c" "$t" cpu_us | median); ucpu=$(col "$phase" "$c" "$t" user_us | median); bcpu=$(col "$phase" "$c" "$t" backend_us | median)
             rss=$(col "$phase" "$c" "$t" rss_mb | median)
             errs=$(col "$phase" "$c" "$t" errors | awk '{ n += $1 } END { print n + 0 }')
             rr=$(ratio "$phase" "$c" "$t" rate | median); cr=$(ratio "$phase" "$c" "$t" cpu_us | median)
@@ -342,8 +343,8 @@ phase_table() {
                 note="$(awk -v u="$cpu" 'BEGIN { printf "%.0f", 1e6 / u }') per CPU-s"
                 [[ $c == tls-resumed ]] && note+=", resumed $(col "$phase" "$c" "$t" extra | head -n 1)"
             fi
-            printf '%-14s %-8s %10s %8s %10s %9s %8s %7s %9s %9s %s\n' "$c" "$t" "$(fmt %.0f "$rate")" \
-                "$(fmt %.2f "$p99")" "$(fmt %.1f "$cpu")" "$(fmt %.1f "$bcpu")" "$(fmt %.1f "$rss")" "$errs" \
+            printf '%-14s %-8s %10s %8s %10s %8s %9s %8s %7s %9s %9s %s\n' "$c" "$t" "$(fmt %.0f "$rate")" \
+                "$(fmt %.2f "$p99")" "$(fmt %.1f "$cpu")" "$(fmt %.2f "$ucpu")" "$(fmt %.1f "$bcpu")" "$(fmt %.1f "$rss")" "$errs" \
                 "$(fmt %.2f "$rr")" "$(fmt %.2f "$cr")" "$note"
         done
     done
@@ -370,7 +371,8 @@ print_table() {
     echo "trafik beside nginx (and HAProxy): $ROUNDS round(s) x ${DURATION}s per case; $(date -u +%Y-%m-%dT%H:%MZ)"
     echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); load average at the start: $LOAD_AT_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "medians over rounds; 'x ng' = median of same-round target/nginx ratios (rate: higher is better; CPU: lower is better)"
-    echo "CPU us/op = utime+stime of the proxy's process tree per request (per handshake in tls-*); bk = the backend's"
+    echo "CPU us/op = utime+stime of the proxy's process tree per request (per handshake in tls-*); user = its utime alone"
+    echo "(the rest is the kernel's: system calls, TCP over loopback); bk = the backend's utime+stime"
     echo
     echo "== 1. one worker each, pinned (proxy on CPU $PROXY_CPU; load + backend on CPU $LOAD_CPU) =="
     phase_table 1 "${PHASE1_CASES[@]}"
