@@ -205,6 +205,14 @@ struct Parked {
     since: u64,
 }
 
+/// What a sweep did.
+struct Swept {
+    /// Connections remain idle: the sweeper goes on.
+    idle_left: bool,
+    /// Some were parked: their memory is freed by their tasks after the sweep.
+    parked: bool,
+}
+
 /// A connection taken from the pool.
 enum Taken {
     Hot(Sender, ParkOrder),
@@ -297,9 +305,9 @@ impl HostPool {
     }
 
     /// One sweep: closes the connections idle for too long and those the server closed,
-    /// and parks those idle for a sweep period or more. Returns whether any connection
-    /// is left idle (else the sweeper ends, `sweeping` cleared with `idle` locked).
-    fn expire(&self) -> bool {
+    /// and parks those idle for a sweep period or more. Says whether any connection is
+    /// left idle (else the sweeper ends, `sweeping` cleared with `idle` locked).
+    fn expire(&self) -> Swept {
         let sweeps = self.sweeps.fetch_add(1, Ordering::Relaxed) + 1;
         let expire = self.settings.expire_after_sweeps;
         let mut idle = lock(&self.idle);
@@ -318,11 +326,11 @@ impl HostPool {
         }
         idle.parked
             .retain(|e| sweeps.saturating_sub(e.since) <= expire && park::still_open(&e.stream));
-        let any = parking || idle.len() > 0;
-        if !any {
+        let idle_left = parking || idle.len() > 0;
+        if !idle_left {
             self.sweeping.store(false, Ordering::Release);
         }
-        any
+        Swept { idle_left, parked: parking }
     }
 
     async fn connect(self: &Arc<Self>) -> Result<(Sender, ParkOrder), ProxyError> {
@@ -403,12 +411,21 @@ async fn sweep(pool: Weak<HostPool>, period: Duration) {
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval.tick().await;
+    let mut parked = false;
     loop {
         interval.tick().await;
-        match pool.upgrade() {
-            Some(pool) if pool.expire() => {}
-            _ => return,
+        let Some(pool) = pool.upgrade() else {
+            return;
+        };
+        // The connections parked by the last sweep have freed their buffers since.
+        if parked {
+            park::release_freed_memory();
         }
+        let swept = pool.expire();
+        if !swept.idle_left {
+            return;
+        }
+        parked = swept.parked;
     }
 }
 
@@ -727,7 +744,7 @@ mod tests {
         // Dropped for the close, long before its idle timeout would have dropped it.
         assert!(pool.sweeps.load(Ordering::SeqCst) < 45);
         // Nothing idle: the sweeper stops, and starts again with the next idle one.
-        assert!(!pool.expire());
+        assert!(!pool.expire().idle_left);
         assert!(!pool.sweeping.load(Ordering::SeqCst));
         get(&pool).await.unwrap();
         assert!(pool.sweeping.load(Ordering::SeqCst));
