@@ -101,4 +101,3 @@ unsafe extern "C" {
     /// thread's heap and purges the pages whose purge delay has passed.
     fn mi_collect(force: bool);
 }
-

@@ -330,7 +330,10 @@ impl HostPool {
         if !idle_left {
             self.sweeping.store(false, Ordering::Release);
         }
-        Swept { idle_left, parked: parking }
+        Swept {
+            idle_left,
+            parked: parking,
+        }
     }
 
     async fn connect(self: &Arc<Self>) -> Result<(Sender, ParkOrder), ProxyError> {
