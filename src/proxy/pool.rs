@@ -279,10 +279,15 @@ impl HostPool {
 
     /// Starts the sweeper unless one runs. Called after `idle` gained a connection, so
     /// that a sweeper ending at the same time (having found none, `idle` locked) is
-    /// either seen running or replaced.
+    /// either seen running or replaced: its `false` was stored before it unlocked `idle`,
+    /// so the load here, after this call's own lock, sees it. The load first keeps the
+    /// swap (a locked instruction) off the path of every request while a sweeper runs.
     fn start_sweeper(self: &Arc<Self>) {
         let period = self.settings.sweep_period;
-        if !period.is_zero() && !self.sweeping.swap(true, Ordering::AcqRel) {
+        if !period.is_zero()
+            && !self.sweeping.load(Ordering::Relaxed)
+            && !self.sweeping.swap(true, Ordering::AcqRel)
+        {
             tokio::spawn(sweep(Arc::downgrade(self), period));
         }
     }
