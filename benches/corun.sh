@@ -19,8 +19,10 @@
 # round's request ratio; results.csv stays in the scratch dir.
 #
 # Usage: benches/corun.sh [--rounds N] [--duration S] [--trafik-bin PATH]
-#                         [--a TEMPLATE] [--b TEMPLATE] [--scratch DIR]
+#                         [--a TEMPLATE] [--b TEMPLATE] [--b-bin PATH] [--scratch DIR]
 #   Templates are file names in benches/proxy/ (rendered with @PORT@, @BACKEND_PORT@).
+#   --b-bin: B runs this binary (A runs --trafik-bin): two builds compared, e.g.
+#   `--b trafik.toml --trafik-bin BASE --b-bin NEW`.
 # Needs: what proxy.sh needs (nginx, wrk, taskset, ps; curl for the response check) and
 # 2 CPUs. Ports: BACKEND_PORT (19001), TRAFIK_PORT (18082), TRAFIK_RES_PORT (18084).
 
@@ -36,6 +38,7 @@ ROUNDS=$CORUN_ROUNDS
 DURATION=$CORUN_DURATION
 A_TEMPLATE=trafik.toml
 B_TEMPLATE=trafik-resilient.toml
+B_BIN=
 TARGETS="trafik trafik-res"
 
 corun_args() {
@@ -46,8 +49,9 @@ corun_args() {
             --trafik-bin) TRAFIK_BIN=${2:?--trafik-bin needs a value}; shift 2 ;;
             --a) A_TEMPLATE=${2:?--a needs a template}; shift 2 ;;
             --b) B_TEMPLATE=${2:?--b needs a template}; shift 2 ;;
+            --b-bin) B_BIN=${2:?--b-bin needs a value}; shift 2 ;;
             --scratch) SCRATCH=${2:?--scratch needs a value}; shift 2 ;;
-            -h | --help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
+            -h | --help) sed -n '2,28p' "${BASH_SOURCE[0]}"; exit 0 ;;
             *) die "unknown argument: $1 (see --help)" ;;
         esac
     done
@@ -94,8 +98,8 @@ corun_wrk() {
 
 corun_summary() {
     local ci name
-    printf '\nB = %s, A = %s, side by side on CPU %s (wrk and the backend on CPU %s)\n' \
-        "$B_TEMPLATE" "$A_TEMPLATE" "$PROXY_CPU" "$LOAD_CPU"
+    printf '\nB = %s%s, A = %s, side by side on CPU %s (wrk and the backend on CPU %s)\n' \
+        "$B_TEMPLATE" "${B_BIN:+ on $B_BIN}" "$A_TEMPLATE" "$PROXY_CPU" "$LOAD_CPU"
     printf '%d rounds of %d s; medians over rounds\n' "$ROUNDS" "$DURATION"
     printf '%-12s %12s %18s  %s\n' case "B/A req" "B/A CPU per req" "(each round's B/A req)"
     for ((ci = 0; ci < ${#CASE_NAMES[@]}; ci++)); do
@@ -117,7 +121,7 @@ corun_main() {
     ((PINNED)) || die "corun needs pinning: both trafiks must share one CPU"
     prepare_run
     start_trafik trafik "$A_TEMPLATE"
-    start_trafik trafik-res "$B_TEMPLATE"
+    start_trafik trafik-res "$B_TEMPLATE" "${B_BIN:-$TRAFIK_BIN}"
     sanity_check
     log "warm-up: both at once, ${WARMUP}s per case"
     local ci round

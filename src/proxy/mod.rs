@@ -6,6 +6,7 @@ pub mod connector;
 pub mod error;
 pub mod forward;
 pub mod headers;
+mod park;
 pub mod pool;
 pub mod request_body;
 pub mod tunnels;

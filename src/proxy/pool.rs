@@ -20,6 +20,11 @@
 //! cost more instructions, and no less CPU at 50 connections, than the two task crossings
 //! it saved; ARCHITECTURE.md, "Backend connections: one task each".
 //!
+//! A connection idle for a second or more is parked (`park.rs`): its socket is kept, and
+//! hyper's buffers, channel and task (27–39 KB) are freed until it is taken again. The
+//! connections a steady load keeps using are the most recently used ones, and are never
+//! parked; those past what the load needs, after a burst, cost a socket each.
+//!
 //! The pools are kept by the forwarder, by authority, across reloads; the aggregator tells
 //! it after each configuration which servers remain ([`Pools::retain`]), and a pool whose
 //! server left is dropped with the last configuration that used it, closing its idle
@@ -34,8 +39,8 @@ use std::future::{Future, poll_fn};
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use http::uri::Authority;
@@ -46,6 +51,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::error::{ErrorKind, ProxyError};
+use super::park::{self, ParkOrder};
 use super::request_body::RequestBody;
 
 type Sender = http1::SendRequest<RequestBody>;
@@ -55,14 +61,22 @@ type Sender = http1::SendRequest<RequestBody>;
 pub type PooledResponse =
     Pin<Box<dyn Future<Output = Result<Response<Incoming>, ProxyError>> + Send>>;
 
-/// An idle connection is closed once this many sweeps have passed over it; a sweep runs
-/// every idle timeout / `SWEEPS`, so a connection idles between 1 and 1.25 idle timeouts.
-/// Counting sweeps rather than reading the clock keeps clock reads off the request path.
-const SWEEPS: u64 = 4;
+/// A sweep runs every second (every quarter of the idle timeout if that is shorter): an
+/// idle connection's age is counted in sweeps, which keeps clock reads off the request
+/// path. The sweeper runs only while the pool holds idle connections.
+const SWEEP_PERIOD: Duration = Duration::from_secs(1);
+
+/// An idle connection is parked once this many sweeps have passed over it: it has then
+/// idled at least one sweep period (1 s), at most two.
+const PARK_AFTER_SWEEPS: u64 = 2;
 
 struct Settings {
     max_idle: usize,
-    idle_timeout: Duration,
+    /// Zero: no sweeper (nothing expires or parks; only with `max_idle` 0 in practice).
+    sweep_period: Duration,
+    /// An idle connection is closed once more than this many sweeps have passed over it:
+    /// it idles between the idle timeout and one sweep period more.
+    expire_after_sweeps: u64,
     dial_timeout: Option<Duration>,
     builder: http1::Builder,
 }
@@ -80,10 +94,17 @@ impl Pools {
         let mut builder = http1::Builder::new();
         // One contiguous write per request: cheaper than writev for small messages.
         builder.writev(false);
+        let sweep_period = SWEEP_PERIOD.min(idle_timeout / 4);
+        let expire_after_sweeps = if sweep_period.is_zero() {
+            u64::MAX
+        } else {
+            idle_timeout.as_nanos().div_ceil(sweep_period.as_nanos()) as u64
+        };
         Pools {
             settings: Arc::new(Settings {
                 max_idle,
-                idle_timeout,
+                sweep_period,
+                expire_after_sweeps,
                 dial_timeout,
                 builder,
             }),
@@ -99,9 +120,9 @@ impl Pools {
                 Arc::new(HostPool {
                     authority: authority.clone(),
                     settings: self.settings.clone(),
-                    idle: Mutex::new(Vec::new()),
+                    idle: Mutex::new(IdleLists::default()),
                     sweeps: AtomicU64::new(0),
-                    sweeper: Once::new(),
+                    sweeping: AtomicBool::new(false),
                 })
             })
             .clone()
@@ -145,21 +166,57 @@ impl fmt::Debug for PoolSlot {
     }
 }
 
-/// One server's idle connections, most recently used last.
+/// One server's idle connections.
 pub struct HostPool {
     authority: Authority,
     settings: Arc<Settings>,
-    idle: Mutex<Vec<Idle>>,
+    idle: Mutex<IdleLists>,
     /// Sweeps so far: an idle connection's age, counted without the clock.
     sweeps: AtomicU64,
-    /// The sweeper task starts with the first connection kept idle.
-    sweeper: Once,
+    /// Whether a sweeper task runs: started by the first connection kept idle, ended by
+    /// the sweep that finds none (set and cleared with `idle` locked).
+    sweeping: AtomicBool,
+}
+
+/// Idle connections, each list most recently used last: `since` grows along it.
+#[derive(Default)]
+struct IdleLists {
+    /// Ready to send on, hyper's state and buffers kept.
+    hot: Vec<Idle>,
+    /// Sockets alone (`park.rs`); taken only when no hot one is left.
+    parked: Vec<Parked>,
+}
+
+impl IdleLists {
+    fn len(&self) -> usize {
+        self.hot.len() + self.parked.len()
+    }
 }
 
 struct Idle {
     sender: Sender,
+    order: ParkOrder,
     /// `sweeps` when it went idle.
     since: u64,
+}
+
+struct Parked {
+    stream: TcpStream,
+    since: u64,
+}
+
+/// What a sweep did.
+struct Swept {
+    /// Connections remain idle: the sweeper goes on.
+    idle_left: bool,
+    /// Some were parked: their memory is freed by their tasks after the sweep.
+    parked: bool,
+}
+
+/// A connection taken from the pool.
+enum Taken {
+    Hot(Sender, ParkOrder),
+    Parked(TcpStream),
 }
 
 impl HostPool {
@@ -168,21 +225,27 @@ impl HostPool {
         Box::pin(send(self.clone(), req))
     }
 
-    /// The most recently used idle connection still usable.
-    fn checkout(&self) -> Option<Sender> {
+    /// The most recently used idle connection still usable: a hot one, else a parked one.
+    fn checkout(&self) -> Option<Taken> {
         let sweeps = self.sweeps.load(Ordering::Relaxed);
+        let expire = self.settings.expire_after_sweeps;
         let mut idle = lock(&self.idle);
-        while let Some(entry) = idle.pop() {
+        while let Some(entry) = idle.hot.pop() {
             // Closed by the server, or ready no more for any reason: dropped (closed).
-            if entry.sender.is_ready() && sweeps.saturating_sub(entry.since) <= SWEEPS {
-                return Some(entry.sender);
+            if entry.sender.is_ready() && sweeps.saturating_sub(entry.since) <= expire {
+                return Some(Taken::Hot(entry.sender, entry.order));
+            }
+        }
+        while let Some(entry) = idle.parked.pop() {
+            if sweeps.saturating_sub(entry.since) <= expire && park::still_open(&entry.stream) {
+                return Some(Taken::Parked(entry.stream));
             }
         }
         None
     }
 
     /// A connection done with its request: kept idle if there is room, else closed.
-    fn check_in(self: &Arc<Self>, sender: Sender) {
+    fn check_in(self: &Arc<Self>, sender: Sender, order: ParkOrder) {
         if sender.is_closed() || self.settings.max_idle == 0 {
             return;
         }
@@ -191,44 +254,94 @@ impl HostPool {
             if idle.len() >= self.settings.max_idle {
                 return;
             }
-            idle.push(Idle {
+            idle.hot.push(Idle {
                 sender,
+                order,
                 since: self.sweeps.load(Ordering::Relaxed),
             });
         }
-        self.sweeper.call_once(|| {
-            let period = self.settings.idle_timeout / SWEEPS as u32;
-            if !period.is_zero() {
-                tokio::spawn(sweep(Arc::downgrade(self), period));
+        self.start_sweeper();
+    }
+
+    /// The socket of a connection parked by [`HostPool::expire`], back from its task.
+    pub(super) fn parked(self: &Arc<Self>, stream: TcpStream, since: u64) {
+        {
+            let mut idle = lock(&self.idle);
+            // Its place may have been taken meanwhile by a connection checked in.
+            if idle.len() >= self.settings.max_idle {
+                return;
             }
-        });
+            // Parked ones come back in the order they were parked, oldest first.
+            idle.parked.push(Parked { stream, since });
+        }
+        self.start_sweeper();
+    }
+
+    /// Starts the sweeper unless one runs. Called after `idle` gained a connection, so
+    /// that a sweeper ending at the same time (having found none, `idle` locked) is
+    /// either seen running or replaced: its `false` was stored before it unlocked `idle`,
+    /// so the load here, after this call's own lock, sees it. The load first keeps the
+    /// swap (a locked instruction) off the path of every request while a sweeper runs.
+    fn start_sweeper(self: &Arc<Self>) {
+        let period = self.settings.sweep_period;
+        if !period.is_zero()
+            && !self.sweeping.load(Ordering::Relaxed)
+            && !self.sweeping.swap(true, Ordering::AcqRel)
+        {
+            tokio::spawn(sweep(Arc::downgrade(self), period));
+        }
     }
 
     /// Once its response has come: back to the pool now if hyper wants another request
     /// (the whole response was read), else when it does (its body is still streaming).
-    fn after_response(self: Arc<Self>, mut sender: Sender) {
+    fn after_response(self: Arc<Self>, mut sender: Sender, order: ParkOrder) {
         if self.settings.max_idle == 0 {
             return;
         }
         if sender.is_ready() {
-            self.check_in(sender);
+            self.check_in(sender, order);
         } else if !sender.is_closed() {
             tokio::spawn(async move {
                 if poll_fn(|cx| sender.poll_ready(cx)).await.is_ok() {
-                    self.check_in(sender);
+                    self.check_in(sender, order);
                 }
             });
         }
     }
 
-    /// Closes the connections idle for too long, and those the server closed.
-    fn expire(&self) {
+    /// One sweep: closes the connections idle for too long and those the server closed,
+    /// and parks those idle for a sweep period or more. Says whether any connection is
+    /// left idle (else the sweeper ends, `sweeping` cleared with `idle` locked).
+    fn expire(&self) -> Swept {
         let sweeps = self.sweeps.fetch_add(1, Ordering::Relaxed) + 1;
-        lock(&self.idle)
-            .retain(|e| sweeps.saturating_sub(e.since) <= SWEEPS && !e.sender.is_closed());
+        let expire = self.settings.expire_after_sweeps;
+        let mut idle = lock(&self.idle);
+        idle.hot
+            .retain(|e| sweeps.saturating_sub(e.since) <= expire && !e.sender.is_closed());
+        // The oldest first: `since` grows along the list.
+        let old = idle
+            .hot
+            .iter()
+            .take_while(|e| sweeps.saturating_sub(e.since) >= PARK_AFTER_SWEEPS)
+            .count();
+        let parking = old > 0;
+        for entry in idle.hot.drain(..old) {
+            // Its task ends hyper's connection and hands the socket back (`parked`).
+            entry.order.park(entry.since);
+        }
+        idle.parked
+            .retain(|e| sweeps.saturating_sub(e.since) <= expire && park::still_open(&e.stream));
+        let idle_left = parking || idle.len() > 0;
+        if !idle_left {
+            self.sweeping.store(false, Ordering::Release);
+        }
+        Swept {
+            idle_left,
+            parked: parking,
+        }
     }
 
-    async fn connect(&self) -> Result<Sender, ProxyError> {
+    async fn connect(self: &Arc<Self>) -> Result<(Sender, ParkOrder), ProxyError> {
         let connecting = connect_tcp(&self.authority);
         let stream = match self.settings.dial_timeout {
             Some(limit) => match tokio::time::timeout(limit, connecting).await {
@@ -239,23 +352,33 @@ impl HostPool {
         }
         .map_err(connect_error)?;
         stream.set_nodelay(true).map_err(connect_error)?;
+        self.handshake(stream).await
+    }
+
+    /// hyper's connection on `stream`, driven by a task of its own (`park::drive`).
+    async fn handshake(
+        self: &Arc<Self>,
+        stream: TcpStream,
+    ) -> Result<(Sender, ParkOrder), ProxyError> {
         let (sender, connection) = self
             .settings
             .builder
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| ProxyError::with_source(ErrorKind::Connect, e))?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("backend connection ended: {e}");
-            }
-        });
-        Ok(sender)
+        let order = ParkOrder::new();
+        tokio::spawn(park::drive(connection, order.clone(), Arc::downgrade(self)));
+        Ok((sender, order))
     }
 
     #[cfg(test)]
     fn idle(&self) -> usize {
         lock(&self.idle).len()
+    }
+
+    #[cfg(test)]
+    fn parked_count(&self) -> usize {
+        lock(&self.idle).parked.len()
     }
 }
 
@@ -264,13 +387,21 @@ async fn send(
     mut req: Request<RequestBody>,
 ) -> Result<Response<Incoming>, ProxyError> {
     loop {
-        let (mut sender, reused) = match pool.checkout() {
-            Some(sender) => (sender, true),
+        let ((mut sender, order), reused) = match pool.checkout() {
+            Some(Taken::Hot(sender, order)) => ((sender, order), true),
+            // A fresh hyper connection on the parked socket (the handshake does no I/O).
+            Some(Taken::Parked(stream)) => match pool.handshake(stream).await {
+                Ok(connection) => (connection, true),
+                Err(e) => {
+                    tracing::debug!("parked backend connection unusable: {e}");
+                    continue;
+                }
+            },
             None => (pool.connect().await?, false),
         };
         match sender.try_send_request(req).await {
             Ok(response) => {
-                pool.after_response(sender);
+                pool.after_response(sender, order);
                 return Ok(response);
             }
             Err(mut e) => match e.take_message() {
@@ -288,12 +419,21 @@ async fn sweep(pool: Weak<HostPool>, period: Duration) {
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval.tick().await;
+    let mut parked = false;
     loop {
         interval.tick().await;
-        match pool.upgrade() {
-            Some(pool) => pool.expire(),
-            None => return,
+        let Some(pool) = pool.upgrade() else {
+            return;
+        };
+        // The connections parked by the last sweep have freed their buffers since.
+        if parked {
+            park::release_freed_memory();
         }
+        let swept = pool.expire();
+        if !swept.idle_left {
+            return;
+        }
+        parked = swept.parked;
     }
 }
 
@@ -349,6 +489,8 @@ mod tests {
         authority: Authority,
         accepted: Arc<AtomicUsize>,
         closed: Arc<AtomicUsize>,
+        /// Closes every connection waiting for a request (`notify_waiters`).
+        close_all: Arc<tokio::sync::Notify>,
     }
 
     async fn server() -> Server {
@@ -372,19 +514,25 @@ mod tests {
         let authority: Authority = listener.local_addr().unwrap().to_string().parse().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
         let closed = Arc::new(AtomicUsize::new(0));
-        let (a, c) = (accepted.clone(), closed.clone());
+        let close_all = Arc::new(tokio::sync::Notify::new());
+        let (a, c, close) = (accepted.clone(), closed.clone(), close_all.clone());
         tokio::spawn(async move {
             loop {
                 let (mut stream, _) = listener.accept().await.unwrap();
                 a.fetch_add(1, Ordering::SeqCst);
                 let c = c.clone();
                 let answer = answer.clone();
+                let close = close.clone();
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 1024];
                     let mut left = answers;
                     while left > 0 {
-                        match stream.read(&mut chunk).await {
+                        let read = tokio::select! {
+                            read = stream.read(&mut chunk) => read,
+                            _ = close.notified() => break,
+                        };
+                        match read {
                             Ok(0) | Err(_) => break,
                             Ok(n) => buf.extend_from_slice(&chunk[..n]),
                         }
@@ -407,6 +555,7 @@ mod tests {
             authority,
             accepted,
             closed,
+            close_all,
         }
     }
 
@@ -489,15 +638,124 @@ mod tests {
         let server = server().await;
         let pool = pools(10).get(&server.authority);
         get(&pool).await.unwrap();
-        for _ in 0..SWEEPS {
+        // 90 s in sweeps of 1 s.
+        assert_eq!(pool.settings.expire_after_sweeps, 90);
+        for _ in 0..90 {
             pool.expire();
         }
+        // Parked on the way (its socket comes back from its task), not yet closed.
+        until("parked", || pool.parked_count() == 1).await;
         assert_eq!(pool.idle(), 1, "not yet past its idle timeout");
+        assert_eq!(server.closed.load(Ordering::SeqCst), 0);
         pool.expire();
         assert_eq!(pool.idle(), 0);
         until("closed", || server.closed.load(Ordering::SeqCst) == 1).await;
         get(&pool).await.unwrap();
         assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_short_idle_timeout_is_swept_four_times() {
+        let pools = Pools::new(10, Duration::from_millis(400), None);
+        assert_eq!(pools.settings.sweep_period, Duration::from_millis(100));
+        assert_eq!(pools.settings.expire_after_sweeps, 4);
+    }
+
+    /// Sweeps until the pool's idle connections, `n` of them, are all parked.
+    async fn park_all(pool: &Arc<HostPool>, n: usize) {
+        // (The sockets come back from their tasks after these sweeps: the second one may
+        // find nothing idle meanwhile.)
+        for _ in 0..PARK_AFTER_SWEEPS {
+            pool.expire();
+        }
+        until("parked", || pool.parked_count() == n).await;
+        assert_eq!(pool.idle(), n);
+    }
+
+    async fn park_it(pool: &Arc<HostPool>) {
+        park_all(pool, 1).await;
+    }
+
+    #[tokio::test]
+    async fn a_connection_idle_past_a_sweep_period_is_parked_and_used_again() {
+        let server = server().await;
+        let pool = pools(10).get(&server.authority);
+        get(&pool).await.unwrap();
+        pool.expire();
+        assert_eq!(
+            pool.parked_count(),
+            0,
+            "idle less than a sweep period: kept as is"
+        );
+        park_it(&pool).await;
+        // The same socket carries the next requests: no new connection, none closed.
+        for _ in 0..3 {
+            get(&pool).await.unwrap();
+        }
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(server.closed.load(Ordering::SeqCst), 0);
+        assert_eq!((pool.idle(), pool.parked_count()), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn a_hot_connection_is_taken_before_a_parked_one() {
+        let server = server().await;
+        let pool = pools(10).get(&server.authority);
+        // Two connections, both parked; one taken again (hot), one left parked.
+        let (a, b) = tokio::join!(get(&pool), get(&pool));
+        a.unwrap();
+        b.unwrap();
+        park_all(&pool, 2).await;
+        get(&pool).await.unwrap();
+        assert_eq!((pool.idle(), pool.parked_count()), (2, 1));
+        // The hot one serves; the parked one stays parked.
+        for _ in 0..3 {
+            get(&pool).await.unwrap();
+        }
+        assert_eq!((pool.idle(), pool.parked_count()), (2, 1));
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_parked_connection_the_server_closed_is_not_used() {
+        let server = server().await;
+        let pool = pools(10).get(&server.authority);
+        get(&pool).await.unwrap();
+        park_it(&pool).await;
+        server.close_all.notify_waiters();
+        until("the server closed", || {
+            server.closed.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        // The reactor saw the close: the checkout passes the socket over, a new one goes.
+        until("the close is seen", || {
+            let idle = lock(&pool.idle);
+            idle.parked.iter().all(|p| !park::still_open(&p.stream))
+        })
+        .await;
+        get(&pool).await.unwrap();
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn the_sweep_closes_a_parked_connection_the_server_closed() {
+        let server = server().await;
+        let pool = pools(10).get(&server.authority);
+        get(&pool).await.unwrap();
+        park_it(&pool).await;
+        server.close_all.notify_waiters();
+        until("the sweep saw it", || {
+            pool.expire();
+            pool.idle() == 0
+        })
+        .await;
+        // Dropped for the close, long before its idle timeout would have dropped it.
+        assert!(pool.sweeps.load(Ordering::SeqCst) < 45);
+        // Nothing idle: the sweeper stops, and starts again with the next idle one.
+        assert!(!pool.expire().idle_left);
+        assert!(!pool.sweeping.load(Ordering::SeqCst));
+        get(&pool).await.unwrap();
+        assert!(pool.sweeping.load(Ordering::SeqCst));
     }
 
     /// A pool holding one idle connection that its server has since closed.
@@ -517,7 +775,7 @@ mod tests {
         let (server, pool) = idle_connection_the_server_closed().await;
         // The connection's task sees the close; the pool then passes it over.
         until("the pool saw it", || {
-            lock(&pool.idle).iter().all(|e| e.sender.is_closed())
+            lock(&pool.idle).hot.iter().all(|e| e.sender.is_closed())
         })
         .await;
         get(&pool).await.unwrap();

@@ -1,0 +1,134 @@
+//! Parked backend connections (src/proxy/park.rs), through the real binary: a connection
+//! idle for a second or more keeps its socket and drops hyper's buffers; taken again it
+//! carries requests as before, and one its server closed while parked is never used.
+//!
+//! The idle time is the behaviour under test, so these tests wait it out (a few seconds);
+//! what they assert holds whether or not the sweeper parked the connection by then (a
+//! loaded machine may run it late): reuse without a new connection, and no failed request.
+
+mod common;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// An HTTP/1.1 server answering "ok", keep-alive, that closes a connection idle for
+/// `keep_alive` (as nginx's `keepalive_timeout` or Go's `IdleTimeout` do), and counts the
+/// connections it accepted and those that closed.
+struct Counting {
+    url: String,
+    accepted: Arc<AtomicUsize>,
+    closed: Arc<AtomicUsize>,
+}
+
+async fn counting(keep_alive: Duration) -> Counting {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let (a, c) = (accepted.clone(), closed.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            a.fetch_add(1, Ordering::SeqCst);
+            let c = c.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                'conn: loop {
+                    match tokio::time::timeout(keep_alive, stream.read(&mut chunk)).await {
+                        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                        Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(answer).await.is_err() {
+                            break 'conn;
+                        }
+                    }
+                }
+                c.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    Counting {
+        url,
+        accepted,
+        closed,
+    }
+}
+
+async fn start(server: &Counting) -> (Trafik, String) {
+    let port = free_port();
+    let main = format!(
+        "providersThrottleDuration = \"0s\"\n[entryPoints.http]\naddress = \"127.0.0.1:{port}\"\n[file]\nfilename = \"rules.toml\"\n"
+    );
+    let rules = format!(
+        "[backends.be.servers.s]\nurl = \"{}\"\n[frontends.fe]\nbackend = \"be\"\n[frontends.fe.routes.r]\nrule = \"PathPrefix:/\"\n",
+        server.url
+    );
+    let trafik = Trafik::start_with(&main, &[("rules.toml", &rules)]);
+    let url = format!("http://127.0.0.1:{port}/");
+    trafik.wait_for(&url, 200).await;
+    (trafik, url)
+}
+
+async fn get_ok(client: &reqwest::Client, url: &str) {
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_idle_for_seconds_carries_the_next_requests() {
+    let server = counting(Duration::from_secs(600)).await;
+    let (_trafik, url) = start(&server).await;
+    let client = client();
+    get_ok(&client, &url).await;
+    let before = server.accepted.load(Ordering::SeqCst);
+    // Idle past the park delay (1–2 s): the socket is kept, hyper's state dropped.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for _ in 0..5 {
+        get_ok(&client, &url).await;
+    }
+    assert_eq!(
+        server.accepted.load(Ordering::SeqCst),
+        before,
+        "no new connection"
+    );
+    assert_eq!(server.closed.load(Ordering::SeqCst), 0, "none closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_their_server_closed_while_idle_fail_no_request() {
+    // The server closes after 2.5 s idle: after trafik parked the connection (1–2 s),
+    // or, on a slow run, before; either way no request may fail.
+    let server = counting(Duration::from_millis(2500)).await;
+    let (_trafik, url) = start(&server).await;
+    let client = client();
+    for round in 0..2 {
+        // Several connections at once, so that several are idle.
+        let all: Vec<_> = (0..4).map(|_| get_ok(&client, &url)).collect();
+        futures_util::future::join_all(all).await;
+        let accepted = server.accepted.load(Ordering::SeqCst);
+        eventually(
+            &format!("round {round}: the server closed every idle one"),
+            || {
+                let closed = server.closed.load(Ordering::SeqCst);
+                async move { (closed == accepted).then_some(()) }
+            },
+        )
+        .await;
+        for _ in 0..5 {
+            get_ok(&client, &url).await;
+        }
+        let all: Vec<_> = (0..4).map(|_| get_ok(&client, &url)).collect();
+        futures_util::future::join_all(all).await;
+    }
+}
