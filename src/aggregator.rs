@@ -167,7 +167,7 @@ impl Aggregator {
 /// thread next allocates, or when tokio retires the idle thread 10 s later; so a burst of
 /// changes held the RSS of every configuration it went through (188 MB against 87 MB
 /// settled, `benches/kv.sh`). Asked to return it now instead.
-fn release_freed_memory() {
+pub(crate) fn release_freed_memory() {
     // The global allocator is mimalloc (`main.rs`); `mimalloc` is named so that its C
     // library is linked wherever this crate is.
     use mimalloc as _;

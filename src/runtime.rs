@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use trafik_config::rule::{Modifiers, RuleIndex};
+use trafik_config::rule::{RuleIndex, SharedModifiers};
 
 use crate::backend::{BackendService, Balancer};
 use crate::health::Health;
@@ -31,26 +31,27 @@ pub struct EntryPointRoutes {
     pub index: RuleIndex<Arc<FrontendRoute>>,
 }
 
-/// A frontend as one entry point serves it.
+/// A frontend as one entry point serves it. Its rare parts are boxed: 10,000 frontends
+/// each hold one, and most have none of them.
 pub struct FrontendRoute {
     pub name: String,
     pub pass_host_header: bool,
-    pub modifiers: Modifiers,
+    pub modifiers: SharedModifiers,
     pub backend: Arc<BackendHandle>,
     /// The backend's stack as this frontend calls it (its passHostHeader differs per frontend).
     pub service: BackendService,
     /// `passTLSClientCert` / `passTLSCert`.
-    pub client_cert_headers: Option<crate::tls::client_cert::ClientCertHeaders>,
+    pub client_cert_headers: Option<Box<crate::tls::client_cert::ClientCertHeaders>>,
     /// `whiteList` / `whitelistSourceRange`: clients outside it get 403.
-    pub white_list: Option<trafik_middleware::whitelist::IpWhitelist>,
+    pub white_list: Option<Box<trafik_middleware::whitelist::IpWhitelist>>,
     /// `[frontends.X.redirect]` and `[frontends.X.headers]`.
     pub middlewares: Option<Box<crate::frontend::Middlewares>>,
     /// `basicAuth` and `[frontends.X.auth]`: after the middlewares, before the rate limit.
     pub auth: Option<Box<crate::frontend::auth::FrontendAuth>>,
     /// `[frontends.X.rateLimit]`: past it, 429 before the backend.
-    pub rate_limit: Option<crate::frontend::rate_limit::RateLimit>,
+    pub rate_limit: Option<Box<crate::frontend::rate_limit::RateLimit>>,
     /// `[frontends.X.errors.NAME]`: around everything from the whitelist on (v1's order).
-    pub error_pages: Option<crate::frontend::error_pages::ErrorPages>,
+    pub error_pages: Option<Box<crate::frontend::error_pages::ErrorPages>>,
 }
 
 pub struct BackendHandle {

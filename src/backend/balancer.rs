@@ -11,14 +11,16 @@ use trafik_middleware::balance::{Drr, Sticky, Wrr};
 use crate::request_context::Attempts;
 use crate::runtime::ServerHandle;
 
+/// `Drr` and the stickiness are boxed: rare, and inline they made every backend's handle
+/// about 110 bytes larger (1 MB at 10,000 backends).
 pub enum Method {
     Wrr(Wrr),
-    Drr(Drr),
+    Drr(Box<Drr>),
 }
 
 pub struct Balancer {
     method: Method,
-    sticky: Option<Stickiness>,
+    sticky: Option<Box<Stickiness>>,
 }
 
 /// Cookie stickiness, with the `Set-Cookie` value of each server made once rather than
@@ -37,9 +39,11 @@ pub struct Pick {
 impl Balancer {
     /// A balancer over `servers`, in their order.
     pub fn new(method: Method, sticky: Option<Sticky>, servers: &[ServerHandle]) -> Self {
-        let sticky = sticky.map(|sticky| Stickiness {
-            cookies: servers.iter().map(|s| sticky.set_cookie(&s.url)).collect(),
-            sticky,
+        let sticky = sticky.map(|sticky| {
+            Box::new(Stickiness {
+                cookies: servers.iter().map(|s| sticky.set_cookie(&s.url)).collect(),
+                sticky,
+            })
         });
         Balancer { method, sticky }
     }

@@ -184,7 +184,7 @@ fn balancer(name: &str, backend: &Backend, servers: &[ServerHandle]) -> Result<B
         ));
     };
     let method = match lb.method.to_ascii_lowercase().as_str() {
-        "drr" => BalanceMethod::Drr(Drr::new(weights)),
+        "drr" => BalanceMethod::Drr(Box::new(Drr::new(weights))),
         "wrr" | "" => BalanceMethod::Wrr(Wrr::new(weights)),
         other => {
             // v1 falls back to wrr here; say so rather than fail.

@@ -200,7 +200,7 @@ pub fn compile(
         let route = Arc::new(FrontendRoute {
             name: name.to_string(),
             pass_host_header: frontend.pass_host_header,
-            modifiers: rule.modifiers().clone(),
+            modifiers: rule.shared_modifiers().clone(),
             backend: backend.clone(),
             service: BackendService::new(
                 Forward::new(
@@ -212,12 +212,13 @@ pub fn compile(
             ),
             client_cert_headers: crate::tls::client_cert::ClientCertHeaders::from_frontend(
                 frontend,
-            ),
-            white_list,
+            )
+            .map(Box::new),
+            white_list: white_list.map(Box::new),
             middlewares,
             auth,
-            rate_limit,
-            error_pages,
+            rate_limit: rate_limit.map(Box::new),
+            error_pages: error_pages.map(Box::new),
         });
         let eps = if frontend.entry_points.is_empty() {
             &settings.default_entry_points

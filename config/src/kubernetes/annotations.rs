@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::Settings;
 use super::decode::Layout;
 use super::index::Index;
-use crate::model::{Backend, Frontend, LoadBalancer, Stickiness};
+use crate::model::{Backend, Frontend, Stickiness};
 
 const PREFIX: &str = "ingress.kubernetes.io/";
 const TRAEFIK_PREFIX: &str = "traefik.ingress.kubernetes.io/";
@@ -590,9 +590,7 @@ pub fn service_options(
     if !late.is_empty() {
         return Err(late);
     }
-    let lb = backend
-        .load_balancer
-        .get_or_insert_with(LoadBalancer::default);
+    let lb = backend.load_balancer.get_or_insert_with(Default::default);
     // v1: `drr` or else `wrr`.
     if lb.method != "drr" {
         lb.method = "wrr".to_string();

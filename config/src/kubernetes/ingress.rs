@@ -98,7 +98,7 @@ pub fn add(
                         },
                     );
                     if let Some(root) = &o.app_root {
-                        frontend.redirect = Some(app_root_redirect(&o, "", root));
+                        frontend.redirect = Some(Box::new(app_root_redirect(&o, "", root)));
                     }
                     part.frontends
                         .insert(DEFAULT_FRONTEND.to_string(), frontend);
@@ -164,7 +164,7 @@ pub fn add(
             if let Some(root) = &o.app_root
                 && (t.path == "/" || t.path.is_empty())
             {
-                f.redirect = Some(app_root_redirect(&o, t.host, root));
+                f.redirect = Some(Box::new(app_root_redirect(&o, t.host, root)));
             }
             f
         });

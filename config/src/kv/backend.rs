@@ -8,10 +8,7 @@
 
 use super::tree::Node;
 use super::walk::{Walk, field};
-use crate::model::{
-    Backend, Buffering, CircuitBreaker, HealthCheck, LoadBalancer, MaxConn, ResponseForwarding,
-    Server, Stickiness,
-};
+use crate::model::{Backend, CircuitBreaker, ResponseForwarding, Server, Stickiness};
 
 pub(super) fn decode(w: &mut Walk, name: &str, node: &Node) -> Option<Backend> {
     let mark = w.mark();
@@ -89,7 +86,7 @@ fn circuit_breaker(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend) {
                 if let Some(expression) =
                     w.string(child, &["backends", b, "circuitBreaker", "expression"])
                 {
-                    backend.circuit_breaker = Some(CircuitBreaker { expression });
+                    backend.circuit_breaker = Some(Box::new(CircuitBreaker { expression }));
                 }
             }
             _ => w.unknown(child),
@@ -104,9 +101,9 @@ fn response_forwarding(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend
             "flushinterval" => {
                 let path = ["backends", b, "responseForwarding", "flushInterval"];
                 if let Some(d) = w.duration(child, &path) {
-                    backend.response_forwarding = Some(ResponseForwarding {
+                    backend.response_forwarding = Some(Box::new(ResponseForwarding {
                         flush_interval: Some(d),
-                    });
+                    }));
                 }
             }
             _ => w.unknown(child),
@@ -117,9 +114,7 @@ fn response_forwarding(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend
 fn load_balancer(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend) {
     w.folder(node);
     w.record(&["backends", b, "loadBalancer"], &node.key);
-    let lb = backend
-        .load_balancer
-        .get_or_insert_with(LoadBalancer::default);
+    let lb = backend.load_balancer.get_or_insert_with(Default::default);
     for (seg, child) in &node.children {
         let path = |f: &'static str| ["backends", b, "loadBalancer", f];
         match field(seg).as_str() {
@@ -192,7 +187,7 @@ fn stickiness_fields(w: &mut Walk, b: &str, node: &Node, s: &mut Stickiness) {
 fn max_conn(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend) {
     w.folder(node);
     w.record(&["backends", b, "maxConn"], &node.key);
-    let mc = backend.max_conn.get_or_insert_with(MaxConn::default);
+    let mc = backend.max_conn.get_or_insert_with(Default::default);
     for (seg, child) in &node.children {
         let path = |f: &'static str| ["backends", b, "maxConn", f];
         match field(seg).as_str() {
@@ -214,9 +209,7 @@ fn max_conn(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend) {
 fn health_check(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend) {
     w.folder(node);
     w.record(&["backends", b, "healthCheck"], &node.key);
-    let hc = backend
-        .health_check
-        .get_or_insert_with(HealthCheck::default);
+    let hc = backend.health_check.get_or_insert_with(Default::default);
     for (seg, child) in &node.children {
         let path = |f: &'static str| ["backends", b, "healthCheck", f];
         match field(seg).as_str() {
@@ -265,7 +258,7 @@ fn health_check(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend) {
 fn buffering(w: &mut Walk, b: &str, node: &Node, backend: &mut Backend) {
     w.folder(node);
     w.record(&["backends", b, "buffering"], &node.key);
-    let buf = backend.buffering.get_or_insert_with(Buffering::default);
+    let buf = backend.buffering.get_or_insert_with(Default::default);
     for (seg, child) in &node.children {
         let path = |f: &'static str| ["backends", b, "buffering", f];
         let target = match field(seg).as_str() {

@@ -7,11 +7,7 @@
 
 use super::tree::Node;
 use super::walk::{Walk, field};
-use crate::WhiteList;
-use crate::model::{
-    ErrorPage, Frontend, PassTlsClientCert, RateLimit, RateSet, Redirect, Route, TlsCertDnInfos,
-    TlsClientCertInfos,
-};
+use crate::model::{ErrorPage, Frontend, RateSet, Route, TlsCertDnInfos, TlsClientCertInfos};
 
 pub(super) fn decode(w: &mut Walk, name: &str, node: &Node) -> Option<Frontend> {
     let mark = w.mark();
@@ -103,7 +99,7 @@ fn routes(w: &mut Walk, f: &str, node: &Node, frontend: &mut Frontend) {
 fn white_list(w: &mut Walk, f: &str, node: &Node, frontend: &mut Frontend) {
     w.folder(node);
     w.record(&["frontends", f, "whiteList"], &node.key);
-    let wl = frontend.white_list.get_or_insert_with(WhiteList::default);
+    let wl = frontend.white_list.get_or_insert_with(Default::default);
     for (seg, child) in &node.children {
         let path = |x: &'static str| ["frontends", f, "whiteList", x];
         match field(seg).as_str() {
@@ -125,7 +121,7 @@ fn white_list(w: &mut Walk, f: &str, node: &Node, frontend: &mut Frontend) {
 fn redirect(w: &mut Walk, f: &str, node: &Node, frontend: &mut Frontend) {
     w.folder(node);
     w.record(&["frontends", f, "redirect"], &node.key);
-    let r = frontend.redirect.get_or_insert_with(Redirect::default);
+    let r = frontend.redirect.get_or_insert_with(Default::default);
     for (seg, child) in &node.children {
         let path = |x: &'static str| ["frontends", f, "redirect", x];
         match field(seg).as_str() {
@@ -189,7 +185,7 @@ fn errors(w: &mut Walk, f: &str, node: &Node, frontend: &mut Frontend) {
 fn rate_limit(w: &mut Walk, f: &str, node: &Node, frontend: &mut Frontend) {
     w.folder(node);
     w.record(&["frontends", f, "rateLimit"], &node.key);
-    let rl = frontend.rate_limit.get_or_insert_with(RateLimit::default);
+    let rl = frontend.rate_limit.get_or_insert_with(Default::default);
     for (seg, child) in &node.children {
         match field(seg).as_str() {
             "extractorfunc" => {
@@ -238,7 +234,7 @@ fn pass_tls_client_cert(w: &mut Walk, f: &str, node: &Node, frontend: &mut Front
     w.record(&["frontends", f, "passTLSClientCert"], &node.key);
     let pass = frontend
         .pass_tls_client_cert
-        .get_or_insert_with(PassTlsClientCert::default);
+        .get_or_insert_with(Default::default);
     for (seg, child) in &node.children {
         match field(seg).as_str() {
             "pem" => {

@@ -124,10 +124,10 @@ fn the_v1_documentation_example_decodes() {
     assert_eq!(b2.load_balancer.as_ref().unwrap().method, "drr");
     assert_eq!(
         b2.max_conn,
-        Some(MaxConn {
+        Some(Box::new(MaxConn {
             amount: 10,
             extractor_func: "request.host".to_string()
-        })
+        }))
     );
     assert_eq!(b2.servers["server2"], server("http://172.17.0.5:80", 2));
 
@@ -381,7 +381,7 @@ fn every_frontend_middleware_and_backend_setting_decodes() {
 
     let expected_backend = Backend {
         servers: SmallMap::from([("s".to_string(), server("http://10.0.0.1:8080", 1))]),
-        load_balancer: Some(LoadBalancer {
+        load_balancer: Some(Box::new(LoadBalancer {
             method: String::new(),
             sticky: false,
             stickiness: Some(Stickiness {
@@ -390,27 +390,27 @@ fn every_frontend_middleware_and_backend_setting_decodes() {
                 http_only: true,
                 same_site: "lax".into(),
             }),
-        }),
+        })),
         circuit_breaker: None,
-        health_check: Some(HealthCheck {
+        health_check: Some(Box::new(HealthCheck {
             scheme: "https".into(),
             path: "/health".into(),
             port: 8443,
             interval: Some(Duration::from_secs(5)),
             hostname: "internal.example".into(),
             headers: BTreeMap::from([("X-Probe".to_string(), "kv".to_string())]),
-        }),
+        })),
         max_conn: None,
-        buffering: Some(Buffering {
+        buffering: Some(Box::new(Buffering {
             max_request_body_bytes: 1048576,
             mem_request_body_bytes: 2048,
             max_response_body_bytes: 2097152,
             mem_response_body_bytes: 4096,
             retry_expression: "IsNetworkError() && Attempts() <= 2".into(),
-        }),
-        response_forwarding: Some(ResponseForwarding {
+        })),
+        response_forwarding: Some(Box::new(ResponseForwarding {
             flush_interval: Some(Duration::from_millis(100)),
-        }),
+        })),
     };
     assert_eq!(c.backends["b"], expected_backend);
 
@@ -420,19 +420,19 @@ fn every_frontend_middleware_and_backend_setting_decodes() {
     assert_eq!(f.basic_auth, ["old:$apr1$x$y"]);
     assert_eq!(
         f.white_list,
-        Some(WhiteList {
+        Some(Box::new(WhiteList {
             source_range: vec!["10.0.0.0/8".into(), "192.168.1.7".into()],
             use_x_forwarded_for: true
-        })
+        }))
     );
     assert_eq!(
         f.redirect,
-        Some(Redirect {
+        Some(Box::new(Redirect {
             entry_point: String::new(),
             regex: "^http://(.*)".into(),
             replacement: "https://$1".into(),
             permanent: true
-        })
+        }))
     );
     assert_eq!(
         f.errors["network"],
@@ -484,7 +484,7 @@ fn every_frontend_middleware_and_backend_setting_decodes() {
     assert_eq!(h.as_ref(), &expected_headers);
     assert_eq!(
         f.pass_tls_client_cert,
-        Some(PassTlsClientCert {
+        Some(Box::new(PassTlsClientCert {
             pem: true,
             infos: Some(TlsClientCertInfos {
                 not_before: true,
@@ -504,7 +504,7 @@ fn every_frontend_middleware_and_backend_setting_decodes() {
                     ..TlsCertDnInfos::default()
                 }),
             })
-        })
+        }))
     );
 
     let g = c.frontends["g"].auth.as_ref().unwrap();
@@ -1035,12 +1035,12 @@ mod round_trip {
                     response_forwarding,
                 )| Backend {
                     servers: servers.into_iter().collect(),
-                    load_balancer,
-                    circuit_breaker,
-                    health_check,
-                    max_conn,
-                    buffering,
-                    response_forwarding,
+                    load_balancer: load_balancer.map(Box::new),
+                    circuit_breaker: circuit_breaker.map(Box::new),
+                    health_check: health_check.map(Box::new),
+                    max_conn: max_conn.map(Box::new),
+                    buffering: buffering.map(Box::new),
+                    response_forwarding: response_forwarding.map(Box::new),
                 },
             )
     }
@@ -1244,13 +1244,13 @@ mod round_trip {
                     routes: routes.into_iter().collect(),
                     pass_host_header,
                     pass_tls_cert,
-                    pass_tls_client_cert,
+                    pass_tls_client_cert: pass_tls_client_cert.map(Box::new),
                     priority,
-                    white_list,
+                    white_list: white_list.map(Box::new),
                     whitelist_source_range: Vec::new(),
                     headers: headers.map(Box::new),
-                    redirect,
-                    rate_limit,
+                    redirect: redirect.map(Box::new),
+                    rate_limit: rate_limit.map(Box::new),
                     errors,
                     basic_auth,
                     auth: auth.map(Box::new),

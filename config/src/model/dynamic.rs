@@ -19,6 +19,17 @@ pub struct Configuration {
     pub tls: Vec<TlsConfiguration>,
 }
 
+impl Configuration {
+    /// Rebuilds the two maps from their entries in key order. A `BTreeMap` filled by inserts
+    /// in another order than its keys' (a file's `f9`, `f10`, …) leaves its nodes about 40 %
+    /// empty; one built from sorted entries fills them (at 10,000 frontends and backends,
+    /// 6.1 MB of nodes became 3.0). Moves the entries, copies none of their contents.
+    pub fn compact(&mut self) {
+        self.backends = std::mem::take(&mut self.backends).into_iter().collect();
+        self.frontends = std::mem::take(&mut self.frontends).into_iter().collect();
+    }
+}
+
 /// One `[[tls]]` item.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -36,27 +47,30 @@ pub struct Certificate {
     pub key_file: String,
 }
 
+/// Every option but `servers` is boxed: most backends set none, and a configuration's
+/// `BTreeMap` holds its values inline in nodes of eleven slots, so at 10,000 backends each
+/// byte of `Backend` costs about 20 KB (inline the options made it about 360 bytes).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Backend {
     pub servers: SmallMap<String, Server>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_balancer: Option<LoadBalancer>,
+    pub load_balancer: Option<Box<LoadBalancer>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub circuit_breaker: Option<CircuitBreaker>,
+    pub circuit_breaker: Option<Box<CircuitBreaker>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub health_check: Option<HealthCheck>,
+    pub health_check: Option<Box<HealthCheck>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_conn: Option<MaxConn>,
+    pub max_conn: Option<Box<MaxConn>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub buffering: Option<Buffering>,
+    pub buffering: Option<Box<Buffering>>,
     /// v1 quirk: the TOML key is `responseForwarding`, the JSON key `forwardingResponse`.
     #[serde(
         rename(serialize = "forwardingResponse"),
         alias = "forwardingResponse",
         skip_serializing_if = "Option::is_none"
     )]
-    pub response_forwarding: Option<ResponseForwarding>,
+    pub response_forwarding: Option<Box<ResponseForwarding>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,6 +151,9 @@ pub struct ResponseForwarding {
     pub flush_interval: Option<Duration>,
 }
 
+/// The rare options are boxed (`headers`, `auth`, `redirect`, `rateLimit`, `whiteList`,
+/// `passTLSClientCert`), for the reason `Backend`'s are: 896 bytes inline, 352 with the
+/// first two boxed, about 220 now.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Frontend {
@@ -153,12 +170,12 @@ pub struct Frontend {
         alias = "passTlsClientCert",
         skip_serializing_if = "Option::is_none"
     )]
-    pub pass_tls_client_cert: Option<PassTlsClientCert>,
+    pub pass_tls_client_cert: Option<Box<PassTlsClientCert>>,
     /// 0 means "sum of the rule lengths" (v1).
     pub priority: i64,
     /// Client addresses served; others get 403. Wins over `whitelistSourceRange`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub white_list: Option<crate::WhiteList>,
+    pub white_list: Option<Box<crate::WhiteList>>,
     /// Deprecated form of `whiteList.sourceRange` (v1 ≤ 1.6).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub whitelist_source_range: Vec<String>,
@@ -167,7 +184,7 @@ pub struct Frontend {
     pub headers: Option<Box<Headers>>,
     /// `[frontends.X.redirect]`: the entry points' redirect, for this frontend only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub redirect: Option<crate::model::Redirect>,
+    pub redirect: Option<Box<crate::model::Redirect>>,
     /// `[frontends.X.rateLimit]`: token buckets per key; past any, 429. v1's JSON (REST
     /// provider, API) spells it `ratelimit`.
     #[serde(
@@ -175,7 +192,7 @@ pub struct Frontend {
         alias = "ratelimit",
         skip_serializing_if = "Option::is_none"
     )]
-    pub rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<Box<RateLimit>>,
     /// `[frontends.X.errors.NAME]`: error pages served from another backend.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, ErrorPage>,
@@ -221,7 +238,7 @@ pub struct ErrorPage {
 impl Frontend {
     /// The whitelist in force: `whiteList`, else the deprecated `whitelistSourceRange`.
     pub fn effective_white_list(&self) -> Option<crate::WhiteList> {
-        crate::WhiteList::or_deprecated(&self.white_list, &self.whitelist_source_range)
+        crate::WhiteList::or_deprecated(self.white_list.as_deref(), &self.whitelist_source_range)
     }
 
     /// The v1 default priority: every character of every route's rule, spaces included.

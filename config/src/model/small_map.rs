@@ -67,10 +67,19 @@ impl<K: Ord, V> SmallMap<K, V> {
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
-                self.entries.insert(i, (key, value));
+                self.insert_at(i, key, value);
                 None
             }
         }
+    }
+
+    /// Grows by one entry at a time: a `Vec`'s first insert reserves four, and most of
+    /// these maps keep one (at 10,000 backends and frontends, 3 MB of unused room).
+    fn insert_at(&mut self, i: usize, key: K, value: V) {
+        if self.entries.len() == self.entries.capacity() {
+            self.entries.reserve_exact(1);
+        }
+        self.entries.insert(i, (key, value));
     }
 
     pub fn remove<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<V>
@@ -85,7 +94,7 @@ impl<K: Ord, V> SmallMap<K, V> {
         let i = match self.find(&key) {
             Ok(i) => i,
             Err(i) => {
-                self.entries.insert(i, (key, make()));
+                self.insert_at(i, key, make());
                 i
             }
         };
@@ -224,6 +233,17 @@ mod tests {
         );
         *m.get_or_insert_with("n".to_string(), || 0) += 7;
         assert_eq!(m.get("n"), Some(&7));
+    }
+
+    #[test]
+    fn holds_no_unused_room() {
+        let mut m: SmallMap<String, u32> = SmallMap::new();
+        m.insert("a".into(), 1);
+        assert_eq!(m.entries.capacity(), 1);
+        *m.get_or_insert_with("b".into(), || 2) += 1;
+        assert_eq!(m.entries.capacity(), 2);
+        let back: SmallMap<String, u32> = serde_json::from_str(r#"{"s":1}"#).unwrap();
+        assert_eq!(back.entries.capacity(), 1);
     }
 
     #[test]

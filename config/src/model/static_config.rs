@@ -228,7 +228,7 @@ pub struct EncodedCharacters {
 impl EntryPoint {
     /// The whitelist in force: `whiteList`, else the deprecated `whitelistSourceRange`.
     pub fn effective_white_list(&self) -> Option<crate::WhiteList> {
-        crate::WhiteList::or_deprecated(&self.white_list, &self.whitelist_source_range)
+        crate::WhiteList::or_deprecated(self.white_list.as_ref(), &self.whitelist_source_range)
     }
 
     pub fn effective_max_header_bytes(&self) -> usize {

@@ -18,7 +18,7 @@ pub struct WhiteList {
 impl WhiteList {
     /// The list in force where v1 had both forms: `whiteList`, else the deprecated
     /// `whitelistSourceRange` (v1 ≤ 1.6), which never read `X-Forwarded-For`.
-    pub fn or_deprecated(white_list: &Option<WhiteList>, source_range: &[String]) -> Option<Self> {
+    pub fn or_deprecated(white_list: Option<&WhiteList>, source_range: &[String]) -> Option<Self> {
         match white_list {
             Some(w) => Some(w.clone()),
             None if !source_range.is_empty() => Some(WhiteList {

@@ -251,7 +251,7 @@ impl Modifiers {
 pub struct FrontendRule {
     /// Cheapest first.
     matchers: Vec<Matcher>,
-    modifiers: Modifiers,
+    modifiers: super::SharedModifiers,
     strict_slash: bool,
 }
 
@@ -279,7 +279,7 @@ impl FrontendRule {
         matchers.sort_by_key(Matcher::cost);
         Ok(FrontendRule {
             matchers,
-            modifiers: compiler.modifiers,
+            modifiers: super::SharedModifiers::new(compiler.modifiers),
             strict_slash: compiler.strict_slash,
         })
     }
@@ -303,6 +303,11 @@ impl FrontendRule {
     }
 
     pub fn modifiers(&self) -> &Modifiers {
+        &self.modifiers
+    }
+
+    /// The modifiers as the runtime keeps them: shared with this rule, not copied.
+    pub fn shared_modifiers(&self) -> &super::SharedModifiers {
         &self.modifiers
     }
 

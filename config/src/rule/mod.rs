@@ -77,6 +77,7 @@ mod matcher;
 pub mod parse;
 mod query;
 mod regex_cache;
+mod shared_modifiers;
 mod template;
 
 use std::fmt;
@@ -84,6 +85,7 @@ use std::fmt;
 pub use index::RuleIndex;
 pub use matcher::{FrontendRule, Modifiers};
 pub use parse::{Arg, Call, Function, ParseError, parse};
+pub use shared_modifiers::SharedModifiers;
 
 /// What the rules look at in a request.
 #[derive(Debug, Clone, Copy)]
