@@ -299,18 +299,17 @@ async fn reload(source: &Source, last_hash: &mut Option<u64>, tx: &mpsc::Sender<
     }
     *last_hash = Some(read.hash);
     // Parsing 10,000 frontends takes hundreds of milliseconds: off the runtime's threads, so
-    // that with `--workers 1` requests are not held up meanwhile.
-    let parsed = tokio::task::spawn_blocking(move || {
+    // that with `--workers 1` requests are not held up meanwhile; on the configuration
+    // thread, where the compile that follows frees what it replaces (`config_thread.rs`).
+    let parsed = crate::config_thread::run(move || {
         let parsed = parse(&read);
         drop(read);
         // The parse freed several times what it keeps (the TOML document, the text): handed
-        // back now, not when this thread next allocates or tokio retires it 10 s later (the
-        // compile may run on another blocking thread; `aggregator.rs` says more).
-        crate::aggregator::release_freed_memory();
+        // back now, not when this thread next works.
+        crate::freed_memory::release_freed_memory(true);
         parsed
     })
-    .await
-    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    .await;
     match parsed {
         Ok((snapshot, warnings)) => {
             for w in warnings {

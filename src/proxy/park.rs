@@ -84,20 +84,3 @@ pub fn still_open(stream: &TcpStream) -> bool {
     let mut byte = [0u8; 1];
     matches!(stream.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }
-
-/// Returns to the OS, now, the memory that parked connections freed: mimalloc returns
-/// freed pages after its purge delay only when it next allocates or frees, which an
-/// idle proxy does not (after a burst, 500 parked connections left 41 MB resident where
-/// 24 MB remained once anything ran). Called by a pool's sweeper a sweep after it parked
-/// connections: rare, a walk of the allocator's pages. Without mimalloc as the global
-/// allocator (unit tests), it collects mimalloc's unused heap: nothing.
-pub fn release_freed_memory() {
-    // SAFETY: mi_collect takes no pointer; any thread may call it at any time.
-    unsafe { mi_collect(false) }
-}
-
-unsafe extern "C" {
-    /// mimalloc's `mi_collect` (include/mimalloc.h): frees what it can of the calling
-    /// thread's heap and purges the pages whose purge delay has passed.
-    fn mi_collect(force: bool);
-}

@@ -427,7 +427,10 @@ async fn sweep(pool: Weak<HostPool>, period: Duration) {
         };
         // The connections parked by the last sweep have freed their buffers since.
         if parked {
-            park::release_freed_memory();
+            // mimalloc returns freed pages when this thread next allocates or frees, which an
+            // idle proxy does not (after a burst, 500 parked connections left 41 MB resident
+            // where 24 MB remained once anything ran).
+            crate::freed_memory::release_freed_memory(false);
         }
         let swept = pool.expire();
         if !swept.idle_left {
