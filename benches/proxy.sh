@@ -423,30 +423,22 @@ sanity_check() {
 }
 
 # ---- measurements ----------------------------------------------------------
-# Sum of utime+stime (clock ticks) over the given pids.
+# Sum of utime+stime (clock ticks) over the given pids; with --user first, utime alone
+# (user_ticks).
 cpu_ticks() {
-    local p sum=0 fields f
+    local p sum=0 fields f user=0
+    [[ ${1:-} == --user ]] && { user=1; shift; }
     for p in "$@"; do
         [[ -r /proc/$p/stat ]] || continue
         # Drop "pid (comm) " first: comm may contain spaces.
         fields=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
         read -r -a f <<<"$fields"
-        sum=$((sum + f[11] + f[12]))   # fields 14 and 15 of stat(5)
+        # fields 14 and 15 of stat(5)
+        if ((user)); then sum=$((sum + f[11])); else sum=$((sum + f[11] + f[12])); fi
     done
     echo "$sum"
 }
-
-# Sum of utime alone (clock ticks) over the given pids: the user-space part of cpu_ticks.
-user_ticks() {
-    local p sum=0 fields f
-    for p in "$@"; do
-        [[ -r /proc/$p/stat ]] || continue
-        fields=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
-        read -r -a f <<<"$fields"
-        sum=$((sum + f[11]))
-    done
-    echo "$sum"
-}
+user_ticks() { cpu_ticks --user "$@"; }
 
 # Sum of RSS over the given pids, in MB.
 rss_mb() {

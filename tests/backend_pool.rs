@@ -5,63 +5,11 @@
 
 mod common;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
+use common::counting::{Behaviour, counting};
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-
-/// An HTTP/1.1 server answering `GET`s with "ok", keep-alive. With a `gate`, each answer
-/// waits for a permit, so the test decides when requests in flight are answered.
-struct Counting {
-    url: String,
-    accepted: Arc<AtomicUsize>,
-    closed: Arc<AtomicUsize>,
-}
-
-async fn counting(gate: Option<Arc<Semaphore>>) -> Counting {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let closed = Arc::new(AtomicUsize::new(0));
-    let (a, c) = (accepted.clone(), closed.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            a.fetch_add(1, Ordering::SeqCst);
-            let (c, gate) = (c.clone(), gate.clone());
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                'conn: loop {
-                    match stream.read(&mut chunk).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..end + 4);
-                        if let Some(gate) = &gate {
-                            gate.acquire().await.unwrap().forget();
-                        }
-                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                        if stream.write_all(answer).await.is_err() {
-                            break 'conn;
-                        }
-                    }
-                }
-                c.fetch_add(1, Ordering::SeqCst);
-            });
-        }
-    });
-    Counting {
-        url,
-        accepted,
-        closed,
-    }
-}
 
 fn rules(url: &str) -> String {
     format!(
@@ -83,7 +31,7 @@ async fn get_ok(client: &reqwest::Client, url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequential_requests_reuse_one_backend_connection() {
-    let server = counting(None).await;
+    let server = counting(Behaviour::default()).await;
     let port = free_port();
     let trafik = Trafik::start_with(&main_toml(port, ""), &[("rules.toml", &rules(&server.url))]);
     trafik
@@ -102,7 +50,11 @@ async fn sequential_requests_reuse_one_backend_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_past_max_idle_conns_per_host_are_closed() {
     let gate = Arc::new(Semaphore::new(0));
-    let server = counting(Some(gate.clone())).await;
+    let server = counting(Behaviour {
+        gate: Some(gate.clone()),
+        ..Behaviour::default()
+    })
+    .await;
     let port = free_port();
     let trafik = Trafik::start_with(
         &main_toml(port, "maxIdleConnsPerHost = 1"),
@@ -141,7 +93,10 @@ async fn idle_connections_past_max_idle_conns_per_host_are_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_leaves_the_configuration_has_its_connections_closed() {
-    let (old, new) = (counting(None).await, counting(None).await);
+    let (old, new) = (
+        counting(Behaviour::default()).await,
+        counting(Behaviour::default()).await,
+    );
     let port = free_port();
     let trafik = Trafik::start_with(&main_toml(port, ""), &[("rules.toml", &rules(&old.url))]);
     trafik

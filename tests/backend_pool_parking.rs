@@ -7,62 +7,11 @@
 //! loaded machine may run it late): reuse without a new connection, and no failed request.
 
 mod common;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::counting::{Behaviour, Counting, counting};
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
-/// An HTTP/1.1 server answering "ok", keep-alive, that closes a connection idle for
-/// `keep_alive` (as nginx's `keepalive_timeout` or Go's `IdleTimeout` do), and counts the
-/// connections it accepted and those that closed.
-struct Counting {
-    url: String,
-    accepted: Arc<AtomicUsize>,
-    closed: Arc<AtomicUsize>,
-}
-
-async fn counting(keep_alive: Duration) -> Counting {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let closed = Arc::new(AtomicUsize::new(0));
-    let (a, c) = (accepted.clone(), closed.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            a.fetch_add(1, Ordering::SeqCst);
-            let c = c.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                'conn: loop {
-                    match tokio::time::timeout(keep_alive, stream.read(&mut chunk)).await {
-                        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-                        Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..end + 4);
-                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                        if stream.write_all(answer).await.is_err() {
-                            break 'conn;
-                        }
-                    }
-                }
-                c.fetch_add(1, Ordering::SeqCst);
-            });
-        }
-    });
-    Counting {
-        url,
-        accepted,
-        closed,
-    }
-}
 
 async fn start(server: &Counting) -> (Trafik, String) {
     let port = free_port();
@@ -87,7 +36,11 @@ async fn get_ok(client: &reqwest::Client, url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_idle_for_seconds_carries_the_next_requests() {
-    let server = counting(Duration::from_secs(600)).await;
+    let server = counting(Behaviour {
+        keep_alive: Some(Duration::from_secs(600)),
+        ..Behaviour::default()
+    })
+    .await;
     let (_trafik, url) = start(&server).await;
     let client = client();
     get_ok(&client, &url).await;
@@ -109,7 +62,11 @@ async fn a_connection_idle_for_seconds_carries_the_next_requests() {
 async fn connections_their_server_closed_while_idle_fail_no_request() {
     // The server closes after 2.5 s idle: after trafik parked the connection (1–2 s),
     // or, on a slow run, before; either way no request may fail.
-    let server = counting(Duration::from_millis(2500)).await;
+    let server = counting(Behaviour {
+        keep_alive: Some(Duration::from_millis(2500)),
+        ..Behaviour::default()
+    })
+    .await;
     let (_trafik, url) = start(&server).await;
     let client = client();
     for round in 0..2 {

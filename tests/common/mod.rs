@@ -6,6 +6,7 @@
 
 pub mod by_host;
 pub mod consul;
+pub mod counting;
 pub mod kube_api;
 pub mod load;
 pub mod marathon;
