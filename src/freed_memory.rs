@@ -12,6 +12,8 @@ pub fn release_freed_memory(force: bool) {
     // `mimalloc` is named so that its C library is linked wherever this crate is (unit tests
     // use the system allocator, and then this collects mimalloc's unused heap: nothing).
     use mimalloc as _;
+    // Declared here: `libmimalloc-sys` binds it only behind its `extended` feature (one more
+    // crate, and an option list older than the mimalloc 3 options `allocator.rs` sets).
     unsafe extern "C" {
         /// mimalloc's `mi_collect` (include/mimalloc.h).
         fn mi_collect(force: bool);

@@ -6,6 +6,10 @@
 //! two maps were about 12 MB of trafik's heap (massif). A sorted vector holds exactly what
 //! it has, iterates in the same (key) order, and is as fast for a handful of entries. The
 //! interface is the part of `BTreeMap`'s the code uses; (de)serialized as a map, like it.
+//!
+//! Why not `litemap` (already in the dependency tree, the same idea): its `Vec` store grows
+//! as a `Vec` does, four entries on the first insert, and most of these maps keep one;
+//! growing one entry at a time (`insert_at`) is what took them from 4.2 to 1.0 MB.
 
 use std::borrow::Borrow;
 use std::fmt;
