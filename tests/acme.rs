@@ -254,11 +254,16 @@ impl Pebble {
             dir_url: format!("https://127.0.0.1:{listen}/dir"),
             management,
         };
-        let client = pebble_client();
-        let url = pebble.dir_url.clone();
+        pebble.wait_up("pebble").await;
         pebble
-            .server
-            .wait_ready("pebble", || {
+    }
+
+    /// Waits until pebble's directory answers 200 (`what`: the wait's name).
+    async fn wait_up(&self, what: &str) {
+        let client = pebble_client();
+        let url = self.dir_url.clone();
+        self.server
+            .wait_ready(what, || {
                 let (client, url) = (client.clone(), url.clone());
                 async move {
                     client
@@ -269,7 +274,6 @@ impl Pebble {
                 }
             })
             .await;
-        pebble
     }
 
     /// The root pebble issues under (it makes a new one at each start).
@@ -406,6 +410,54 @@ async fn wait_served(name: &str, port: u16, root: &str, trafik: &Trafik) {
     }
 }
 
+/// Waits (as `what`) until trafik's log has two refused orders, each naming `domain` and
+/// `problem`.
+async fn wait_refusals(trafik: &Trafik, what: &str, domain: &str, problem: &str) {
+    eventually(what, || {
+        let logs = trafik.logs();
+        async move {
+            let refusals: Vec<&str> = logs
+                .lines()
+                .filter(|l| l.contains("acme: cannot obtain a certificate"))
+                .collect();
+            (refusals.len() >= 2
+                && refusals
+                    .iter()
+                    .all(|l| l.contains(domain) && l.contains(problem)))
+            .then_some(())
+        }
+    })
+    .await;
+}
+
+/// Checks /api/state's first `[acme]` certificate on `api`: its `domains`, a notAfter
+/// only when `issued`, and a lastError containing `error` (none when `error` is `None`).
+async fn assert_first_certificate(api: u16, domains: &[&str], issued: bool, error: Option<&str>) {
+    let (status, state) = common::get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
+    assert_eq!(status, 200);
+    let cert = &state["acme"]["certificates"][0];
+    assert_eq!(cert["domains"], serde_json::json!(domains), "{state}");
+    if issued {
+        assert!(cert["notAfter"].is_string(), "{state}");
+    } else {
+        assert!(cert["notAfter"].is_null(), "{state}");
+    }
+    match error {
+        None => assert!(cert["lastError"].is_null(), "{state}"),
+        Some(error) => assert!(
+            cert["lastError"]
+                .as_str()
+                .is_some_and(|e| e.contains(error)),
+            "{state}"
+        ),
+    }
+}
+
+/// The JSON in the file at `path` (an `acme.json`).
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 #[tokio::test]
 async fn http01_behind_a_redirect_with_sans_then_a_restart_reuses_the_stored_certificate() {
     let backend = Backend::start("app").await;
@@ -422,18 +474,13 @@ async fn http01_behind_a_redirect_with_sans_then_a_restart_reuses_the_stored_cer
     wait_served("site.example.test", https, &root, &trafik).await;
     wait_served("www.site.example.test", https, &root, &trafik).await;
     // /api/state and /metrics show it, with its expiry.
-    let (status, state) = common::get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
-    assert_eq!(status, 200);
-    let cert = &state["acme"]["certificates"][0];
-    assert_eq!(
-        cert["domains"],
-        serde_json::json!(["site.example.test", "www.site.example.test"]),
-        "{state}"
-    );
-    assert!(
-        cert["notAfter"].is_string() && cert["lastError"].is_null(),
-        "{state}"
-    );
+    assert_first_certificate(
+        api,
+        &["site.example.test", "www.site.example.test"],
+        true,
+        None,
+    )
+    .await;
     let metrics = common::client()
         .get(format!("http://127.0.0.1:{api}/metrics"))
         .send()
@@ -468,8 +515,7 @@ async fn http01_behind_a_redirect_with_sans_then_a_restart_reuses_the_stored_cer
     let stored = trafik.path("acme.json");
     let mode = std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&stored).unwrap()).unwrap();
+    let json = read_json(&stored);
     assert_eq!(
         json["Certificates"][0]["Domain"]["Main"],
         "site.example.test"
@@ -544,16 +590,7 @@ async fn a_storage_file_others_can_read_is_refused_at_start() {
 
 /// The serial number of the certificate served for `name`, verified against `root_pem`.
 async fn served_serial(name: &str, port: u16, root_pem: &str) -> Result<Vec<u8>, String> {
-    use rustls_pki_types::ServerName;
-    let config = common::pki::client_config(root_pem, &[b"http/1.1"]);
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let tls = tokio_rustls::TlsConnector::from(config)
-        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
-        .await
-        .map_err(|e| e.to_string())?;
-    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let leaf = served_chain(name, port, root_pem).await?[0].clone();
     let (_, parsed) = x509_parser::parse_x509_certificate(&leaf).map_err(|e| e.to_string())?;
     Ok(parsed.raw_serial().to_vec())
 }
@@ -601,40 +638,21 @@ async fn a_refused_challenge_is_logged_with_the_cas_problem_and_retried() {
     );
     let api = free_port();
     let trafik = Trafik::start(&with_api(&config(http, https, false, &backend, &acme), api));
-    eventually(
+    wait_refusals(
+        &trafik,
         "two refusals naming the domain and the CA's problem",
-        || {
-            let logs = trafik.logs();
-            async move {
-                let refusals: Vec<&str> = logs
-                    .lines()
-                    .filter(|l| l.contains("acme: cannot obtain a certificate"))
-                    .collect();
-                (refusals.len() >= 2
-                    && refusals.iter().all(|l| {
-                        l.contains("refused.example.test")
-                            && l.contains("urn:ietf:params:acme:error:")
-                    }))
-                .then_some(())
-            }
-        },
+        "refused.example.test",
+        "urn:ietf:params:acme:error:",
     )
     .await;
     // /api/state says why, and that there is no certificate yet.
-    let (_, state) = common::get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
-    let cert = &state["acme"]["certificates"][0];
-    assert_eq!(
-        cert["domains"],
-        serde_json::json!(["refused.example.test"]),
-        "{state}"
-    );
-    assert!(cert["notAfter"].is_null(), "{state}");
-    assert!(
-        cert["lastError"]
-            .as_str()
-            .is_some_and(|e| e.contains("urn:ietf:params:acme:error:")),
-        "{state}"
-    );
+    assert_first_certificate(
+        api,
+        &["refused.example.test"],
+        false,
+        Some("urn:ietf:params:acme:error:"),
+    )
+    .await;
     // The routes keep serving meanwhile.
     trafik
         .wait_for(&format!("http://127.0.0.1:{http}/"), 200)
@@ -756,15 +774,16 @@ async fn a_traefik_1_7_acme_json_is_served_at_once_and_its_rsa_account_replaced(
     // A certificate from another CA, stored by v1 for a name trafik is also asked for.
     let old_ca = Ca::new("the CA v1 used");
     let old = old_ca.server(&["old.example.test"], "v1");
-    let v1 = v1_acme_json(v1_account(&pebble), "old.example.test", &old.cert, &old.key);
     // Owner-only before trafik starts (the kit's files get the umask's mode).
     let dir = tempfile::tempdir().unwrap();
-    let (storage, acme) = acme_with_storage(
+    let (storage, acme) = acme_with_v1_storage(
         &pebble,
-        "[acme.httpChallenge]\nentryPoint = \"http\"",
         "[[acme.domains]]\nmain = \"new.example.test\"",
         dir.path(),
-        &v1,
+        v1_account(&pebble),
+        "old.example.test",
+        &old.cert,
+        &old.key,
     );
     let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
     let root = pebble.root_pem().await;
@@ -780,8 +799,7 @@ async fn a_traefik_1_7_acme_json_is_served_at_once_and_its_rsa_account_replaced(
             && logs.contains("registering a new account with the same email"),
         "{logs}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&storage).unwrap()).unwrap();
+    let json = read_json(&storage);
     assert_eq!(json["Account"]["KeyType"], "P256");
     assert_eq!(json["Account"]["Email"], "admin@example.test");
     assert_eq!(json["Certificates"].as_array().unwrap().len(), 2);
@@ -847,21 +865,7 @@ onHostRule = true
     // pebble restarted forgets every account (and makes a new root): the next order
     // registers a new account instead of failing for ever.
     pebble.server.restart();
-    let client = pebble_client();
-    let url = pebble.dir_url.clone();
-    pebble
-        .server
-        .wait_ready("pebble again", || {
-            let (client, url) = (client.clone(), url.clone());
-            async move {
-                client
-                    .get(&url)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == 200)
-            }
-        })
-        .await;
+    pebble.wait_up("pebble again").await;
     let root = pebble.root_pem().await;
     let dynamic = format!("{dynamic}{}", frontend("three", "Host: three.example.test"));
     common::write_by_rename(&trafik.path("dynamic.toml"), &dynamic);
@@ -1125,16 +1129,10 @@ async fn key_type_rsa8192_gets_an_8192_bit_certificate() {
     let root = pebble.root_pem().await;
     // Generating the key takes seconds to tens of seconds: wait_served allows 90 s.
     wait_served("big.example.test", https, &root, &trafik).await;
-    use rustls_pki_types::ServerName;
-    let config = common::pki::client_config(&root, &[b"http/1.1"]);
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", https))
+    let leaf = served_chain("big.example.test", https, &root)
         .await
-        .unwrap();
-    let tls = tokio_rustls::TlsConnector::from(config)
-        .connect(ServerName::try_from("big.example.test").unwrap(), tcp)
-        .await
-        .unwrap();
-    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+        .unwrap()[0]
+        .clone();
     let (_, cert) = x509_parser::parse_x509_certificate(&leaf).unwrap();
     match cert.public_key().parsed() {
         Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
@@ -1302,16 +1300,7 @@ fn pem_not_after(pem: &str) -> i64 {
 /// The notAfter (Unix seconds) of the certificate served for `name`, verified against
 /// `root_pem`.
 async fn served_not_after(name: &str, port: u16, root_pem: &str) -> Result<i64, String> {
-    use rustls_pki_types::ServerName;
-    let config = common::pki::client_config(root_pem, &[b"http/1.1"]);
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let tls = tokio_rustls::TlsConnector::from(config)
-        .connect(ServerName::try_from(name.to_string()).unwrap(), tcp)
-        .await
-        .map_err(|e| e.to_string())?;
-    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let leaf = served_chain(name, port, root_pem).await?[0].clone();
     let (_, parsed) = x509_parser::parse_x509_certificate(&leaf).map_err(|e| e.to_string())?;
     Ok(parsed.validity().not_after.timestamp())
 }
@@ -1342,6 +1331,32 @@ fn acme_with_storage(
     (storage, acme)
 }
 
+/// `acme_with_storage` on HTTP-01 asking for `domains`, its storage in `dir` a Traefik 1.7
+/// `acme.json` (`v1_acme_json`) holding `account` and the certificate for `name`.
+fn acme_with_v1_storage(
+    pebble: &Pebble,
+    domains: &str,
+    dir: &Path,
+    account: serde_json::Value,
+    name: &str,
+    cert: &str,
+    key: &str,
+) -> (std::path::PathBuf, String) {
+    let v1 = v1_acme_json(account, name, cert, key);
+    acme_with_storage(
+        pebble,
+        "[acme.httpChallenge]\nentryPoint = \"http\"",
+        domains,
+        dir,
+        &v1,
+    )
+}
+
+/// The JSON stored at `path`, if the file is there and whole.
+fn stored_json(path: &Path) -> Option<serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
 #[tokio::test]
 async fn a_stored_certificate_no_domain_asks_for_is_renewed_when_due_as_v1_did() {
     use base64::Engine;
@@ -1353,19 +1368,15 @@ async fn a_stored_certificate_no_domain_asks_for_is_renewed_when_due_as_v1_did()
     let (old_ca, old_cert, old_key) =
         expiring_certificate("stored.example.test", Duration::from_secs(10 * 24 * 3600));
     let old_not_after = pem_not_after(&old_cert);
-    let v1 = v1_acme_json(
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, acme) = acme_with_v1_storage(
+        &pebble,
+        "",
+        dir.path(),
         v1_account(&pebble),
         "stored.example.test",
         &old_cert,
         &old_key,
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let (storage, acme) = acme_with_storage(
-        &pebble,
-        "[acme.httpChallenge]\nentryPoint = \"http\"",
-        "",
-        dir.path(),
-        &v1,
     );
     let trafik = Trafik::start(&config(http, https, false, &backend, &acme));
     let root = pebble.root_pem().await;
@@ -1382,8 +1393,7 @@ async fn a_stored_certificate_no_domain_asks_for_is_renewed_when_due_as_v1_did()
         let storage = storage.clone();
         let old_cert = old_cert.clone();
         async move {
-            let json: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&storage).ok()?).ok()?;
+            let json = stored_json(&storage)?;
             let certs = json["Certificates"].as_array()?;
             let pem = base64::engine::general_purpose::STANDARD
                 .decode(certs.first()?["Certificate"].as_str()?)
@@ -1441,8 +1451,7 @@ async fn a_corrupt_acme_json_is_set_aside_and_reported_and_trafik_starts_afresh(
     eventually("a new acme.json with the certificate", || {
         let storage = storage.clone();
         async move {
-            let json: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&storage).ok()?).ok()?;
+            let json = stored_json(&storage)?;
             (json["Account"]["Email"] == "admin@example.test"
                 && json["Certificates"][0]["Domain"]["Main"] == "fresh.example.test")
                 .then_some(())
@@ -1464,37 +1473,25 @@ async fn a_stored_certificate_whose_renewal_fails_is_still_served_and_the_error_
         Pebble::start_blocking(http, https, free_port(), None, &["refused.example.test"]).await;
     let (old_ca, old_cert, old_key) =
         expiring_certificate("refused.example.test", Duration::from_secs(10 * 24 * 3600));
-    let v1 = v1_acme_json(
+    let dir = tempfile::tempdir().unwrap();
+    let (storage, acme) = acme_with_v1_storage(
+        &pebble,
+        "",
+        dir.path(),
         serde_json::Value::Null,
         "refused.example.test",
         &old_cert,
         &old_key,
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (storage, acme) = acme_with_storage(
-        &pebble,
-        "[acme.httpChallenge]\nentryPoint = \"http\"",
-        "",
-        dir.path(),
-        &v1,
-    );
     let trafik = Trafik::start(&with_api(&config(http, https, false, &backend, &acme), api));
     // The renewal is tried, refused, and tried again after the backoff, as a configured
     // domain's order would be; each refusal names the stored certificate's name.
-    eventually("two refused renewals in trafik's log", || {
-        let logs = trafik.logs();
-        async move {
-            let refusals: Vec<&str> = logs
-                .lines()
-                .filter(|l| l.contains("acme: cannot obtain a certificate"))
-                .collect();
-            (refusals.len() >= 2
-                && refusals.iter().all(|l| {
-                    l.contains("refused.example.test") && l.contains("rejectedIdentifier")
-                }))
-            .then_some(())
-        }
-    })
+    wait_refusals(
+        &trafik,
+        "two refused renewals in trafik's log",
+        "refused.example.test",
+        "rejectedIdentifier",
+    )
     .await;
     // Meanwhile the stored certificate is still served, and /api/state shows why it was
     // not renewed next to its (old) expiry.
@@ -1502,22 +1499,14 @@ async fn a_stored_certificate_whose_renewal_fails_is_still_served_and_the_error_
         verified_get("refused.example.test", https, &old_ca).await,
         Ok(200)
     );
-    let (_, state) = common::get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
-    let cert = &state["acme"]["certificates"][0];
-    assert_eq!(
-        cert["domains"],
-        serde_json::json!(["refused.example.test"]),
-        "{state}"
-    );
-    assert!(cert["notAfter"].is_string(), "{state}");
-    assert!(
-        cert["lastError"]
-            .as_str()
-            .is_some_and(|e| e.contains("rejectedIdentifier")),
-        "{state}"
-    );
+    assert_first_certificate(
+        api,
+        &["refused.example.test"],
+        true,
+        Some("rejectedIdentifier"),
+    )
+    .await;
     // The stored certificate is left as it was.
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&storage).unwrap()).unwrap();
+    let json = read_json(&storage);
     assert_eq!(json["Certificates"][0]["Certificate"], b64(&old_cert));
 }
