@@ -9,8 +9,7 @@ use common::by_host::{served_by, status_of, wait_served};
 use std::time::Duration;
 
 use common::consul::ConsulDouble;
-use common::{Backend, Trafik, eventually, free_port, get_json};
-use serde_json::Value;
+use common::{Backend, Trafik, eventually, free_port, provider_state};
 
 struct Ports {
     http: u16,
@@ -58,11 +57,6 @@ async fn wait_only(port: u16, host: &str, by: &str) {
         Some(())
     })
     .await;
-}
-
-async fn catalog_state(api: u16) -> Value {
-    let (_, state) = get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
-    state["providers"]["consulCatalog"].clone()
 }
 
 #[tokio::test]
@@ -142,7 +136,7 @@ async fn tags_configure_the_frontend_and_a_bad_one_names_service_and_tag() {
     wait_served(p.http, "blue.example", "one").await;
 
     let error = eventually("the bad tag reported in /api/state", || async {
-        catalog_state(p.api).await["lastError"]
+        provider_state(p.api, "consulCatalog").await["lastError"]
             .as_str()
             .map(str::to_string)
     })
@@ -169,7 +163,7 @@ async fn consul_down_keeps_the_services_and_they_are_read_again_once_back() {
 
     double.stop();
     eventually("consulCatalog reported down", || async {
-        (catalog_state(p.api).await["store"]["up"] == false).then_some(())
+        (provider_state(p.api, "consulCatalog").await["store"]["up"] == false).then_some(())
     })
     .await;
     assert_eq!(
@@ -186,7 +180,10 @@ async fn consul_down_keeps_the_services_and_they_are_read_again_once_back() {
         assert!(start.elapsed() < Duration::from_secs(60), "not read again");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(catalog_state(p.api).await["store"]["up"], true);
+    assert_eq!(
+        provider_state(p.api, "consulCatalog").await["store"]["up"],
+        true
+    );
 }
 
 #[tokio::test]
@@ -244,7 +241,7 @@ async fn stale_reads_ask_for_stale_and_the_token_is_sent() {
     // Without the token: Consul's refusal, named.
     let (_bad, b) = start(&double, "");
     let error = eventually("the refusal reported", || async {
-        catalog_state(b.api).await["store"]["error"]
+        provider_state(b.api, "consulCatalog").await["store"]["error"]
             .as_str()
             .map(str::to_string)
     })

@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use common::consul::ConsulDouble;
 use common::load::Load;
-use common::{Backend, Trafik, client, eventually, free_port, get_json};
-use serde_json::Value;
+use common::{Backend, Trafik, client, eventually, free_port, provider_state};
 
 struct Ports {
     http: u16,
@@ -92,12 +91,6 @@ async fn wait_unrouted(port: u16, host: &str) {
     .await;
 }
 
-/// `/api/state`'s entry for the consul provider.
-async fn consul_state(api: u16) -> Value {
-    let (_, state) = get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
-    state["providers"]["consul"].clone()
-}
-
 /// `eventually` with a longer deadline: after an outage the provider's backoff (up to 16 s
 /// by then) comes before the next read.
 async fn within_a_minute<T, F, Fut>(what: &str, mut check: F) -> T
@@ -140,7 +133,7 @@ async fn a_v1_layout_loads_and_follows_live_changes() {
     // Started on an empty prefix: Consul answers 404 (with an index) and trafik blocks on it.
     let trafik = Trafik::start(&config(&p, &double, "live", ""));
     eventually("consul store up on an empty prefix", || async {
-        let s = consul_state(p.api).await;
+        let s = provider_state(p.api, "consul").await;
         (s["store"]["up"] == true).then_some(())
     })
     .await;
@@ -225,7 +218,7 @@ async fn a_bad_key_is_named_by_its_full_key_and_the_rest_serves() {
 
     wait_served(p.http, "good.test", "one").await;
     let error = eventually("the bad key reported in /api/state", || async {
-        let s = consul_state(p.api).await;
+        let s = provider_state(p.api, "consul").await;
         s["lastError"].as_str().map(str::to_string)
     })
     .await;
@@ -279,7 +272,7 @@ async fn consul_stopped_under_load_takes_nothing_away_and_changes_resume() {
         line.ends_with(" 0").then_some(())
     })
     .await;
-    let s = consul_state(p.api).await;
+    let s = provider_state(p.api, "consul").await;
     assert_eq!(s["store"]["up"], false, "{s}");
     assert!(
         s["store"]["error"].as_str().is_some_and(|e| !e.is_empty()),
@@ -315,7 +308,7 @@ async fn the_acl_token_is_sent_and_a_wrong_one_is_a_clear_error_that_loses_nothi
     let bad = ports();
     let _bad = Trafik::start(&config(&bad, &double, "acl", "token = \"wrong\""));
     let error = eventually("the wrong token reported", || async {
-        let s = consul_state(bad.api).await;
+        let s = provider_state(bad.api, "consul").await;
         s["store"]["error"].as_str().map(str::to_string)
     })
     .await;
@@ -327,7 +320,7 @@ async fn the_acl_token_is_sent_and_a_wrong_one_is_a_clear_error_that_loses_nothi
     double.set_token(Some("rotated"));
     double.put("acl/backends/a/servers/s1/url", &two.url());
     eventually("the revoked token reported", || async {
-        let s = consul_state(good.api).await;
+        let s = provider_state(good.api, "consul").await;
         (s["store"]["up"] == false).then_some(())
     })
     .await;
@@ -395,7 +388,7 @@ async fn a_wait_that_runs_out_blocks_again_without_a_storm() {
         "re-polls not rate-limited: 20 in {:?}",
         start.elapsed()
     );
-    let s = consul_state(p.api).await;
+    let s = provider_state(p.api, "consul").await;
     assert_eq!(s["store"]["up"], true, "{s}");
 }
 
@@ -505,7 +498,7 @@ async fn tls_towards_consul_with_a_private_ca() {
     );
     let _refused = Trafik::start_with(&toml, &[("other-ca.pem", &other.cert_pem)]);
     let error = eventually("the TLS failure reported", || async {
-        consul_state(q.api).await["store"]["error"]
+        provider_state(q.api, "consul").await["store"]["error"]
             .as_str()
             .map(str::to_string)
     })

@@ -10,15 +10,9 @@ mod common;
 
 use common::load::Load;
 use common::own_dockerd::{OwnDaemon, build_image};
-use common::{Trafik, client, eventually, free_port, get_json};
-use serde_json::Value;
+use common::{Trafik, client, eventually, free_port, get_json, provider_state};
 
 const IMAGE: &str = "trafik-engine-restart-test:latest";
-
-async fn docker_state(api: u16) -> Value {
-    let (_, state) = get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
-    state["providers"]["docker"].clone()
-}
 
 /// The backends trafik holds from the engine.
 async fn docker_backends(api: u16) -> Vec<String> {
@@ -89,14 +83,14 @@ endpoint = "{endpoint}"
         (answered_by(http).await.as_deref() == Some(name.as_str())).then_some(())
     })
     .await;
-    assert_eq!(docker_state(api).await["store"]["up"], true);
+    assert_eq!(provider_state(api, "docker").await["store"]["up"], true);
     let backends = docker_backends(api).await;
     assert_eq!(backends, [format!("backend-{name}")]);
 
     let load = Load::start(&format!("http://127.0.0.1:{http}/"), 2, 50_000);
     daemon.stop().await;
     let error = eventually("the engine down in /api/state", || async {
-        let store = docker_state(api).await["store"].clone();
+        let store = provider_state(api, "docker").await["store"].clone();
         (store["up"] == false).then(|| store["error"].to_string())
     })
     .await;
@@ -108,7 +102,7 @@ endpoint = "{endpoint}"
     daemon.spawn();
     daemon.wait_ready().await;
     eventually("the engine up again in /api/state", || async {
-        (docker_state(api).await["store"]["up"] == true).then_some(())
+        (provider_state(api, "docker").await["store"]["up"] == true).then_some(())
     })
     .await;
     // Read again once back: still the same container (live-restore kept it), same routes.

@@ -16,8 +16,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use common::load::Load;
-use common::{Trafik, client, eventually, free_port, get_json};
-use serde_json::Value;
+use common::{Trafik, client, eventually, free_port, get_json, provider_state};
 
 const TEST_LABEL: &str = "trafik-test=docker_provider";
 const IMAGE: &str = "trafik-docker-provider-test:latest";
@@ -196,11 +195,6 @@ async fn wait_status(port: u16, host: &str, status: u16) {
     .await;
 }
 
-async fn docker_state(api: u16) -> Value {
-    let (_, state) = get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
-    state["providers"]["docker"].clone()
-}
-
 #[tokio::test]
 async fn a_labelled_container_is_routed_and_its_removal_unroutes_it() {
     let (_t, p) = start("");
@@ -373,7 +367,7 @@ async fn a_bad_label_skips_its_container_named_in_api_state() {
     );
     wait_served(p.http, "beside-bad.docker.test", &good.name).await;
     let error = eventually("the bad label reported in /api/state", || async {
-        let state = docker_state(p.api).await;
+        let state = provider_state(p.api, "docker").await;
         let text = state.to_string();
         (text.contains(&bad.name) && text.contains("traefik.port")).then_some(text)
     })
@@ -436,7 +430,7 @@ async fn an_engine_outage_keeps_the_routes_and_is_shown_until_it_is_back() {
     let (_t, p) = start(&format!("endpoint = \"tcp://127.0.0.1:{}\"\n", engine.port));
     // Unreachable at start: shown, nothing served yet.
     let error = eventually("the engine down in /api/state", || async {
-        let store = docker_state(p.api).await["store"].clone();
+        let store = provider_state(p.api, "docker").await["store"].clone();
         (store["up"] == false).then(|| store["error"].to_string())
     })
     .await;
@@ -455,14 +449,14 @@ async fn an_engine_outage_keeps_the_routes_and_is_shown_until_it_is_back() {
     );
     engine.up().await;
     wait_served(p.http, "outage.docker.test", &echo.name).await;
-    assert_eq!(docker_state(p.api).await["store"]["up"], true);
+    assert_eq!(provider_state(p.api, "docker").await["store"]["up"], true);
 
     // Gone later: the route keeps serving while the outage is shown, every request of a
     // bounded load through the outage and the recovery answered.
     let load = Load::start(&format!("http://127.0.0.1:{}/", p.http), 2, 20_000);
     engine.down().await;
     eventually("the outage in /api/state", || async {
-        (docker_state(p.api).await["store"]["up"] == false).then_some(())
+        (provider_state(p.api, "docker").await["store"]["up"] == false).then_some(())
     })
     .await;
     for _ in 0..20 {
@@ -485,7 +479,7 @@ async fn an_engine_outage_keeps_the_routes_and_is_shown_until_it_is_back() {
     );
     engine.up().await;
     wait_served(p.http, "outage-2.docker.test", &second.name).await;
-    assert_eq!(docker_state(p.api).await["store"]["up"], true);
+    assert_eq!(provider_state(p.api, "docker").await["store"]["up"], true);
     let counts = load.stop().await;
     assert_eq!(counts.failed, 0, "{counts:?}");
     assert!(counts.ok > 0, "{counts:?}");
@@ -749,7 +743,7 @@ async fn insecure_skip_verify_reads_an_engine_whose_certificate_is_not_trusted()
          [docker.tls]\nca = \"{d}/ca.pem\"\ncert = \"{d}/cert.pem\"\nkey = \"{d}/key.pem\"\n"
     ));
     eventually("the untrusted engine down in /api/state", || async {
-        let store = docker_state(pv.api).await["store"].clone();
+        let store = provider_state(pv.api, "docker").await["store"].clone();
         (store["up"] == false && store["error"].is_string()).then_some(())
     })
     .await;
@@ -769,8 +763,8 @@ async fn insecure_skip_verify_reads_an_engine_whose_certificate_is_not_trusted()
         &[],
     );
     wait_served(p.http, "insecure-tls.docker.test", &echo.name).await;
-    assert_eq!(docker_state(p.api).await["store"]["up"], true);
+    assert_eq!(provider_state(p.api, "docker").await["store"]["up"], true);
     assert!(handshakes.load(std::sync::atomic::Ordering::Relaxed) > 0);
     // The verifying trafik still refuses it.
-    assert_eq!(docker_state(pv.api).await["store"]["up"], false);
+    assert_eq!(provider_state(pv.api, "docker").await["store"]["up"], false);
 }

@@ -15,7 +15,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::own_dockerd::{OwnDaemon, build_image};
-use common::{Trafik, client, free_port, get_json};
+use common::{Trafik, client, free_port, get_json, provider_state};
 use serde_json::Value;
 
 const IMAGE: &str = "trafik-swarm-test:latest";
@@ -142,7 +142,7 @@ network = "{network}"
     ));
     // Not a manager yet: the engine answers 503, an outage (never an empty configuration).
     let error = within_90s("the host trafik's source down: not a manager", || async {
-        let store = docker_state(host_api).await["store"].clone();
+        let store = provider_state(host_api, "docker").await["store"].clone();
         (store["up"] == false).then(|| store["error"].to_string())
     })
     .await;
@@ -269,7 +269,10 @@ domain = "swarm.test"
         (server_urls(host_api, "backend-web").await == expected).then_some(())
     })
     .await;
-    assert_eq!(docker_state(host_api).await["store"]["up"], true);
+    assert_eq!(
+        provider_state(host_api, "docker").await["store"]["up"],
+        true
+    );
 
     // VIP mode: one server, the service's virtual IP on the overlay.
     let vip: Value =
@@ -362,7 +365,7 @@ domain = "swarm.test"
     assert_eq!(server_urls(host_api, "backend-vip").await, urls);
     daemon.stop().await;
     let error = within_90s("the host trafik's source down", || async {
-        let store = docker_state(host_api).await["store"].clone();
+        let store = provider_state(host_api, "docker").await["store"].clone();
         (store["up"] == false).then(|| store["error"].to_string())
     })
     .await;
@@ -372,9 +375,4 @@ domain = "swarm.test"
     daemon.spawn();
     daemon.wait_ready().await;
     drop(daemon);
-}
-
-async fn docker_state(api: u16) -> Value {
-    let (_, state) = get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
-    state["providers"]["docker"].clone()
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::by_host::{served_by, status_of, wait_served};
 use common::kube_api::{KubeApi, objects};
 use common::load::Load;
-use common::{Backend, Trafik, client, free_port, get_json};
+use common::{Backend, Trafik, client, free_port, get_json, provider_state};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "sa-token-0123456789";
@@ -105,11 +105,6 @@ fn rule(host: &str, path: &str, path_type: &str, service: &str) -> Value {
     rule
 }
 
-async fn kube_state(api: u16) -> Value {
-    let (_, state) = get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
-    state["providers"]["kubernetes"].clone()
-}
-
 /// Polls `check` for up to `secs` seconds: kube's watcher backs off up to 30 s after
 /// failures, more than `common::eventually`'s deadline.
 async fn within<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
@@ -182,7 +177,7 @@ async fn an_ingress_with_two_hosts_and_paths_routes_to_two_services() {
     );
     assert_eq!(status_of(p.http, "other.k8s.test").await, 404);
 
-    let state = kube_state(p.api).await;
+    let state = provider_state(p.api, "kubernetes").await;
     assert_eq!(state["store"]["up"], true, "{state}");
     // Every kind was listed, then watched.
     for plural in [
@@ -362,7 +357,7 @@ async fn annotations_strip_whitelist_and_authenticate_and_a_bad_one_names_the_in
     .await;
     assert_eq!(seen, ("one".into(), "/users".into()));
     let error = common::eventually("the bad annotation in /api/state", || async {
-        kube_state(p.api).await["lastError"]
+        provider_state(p.api, "kubernetes").await["lastError"]
             .as_str()
             .map(String::from)
     })
@@ -537,7 +532,7 @@ async fn without_the_token_the_error_shows_in_api_state() {
     api.set_token(Some("another-token"));
     let (_trafik, p) = start(&api, "");
     let store = common::eventually("the 401 in /api/state", || async {
-        let store = kube_state(p.api).await["store"].clone();
+        let store = provider_state(p.api, "kubernetes").await["store"].clone();
         (store["up"] == false).then_some(store)
     })
     .await;
@@ -555,7 +550,10 @@ async fn without_the_token_the_error_shows_in_api_state() {
         (served_by(p.http, "web.k8s.test").await.as_deref() == Some("one")).then_some(())
     })
     .await;
-    assert_eq!(kube_state(p.api).await["store"]["up"], true);
+    assert_eq!(
+        provider_state(p.api, "kubernetes").await["store"]["up"],
+        true
+    );
 }
 
 #[tokio::test]
@@ -577,7 +575,7 @@ async fn the_api_server_down_under_load_keeps_serving_and_recovers() {
     let load = Load::start(&format!("http://127.0.0.1:{}/", p.http), 4, 100_000);
     api.stop();
     common::eventually("kubernetes reported down", || async {
-        (kube_state(p.api).await["store"]["up"] == false).then_some(())
+        (provider_state(p.api, "kubernetes").await["store"]["up"] == false).then_some(())
     })
     .await;
     // Down for a while under load: still served by the last configuration.
@@ -603,7 +601,7 @@ async fn the_api_server_down_under_load_keeps_serving_and_recovers() {
     })
     .await;
     within(60, "kubernetes reported up", || async {
-        (kube_state(p.api).await["store"]["up"] == true).then_some(())
+        (provider_state(p.api, "kubernetes").await["store"]["up"] == true).then_some(())
     })
     .await;
     let counts = load.stop().await;

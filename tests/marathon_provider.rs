@@ -11,8 +11,7 @@ use std::collections::BTreeSet;
 
 use common::load::Load;
 use common::marathon::MarathonDouble;
-use common::{Backend, Trafik, eventually, free_port, get_json};
-use serde_json::Value;
+use common::{Backend, Trafik, eventually, free_port, get_json, provider_state};
 
 struct Ports {
     http: u16,
@@ -45,11 +44,6 @@ domain = "marathon.test"
 
 fn port(b: &Backend) -> u16 {
     b.addr.port()
-}
-
-async fn marathon_state(api: u16) -> Value {
-    let (_, state) = get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
-    state["providers"]["marathon"].clone()
 }
 
 /// Waits until twenty answers for `host` come from exactly the backends `by`.
@@ -146,7 +140,7 @@ async fn a_bad_label_leaves_its_app_out_named_in_the_state_and_the_rest_is_serve
     let (trafik, p) = start(&double, "");
     wait_served(p.http, "good.marathon.test", "one").await;
     let error = eventually("the bad label reported in /api/state", || async {
-        marathon_state(p.api).await["lastError"]
+        provider_state(p.api, "marathon").await["lastError"]
             .as_str()
             .map(str::to_string)
     })
@@ -214,10 +208,10 @@ async fn marathon_down_under_load_keeps_the_configuration_with_no_failed_request
 
     double.stop();
     eventually("marathon reported down", || async {
-        (marathon_state(p.api).await["store"]["up"] == false).then_some(())
+        (provider_state(p.api, "marathon").await["store"]["up"] == false).then_some(())
     })
     .await;
-    let error = marathon_state(p.api).await["store"]["error"].to_string();
+    let error = provider_state(p.api, "marathon").await["store"]["error"].to_string();
     assert!(error.contains(&double.endpoint()), "{error}");
     assert_eq!(served_by(p.http, "any.host").await.as_deref(), Some("one"));
 
@@ -233,7 +227,7 @@ async fn marathon_down_under_load_keeps_the_configuration_with_no_failed_request
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(marathon_state(p.api).await["store"]["up"], true);
+    assert_eq!(provider_state(p.api, "marathon").await["store"]["up"], true);
     let counts = load.stop().await;
     assert_eq!(counts.failed, 0, "{counts:?}");
     assert!(counts.ok > 0, "{counts:?}");
@@ -251,7 +245,7 @@ async fn refused_credentials_are_an_error_in_the_state_and_good_ones_are_served(
         "[marathon.basic]\nhttpBasicAuthUser = \"admin\"\nhttpBasicPassword = \"nope\"\n",
     );
     let error = eventually("the 401 reported in /api/state", || async {
-        let store = marathon_state(w.api).await["store"].clone();
+        let store = provider_state(w.api, "marathon").await["store"].clone();
         (store["up"] == false).then(|| store["error"].to_string())
     })
     .await;
@@ -374,7 +368,7 @@ async fn tls_towards_marathon_with_a_private_ca() {
     };
     let _refused = Trafik::start_with(&toml(&q, "other.pem"), &[("other.pem", &other.cert_pem)]);
     let error = eventually("the TLS failure reported", || async {
-        marathon_state(q.api).await["store"]["error"]
+        provider_state(q.api, "marathon").await["store"]["error"]
             .as_str()
             .map(str::to_string)
     })

@@ -12,8 +12,7 @@ use common::load::Load;
 use common::mesos::{MesosDouble, task};
 use common::store_server::StoreServer;
 use common::zookeeper::try_connect;
-use common::{Backend, Trafik, eventually, free_port, get_json};
-use serde_json::Value;
+use common::{Backend, Trafik, eventually, free_port, provider_state};
 use zookeeper_client as zk;
 
 const RUNNING: &str = "TASK_RUNNING";
@@ -51,11 +50,6 @@ domain = "mesos.test"
 
 fn port(b: &Backend) -> u16 {
     b.addr.port()
-}
-
-async fn mesos_state(api: u16) -> Value {
-    let (_, state) = get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
-    state["providers"]["mesos"].clone()
 }
 
 #[tokio::test]
@@ -134,7 +128,7 @@ async fn tasks_are_polled_scaled_and_killed() {
         );
     }
     assert_eq!(one.hits(), hits, "the killed task gets nothing");
-    assert_eq!(mesos_state(p.api).await["store"]["up"], true);
+    assert_eq!(provider_state(p.api, "mesos").await["store"]["up"], true);
 }
 
 #[tokio::test]
@@ -173,7 +167,7 @@ async fn only_running_healthy_tasks_and_a_bad_label_is_named() {
     let (_t, p) = start(&master.url(), "");
     wait_served(p.http, "good.mesos.test", "good").await;
     let problem = eventually("the bad label reported in /api/state", || async {
-        let text = mesos_state(p.api).await.to_string();
+        let text = provider_state(p.api, "mesos").await.to_string();
         text.contains("broken.7").then_some(text)
     })
     .await;
@@ -206,7 +200,11 @@ async fn only_running_healthy_tasks_and_a_bad_label_is_named() {
     wait_served(p.http, "sick.mesos.test", "other").await;
     wait_served(p.http, "broken.mesos.test", "other").await;
     eventually("the problem gone from /api/state", || async {
-        (!mesos_state(p.api).await.to_string().contains("broken.7")).then_some(())
+        (!provider_state(p.api, "mesos")
+            .await
+            .to_string()
+            .contains("broken.7"))
+        .then_some(())
     })
     .await;
 }
@@ -232,7 +230,7 @@ async fn a_master_outage_keeps_the_routes_and_is_shown_until_it_is_back() {
     let load = Load::start(&format!("http://127.0.0.1:{}/", p.http), 2, 20_000);
     master.stop();
     let error = eventually("the outage in /api/state", || async {
-        let store = mesos_state(p.api).await["store"].clone();
+        let store = provider_state(p.api, "mesos").await["store"].clone();
         (store["up"] == false).then(|| store["error"].to_string())
     })
     .await;
@@ -252,7 +250,7 @@ async fn a_master_outage_keeps_the_routes_and_is_shown_until_it_is_back() {
     master.restart().await;
     wait_served(p.http, "late.mesos.test", "late").await;
     eventually("the master back in /api/state", || async {
-        (mesos_state(p.api).await["store"]["up"] == true).then_some(())
+        (provider_state(p.api, "mesos").await["store"]["up"] == true).then_some(())
     })
     .await;
     let counts = load.stop().await;
@@ -274,7 +272,7 @@ async fn a_malformed_state_is_an_outage_not_an_empty_configuration() {
     ] {
         master.answer_garbage(Some(garbage));
         let error = eventually("the malformed state in /api/state", || async {
-            let store = mesos_state(p.api).await["store"].clone();
+            let store = provider_state(p.api, "mesos").await["store"].clone();
             (store["up"] == false).then(|| store["error"].to_string())
         })
         .await;
@@ -289,7 +287,7 @@ async fn a_malformed_state_is_an_outage_not_an_empty_configuration() {
         );
         master.answer_garbage(None);
         eventually("the master back in /api/state", || async {
-            (mesos_state(p.api).await["store"]["up"] == true).then_some(())
+            (provider_state(p.api, "mesos").await["store"]["up"] == true).then_some(())
         })
         .await;
     }
@@ -405,7 +403,7 @@ async fn zk_discovery_finds_the_leading_master() {
         .await
         .unwrap();
     let error = eventually("the dead leader shown in /api/state", || async {
-        let store = mesos_state(p.api).await["store"].clone();
+        let store = provider_state(p.api, "mesos").await["store"].clone();
         (store["up"] == false).then(|| store["error"].to_string())
     })
     .await;

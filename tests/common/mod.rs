@@ -454,6 +454,12 @@ pub async fn get_json(url: &str) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// `/api/state`'s entry for one provider (`docker`, `consul`, `kubernetes`…) on the API port.
+pub async fn provider_state(api: u16, provider: &str) -> Value {
+    let (_, state) = get_json(&format!("http://127.0.0.1:{api}/api/state")).await;
+    state["providers"][provider].clone()
+}
+
 /// Writes `content` to `path` atomically (temp file + rename), as editors do.
 pub fn write_by_rename(path: &Path, content: &str) {
     let tmp = path.with_extension("tmp-save");
