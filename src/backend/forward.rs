@@ -128,7 +128,7 @@ impl Forwarding {
                 .record(*this.server, started.elapsed(), failed);
         }
         Poll::Ready(result.map(|r| {
-            let mut r = r.map(ResponseBody::streamed);
+            let mut r = r;
             if let Some(cookie) = this.set_cookie.take() {
                 r.headers_mut().append(SET_COOKIE, cookie);
             }

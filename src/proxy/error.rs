@@ -134,6 +134,17 @@ impl ProxyError {
         ProxyError::with_source(kind, err)
     }
 
+    /// Classifies an error of reading the request body while trafik's own client sends
+    /// it (`h1/conn.rs`): the client's broken or stalled body, else a failure on the way.
+    pub fn from_body(err: super::request_body::BoxError) -> Self {
+        let kind = match client_body_error(err.as_ref()) {
+            Some(ClientBodyError::Read(_)) => ErrorKind::ClientBody,
+            Some(ClientBodyError::Stalled(_)) => ErrorKind::ClientBodyTimeout,
+            None => ErrorKind::Reset,
+        };
+        ProxyError::with_source(kind, err)
+    }
+
     /// The status trafik answers with, as v1 does: timeouts 504, no server 503, else 502.
     pub fn status(&self) -> StatusCode {
         match self.kind {
