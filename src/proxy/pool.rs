@@ -582,6 +582,89 @@ mod tests {
         assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
     }
 
+    /// A server that answers the first request on each connection and closes the
+    /// connection when the second one arrives, answering nothing: what a server closing
+    /// an idle connection just as trafik sends on it looks like.
+    async fn server_dropping_second_requests() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let authority: Authority = listener.local_addr().unwrap().to_string().parse().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let a = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                a.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    let mut answered = false;
+                    while let Ok(n) = stream.read(&mut chunk).await {
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            if answered {
+                                return;
+                            }
+                            answered = true;
+                            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            stream.write_all(ok).await.unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        Server {
+            authority,
+            accepted,
+            closed: Arc::new(AtomicUsize::new(0)),
+            close_all: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    fn request(pool: &HostPool, method: &str) -> Request<RequestBody> {
+        Request::builder()
+            .method(method)
+            .uri("/")
+            .header("host", pool.authority.as_str())
+            .body(RequestBody::Empty)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_idempotent_request_without_body_goes_again_when_a_reused_connection_fails() {
+        let server = server_dropping_second_requests().await;
+        let pool = pools(10).get(&server.authority);
+        get(&pool).await.unwrap();
+        // The idle connection is taken, the server closes it unanswered: a new one serves.
+        get(&pool).await.unwrap();
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_post_is_not_sent_twice() {
+        let server = server_dropping_second_requests().await;
+        let pool = pools(10).get(&server.authority);
+        get(&pool).await.unwrap();
+        let Err(e) = pool.send(request(&pool, "POST")).await else {
+            panic!("a POST on the connection the server closed unanswered succeeded");
+        };
+        assert_eq!(e.kind, ErrorKind::Reset);
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+        // Nor is a request on a fresh connection.
+        let e = pool.send(request(&pool, "POST")).await;
+        assert_eq!(
+            e.unwrap().status(),
+            200,
+            "first request on a new connection"
+        );
+        let e = pool.send(request(&pool, "DELETE")).await;
+        assert_eq!(e.unwrap().status(), 200, "DELETE goes again on a new one");
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 3);
+    }
+
     #[tokio::test]
     async fn a_post_never_goes_on_an_idle_connection_the_server_closed() {
         let server = server().await;

@@ -37,7 +37,10 @@ enum Decoder {
     Chunked(Chunked),
     /// Until the server closes.
     Close,
+    /// Ended cleanly.
     Done,
+    /// Broke off (its error was returned): never an end of stream.
+    Failed,
 }
 
 #[derive(Debug)]
@@ -78,7 +81,7 @@ impl H1Body {
     /// The body broke: its connection is closed.
     fn fail(&mut self, e: impl Into<BoxError>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.conn = None;
-        self.decoder = Decoder::Done;
+        self.decoder = Decoder::Failed;
         Poll::Ready(Some(Err(e.into())))
     }
 }
@@ -97,7 +100,7 @@ impl Body for H1Body {
                 return Poll::Ready(None);
             };
             match &mut this.decoder {
-                Decoder::Done => return Poll::Ready(None),
+                Decoder::Done | Decoder::Failed => return Poll::Ready(None),
                 Decoder::Length(0) => {
                     this.end();
                     return Poll::Ready(None);

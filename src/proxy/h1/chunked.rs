@@ -208,12 +208,12 @@ impl Chunked {
 mod tests {
     use super::*;
 
+    /// The data, the trailers, whether the body ended, what was left unread.
+    type Fed = (Vec<u8>, Option<HeaderMap>, bool, Vec<u8>);
+
     /// Decodes `raw` fed `step` bytes at a time: the data, the trailers, and whether the
     /// body ended, plus what was left unread.
-    fn feed(
-        raw: &[u8],
-        step: usize,
-    ) -> Result<(Vec<u8>, Option<HeaderMap>, bool, Vec<u8>), ChunkError> {
+    fn feed(raw: &[u8], step: usize) -> Result<Fed, ChunkError> {
         let mut decoder = Chunked::default();
         let mut buf = BytesMut::new();
         let mut data = Vec::new();
@@ -232,7 +232,7 @@ mod tests {
         }
     }
 
-    fn every_split(raw: &[u8]) -> Result<(Vec<u8>, Option<HeaderMap>, bool, Vec<u8>), ChunkError> {
+    fn every_split(raw: &[u8]) -> Result<Fed, ChunkError> {
         let whole = feed(raw, raw.len());
         for step in [1, 2, 3, 7] {
             // What is left unread depends on how much was fed: the rest must match.

@@ -185,15 +185,12 @@ fn poll_upload(
         // An answer may come at any time; it ends the upload.
         match conn.poll_fill(cx, HEAD_READ) {
             Poll::Ready(Ok(0)) => {
-                let why = up.write_failed.take().map_or_else(
-                    || {
-                        io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "backend closed the connection before responding",
-                        )
-                    },
-                    |e| e,
-                );
+                let why = up.write_failed.take().unwrap_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "backend closed the connection before responding",
+                    )
+                });
                 let mut failure = Failure::reset(why, conn);
                 failure.nothing_received &= up.sent == 0;
                 return Poll::Ready(Err(failure));
