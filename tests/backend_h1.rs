@@ -32,6 +32,9 @@ struct Reply {
     after: After,
     /// Answer as soon as the head is in, without reading the request body.
     before_body: bool,
+    /// Answer with a chunked head at once, then stream the request body back as it
+    /// arrives (`bytes` unused).
+    echo: bool,
 }
 
 fn reply(bytes: impl Into<Vec<u8>>, after: After) -> Reply {
@@ -39,6 +42,7 @@ fn reply(bytes: impl Into<Vec<u8>>, after: After) -> Reply {
         bytes: bytes.into(),
         after,
         before_body: false,
+        echo: false,
     }
 }
 
@@ -107,6 +111,33 @@ async fn serve(mut stream: TcpStream, replies: Arc<HashMap<String, Reply>>) {
             })
             .unwrap_or(0);
         buf.drain(..head_end);
+        if reply.echo {
+            let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+            if stream.write_all(head).await.is_err() {
+                return;
+            }
+            let mut left = length;
+            while left > 0 {
+                if buf.is_empty() {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let n = buf.len().min(left);
+                let mut piece = format!("{n:x}\r\n").into_bytes();
+                piece.extend(buf.drain(..n));
+                piece.extend_from_slice(b"\r\n");
+                if stream.write_all(&piece).await.is_err() {
+                    return;
+                }
+                left -= n;
+            }
+            if stream.write_all(b"0\r\n\r\n").await.is_err() {
+                return;
+            }
+            continue;
+        }
         if !reply.before_body {
             while buf.len() < length {
                 match stream.read(&mut chunk).await {
@@ -445,6 +476,7 @@ async fn a_response_before_the_upload_is_sent_reaches_the_client() {
                 .to_vec(),
             after: After::Close,
             before_body: true,
+            echo: false,
         },
     );
     let backend = raw_backend(replies).await;
@@ -563,4 +595,34 @@ async fn a_connection_the_server_closed_while_idle_is_not_used() {
         assert_eq!(response.text().await.unwrap(), "ok");
         assert!(backend.accepted.load(Ordering::SeqCst) > closed_at);
     }
+}
+
+/// A server that answers at once and streams the upload back as it reads it: the
+/// response's head comes before the request body is sent, and its body needs the rest of
+/// the upload, which trafik keeps sending as the response streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_streamed_back_as_it_is_read_goes_through_whole() {
+    let mut replies = HashMap::new();
+    replies.insert(
+        "echo".to_string(),
+        Reply {
+            echo: true,
+            ..reply("", After::KeepOpen)
+        },
+    );
+    let backend = raw_backend(replies).await;
+    let (trafik, port) = trafik_for(&backend);
+    let base = format!("http://127.0.0.1:{port}");
+    trafik.wait_for(&format!("{base}/case/ok"), 200).await;
+    let upload: Vec<u8> = (0..4 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let response = client()
+        .post(format!("{base}/case/echo"))
+        .body(upload.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.bytes().await.unwrap();
+    assert_eq!(body.len(), upload.len(), "{}", trafik.logs());
+    assert!(body[..] == upload[..], "the same bytes back");
 }

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use super::chunked::{Chunked, Decoded};
-use super::conn::{BODY_READ, Conn, finish};
+use super::conn::{BODY_READ, Conn, Sent, Unsent, finish, poll_send};
 use super::head::Framing;
 use crate::proxy::pool::HostPool;
 use crate::proxy::request_body::BoxError;
@@ -28,6 +28,9 @@ pub struct H1Body {
     decoder: Decoder,
     /// The connection may carry another request once this body has been read whole.
     reusable: bool,
+    /// The rest of the request body, when the response came before it was sent: sent
+    /// as this body is polled (a server may stream back what it reads).
+    unsent: Option<Box<Unsent>>,
     pool: Arc<HostPool>,
 }
 
@@ -56,7 +59,13 @@ impl std::error::Error for BodyError {}
 
 impl H1Body {
     /// The body framed as `framing` (not `Empty`: `conn.rs` answers those itself).
-    pub fn new(conn: Conn, framing: Framing, reusable: bool, pool: Arc<HostPool>) -> H1Body {
+    pub(super) fn new(
+        conn: Conn,
+        framing: Framing,
+        reusable: bool,
+        unsent: Option<Box<Unsent>>,
+        pool: Arc<HostPool>,
+    ) -> H1Body {
         let decoder = match framing {
             Framing::Length(n) => Decoder::Length(n),
             Framing::Chunked => Decoder::Chunked(Chunked::default()),
@@ -65,8 +74,36 @@ impl H1Body {
         H1Body {
             conn: Some(conn),
             decoder,
-            reusable: reusable && !matches!(framing, Framing::Close),
+            reusable: reusable && !matches!(framing, Framing::Close) && unsent.is_none(),
+            unsent,
             pool,
+        }
+    }
+
+    /// Sends what it can of the request body's rest, if any; a write that fails ends the
+    /// sending (the server stopped reading), not the response. A broken client body
+    /// breaks the response: the server would wait for the rest forever.
+    fn send_rest(&mut self, cx: &mut Context<'_>) -> Result<(), BoxError> {
+        let (Some(unsent), Some(conn)) = (self.unsent.as_mut(), self.conn.as_mut()) else {
+            return Ok(());
+        };
+        loop {
+            if unsent.upload.write_failed.is_some() {
+                self.unsent = None;
+                return Ok(());
+            }
+            match poll_send(conn, &mut unsent.upload, &mut unsent.body, cx) {
+                Ok(Sent::Progress) => {}
+                Ok(Sent::Pending) => return Ok(()),
+                Ok(Sent::Done) => {
+                    self.unsent = None;
+                    return Ok(());
+                }
+                Err(failure) => {
+                    self.unsent = None;
+                    return Err(failure.error.into());
+                }
+            }
         }
     }
 
@@ -95,6 +132,9 @@ impl Body for H1Body {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
+        if let Err(e) = this.send_rest(cx) {
+            return this.fail(e);
+        }
         loop {
             let Some(conn) = this.conn.as_mut() else {
                 return Poll::Ready(None);

@@ -127,7 +127,7 @@ impl Failure {
 }
 
 /// The request's side of the exchange while its body is sent.
-struct Upload {
+pub(super) struct Upload {
     /// Encoded and not yet written: the head, then body data.
     out: BytesMut,
     framing: BodyFraming,
@@ -140,7 +140,7 @@ struct Upload {
     first_polled: bool,
     /// A write failed: only the response is awaited (a server that answered early and
     /// closed may have left it readable).
-    write_failed: Option<io::Error>,
+    pub(super) write_failed: Option<io::Error>,
 }
 
 /// Sends the request (`head`: its encoded head; `body` framed as `framing`) on `conn`
@@ -165,11 +165,74 @@ pub async fn exchange(
     let early = poll_fn(|cx| poll_upload(&mut conn, &mut upload, body, cx)).await?;
     let complete_upload =
         upload.body_done && upload.out.is_empty() && upload.write_failed.is_none();
-    let head = match early {
-        Some(head) => head,
-        None => poll_fn(|cx| poll_head(&mut conn, cx)).await?,
+    let (head, unsent) = match early {
+        // The answer came first. Its body may depend on the rest of the upload (a server
+        // that streams back what it reads): the response body sends the rest as it goes
+        // (`Unsent`). The connection is not reused either way.
+        Some(head) => {
+            let unsent = (!complete_upload && upload.write_failed.is_none()).then(|| {
+                Box::new(Unsent {
+                    body: std::mem::take(body),
+                    upload,
+                })
+            });
+            (head, unsent)
+        }
+        None => (poll_fn(|cx| poll_head(&mut conn, cx)).await?, None),
     };
-    respond(conn, head, head_request, complete_upload, pool)
+    respond(conn, head, head_request, complete_upload, unsent, pool)
+}
+
+/// The rest of a request body whose response came before it was sent whole.
+pub(super) struct Unsent {
+    pub(super) body: RequestBody,
+    pub(super) upload: Upload,
+}
+
+/// What one step of sending the request did.
+pub(super) enum Sent {
+    /// Wrote or encoded something: call again.
+    Progress,
+    /// Waiting for the socket or the client's body (both wake the task).
+    Pending,
+    /// The request has gone whole.
+    Done,
+}
+
+/// One step of sending: writes what is encoded, else takes the body's next frame.
+/// A write error ends the sending (kept in `write_failed`), not the exchange: the
+/// server may have answered and closed (a 413 to an upload).
+pub(super) fn poll_send(
+    conn: &mut Conn,
+    up: &mut Upload,
+    body: &mut RequestBody,
+    cx: &mut Context<'_>,
+) -> Result<Sent, Failure> {
+    if !up.out.is_empty() {
+        match Pin::new(&mut conn.stream).poll_write(cx, &up.out) {
+            Poll::Ready(Ok(0)) => {
+                up.out.clear();
+                up.write_failed = Some(io::ErrorKind::WriteZero.into());
+            }
+            Poll::Ready(Ok(n)) => up.out.advance(n),
+            Poll::Ready(Err(e)) => {
+                up.out.clear();
+                up.write_failed = Some(e);
+            }
+            Poll::Pending => return Ok(Sent::Pending),
+        }
+        return Ok(Sent::Progress);
+    }
+    if up.body_done {
+        return Ok(Sent::Done);
+    }
+    match Pin::new(&mut *body).poll_frame(cx) {
+        Poll::Ready(frame) => {
+            take_frame(up, frame)?;
+            Ok(Sent::Progress)
+        }
+        Poll::Pending => Ok(Sent::Pending),
+    }
 }
 
 /// Writes the request and its body, reading meanwhile: `Some(head)` when a final
@@ -217,27 +280,11 @@ fn poll_upload(
                 take_frame(up, frame)?;
             }
         }
-        if !up.out.is_empty() {
-            match Pin::new(&mut conn.stream).poll_write(cx, &up.out) {
-                Poll::Ready(Ok(0)) => {
-                    up.write_failed = Some(io::ErrorKind::WriteZero.into());
-                }
-                Poll::Ready(Ok(n)) => up.out.advance(n),
-                Poll::Ready(Err(e)) => {
-                    // The server may have answered and closed (a 413 to an upload): its
-                    // answer is still read; without one, this error is the outcome.
-                    up.out.clear();
-                    up.write_failed = Some(e);
-                }
-                Poll::Pending => return Poll::Pending,
-            }
-            continue;
+        match poll_send(conn, up, body, cx)? {
+            Sent::Progress => {}
+            Sent::Pending => return Poll::Pending,
+            Sent::Done => return Poll::Ready(Ok(None)),
         }
-        if up.body_done {
-            return Poll::Ready(Ok(None));
-        }
-        let frame = ready!(Pin::new(&mut *body).poll_frame(cx));
-        take_frame(up, frame)?;
     }
 }
 
@@ -316,6 +363,7 @@ fn respond(
     mut head: Head,
     head_request: bool,
     complete_upload: bool,
+    unsent: Option<Box<Unsent>>,
     pool: &Arc<HostPool>,
 ) -> Result<Response<ResponseBody>, Failure> {
     let decision = head::decide(&mut head, head_request).map_err(|e| Failure::reset(e, &conn))?;
@@ -332,7 +380,9 @@ fn respond(
             finish(conn, reusable, pool);
             ResponseBody::full(data)
         }
-        framing => ResponseBody::h1(H1Body::new(conn, framing, reusable, pool.clone())),
+        // (A body that came whole, or none, ends the exchange: what the upload had left
+        // is not sent, and the connection is closed.)
+        framing => ResponseBody::h1(H1Body::new(conn, framing, reusable, unsent, pool.clone())),
     };
     let mut response = Response::new(body);
     *response.status_mut() = head.status;
