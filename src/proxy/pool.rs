@@ -22,8 +22,9 @@
 //! has none of it (ARCHITECTURE.md, "Backend connections").
 //!
 //! Parking (session 12's `park.rs`: keeping an idle connection's socket and freeing
-//! hyper's 27–39 KB of state) has no object here: an idle connection is only its socket.
-//! The sweeper stays, for the idle timeout and to close connections the server closed.
+//! hyper's 27–39 KB of state) has no object here: an idle connection is its socket and,
+//! for at most two sweeps, an 8 KiB read buffer. The sweeper stays: for the idle timeout,
+//! to close connections the server closed, and to free those buffers.
 //!
 //! The pools are kept by the forwarder, by authority, across reloads; the aggregator tells
 //! it after each configuration which servers remain ([`Pools::retain`]), and a pool whose
@@ -64,6 +65,11 @@ pub type PooledResponse =
 /// idle connection's age is counted in sweeps, which keeps clock reads off the request
 /// path. The sweeper runs only while the pool holds idle connections.
 const SWEEP_PERIOD: Duration = Duration::from_secs(1);
+
+/// An idle connection's read buffer is freed once this many sweeps have passed over it:
+/// it has idled at least one sweep period (1 s), at most two. The connections a steady
+/// load uses are taken again long before.
+const SHRINK_AFTER_SWEEPS: u64 = 2;
 
 struct Settings {
     max_idle: usize,
@@ -246,7 +252,13 @@ impl HostPool {
         let mut idle = lock(&self.idle);
         // The most recent is last; checked in since the last sweep, it has `sweeps - 1`.
         let used = idle.last().is_some_and(|e| e.since + 1 >= sweeps);
-        idle.retain(|e| sweeps.saturating_sub(e.since) <= expire && e.conn.still_open());
+        idle.retain_mut(|e| {
+            let age = sweeps.saturating_sub(e.since);
+            if age >= SHRINK_AFTER_SWEEPS {
+                e.conn.shrink();
+            }
+            age <= expire && e.conn.still_open()
+        });
         let idle_left = !idle.is_empty();
         if !idle_left {
             self.sweeping.store(false, Ordering::Release);
@@ -549,6 +561,22 @@ mod tests {
         until("closed", || server.closed.load(Ordering::SeqCst) == 1).await;
         get(&pool).await.unwrap();
         assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_keeps_its_read_buffer_one_sweep_period_at_most() {
+        let server = server().await;
+        let pool = pools(10).get(&server.authority);
+        get(&pool).await.unwrap();
+        let capacity = |pool: &HostPool| lock(&pool.idle)[0].conn.buffer_capacity();
+        assert!(capacity(&pool) > 0, "kept for the next request");
+        pool.expire();
+        assert!(capacity(&pool) > 0, "idle less than a sweep period");
+        pool.expire();
+        assert_eq!(capacity(&pool), 0, "freed");
+        // Taken again, it reads as before.
+        get(&pool).await.unwrap();
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
     }
 
     #[test]
