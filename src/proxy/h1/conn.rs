@@ -65,9 +65,11 @@ impl Conn {
         self.read_any = false;
     }
 
-    /// Frees the read buffer of a connection idle for a while.
-    pub fn shrink(&mut self) {
+    /// Frees the read buffer of a connection idle for a while: whether it held one.
+    pub fn shrink(&mut self) -> bool {
+        let held = self.buf.capacity() > 0;
         self.buf = BytesMut::new();
+        held
     }
 
     /// The memory its read buffer holds (room to read into).
