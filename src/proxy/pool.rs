@@ -582,10 +582,14 @@ mod tests {
         get(&pool).await.unwrap();
         let capacity = |pool: &HostPool| lock(&pool.idle)[0].conn.buffer_capacity();
         assert!(capacity(&pool) > 0, "kept for the next request");
-        pool.expire();
+        let first = pool.expire();
+        assert!(first.used && !first.shrunk);
         assert!(capacity(&pool) > 0, "idle less than a sweep period");
-        pool.expire();
+        let second = pool.expire();
         assert_eq!(capacity(&pool), 0, "freed");
+        // No load, buffers freed: the sweeper hands the memory back at its next sweep.
+        assert!(!second.used && second.shrunk);
+        assert!(!pool.expire().shrunk, "freed once");
         // Taken again, it reads as before.
         get(&pool).await.unwrap();
         assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
