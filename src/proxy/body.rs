@@ -60,7 +60,7 @@ pin_project_lite::pin_project! {
     enum Kind {
         Streamed { #[pin] body: Incoming },
         // From a plain `http://` server through trafik's own client (`h1/`), when the body
-        // did not come whole with the head. Boxed: it holds the connection (128 bytes),
+        // did not come whole with the head. Boxed: it holds the connection (136 bytes),
         // and this enum is moved through every layer; hyper's `Incoming` is 40.
         H1 { body: Box<H1Body> },
         Full { data: Option<Bytes> },
