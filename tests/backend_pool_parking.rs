@@ -1,10 +1,12 @@
-//! Parked backend connections (src/proxy/park.rs), through the real binary: a connection
-//! idle for a second or more keeps its socket and drops hyper's buffers; taken again it
-//! carries requests as before, and one its server closed while parked is never used.
+//! Idle backend connections, through the real binary: a connection idle for seconds
+//! (past several sweeps of the pool) carries requests as before, and one its server
+//! closed while idle is never used. (Session 12 parked such connections, `park.rs`; with
+//! trafik's own client, src/proxy/h1/, an idle connection is its socket alone and
+//! nothing is parked, but these behaviours stand.)
 //!
 //! The idle time is the behaviour under test, so these tests wait it out (a few seconds);
-//! what they assert holds whether or not the sweeper parked the connection by then (a
-//! loaded machine may run it late): reuse without a new connection, and no failed request.
+//! what they assert holds whatever the sweeper did by then (a loaded machine may run it
+//! late): reuse without a new connection, and no failed request.
 
 mod common;
 use std::sync::atomic::Ordering;
@@ -45,7 +47,7 @@ async fn a_connection_idle_for_seconds_carries_the_next_requests() {
     let client = client();
     get_ok(&client, &url).await;
     let before = server.accepted.load(Ordering::SeqCst);
-    // Idle past the park delay (1–2 s): the socket is kept, hyper's state dropped.
+    // Idle past a few sweeps (one a second): the socket is kept.
     tokio::time::sleep(Duration::from_secs(4)).await;
     for _ in 0..5 {
         get_ok(&client, &url).await;
@@ -60,8 +62,8 @@ async fn a_connection_idle_for_seconds_carries_the_next_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_their_server_closed_while_idle_fail_no_request() {
-    // The server closes after 2.5 s idle: after trafik parked the connection (1–2 s),
-    // or, on a slow run, before; either way no request may fail.
+    // The server closes after 2.5 s idle, after a sweep or two passed over the
+    // connection, or, on a slow run, before; either way no request may fail.
     let server = counting(Behaviour {
         keep_alive: Some(Duration::from_millis(2500)),
         ..Behaviour::default()

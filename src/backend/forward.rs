@@ -127,8 +127,7 @@ impl Forwarding {
                 .balancer
                 .record(*this.server, started.elapsed(), failed);
         }
-        Poll::Ready(result.map(|r| {
-            let mut r = r.map(ResponseBody::streamed);
+        Poll::Ready(result.map(|mut r| {
             if let Some(cookie) = this.set_cookie.take() {
                 r.headers_mut().append(SET_COOKIE, cookie);
             }

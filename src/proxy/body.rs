@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use trafik_middleware::buffer::BufferedBody;
 use trafik_middleware::limit::{HoldsPermit, Permit};
 
+use super::h1::body::H1Body;
 use super::request_body::BoxError;
 use crate::stats::OpenGuard;
 
@@ -42,6 +43,7 @@ pin_project_lite::pin_project! {
             // A body hyper never polled because it was already empty counts as complete.
             let complete = match &*this.kind {
                 Kind::Streamed { body } => body.is_end_stream(),
+                Kind::H1 { body } => body.is_end_stream(),
                 Kind::Full { data } => data.is_none(),
                 Kind::Buffered { body } => body.is_end_stream(),
                 Kind::Boxed { body } => body.is_end_stream(),
@@ -57,6 +59,10 @@ pin_project_lite::pin_project! {
     #[project = KindProj]
     enum Kind {
         Streamed { #[pin] body: Incoming },
+        // From a plain `http://` server through trafik's own client (`h1/`), when the body
+        // did not come whole with the head. Boxed: it holds the connection (136 bytes),
+        // and this enum is moved through every layer; hyper's `Incoming` is 40.
+        H1 { body: Box<H1Body> },
         Full { data: Option<Bytes> },
         // A response the buffering layer read whole; boxed, as it is large and rare.
         Buffered { body: Box<BufferedBody> },
@@ -78,6 +84,12 @@ impl ResponseBody {
 
     pub fn streamed(body: Incoming) -> Self {
         ResponseBody::of(Kind::Streamed { body })
+    }
+
+    pub fn h1(body: H1Body) -> Self {
+        ResponseBody::of(Kind::H1 {
+            body: Box::new(body),
+        })
     }
 
     pub fn full(data: impl Into<Bytes>) -> Self {
@@ -135,6 +147,7 @@ impl Body for ResponseBody {
         let this = self.project();
         let polled = match this.kind.project() {
             KindProj::Streamed { body } => body.poll_frame(cx).map_err(Into::into),
+            KindProj::H1 { body } => Pin::new(&mut **body).poll_frame(cx),
             KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             KindProj::Buffered { body } => {
                 Pin::new(&mut **body).poll_frame(cx).map_err(|e| match e {})
@@ -167,6 +180,7 @@ impl Body for ResponseBody {
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Streamed { body } => body.is_end_stream(),
+            Kind::H1 { body } => body.is_end_stream(),
             Kind::Full { data } => data.is_none(),
             Kind::Buffered { body } => body.is_end_stream(),
             Kind::Boxed { body } => body.is_end_stream(),
@@ -176,6 +190,7 @@ impl Body for ResponseBody {
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Streamed { body } => body.size_hint(),
+            Kind::H1 { body } => body.size_hint(),
             Kind::Full { data } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
@@ -194,5 +209,23 @@ impl From<&'static str> for ResponseBody {
 impl From<String> for ResponseBody {
     fn from(text: String) -> Self {
         ResponseBody::full(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ResponseBody` is moved through every layer: trafik's own client's body must not
+    /// make it larger than hyper's `Incoming` did (it is boxed for that).
+    #[test]
+    fn the_response_body_stays_small() {
+        let sizes = (
+            std::mem::size_of::<Incoming>(),
+            std::mem::size_of::<H1Body>(),
+            std::mem::size_of::<ResponseBody>(),
+        );
+        println!("Incoming, H1Body, ResponseBody: {sizes:?}");
+        assert!(std::mem::size_of::<Kind>() <= std::mem::size_of::<Incoming>());
     }
 }

@@ -122,11 +122,10 @@ impl ProxyError {
         ProxyError::with_source(kind, err)
     }
 
-    /// Classifies an error of sending over one of trafik's own pooled connections
-    /// (`pool.rs`): the client's broken body, else a connection that failed after the
-    /// request was (partly) written.
-    pub fn from_send(err: hyper::Error) -> Self {
-        let kind = match client_body_error(&err) {
+    /// Classifies an error of reading the request body while trafik's own client sends
+    /// it (`h1/conn.rs`): the client's broken or stalled body, else a failure on the way.
+    pub fn from_body(err: super::request_body::BoxError) -> Self {
+        let kind = match client_body_error(err.as_ref()) {
             Some(ClientBodyError::Read(_)) => ErrorKind::ClientBody,
             Some(ClientBodyError::Stalled(_)) => ErrorKind::ClientBodyTimeout,
             None => ErrorKind::Reset,

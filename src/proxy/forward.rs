@@ -11,7 +11,6 @@ use std::time::Duration;
 use http::header::{self, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Uri, Version};
-use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, ResponseFuture};
@@ -21,6 +20,7 @@ use super::connector::Connector;
 use super::pool::{PoolSlot, PooledResponse, Pools};
 use tokio::time::Sleep;
 
+use super::body::ResponseBody;
 use super::error::{ErrorKind, ProxyError, is_idempotent};
 use super::headers::strip_hop_by_hop;
 use super::request_body::RequestBody;
@@ -295,12 +295,20 @@ enum Response {
 }
 
 impl Future for Sending {
-    type Output = Result<http::Response<Incoming>, ProxyError>;
+    type Output = Result<http::Response<ResponseBody>, ProxyError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let polled = match &mut this.response {
-            Response::Pooled(response) => response.as_mut().poll(cx),
+            Response::Pooled(response) => match response.as_mut().poll(cx) {
+                // trafik's own client never upgrades: its headers are all there is to do.
+                Poll::Ready(Ok(mut response)) => {
+                    strip_hop_by_hop(response.headers_mut());
+                    return Poll::Ready(Ok(response));
+                }
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
             Response::Legacy(response) => {
                 Pin::new(response).poll(cx).map_err(ProxyError::from_client)
             }
@@ -329,7 +337,7 @@ impl Future for Sending {
             // Any other answer to an upgrade request (401, 404…) passes through as is.
             _ => strip_hop_by_hop(response.headers_mut()),
         }
-        Poll::Ready(Ok(response))
+        Poll::Ready(Ok(response.map(ResponseBody::streamed)))
     }
 }
 

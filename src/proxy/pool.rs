@@ -1,4 +1,5 @@
-//! trafik's own keep-alive pool for plain `http://` servers, on hyper's `client::conn::http1`.
+//! trafik's own keep-alive pool for plain `http://` servers, on its own HTTP/1.1 client
+//! codec (`h1/`).
 //!
 //! hyper-util's legacy client, which served every backend before, does on every request
 //! what a proxy with a fixed set of servers does not need: it clones the whole client (a
@@ -9,21 +10,21 @@
 //! a pop from a stack, and a return a lock and a push. What hyper-util did that matters is
 //! kept: connections are tried most recently used first; at most `maxIdleConnsPerHost`
 //! are kept idle per server; an idle connection is closed after the idle timeout; a
-//! request sent on a reused connection that turned out closed before the request was
-//! written goes again on another (hyper's `try_send_request` gives it back); a connection
-//! whose response body is still streaming returns when hyper says it is ready again.
+//! request without a body and with an idempotent method, sent on a reused connection that
+//! turned out closed before any of a response came, goes again on another.
 //!
-//! Each connection is driven by a task of its own, as hyper-util does: an HTTP/1
-//! connection then notices a server's close while idle, and a request's task never has to
-//! poll a connection it no longer uses. Driving it from the request's own task instead
-//! (no hand-over between tasks) was built and measured in session 11 (commit 182a65e): it
-//! cost more instructions, and no less CPU at 50 connections, than the two task crossings
-//! it saved; ARCHITECTURE.md, "Backend connections: one task each".
+//! A pooled connection is a plain struct (`h1::conn::Conn`: the socket, a read buffer
+//! that is freed while it idles) owned by whoever uses it: in the pool's idle list, then
+//! the request's task, then the response body, which checks it back in at its clean end.
+//! Session 12 profiled what hyper's client cost per connection (a task, a dispatch
+//! channel whose first block is ~10.8 KB, a `want` signal, a oneshot per request, a body
+//! channel) and session 11 showed driving it from the request's task costs more; this
+//! has none of it (ARCHITECTURE.md, "Backend connections").
 //!
-//! A connection idle for a second or more is parked (`park.rs`): its socket is kept, and
-//! hyper's buffers, channel and task (27–39 KB) are freed until it is taken again. The
-//! connections a steady load keeps using are the most recently used ones, and are never
-//! parked; those past what the load needs, after a burst, cost a socket each.
+//! Parking (session 12's `park.rs`: keeping an idle connection's socket and freeing
+//! hyper's 27–39 KB of state) has no object here: an idle connection is its socket and,
+//! for at most two sweeps, an 8 KiB read buffer. The sweeper stays: for the idle timeout,
+//! to close connections the server closed, and to free those buffers.
 //!
 //! The pools are kept by the forwarder, by authority, across reloads; the aggregator tells
 //! it after each configuration which servers remain ([`Pools::retain`]), and a pool whose
@@ -35,7 +36,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -43,42 +44,41 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use http::uri::Authority;
-use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
+use http::{Method, Request, Response};
+use http_body::Body;
 use tokio::net::TcpStream;
 
-use super::error::{ErrorKind, ProxyError};
-use super::park::{self, ParkOrder};
+use super::body::ResponseBody;
+use super::error::{ErrorKind, ProxyError, is_idempotent};
+use super::h1::conn::{Conn, exchange};
+use super::h1::write::{self, BodyFraming};
 use super::request_body::RequestBody;
 
-type Sender = http1::SendRequest<RequestBody>;
-
-/// The answer to one request sent through a pool. Boxed, as hyper-util's was: hyper's
-/// `try_send_request` future cannot be named.
+/// The answer to one request sent through a pool. Boxed: an `async fn`'s future cannot
+/// be named.
 pub type PooledResponse =
-    Pin<Box<dyn Future<Output = Result<Response<Incoming>, ProxyError>> + Send>>;
+    Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, ProxyError>> + Send>>;
 
 /// A sweep runs every second (every quarter of the idle timeout if that is shorter): an
 /// idle connection's age is counted in sweeps, which keeps clock reads off the request
 /// path. The sweeper runs only while the pool holds idle connections.
 const SWEEP_PERIOD: Duration = Duration::from_secs(1);
 
-/// An idle connection is parked once this many sweeps have passed over it: it has then
-/// idled at least one sweep period (1 s), at most two.
-const PARK_AFTER_SWEEPS: u64 = 2;
+/// An idle connection's read buffer is freed once this many sweeps have passed over it:
+/// it has idled at least one sweep period (1 s), at most two. The connections a steady
+/// load uses are taken again long before.
+const SHRINK_AFTER_SWEEPS: u64 = 2;
 
 struct Settings {
     max_idle: usize,
-    /// Zero: no sweeper (nothing expires or parks; only with `max_idle` 0 in practice).
+    /// Zero: no sweeper (nothing expires; only with `max_idle` 0 in practice).
     sweep_period: Duration,
     /// An idle connection is closed once more than this many sweeps have passed over it:
     /// it idles between the idle timeout and one sweep period more.
     expire_after_sweeps: u64,
     dial_timeout: Option<Duration>,
-    builder: http1::Builder,
 }
 
 /// Every `http://` server's pool, by authority.
@@ -91,9 +91,6 @@ impl Pools {
     /// `max_idle`: idle connections kept per server (`maxIdleConnsPerHost`; 0 keeps
     /// none); `idle_timeout`: how long one may idle; `dial_timeout`: `dialTimeout`.
     pub fn new(max_idle: usize, idle_timeout: Duration, dial_timeout: Option<Duration>) -> Pools {
-        let mut builder = http1::Builder::new();
-        // One contiguous write per request: cheaper than writev for small messages.
-        builder.writev(false);
         let sweep_period = SWEEP_PERIOD.min(idle_timeout / 4);
         let expire_after_sweeps = if sweep_period.is_zero() {
             u64::MAX
@@ -106,7 +103,6 @@ impl Pools {
                 sweep_period,
                 expire_after_sweeps,
                 dial_timeout,
-                builder,
             }),
             by_authority: Mutex::new(HashMap::new()),
         }
@@ -120,7 +116,7 @@ impl Pools {
                 Arc::new(HostPool {
                     authority: authority.clone(),
                     settings: self.settings.clone(),
-                    idle: Mutex::new(IdleLists::default()),
+                    idle: Mutex::new(Vec::new()),
                     sweeps: AtomicU64::new(0),
                     sweeping: AtomicBool::new(false),
                 })
@@ -170,7 +166,8 @@ impl fmt::Debug for PoolSlot {
 pub struct HostPool {
     authority: Authority,
     settings: Arc<Settings>,
-    idle: Mutex<IdleLists>,
+    /// Most recently used last: `since` grows along it.
+    idle: Mutex<Vec<Idle>>,
     /// Sweeps so far: an idle connection's age, counted without the clock.
     sweeps: AtomicU64,
     /// Whether a sweeper task runs: started by the first connection kept idle, ended by
@@ -178,45 +175,20 @@ pub struct HostPool {
     sweeping: AtomicBool,
 }
 
-/// Idle connections, each list most recently used last: `since` grows along it.
-#[derive(Default)]
-struct IdleLists {
-    /// Ready to send on, hyper's state and buffers kept.
-    hot: Vec<Idle>,
-    /// Sockets alone (`park.rs`); taken only when no hot one is left.
-    parked: Vec<Parked>,
-}
-
-impl IdleLists {
-    fn len(&self) -> usize {
-        self.hot.len() + self.parked.len()
-    }
-}
-
-struct Idle {
-    sender: Sender,
-    order: ParkOrder,
-    /// `sweeps` when it went idle.
-    since: u64,
-}
-
-struct Parked {
-    stream: TcpStream,
-    since: u64,
-}
-
-/// What a sweep did.
+/// What a sweep found.
 struct Swept {
     /// Connections remain idle: the sweeper goes on.
     idle_left: bool,
-    /// Some were parked: their memory is freed by their tasks after the sweep.
-    parked: bool,
+    /// A connection was checked in since the sweep before.
+    used: bool,
+    /// Some idle connection's read buffer was freed.
+    shrunk: bool,
 }
 
-/// A connection taken from the pool.
-enum Taken {
-    Hot(Sender, ParkOrder),
-    Parked(TcpStream),
+struct Idle {
+    conn: Conn,
+    /// `sweeps` when it went idle.
+    since: u64,
 }
 
 impl HostPool {
@@ -225,28 +197,24 @@ impl HostPool {
         Box::pin(send(self.clone(), req))
     }
 
-    /// The most recently used idle connection still usable: a hot one, else a parked one.
-    fn checkout(&self) -> Option<Taken> {
+    /// The most recently used idle connection still usable. One the server closed (or
+    /// sent bytes on) while it idled is dropped (closed) on the way.
+    fn checkout(&self) -> Option<Conn> {
         let sweeps = self.sweeps.load(Ordering::Relaxed);
         let expire = self.settings.expire_after_sweeps;
         let mut idle = lock(&self.idle);
-        while let Some(entry) = idle.hot.pop() {
-            // Closed by the server, or ready no more for any reason: dropped (closed).
-            if entry.sender.is_ready() && sweeps.saturating_sub(entry.since) <= expire {
-                return Some(Taken::Hot(entry.sender, entry.order));
-            }
-        }
-        while let Some(entry) = idle.parked.pop() {
-            if sweeps.saturating_sub(entry.since) <= expire && park::still_open(&entry.stream) {
-                return Some(Taken::Parked(entry.stream));
+        while let Some(entry) = idle.pop() {
+            if sweeps.saturating_sub(entry.since) <= expire && entry.conn.still_open() {
+                return Some(entry.conn);
             }
         }
         None
     }
 
-    /// A connection done with its request: kept idle if there is room, else closed.
-    fn check_in(self: &Arc<Self>, sender: Sender, order: ParkOrder) {
-        if sender.is_closed() || self.settings.max_idle == 0 {
+    /// A connection done with its response (read whole, nothing past it): kept idle if
+    /// there is room, else closed.
+    pub(super) fn check_in(self: &Arc<Self>, conn: Conn) {
+        if self.settings.max_idle == 0 {
             return;
         }
         {
@@ -254,25 +222,10 @@ impl HostPool {
             if idle.len() >= self.settings.max_idle {
                 return;
             }
-            idle.hot.push(Idle {
-                sender,
-                order,
+            idle.push(Idle {
+                conn,
                 since: self.sweeps.load(Ordering::Relaxed),
             });
-        }
-        self.start_sweeper();
-    }
-
-    /// The socket of a connection parked by [`HostPool::expire`], back from its task.
-    pub(super) fn parked(self: &Arc<Self>, stream: TcpStream, since: u64) {
-        {
-            let mut idle = lock(&self.idle);
-            // Its place may have been taken meanwhile by a connection checked in.
-            if idle.len() >= self.settings.max_idle {
-                return;
-            }
-            // Parked ones come back in the order they were parked, oldest first.
-            idle.parked.push(Parked { stream, since });
         }
         self.start_sweeper();
     }
@@ -292,56 +245,35 @@ impl HostPool {
         }
     }
 
-    /// Once its response has come: back to the pool now if hyper wants another request
-    /// (the whole response was read), else when it does (its body is still streaming).
-    fn after_response(self: Arc<Self>, mut sender: Sender, order: ParkOrder) {
-        if self.settings.max_idle == 0 {
-            return;
-        }
-        if sender.is_ready() {
-            self.check_in(sender, order);
-        } else if !sender.is_closed() {
-            tokio::spawn(async move {
-                if poll_fn(|cx| sender.poll_ready(cx)).await.is_ok() {
-                    self.check_in(sender, order);
-                }
-            });
-        }
-    }
-
-    /// One sweep: closes the connections idle for too long and those the server closed,
-    /// and parks those idle for a sweep period or more. Says whether any connection is
-    /// left idle (else the sweeper ends, `sweeping` cleared with `idle` locked).
+    /// One sweep: closes the connections idle for too long and those the server closed.
+    /// Says whether any connection is left idle (else the sweeper ends, `sweeping`
+    /// cleared with `idle` locked), and whether one was checked in since the last sweep.
     fn expire(&self) -> Swept {
         let sweeps = self.sweeps.fetch_add(1, Ordering::Relaxed) + 1;
         let expire = self.settings.expire_after_sweeps;
         let mut idle = lock(&self.idle);
-        idle.hot
-            .retain(|e| sweeps.saturating_sub(e.since) <= expire && !e.sender.is_closed());
-        // The oldest first: `since` grows along the list.
-        let old = idle
-            .hot
-            .iter()
-            .take_while(|e| sweeps.saturating_sub(e.since) >= PARK_AFTER_SWEEPS)
-            .count();
-        let parking = old > 0;
-        for entry in idle.hot.drain(..old) {
-            // Its task ends hyper's connection and hands the socket back (`parked`).
-            entry.order.park(entry.since);
-        }
-        idle.parked
-            .retain(|e| sweeps.saturating_sub(e.since) <= expire && park::still_open(&e.stream));
-        let idle_left = parking || idle.len() > 0;
+        // The most recent is last; checked in since the last sweep, it has `sweeps - 1`.
+        let used = idle.last().is_some_and(|e| e.since + 1 >= sweeps);
+        let mut shrunk = false;
+        idle.retain_mut(|e| {
+            let age = sweeps.saturating_sub(e.since);
+            if age >= SHRINK_AFTER_SWEEPS {
+                shrunk |= e.conn.shrink();
+            }
+            age <= expire && e.conn.still_open()
+        });
+        let idle_left = !idle.is_empty();
         if !idle_left {
             self.sweeping.store(false, Ordering::Release);
         }
         Swept {
             idle_left,
-            parked: parking,
+            used,
+            shrunk,
         }
     }
 
-    async fn connect(self: &Arc<Self>) -> Result<(Sender, ParkOrder), ProxyError> {
+    async fn connect(&self) -> Result<Conn, ProxyError> {
         let connecting = connect_tcp(&self.authority);
         let stream = match self.settings.dial_timeout {
             Some(limit) => match tokio::time::timeout(limit, connecting).await {
@@ -352,64 +284,47 @@ impl HostPool {
         }
         .map_err(connect_error)?;
         stream.set_nodelay(true).map_err(connect_error)?;
-        self.handshake(stream).await
-    }
-
-    /// hyper's connection on `stream`, driven by a task of its own (`park::drive`).
-    async fn handshake(
-        self: &Arc<Self>,
-        stream: TcpStream,
-    ) -> Result<(Sender, ParkOrder), ProxyError> {
-        let (sender, connection) = self
-            .settings
-            .builder
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| ProxyError::with_source(ErrorKind::Connect, e))?;
-        let order = ParkOrder::new();
-        tokio::spawn(park::drive(connection, order.clone(), Arc::downgrade(self)));
-        Ok((sender, order))
+        Ok(Conn::new(stream))
     }
 
     #[cfg(test)]
     fn idle(&self) -> usize {
         lock(&self.idle).len()
     }
-
-    #[cfg(test)]
-    fn parked_count(&self) -> usize {
-        lock(&self.idle).parked.len()
-    }
 }
 
 async fn send(
     pool: Arc<HostPool>,
-    mut req: Request<RequestBody>,
-) -> Result<Response<Incoming>, ProxyError> {
+    req: Request<RequestBody>,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let (mut parts, mut body) = req.into_parts();
+    let framing = write::body_framing(
+        &mut parts.headers,
+        body.is_end_stream(),
+        body.size_hint().exact(),
+    )
+    .map_err(|e| ProxyError::with_source(ErrorKind::Reset, e))?;
+    let mut head = BytesMut::new();
+    write::encode_head(&parts, &mut head);
+    let head_request = parts.method == Method::HEAD;
+    // Sent again on another connection when a reused one fails before any of a response
+    // came (the server closed it as it was taken): only without a body (nothing of the
+    // client's was consumed) and for a method that may be repeated.
+    let may_resend = framing == BodyFraming::None && is_idempotent(&parts.method);
     loop {
-        let ((mut sender, order), reused) = match pool.checkout() {
-            Some(Taken::Hot(sender, order)) => ((sender, order), true),
-            // A fresh hyper connection on the parked socket (the handshake does no I/O).
-            Some(Taken::Parked(stream)) => match pool.handshake(stream).await {
-                Ok(connection) => (connection, true),
-                Err(e) => {
-                    tracing::debug!("parked backend connection unusable: {e}");
-                    continue;
-                }
-            },
+        let (conn, reused) = match pool.checkout() {
+            Some(conn) => (conn, true),
             None => (pool.connect().await?, false),
         };
-        match sender.try_send_request(req).await {
-            Ok(response) => {
-                pool.after_response(sender, order);
-                return Ok(response);
+        match exchange(conn, &head, &mut body, framing, head_request, &pool).await {
+            Ok(response) => return Ok(response),
+            Err(failure) if reused && may_resend && failure.nothing_received => {
+                tracing::debug!(
+                    "reused backend connection failed, sending again: {}",
+                    failure.error
+                );
             }
-            Err(mut e) => match e.take_message() {
-                // The connection closed before the request was written (the server closed
-                // an idle connection as it was taken): nothing was sent, so another goes.
-                Some(back) if reused => req = back,
-                _ => return Err(ProxyError::from_send(e.into_error())),
-            },
+            Err(failure) => return Err(failure.error),
         }
     }
 }
@@ -419,24 +334,29 @@ async fn sweep(pool: Weak<HostPool>, period: Duration) {
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval.tick().await;
-    let mut parked = false;
+    // After a sweep that freed idle connections' buffers while no load ran (after a
+    // burst), the next one hands the memory back: mimalloc returns freed pages (once
+    // its purge delay has passed, hence a sweep later) only when this thread next
+    // allocates or frees, which an idle proxy does not (session 12: after a burst,
+    // 41 MB resident where 24 MB remained once anything ran).
+    let mut release = false;
     loop {
         interval.tick().await;
+        if release {
+            crate::freed_memory::release_freed_memory(false);
+        }
         let Some(pool) = pool.upgrade() else {
             return;
         };
-        // The connections parked by the last sweep have freed their buffers since.
-        if parked {
-            // mimalloc returns freed pages when this thread next allocates or frees, which an
-            // idle proxy does not (after a burst, 500 parked connections left 41 MB resident
-            // where 24 MB remained once anything ran).
-            crate::freed_memory::release_freed_memory(false);
-        }
         let swept = pool.expire();
+        release = swept.shrunk && !swept.used;
         if !swept.idle_left {
+            if release {
+                interval.tick().await;
+                crate::freed_memory::release_freed_memory(false);
+            }
             return;
         }
-        parked = swept.parked;
     }
 }
 
@@ -646,8 +566,6 @@ mod tests {
         for _ in 0..90 {
             pool.expire();
         }
-        // Parked on the way (its socket comes back from its task), not yet closed.
-        until("parked", || pool.parked_count() == 1).await;
         assert_eq!(pool.idle(), 1, "not yet past its idle timeout");
         assert_eq!(server.closed.load(Ordering::SeqCst), 0);
         pool.expire();
@@ -657,108 +575,31 @@ mod tests {
         assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
     }
 
+    #[tokio::test]
+    async fn an_idle_connection_keeps_its_read_buffer_one_sweep_period_at_most() {
+        let server = server().await;
+        let pool = pools(10).get(&server.authority);
+        get(&pool).await.unwrap();
+        let capacity = |pool: &HostPool| lock(&pool.idle)[0].conn.buffer_capacity();
+        assert!(capacity(&pool) > 0, "kept for the next request");
+        let first = pool.expire();
+        assert!(first.used && !first.shrunk);
+        assert!(capacity(&pool) > 0, "idle less than a sweep period");
+        let second = pool.expire();
+        assert_eq!(capacity(&pool), 0, "freed");
+        // No load, buffers freed: the sweeper hands the memory back at its next sweep.
+        assert!(!second.used && second.shrunk);
+        assert!(!pool.expire().shrunk, "freed once");
+        // Taken again, it reads as before.
+        get(&pool).await.unwrap();
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+    }
+
     #[test]
     fn a_short_idle_timeout_is_swept_four_times() {
         let pools = Pools::new(10, Duration::from_millis(400), None);
         assert_eq!(pools.settings.sweep_period, Duration::from_millis(100));
         assert_eq!(pools.settings.expire_after_sweeps, 4);
-    }
-
-    /// Sweeps until the pool's idle connections, `n` of them, are all parked.
-    async fn park_all(pool: &Arc<HostPool>, n: usize) {
-        // (The sockets come back from their tasks after these sweeps: the second one may
-        // find nothing idle meanwhile.)
-        for _ in 0..PARK_AFTER_SWEEPS {
-            pool.expire();
-        }
-        until("parked", || pool.parked_count() == n).await;
-        assert_eq!(pool.idle(), n);
-    }
-
-    async fn park_it(pool: &Arc<HostPool>) {
-        park_all(pool, 1).await;
-    }
-
-    #[tokio::test]
-    async fn a_connection_idle_past_a_sweep_period_is_parked_and_used_again() {
-        let server = server().await;
-        let pool = pools(10).get(&server.authority);
-        get(&pool).await.unwrap();
-        pool.expire();
-        assert_eq!(
-            pool.parked_count(),
-            0,
-            "idle less than a sweep period: kept as is"
-        );
-        park_it(&pool).await;
-        // The same socket carries the next requests: no new connection, none closed.
-        for _ in 0..3 {
-            get(&pool).await.unwrap();
-        }
-        assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
-        assert_eq!(server.closed.load(Ordering::SeqCst), 0);
-        assert_eq!((pool.idle(), pool.parked_count()), (1, 0));
-    }
-
-    #[tokio::test]
-    async fn a_hot_connection_is_taken_before_a_parked_one() {
-        let server = server().await;
-        let pool = pools(10).get(&server.authority);
-        // Two connections, both parked; one taken again (hot), one left parked.
-        let (a, b) = tokio::join!(get(&pool), get(&pool));
-        a.unwrap();
-        b.unwrap();
-        park_all(&pool, 2).await;
-        get(&pool).await.unwrap();
-        assert_eq!((pool.idle(), pool.parked_count()), (2, 1));
-        // The hot one serves; the parked one stays parked.
-        for _ in 0..3 {
-            get(&pool).await.unwrap();
-        }
-        assert_eq!((pool.idle(), pool.parked_count()), (2, 1));
-        assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test]
-    async fn a_parked_connection_the_server_closed_is_not_used() {
-        let server = server().await;
-        let pool = pools(10).get(&server.authority);
-        get(&pool).await.unwrap();
-        park_it(&pool).await;
-        server.close_all.notify_waiters();
-        until("the server closed", || {
-            server.closed.load(Ordering::SeqCst) == 1
-        })
-        .await;
-        // The reactor saw the close: the checkout passes the socket over, a new one goes.
-        until("the close is seen", || {
-            let idle = lock(&pool.idle);
-            idle.parked.iter().all(|p| !park::still_open(&p.stream))
-        })
-        .await;
-        get(&pool).await.unwrap();
-        assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test]
-    async fn the_sweep_closes_a_parked_connection_the_server_closed() {
-        let server = server().await;
-        let pool = pools(10).get(&server.authority);
-        get(&pool).await.unwrap();
-        park_it(&pool).await;
-        server.close_all.notify_waiters();
-        until("the sweep saw it", || {
-            pool.expire();
-            pool.idle() == 0
-        })
-        .await;
-        // Dropped for the close, long before its idle timeout would have dropped it.
-        assert!(pool.sweeps.load(Ordering::SeqCst) < 45);
-        // Nothing idle: the sweeper stops, and starts again with the next idle one.
-        assert!(!pool.expire().idle_left);
-        assert!(!pool.sweeping.load(Ordering::SeqCst));
-        get(&pool).await.unwrap();
-        assert!(pool.sweeping.load(Ordering::SeqCst));
     }
 
     /// A pool holding one idle connection that its server has since closed.
@@ -776,12 +617,122 @@ mod tests {
     #[tokio::test]
     async fn a_connection_the_server_closed_is_not_used_again() {
         let (server, pool) = idle_connection_the_server_closed().await;
-        // The connection's task sees the close; the pool then passes it over.
-        until("the pool saw it", || {
-            lock(&pool.idle).hot.iter().all(|e| e.sender.is_closed())
+        // The reactor sees the close; the checkout then passes the socket over.
+        until("the close is seen", || {
+            lock(&pool.idle).iter().all(|e| !e.conn.still_open())
         })
         .await;
         get(&pool).await.unwrap();
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
+    }
+
+    /// A server that answers the first request on each connection and closes the
+    /// connection when the second one arrives, answering nothing: what a server closing
+    /// an idle connection just as trafik sends on it looks like.
+    async fn server_dropping_second_requests() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let authority: Authority = listener.local_addr().unwrap().to_string().parse().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let a = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                a.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    let mut answered = false;
+                    while let Ok(n) = stream.read(&mut chunk).await {
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            if answered {
+                                return;
+                            }
+                            answered = true;
+                            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            stream.write_all(ok).await.unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        Server {
+            authority,
+            accepted,
+            closed: Arc::new(AtomicUsize::new(0)),
+            close_all: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    fn request(pool: &HostPool, method: &str) -> Request<RequestBody> {
+        Request::builder()
+            .method(method)
+            .uri("/")
+            .header("host", pool.authority.as_str())
+            .body(RequestBody::Empty)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_idempotent_request_without_body_goes_again_when_a_reused_connection_fails() {
+        let server = server_dropping_second_requests().await;
+        let pool = pools(10).get(&server.authority);
+        get(&pool).await.unwrap();
+        // The idle connection is taken, the server closes it unanswered: a new one serves.
+        get(&pool).await.unwrap();
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_post_is_not_sent_twice() {
+        let server = server_dropping_second_requests().await;
+        let pool = pools(10).get(&server.authority);
+        get(&pool).await.unwrap();
+        let Err(e) = pool.send(request(&pool, "POST")).await else {
+            panic!("a POST on the connection the server closed unanswered succeeded");
+        };
+        assert_eq!(e.kind, ErrorKind::Reset);
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+        // Nor is a request on a fresh connection.
+        let e = pool.send(request(&pool, "POST")).await;
+        assert_eq!(
+            e.unwrap().status(),
+            200,
+            "first request on a new connection"
+        );
+        let e = pool.send(request(&pool, "DELETE")).await;
+        assert_eq!(e.unwrap().status(), 200, "DELETE goes again on a new one");
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_post_never_goes_on_an_idle_connection_the_server_closed() {
+        let server = server().await;
+        let pool = pools(10).get(&server.authority);
+        get(&pool).await.unwrap();
+        server.close_all.notify_waiters();
+        until("the server closed", || {
+            server.closed.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        until("the close is seen", || {
+            lock(&pool.idle).iter().all(|e| !e.conn.still_open())
+        })
+        .await;
+        // A POST cannot be sent again: it must not be sent on that socket at all.
+        let req = Request::builder()
+            .method("POST")
+            .uri("/")
+            .header("host", pool.authority.as_str())
+            .header("content-length", "0")
+            .body(RequestBody::Empty)
+            .unwrap();
+        let response = pool.send(req).await.unwrap();
+        assert_eq!(response.status(), 200);
         assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
     }
 
@@ -799,7 +750,7 @@ mod tests {
     #[tokio::test]
     async fn a_connection_whose_body_streams_returns_when_the_body_ends() {
         // 1 MiB in chunks of 16 KiB: the response is handed over long before its body
-        // ends, so the connection returns to the pool only when hyper says it is ready.
+        // ends, so the connection returns to the pool only when the body has been read.
         let chunk = vec![b'x'; 16 * 1024];
         let mut answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
         for _ in 0..64 {
