@@ -61,18 +61,8 @@ pub struct Head {
     /// phrase on to the client, and so does trafik).
     pub reason: Option<Vec<u8>>,
     pub headers: HeaderMap,
-    /// Which of the fields that frame the body are present, noted as the head is read so
-    /// that deciding the framing looks up only those there are.
-    present: Present,
     /// Bytes of the buffer the head took.
     pub len: usize,
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Present {
-    connection: bool,
-    content_length: bool,
-    transfer_encoding: bool,
 }
 
 /// The head at the start of `buf`: `Ok(None)` while it is incomplete (read more).
@@ -116,7 +106,6 @@ pub fn parse(buf: &[u8]) -> Result<Option<Head>, HeadError> {
     let copy = Bytes::copy_from_slice(&buf[..len]);
     let start = buf.as_ptr() as usize;
     let mut headers = HeaderMap::with_capacity(response.headers.len());
-    let mut present = Present::default();
     for h in response.headers.iter() {
         // httparse checked the name is a token and the value has no CR, LF or NUL;
         // http's types check again (and lowercase the name).
@@ -133,9 +122,6 @@ pub fn parse(buf: &[u8]) -> Result<Option<Head>, HeadError> {
             None => HeaderValue::from_bytes(h.value),
         }
         .map_err(|_| HeadError::Malformed(format!("value of {:?}", h.name)))?;
-        present.connection |= name == header::CONNECTION;
-        present.content_length |= name == header::CONTENT_LENGTH;
-        present.transfer_encoding |= name == header::TRANSFER_ENCODING;
         headers.append(name, value);
     }
     Ok(Some(Head {
@@ -143,7 +129,6 @@ pub fn parse(buf: &[u8]) -> Result<Option<Head>, HeadError> {
         version,
         reason,
         headers,
-        present,
         len,
     }))
 }
@@ -173,7 +158,7 @@ pub struct Decision {
 /// the RFC asks of an intermediary: passed on, it would frame the body anew for the
 /// client.
 pub fn decide(head: &mut Head, head_request: bool) -> Result<Decision, HeadError> {
-    let keep_alive = keep_alive(head.version, head.present.connection, &head.headers);
+    let keep_alive = keep_alive(head.version, &head.headers);
     let status = head.status.as_u16();
     if status == 101 {
         // The pool never asks for an upgrade (those go through hyper-util's client).
@@ -187,17 +172,18 @@ pub fn decide(head: &mut Head, head_request: bool) -> Result<Decision, HeadError
             reusable: keep_alive,
         });
     }
-    let has_length = head.present.content_length;
-    if head.present.transfer_encoding {
+    let has_length = head.headers.contains_key(header::CONTENT_LENGTH);
+    if head.headers.contains_key(header::TRANSFER_ENCODING) {
         // Transfer-Encoding wins over Content-Length; both at once is how responses are
-        // smuggled, so such a connection carries nothing more.
+        // smuggled, so such a connection carries nothing more. Nor does an HTTP/1.0 one:
+        // 1.0 has no Transfer-Encoding, and RFC 9112 §6.1 treats its framing as faulty.
         if has_length {
             head.headers.remove(header::CONTENT_LENGTH);
         }
         return Ok(if chunked_last(&head.headers) {
             Decision {
                 framing: Framing::Chunked,
-                reusable: keep_alive && !has_length,
+                reusable: keep_alive && !has_length && head.version == Version::HTTP_11,
             }
         } else {
             Decision {
@@ -220,14 +206,13 @@ pub fn decide(head: &mut Head, head_request: bool) -> Result<Decision, HeadError
 
 /// HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 only with
 /// `Connection: keep-alive`.
-fn keep_alive(version: Version, has_connection: bool, headers: &HeaderMap) -> bool {
+fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
     let has = |token: &str| {
-        has_connection
-            && headers.get_all(header::CONNECTION).iter().any(|v| {
-                v.as_bytes()
-                    .split(|b| *b == b',')
-                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-            })
+        headers.get_all(header::CONNECTION).iter().any(|v| {
+            v.as_bytes()
+                .split(|b| *b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        })
     };
     if version == Version::HTTP_11 {
         !has("close")
@@ -476,6 +461,13 @@ mod tests {
                 "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: keep-alive, close\r\n\r\n"
             ),
             (Framing::Length(1), false)
+        );
+        // Transfer-Encoding in HTTP/1.0 frames this response, never the next one.
+        assert_eq!(
+            framing(
+                "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+            ),
+            (Framing::Chunked, false)
         );
     }
 }
