@@ -27,7 +27,10 @@ where
     R: Send + 'static,
 {
     let (done, result) = tokio::sync::oneshot::channel();
+    // The compile starts health checks and pool sweepers: tokio tasks of the caller's runtime.
+    let handle = tokio::runtime::Handle::current();
     let job: Job = Box::new(move || {
+        let _entered = handle.enter();
         let _ = done.send(catch_unwind(AssertUnwindSafe(work)));
     });
     jobs()
@@ -40,12 +43,38 @@ where
     }
 }
 
+/// Frees `value` on the configuration thread, then hands what that freed back to the OS
+/// (`freed_memory.rs`), without waiting; at once when called there. For what the
+/// configuration thread allocated and another thread would drop last: a runtime that a
+/// request still held when the next one went live is dropped by that request's worker,
+/// and its blocks would wait in the configuration thread's heap until the next reload.
+pub fn free_there<T: Send + 'static>(value: T) {
+    if on_config_thread() {
+        drop(value);
+        return;
+    }
+    let handle = tokio::runtime::Handle::try_current().ok();
+    let job: Job = Box::new(move || {
+        let _entered = handle.as_ref().map(|h| h.enter());
+        drop(value);
+        crate::freed_memory::release_freed_memory(true);
+    });
+    // The thread never ends; were it gone, the value is dropped here with the job.
+    let _ = jobs().send(job);
+}
+
+fn on_config_thread() -> bool {
+    std::thread::current().name() == Some(THREAD_NAME)
+}
+
+const THREAD_NAME: &str = "trafik-config";
+
 fn jobs() -> &'static mpsc::Sender<Job> {
     static JOBS: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
     JOBS.get_or_init(|| {
         let (jobs, incoming) = mpsc::channel::<Job>();
         std::thread::Builder::new()
-            .name("trafik-config".into())
+            .name(THREAD_NAME.into())
             .spawn(move || {
                 for job in incoming {
                     job();
@@ -67,6 +96,31 @@ mod tests {
         assert_eq!(first, second);
         assert_ne!(first, std::thread::current().id());
         assert_eq!(run(|| 6 * 7).await, 42);
+    }
+
+    #[tokio::test]
+    async fn work_runs_inside_the_callers_runtime() {
+        let spawned = run(|| tokio::spawn(async { 7 })).await;
+        assert_eq!(spawned.await.unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn what_another_thread_frees_there_is_dropped_on_the_configuration_thread() {
+        struct Dropped(std::sync::mpsc::Sender<std::thread::ThreadId>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                let _ = self.0.send(std::thread::current().id());
+            }
+        }
+        let config_thread = run(|| std::thread::current().id()).await;
+        let (tx, rx) = std::sync::mpsc::channel();
+        free_there(Dropped(tx));
+        let dropped_on = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+        assert_eq!(dropped_on, config_thread);
+        // On the configuration thread itself, at once.
+        let (tx, rx) = std::sync::mpsc::channel();
+        run(move || free_there(Dropped(tx))).await;
+        assert_eq!(rx.try_recv().unwrap(), config_thread);
     }
 
     #[tokio::test]

@@ -19,6 +19,21 @@ pub struct Runtime {
     pub backends: std::collections::BTreeMap<String, Arc<BackendHandle>>,
     /// Increases by one with every applied configuration.
     pub generation: u64,
+    /// Set by the aggregator on the runtime it makes live: it was built on the
+    /// configuration thread, and is freed there too, whichever thread drops it last (a
+    /// request's worker, when one still held it at the swap). Freed elsewhere, its blocks
+    /// would wait in that thread's heap until the next reload (`config_thread::free_there`).
+    pub free_on_config_thread: bool,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if self.free_on_config_thread {
+            let routes = std::mem::take(&mut self.entry_points);
+            let backends = std::mem::take(&mut self.backends);
+            crate::config_thread::free_there((routes, backends));
+        }
+    }
 }
 
 impl Runtime {

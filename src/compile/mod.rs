@@ -260,6 +260,7 @@ pub fn compile(
             entry_points,
             backends: backends.into_iter().collect(),
             generation,
+            free_on_config_thread: false,
         },
         problems,
     )
