@@ -10,7 +10,7 @@ use trafik_config::rule::{RuleIndex, SharedModifiers};
 use crate::backend::{BackendService, Balancer};
 use crate::health::Health;
 use crate::proxy::Target;
-use crate::stats::BackendStats;
+use crate::stats::{BackendStats, BackendStatsSlot};
 
 #[derive(Default)]
 pub struct Runtime {
@@ -75,8 +75,23 @@ pub struct BackendHandle {
     pub balancer: Balancer,
     /// The circuit breaker's state, when the backend has one.
     pub breaker: Option<trafik_middleware::breaker::BreakerState>,
-    /// Counters kept across reloads (retries, open connections).
-    pub stats: Arc<BackendStats>,
+    /// Counters kept across reloads (retries, open connections), made on first use.
+    pub stats: BackendStatsSlot,
+}
+
+impl BackendHandle {
+    /// The counters a request of this backend updates.
+    pub fn stats(&self) -> &Arc<BackendStats> {
+        self.stats.get(&self.name)
+    }
+
+    pub fn retries(&self) -> u64 {
+        self.stats.retries(&self.name)
+    }
+
+    pub fn open_connections(&self) -> i64 {
+        self.stats.open_connections(&self.name)
+    }
 }
 
 pub struct ServerHandle {

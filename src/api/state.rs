@@ -61,8 +61,8 @@ pub async fn state(State(api): State<Arc<Api>>) -> Json<Value> {
                     "loadBalancer": b.balancer.method_name(),
                     "weights": b.balancer.weights(),
                     "breaker": b.breaker.as_ref().map(|s| s.state().as_str()),
-                    "openConnections": b.stats.open_connections(),
-                    "retries": b.stats.retries(),
+                    "openConnections": b.open_connections(),
+                    "retries": b.retries(),
                     "servers": servers,
                 }),
             )

@@ -159,7 +159,7 @@ pub fn build(
     live.checks.extend(checks);
 
     let stats = match registries {
-        Some(r) => r.stats.backend(name),
+        Some(r) => crate::stats::BackendStatsSlot::in_registry(&r.stats),
         None => Default::default(),
     };
     let handle = Arc::new(BackendHandle {

@@ -41,7 +41,7 @@ pub struct CompileSettings {
 pub struct Registries {
     pub health: HealthRegistry,
     pub breakers: BreakerRegistry,
-    pub stats: StatsRegistry,
+    pub stats: Arc<StatsRegistry>,
     /// Rate-limit buckets by frontend and settings.
     pub rate_limits: crate::frontend::rate_limit::RateLimitRegistry,
 }
@@ -52,7 +52,7 @@ impl Registries {
         Registries {
             health: HealthRegistry::new(forwarder.backend_tls().clone()),
             breakers: BreakerRegistry::default(),
-            stats: StatsRegistry::default(),
+            stats: Arc::default(),
             rate_limits: Default::default(),
         }
     }

@@ -191,10 +191,8 @@ impl Prometheus {
             };
             be_open
                 .get_or_create(&label)
-                .set(backend.stats.open_connections());
-            be_retries
-                .get_or_create(&label)
-                .inc_by(backend.stats.retries());
+                .set(backend.open_connections());
+            be_retries.get_or_create(&label).inc_by(backend.retries());
             for server in &backend.servers {
                 let label = ServerLabel {
                     backend: name.clone(),
