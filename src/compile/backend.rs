@@ -164,7 +164,7 @@ pub fn build(
     };
     let handle = Arc::new(BackendHandle {
         name: name.to_string(),
-        servers,
+        servers: servers.into_boxed_slice(),
         balancer,
         breaker: layers.breaker.as_ref().map(|l| l.state().clone()),
         stats,
