@@ -148,7 +148,7 @@ impl Aggregator {
         let frontends: usize = runtime.entry_points.values().map(|e| e.index.len()).sum();
         // Each server reaches its connection pool without a lookup, and the pools of
         // servers that left close once the previous configuration is gone (proxy/pool.rs).
-        let servers = runtime.backends.values().flat_map(|b| b.servers.iter());
+        let servers = runtime.backends.iter().flat_map(|b| b.servers.iter());
         self.forwarder.retain_pools(servers.map(|s| &s.target));
         runtime.free_on_config_thread = true;
         self.runtime.store(Arc::new(runtime));

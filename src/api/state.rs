@@ -39,7 +39,7 @@ pub async fn state(State(api): State<Arc<Api>>) -> Json<Value> {
     let backends: serde_json::Map<String, Value> = runtime
         .backends
         .iter()
-        .map(|(name, b)| {
+        .map(|b| {
             let servers: serde_json::Map<String, Value> = b
                 .servers
                 .iter()
@@ -56,7 +56,7 @@ pub async fn state(State(api): State<Arc<Api>>) -> Json<Value> {
                 })
                 .collect();
             (
-                name.clone(),
+                b.name.clone(),
                 json!({
                     "loadBalancer": b.balancer.method_name(),
                     "weights": b.balancer.weights(),

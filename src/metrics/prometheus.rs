@@ -185,7 +185,8 @@ impl Prometheus {
         let be_open = Family::<BackendLabel, Gauge>::default();
         let be_retries = Family::<BackendLabel, Counter>::default();
         let server_up = Family::<ServerLabel, Gauge>::default();
-        for (name, backend) in &runtime.backends {
+        for backend in &runtime.backends {
+            let name = &backend.name;
             let label = BackendLabel {
                 backend: name.clone(),
             };
