@@ -93,51 +93,11 @@ fn explain_syntax_error(text: &str, mut error: Located) -> Located {
 ///
 /// The positions are found only when one is asked for, by parsing the text again, and then
 /// kept: a tree of every key of a 10,000-frontend file is over 30 MB, the text itself 1.5 MB,
-/// and most configurations never have a finding to place. So the text is kept deflated
-/// (`KeptText`).
+/// and most configurations never have a finding to place.
 #[derive(Debug, Clone, Default)]
 pub struct Locations {
-    text: std::sync::Arc<KeptText>,
+    text: std::sync::Arc<str>,
     entries: std::sync::OnceLock<Vec<LocEntry>>,
-}
-
-/// A file's text, deflated at the fastest level: a generated configuration repeats itself,
-/// 1.6 MB of 10,000 frontends deflates to about 0.1 MB in a few milliseconds, and the text
-/// is read back only when a finding needs a position. The last tenth of trafik's resident
-/// memory at 10,000 frontends was the kept text (benches/README.md, `routes.sh`,
-/// session 13).
-#[derive(Debug, Default)]
-struct KeptText {
-    deflated: Box<[u8]>,
-}
-
-impl KeptText {
-    fn new(text: &str) -> Self {
-        use std::io::Write;
-        let mut encoder = flate2::write::DeflateEncoder::new(
-            Vec::with_capacity(text.len() / 8),
-            flate2::Compression::fast(),
-        );
-        // Writing to a Vec cannot fail.
-        let deflated = encoder
-            .write_all(text.as_bytes())
-            .and_then(|()| encoder.finish())
-            .unwrap_or_default();
-        KeptText {
-            deflated: deflated.into_boxed_slice(),
-        }
-    }
-
-    /// The text again; empty if it cannot be inflated (only positions are lost then).
-    fn text(&self) -> String {
-        use std::io::Read;
-        let mut text = String::new();
-        let mut decoder = flate2::read::DeflateDecoder::new(&self.deflated[..]);
-        if decoder.read_to_string(&mut text).is_err() {
-            text.clear();
-        }
-        text
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -152,17 +112,17 @@ struct LocEntry {
 impl Locations {
     fn new(text: &str) -> Self {
         Locations {
-            text: std::sync::Arc::new(KeptText::new(text)),
+            text: text.into(),
             entries: std::sync::OnceLock::new(),
         }
     }
 
     fn entries(&self) -> &[LocEntry] {
         self.entries.get_or_init(|| {
-            let text = self.text.text();
+            let text: &str = &self.text;
             // The text parsed once already; were it not to now, positions are only lost.
-            match Document::parse(&text) {
-                Ok(doc) => table_entries(doc.table(), &text, &LineIndex::new(&text)),
+            match Document::parse(text) {
+                Ok(doc) => table_entries(doc.table(), text, &LineIndex::new(text)),
                 Err(_) => Vec::new(),
             }
         })
@@ -285,35 +245,6 @@ entryPoints = [\"http\", \"nope\"]
             lines[3].contains("dockr: unknown key, ignored"),
             "{lines:?}"
         );
-    }
-
-    #[test]
-    fn the_kept_text_is_deflated_and_positions_found_in_it() {
-        // A generated configuration repeats itself, as `benches/routes.sh`'s does.
-        let mut text = String::new();
-        for i in 0..2_000 {
-            text.push_str(&format!(
-                "[backends.b{i}.servers.s]\nurl = \"http://127.0.0.1:8{i}\"\n\
-                 [frontends.f{i}]\nbackend = \"b{i}\"\n\
-                 [frontends.f{i}.routes.r]\nrule = \"Host:h{i}.example.com\"\n"
-            ));
-        }
-        let loaded = load_dynamic("many.toml", &text).unwrap();
-        let kept = &loaded.locations.text;
-        assert!(
-            kept.deflated.len() * 5 < text.len(),
-            "{} of {}",
-            kept.deflated.len(),
-            text.len()
-        );
-        assert_eq!(kept.text(), text);
-        assert_eq!(
-            loaded.locations.locate(&["frontends", "f1999", "backend"]),
-            Some((6 * 1999 + 4, 11))
-        );
-        // An empty text (a default) reads back empty.
-        assert_eq!(Locations::default().text.text(), "");
-        assert_eq!(Locations::default().locate(&["backends"]), None);
     }
 
     #[test]
