@@ -107,10 +107,10 @@ impl Aggregator {
     }
 
     /// Compiling 10,000 frontends takes long enough (tens to hundreds of milliseconds) to hold
-    /// up every request of a runtime thread, all of them with `--workers 1`: it runs on the
-    /// configuration thread instead, where the file provider parsed the snapshot, so that
-    /// what the previous configuration frees goes back to the heap it came from and the
-    /// collect after the compile returns it (`config_thread.rs`). Requests meanwhile are
+    /// up every request of a runtime thread, all of them with `--workers 1`: it runs on a
+    /// configuration thread instead, a new one whose heap holds only what this compile
+    /// allocates, so that the pages of the configuration it replaces empty entirely and the
+    /// collect after the compile returns them (`config_thread.rs`). Requests meanwhile are
     /// served by the previous runtime.
     async fn apply_off_runtime(self, provider: String, snapshot: Snapshot) -> Self {
         crate::config_thread::run(move || {

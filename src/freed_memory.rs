@@ -2,7 +2,7 @@
 //!
 //! mimalloc (the global allocator, `main.rs`) returns a thread's freed pages after its purge
 //! delay, but only when that thread next allocates or frees, or when the thread ends. A
-//! thread that frees a lot and then idles keeps it resident: the configuration thread after a
+//! thread that frees a lot and then idles keeps it resident: a configuration thread after a
 //! compile (the previous configuration, tens of megabytes at 10,000 frontends), a worker
 //! after the backend pool parked hundreds of connections. Those places call this.
 

@@ -21,10 +21,10 @@ pub struct Runtime {
     pub backends: Vec<Arc<BackendHandle>>,
     /// Increases by one with every applied configuration.
     pub generation: u64,
-    /// Set by the aggregator on the runtime it makes live: it was built on the
-    /// configuration thread, and is freed there too, whichever thread drops it last (a
-    /// request's worker, when one still held it at the swap). Freed elsewhere, its blocks
-    /// would wait in that thread's heap until the next reload (`config_thread::free_there`).
+    /// Set by the aggregator on the runtime it makes live: it was built on a configuration
+    /// thread, and is freed on one too, whichever thread drops it last (a request's worker,
+    /// when one still held it at the swap), followed by a collect that returns its pages
+    /// (`config_thread::free_there`); a worker would keep them until it next collects.
     pub free_on_config_thread: bool,
 }
 
