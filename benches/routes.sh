@@ -10,7 +10,8 @@
 #   - instructions per request (benches/instructions.sh, callgrind) for a request whose host
 #     no frontend names (127.0.0.1: it ends on the catch-all after the index is consulted),
 #     and, with --hosts, for a template host and an exact host;
-#   - RSS idle after start, and after 5 s of wrk load (50 connections, same request);
+#   - RSS idle after start, and after 6 s of wrk load (50 connections, same request), and
+#     the anonymous part of each (Pss_Anon: the heap and the allocator's pages);
 #   - compile_ms of the first configuration and of a one-frontend change (the file
 #     provider's reload), from the "configuration applied" log line;
 #   - failed requests under that load while the change is applied.
@@ -92,6 +93,8 @@ ready() {
     return 1
 }
 rss_mb() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+# The process's anonymous memory (heap and allocator pages, not the binary's file pages).
+anon_mb() { awk '/^Pss_Anon/ { printf "%.1f", $2 / 1024 }' "/proc/$1/smaps_rollup"; }
 # compile_ms of the Kth "configuration applied" line of a log (empty while there is none).
 compile_ms() {
     grep 'configuration applied' "$1" | sed -n "${2}p" | sed -E 's/.*compile_ms=([0-9]+).*/\1/'
@@ -102,7 +105,8 @@ nginx -p "$W/" -e "$W/logs/backend.err" -c "$W/backend.conf" -g 'daemon off;' &
 PIDS+=($!)
 ready "http://127.0.0.1:$BACKEND_PORT/"
 
-# measure NAME TEMPLATE: prints "rss_idle rss_load compile_first compile_change failed".
+# measure NAME TEMPLATE: prints
+# "rss_idle rss_load compile_first compile_change failed anon_idle anon_load".
 # The dynamic part goes in its own watched file, so that a change reloads only it.
 measure() {
     local name=$1 template=$2 dir="$W/$1"
@@ -116,8 +120,9 @@ measure() {
     local pid=$!
     PIDS+=("$pid")
     ready "http://127.0.0.1:$PORT/"
-    local idle load first change failed
+    local idle load first change failed anon_idle anon_load
     idle=$(rss_mb "$pid")
+    anon_idle=$(anon_mb "$pid")
     first=$(compile_ms "$dir/out.log" 1)
     # Load, and a one-frontend change applied in its middle (a new frontend f-new).
     taskset -c 0 timeout 30 wrk -t1 -c50 -d6s "http://127.0.0.1:$PORT/" >"$dir/wrk.txt" 2>&1 &
@@ -132,19 +137,22 @@ measure() {
     change=$(compile_ms "$dir/out.log" 2)
     wait "$wrk" || true
     load=$(rss_mb "$pid")
+    anon_load=$(anon_mb "$pid")
     [[ $(curl -s -o /dev/null -w '%{http_code}' -H 'Host: new.example.com' "http://127.0.0.1:$PORT/") == 200 ]] ||
         echo "$name: the changed configuration does not serve new.example.com" >&2
     failed=$(awk '/Non-2xx|Socket errors/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) { gsub(",", "", $i); s += $i } } END { print s + 0 }' "$dir/wrk.txt")
     kill "$pid"
     wait "$pid" 2>/dev/null || true
-    echo "$idle $load ${first:-?} ${change:-?} $failed"
+    echo "$idle $load ${first:-?} ${change:-?} $failed $anon_idle $anon_load"
 }
 
-printf '%-14s %10s %10s %12s %12s %8s\n' configuration 'RSS idle' 'RSS load' 'compile ms' 'change ms' failed
+printf '%-14s %10s %10s %12s %12s %8s %10s %10s\n' configuration 'RSS idle' 'RSS load' 'compile ms' 'change ms' failed \
+    'anon idle' 'anon load'
 for cfg in "1:$ONE" "$N:$MANY"; do
     name=${cfg%%:*}
-    read -r idle load first change failed < <(measure "f$name" "${cfg#*:}")
-    printf '%-14s %7s MB %7s MB %12s %12s %8s\n' "$name frontend(s)" "$idle" "$load" "$first" "$change" "$failed"
+    read -r idle load first change failed anon_idle anon_load < <(measure "f$name" "${cfg#*:}")
+    printf '%-14s %7s MB %7s MB %12s %12s %8s %7s MB %7s MB\n' "$name frontend(s)" "$idle" "$load" "$first" "$change" \
+        "$failed" "$anon_idle" "$anon_load"
 done
 
 if ((INSTRUCTIONS)); then

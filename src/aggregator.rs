@@ -108,15 +108,17 @@ impl Aggregator {
 
     /// Compiling 10,000 frontends takes long enough (tens to hundreds of milliseconds) to hold
     /// up every request of a runtime thread, all of them with `--workers 1`: it runs on a
-    /// blocking thread instead. Requests meanwhile are served by the previous runtime.
+    /// configuration thread instead, a new one whose heap holds only what this compile
+    /// allocates, so that the pages of the configuration it replaces empty entirely and the
+    /// collect after the compile returns them (`config_thread.rs`). Requests meanwhile are
+    /// served by the previous runtime.
     async fn apply_off_runtime(self, provider: String, snapshot: Snapshot) -> Self {
-        tokio::task::spawn_blocking(move || {
+        crate::config_thread::run(move || {
             let mut this = self;
             this.apply(provider, snapshot);
             this
         })
         .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
 
     fn apply(&mut self, provider: String, snapshot: Snapshot) {
@@ -126,7 +128,7 @@ impl Aggregator {
         // change's latency.
         let _previous = self.snapshots.insert(provider.clone(), snapshot);
         self.generation += 1;
-        let (runtime, problems) = compile(
+        let (mut runtime, problems) = compile(
             &self.snapshots,
             &self.settings,
             self.generation,
@@ -146,8 +148,9 @@ impl Aggregator {
         let frontends: usize = runtime.entry_points.values().map(|e| e.index.len()).sum();
         // Each server reaches its connection pool without a lookup, and the pools of
         // servers that left close once the previous configuration is gone (proxy/pool.rs).
-        let servers = runtime.backends.values().flat_map(|b| b.servers.iter());
+        let servers = runtime.backends.iter().flat_map(|b| b.servers.iter());
         self.forwarder.retain_pools(servers.map(|s| &s.target));
+        runtime.free_on_config_thread = true;
         self.runtime.store(Arc::new(runtime));
         drop(_previous);
         // What the compile freed (the previous snapshot and runtime: tens of megabytes at

@@ -2,12 +2,13 @@
 //!
 //! mimalloc (the global allocator, `main.rs`) returns a thread's freed pages after its purge
 //! delay, but only when that thread next allocates or frees, or when the thread ends. A
-//! thread that frees a lot and then idles keeps it resident: the configuration thread after a
+//! thread that frees a lot and then idles keeps it resident: a configuration thread after a
 //! compile (the previous configuration, tens of megabytes at 10,000 frontends), a worker
-//! after the backend pool parked hundreds of connections. Those places call this.
+//! after the backend pool freed the read buffers of hundreds of idle connections once a
+//! burst was over. Those places call this.
 
 /// Collects the calling thread's heap: `force` also frees what mimalloc would keep for
-/// reuse (after a compile); without it, only pages already due (after parking).
+/// reuse (after a compile); without it, only pages already due (the pool's sweeper).
 pub fn release_freed_memory(force: bool) {
     // `mimalloc` is named so that its C library is linked wherever this crate is (unit tests
     // use the system allocator, and then this collects mimalloc's unused heap: nothing).

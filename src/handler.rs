@@ -420,7 +420,7 @@ async fn route(
             .call(
                 RequestBody::from_client(req, ctx.body_idle_timeout),
                 client,
-                &backend.stats,
+                backend.stats(),
             )
             .await;
         let served_by = outcome.served_by;

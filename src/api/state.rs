@@ -39,7 +39,7 @@ pub async fn state(State(api): State<Arc<Api>>) -> Json<Value> {
     let backends: serde_json::Map<String, Value> = runtime
         .backends
         .iter()
-        .map(|(name, b)| {
+        .map(|b| {
             let servers: serde_json::Map<String, Value> = b
                 .servers
                 .iter()
@@ -56,13 +56,13 @@ pub async fn state(State(api): State<Arc<Api>>) -> Json<Value> {
                 })
                 .collect();
             (
-                name.clone(),
+                b.name.clone(),
                 json!({
                     "loadBalancer": b.balancer.method_name(),
                     "weights": b.balancer.weights(),
                     "breaker": b.breaker.as_ref().map(|s| s.state().as_str()),
-                    "openConnections": b.stats.open_connections(),
-                    "retries": b.stats.retries(),
+                    "openConnections": b.open_connections(),
+                    "retries": b.retries(),
                     "servers": servers,
                 }),
             )

@@ -320,7 +320,7 @@ mod tests {
         };
         let backend = Arc::new(BackendHandle {
             name: "b".into(),
-            servers: vec![server("dead", dead_addr), server("live", live_addr)],
+            servers: vec![server("dead", dead_addr), server("live", live_addr)].into(),
             balancer: super::super::Balancer::wrr(vec![1, 1]),
             breaker: None,
             stats: Default::default(),

@@ -159,12 +159,12 @@ pub fn build(
     live.checks.extend(checks);
 
     let stats = match registries {
-        Some(r) => r.stats.backend(name),
+        Some(r) => crate::stats::BackendStatsSlot::in_registry(&r.stats),
         None => Default::default(),
     };
     let handle = Arc::new(BackendHandle {
         name: name.to_string(),
-        servers,
+        servers: servers.into_boxed_slice(),
         balancer,
         breaker: layers.breaker.as_ref().map(|l| l.state().clone()),
         stats,

@@ -41,7 +41,7 @@ pub struct CompileSettings {
 pub struct Registries {
     pub health: HealthRegistry,
     pub breakers: BreakerRegistry,
-    pub stats: StatsRegistry,
+    pub stats: Arc<StatsRegistry>,
     /// Rate-limit buckets by frontend and settings.
     pub rate_limits: crate::frontend::rate_limit::RateLimitRegistry,
 }
@@ -52,7 +52,7 @@ impl Registries {
         Registries {
             health: HealthRegistry::new(forwarder.backend_tls().clone()),
             breakers: BreakerRegistry::default(),
-            stats: StatsRegistry::default(),
+            stats: Arc::default(),
             rate_limits: Default::default(),
         }
     }
@@ -241,6 +241,9 @@ pub fn compile(
         r.rate_limits.retain(&live_rate_limits);
     }
 
+    // In name order, as the API and the metrics list them.
+    let mut backends: Vec<_> = backends.into_values().collect();
+    backends.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     let mut entry_points = HashMap::new();
     for ep in &settings.entry_points {
         let mut entries = per_entry_point.remove(ep.as_str()).unwrap_or_default();
@@ -258,8 +261,9 @@ pub fn compile(
     (
         Runtime {
             entry_points,
-            backends: backends.into_iter().collect(),
+            backends,
             generation,
+            free_on_config_thread: false,
         },
         problems,
     )

@@ -174,7 +174,7 @@ impl ErrorPages {
         *req.method_mut() = Method::GET;
         // No client header: its cookies and credentials are not the error backend's.
         *req.uri_mut() = uri;
-        let outcome = page.service.call(req, client, &page.backend.stats).await;
+        let outcome = page.service.call(req, client, page.backend.stats()).await;
         match outcome.result {
             Ok(mut page_response) => {
                 *page_response.status_mut() = status;

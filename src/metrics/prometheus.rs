@@ -185,16 +185,15 @@ impl Prometheus {
         let be_open = Family::<BackendLabel, Gauge>::default();
         let be_retries = Family::<BackendLabel, Counter>::default();
         let server_up = Family::<ServerLabel, Gauge>::default();
-        for (name, backend) in &runtime.backends {
+        for backend in &runtime.backends {
+            let name = &backend.name;
             let label = BackendLabel {
                 backend: name.clone(),
             };
             be_open
                 .get_or_create(&label)
-                .set(backend.stats.open_connections());
-            be_retries
-                .get_or_create(&label)
-                .inc_by(backend.stats.retries());
+                .set(backend.open_connections());
+            be_retries.get_or_create(&label).inc_by(backend.retries());
             for server in &backend.servers {
                 let label = ServerLabel {
                     backend: name.clone(),

@@ -299,8 +299,9 @@ async fn reload(source: &Source, last_hash: &mut Option<u64>, tx: &mpsc::Sender<
     }
     *last_hash = Some(read.hash);
     // Parsing 10,000 frontends takes hundreds of milliseconds: off the runtime's threads, so
-    // that with `--workers 1` requests are not held up meanwhile; on the configuration
-    // thread, where the compile that follows frees what it replaces (`config_thread.rs`).
+    // that with `--workers 1` requests are not held up meanwhile; on a configuration thread
+    // of its own, so that this configuration's blocks share pages only with each other and
+    // leave them whole when a later one replaces it (`config_thread.rs`).
     let parsed = crate::config_thread::run(move || {
         let parsed = parse(&read);
         drop(read);

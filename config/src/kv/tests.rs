@@ -1247,7 +1247,7 @@ mod round_trip {
                     pass_tls_client_cert: pass_tls_client_cert.map(Box::new),
                     priority,
                     white_list: white_list.map(Box::new),
-                    whitelist_source_range: Vec::new(),
+                    whitelist_source_range: Box::default(),
                     headers: headers.map(Box::new),
                     redirect: redirect.map(Box::new),
                     rate_limit: rate_limit.map(Box::new),
