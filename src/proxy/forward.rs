@@ -300,18 +300,11 @@ impl Future for Sending {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let polled = match &mut this.response {
-            Response::Pooled(response) => match response.as_mut().poll(cx) {
-                // trafik's own client never upgrades: its headers are all there is to do.
-                Poll::Ready(Ok(mut response)) => {
-                    strip_hop_by_hop(response.headers_mut());
-                    return Poll::Ready(Ok(response));
-                }
-                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
-            },
-            Response::Legacy(response) => {
-                Pin::new(response).poll(cx).map_err(ProxyError::from_client)
-            }
+            Response::Pooled(response) => response.as_mut().poll(cx),
+            Response::Legacy(response) => Pin::new(response)
+                .poll(cx)
+                .map_ok(|r| r.map(ResponseBody::streamed))
+                .map_err(ProxyError::from_client),
         };
         let result = match polled {
             Poll::Ready(result) => result,
@@ -337,7 +330,7 @@ impl Future for Sending {
             // Any other answer to an upgrade request (401, 404…) passes through as is.
             _ => strip_hop_by_hop(response.headers_mut()),
         }
-        Poll::Ready(Ok(response.map(ResponseBody::streamed)))
+        Poll::Ready(Ok(response))
     }
 }
 

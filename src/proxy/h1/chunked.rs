@@ -81,10 +81,6 @@ impl Default for Chunked {
 }
 
 impl Chunked {
-    pub fn is_done(&self) -> bool {
-        self.state == State::Done
-    }
-
     /// Consumes from the front of `buf` what it can; data comes out as owned pieces of the
     /// buffer (`split_to`), never copied.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, ChunkError> {

@@ -130,8 +130,9 @@ impl Conn {
 /// Why an exchange failed, and whether it may be sent again on another connection.
 pub struct Failure {
     pub error: ProxyError,
-    /// Nothing of a response arrived and no request body was consumed: the server may
-    /// have closed the connection as it was taken, before it read anything.
+    /// Nothing of a response arrived: the server may have closed the connection as it was
+    /// taken, before it read anything. (`pool.rs` sends again only requests without a
+    /// body, so no body was consumed either.)
     pub nothing_received: bool,
 }
 
@@ -272,20 +273,14 @@ fn poll_upload(
                         "backend closed the connection before responding",
                     )
                 });
-                let mut failure = Failure::reset(why, conn);
-                failure.nothing_received &= up.sent == 0;
-                return Poll::Ready(Err(failure));
+                return Poll::Ready(Err(Failure::reset(why, conn)));
             }
             Poll::Ready(Ok(_)) => match conn.final_head() {
                 Ok(Some(head)) => return Poll::Ready(Ok(Some(head))),
                 Ok(None) => continue,
                 Err(e) => return Poll::Ready(Err(Failure::reset(e, conn))),
             },
-            Poll::Ready(Err(e)) => {
-                let mut failure = Failure::reset(e, conn);
-                failure.nothing_received &= up.sent == 0;
-                return Poll::Ready(Err(failure));
-            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(Failure::reset(e, conn))),
             Poll::Pending => {}
         }
         if up.write_failed.is_some() {

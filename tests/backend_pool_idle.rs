@@ -1,8 +1,7 @@
 //! Idle backend connections, through the real binary: a connection idle for seconds
 //! (past several sweeps of the pool) carries requests as before, and one its server
-//! closed while idle is never used. (Session 12 parked such connections, `park.rs`; with
-//! trafik's own client, src/proxy/h1/, an idle connection is its socket alone and
-//! nothing is parked, but these behaviours stand.)
+//! closed while idle is never used. (An idle connection is its socket alone once the
+//! sweeper has freed its read buffer: src/proxy/pool.rs.)
 //!
 //! The idle time is the behaviour under test, so these tests wait it out (a few seconds);
 //! what they assert holds whatever the sweeper did by then (a loaded machine may run it
