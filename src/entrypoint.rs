@@ -247,7 +247,8 @@ impl Connection {
                     req.extensions_mut().insert(info.clone());
                 }
                 async move {
-                    let response = match handler::handle(ctx, peer, req).await {
+                    // Pinned where it is made (see handler::handle): not copied again.
+                    let response = match std::pin::pin!(handler::handle(ctx, peer, req)).await {
                         Ok(response) => response,
                         Err(never) => match never {},
                     };

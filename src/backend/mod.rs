@@ -87,7 +87,7 @@ impl BackendService {
                 // breaker answer themselves), so readiness is asked without a future.
                 let polled = shared.poll_ready(&mut Context::from_waker(Waker::noop()));
                 let result = match polled {
-                    Poll::Ready(Ok(())) => shared.call(req).await,
+                    Poll::Ready(Ok(())) => std::pin::pin!(shared.call(req)).await,
                     Poll::Ready(Err(error)) => Err(error),
                     Poll::Pending => Box::pin(ready_then_call(shared, req)).await,
                 };
