@@ -304,8 +304,6 @@ async fn send(
         body.size_hint().exact(),
     )
     .map_err(|e| ProxyError::with_source(ErrorKind::Reset, e))?;
-    let mut head = BytesMut::new();
-    write::encode_head(&parts, &mut head);
     let head_request = parts.method == Method::HEAD;
     // Sent again on another connection when a reused one fails before any of a response
     // came (the server closed it as it was taken): only without a body (nothing of the
@@ -316,7 +314,10 @@ async fn send(
             Some(conn) => (conn, true),
             None => (pool.connect().await?, false),
         };
-        match exchange(conn, &head, &mut body, framing, head_request, &pool).await {
+        // Encoded for each attempt (a second is rare): the buffer is the write buffer.
+        let mut head = BytesMut::new();
+        write::encode_head(&parts, &mut head);
+        match exchange(conn, head, &mut body, framing, head_request, &pool).await {
             Ok(response) => return Ok(response),
             Err(failure) if reused && may_resend && failure.nothing_received => {
                 tracing::debug!(

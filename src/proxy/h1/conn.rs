@@ -162,19 +162,20 @@ pub(super) struct Upload {
     pub(super) write_failed: Option<io::Error>,
 }
 
-/// Sends the request (`head`: its encoded head; `body` framed as `framing`) on `conn`
+/// Sends the request (`head`: its encoded head, written from this buffer; `body` framed
+/// as `framing`) on `conn`
 /// and reads the response head; the response's body reads on from `conn` later.
 /// `head_request`: the method is HEAD (the response has no body).
 pub async fn exchange(
     mut conn: Conn,
-    head: &[u8],
+    head: BytesMut,
     body: &mut RequestBody,
     framing: BodyFraming,
     head_request: bool,
     pool: &Arc<HostPool>,
 ) -> Result<Response<ResponseBody>, Failure> {
     let mut upload = Upload {
-        out: BytesMut::from(head),
+        out: head,
         framing,
         sent: 0,
         body_done: framing == BodyFraming::None,
