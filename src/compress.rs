@@ -19,7 +19,7 @@
 //! `Vary: Accept-Encoding` comes, and a strong `ETag` is made weak (the bytes differ from
 //! the identity representation's, as nginx does).
 //!
-//! Applied in `handler::serve` to the finished response, inside the access log's observer,
+//! Applied in `handler::handle` to the finished response, inside the access log's observer,
 //! so the log counts the bytes sent, as v1's did.
 
 use std::convert::Infallible;

@@ -205,7 +205,7 @@ pub async fn run(mut cfg: StaticConfig, config_path: Option<PathBuf>) -> anyhow:
         let auth = match &ep.auth {
             None => None,
             Some(a) => Some(
-                // `/ping` stays open: handler::serve exempts it.
+                // `/ping` stays open: handler::handle exempts it.
                 crate::compile::auth::check(a, &base_dir, &[])
                     .map_err(|e| anyhow::anyhow!("entry point {name:?}: auth: {}", e.message))?,
             ),

