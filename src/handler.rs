@@ -111,23 +111,7 @@ pub async fn handle(
         }
         return Ok(compress(Box::pin(internal.call(req)).await));
     }
-    let record = ctx
-        .access_log
-        .as_ref()
-        .map(|log| new_record(&req, sent.as_ref(), peer, log.logs_headers()));
-    let sample = (!ctx.telemetry.is_empty()).then(|| new_sample(&ctx, &req));
-    if let Some(s) = &sample {
-        ctx.telemetry.started(&s.entry_point, &s.method, s.protocol);
-    }
-    // Made before the request is routed, so that a client who goes away first (hyper then
-    // drops this future) is still reported, with 499. Only for a request that is logged
-    // or counted, and only then is the clock read.
-    let mut finish = (record.is_some() || sample.is_some()).then(|| Finish {
-        log: ctx.access_log.clone().zip(record),
-        metrics: sample.map(|s| (ctx.telemetry.clone(), s)),
-        started: Instant::now(),
-        answered: false,
-    });
+    let mut finish = new_finish(&ctx, &req, sent.as_ref(), peer);
     // The entry point's refusals are logged and counted, as in v1 (its access log and
     // metrics come before its whitelist and auth): failed logins show in the log.
     let refusal = match redirected {
@@ -174,6 +158,33 @@ pub async fn handle(
     finish.answered(response.status().as_u16());
     let (parts, body) = response.into_parts();
     Ok(Response::from_parts(parts, body.observe(Box::new(finish))))
+}
+
+/// The request's report to the access log and the metrics, when either is on. Made before
+/// the request is routed, so that a client who goes away first (hyper then drops the
+/// request's future) is still reported, with 499. Only for a request that is logged or
+/// counted, and only then is the clock read. (A function of its own: the record and the
+/// sample it makes on the way are not kept in the request's future.)
+fn new_finish(
+    ctx: &EntryPointContext,
+    req: &Request<Incoming>,
+    sent: Option<&http::uri::PathAndQuery>,
+    peer: SocketAddr,
+) -> Option<Finish> {
+    let record = ctx
+        .access_log
+        .as_ref()
+        .map(|log| new_record(req, sent, peer, log.logs_headers()));
+    let sample = (!ctx.telemetry.is_empty()).then(|| new_sample(ctx, req));
+    if let Some(s) = &sample {
+        ctx.telemetry.started(&s.entry_point, &s.method, s.protocol);
+    }
+    (record.is_some() || sample.is_some()).then(|| Finish {
+        log: ctx.access_log.clone().zip(record),
+        metrics: sample.map(|s| (ctx.telemetry.clone(), s)),
+        started: Instant::now(),
+        answered: false,
+    })
 }
 
 /// The entry point's whiteList, then its auth (after the path is normalised, so a
