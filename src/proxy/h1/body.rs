@@ -46,17 +46,6 @@ enum Decoder {
     Failed,
 }
 
-#[derive(Debug)]
-struct BodyError(&'static str);
-
-impl std::fmt::Display for BodyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl std::error::Error for BodyError {}
-
 impl H1Body {
     /// The body framed as `framing` (not `Empty`: `conn.rs` answers those itself).
     pub(super) fn new(
@@ -183,7 +172,8 @@ impl Body for H1Body {
                         this.end();
                         return Poll::Ready(None);
                     }
-                    return this.fail(BodyError(
+                    return this.fail(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
                         "backend closed the connection before the response body ended",
                     ));
                 }

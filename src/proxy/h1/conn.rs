@@ -26,7 +26,7 @@ use super::write::{self, BodyFraming};
 use crate::proxy::body::ResponseBody;
 use crate::proxy::error::{ErrorKind, ProxyError};
 use crate::proxy::pool::HostPool;
-use crate::proxy::request_body::RequestBody;
+use crate::proxy::request_body::{BoxError, RequestBody};
 
 /// What a read asks the buffer to have room for: a response head and a small body
 /// usually arrive in one read of this.
@@ -137,7 +137,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn reset(e: impl Into<Box<dyn std::error::Error + Send + Sync>>, conn: &Conn) -> Failure {
+    fn reset(e: impl Into<BoxError>, conn: &Conn) -> Failure {
         Failure {
             error: ProxyError::with_source(ErrorKind::Reset, e),
             nothing_received: !conn.read_any,
@@ -163,9 +163,8 @@ pub(super) struct Upload {
 }
 
 /// Sends the request (`head`: its encoded head, written from this buffer; `body` framed
-/// as `framing`) on `conn`
-/// and reads the response head; the response's body reads on from `conn` later.
-/// `head_request`: the method is HEAD (the response has no body).
+/// as `framing`) on `conn` and reads the response head; the response's body reads on
+/// from `conn` later. `head_request`: the method is HEAD (the response has no body).
 pub async fn exchange(
     mut conn: Conn,
     head: BytesMut,
@@ -306,7 +305,7 @@ fn poll_upload(
 /// its Content-Length.
 fn take_frame(
     up: &mut Upload,
-    frame: Option<Result<http_body::Frame<Bytes>, crate::proxy::BoxError>>,
+    frame: Option<Result<http_body::Frame<Bytes>, BoxError>>,
 ) -> Result<(), Failure> {
     let fail = |error: ProxyError| Failure {
         error,

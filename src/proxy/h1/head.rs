@@ -260,8 +260,9 @@ fn content_length(headers: &HeaderMap) -> Result<u64, HeadError> {
     found.ok_or(HeadError::BadContentLength)
 }
 
-/// Digits only (no sign, no space inside), and no overflow.
-fn parse_decimal(digits: &[u8]) -> Option<u64> {
+/// A Content-Length's digits, either way: digits only (no sign, no space inside), and no
+/// overflow.
+pub(super) fn parse_decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
     }

@@ -32,9 +32,7 @@ pub fn body_framing(
     // Whatever the client sent is gone already (hop-by-hop); a layer cannot add one.
     headers.remove(header::TRANSFER_ENCODING);
     if let Some(value) = headers.get(header::CONTENT_LENGTH) {
-        let length = std::str::from_utf8(value.as_bytes())
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
+        let length = super::head::parse_decimal(value.as_bytes())
             .filter(|_| headers.get_all(header::CONTENT_LENGTH).iter().count() == 1)
             .ok_or("invalid Content-Length in the request")?;
         return Ok(if length == 0 && end_stream {
@@ -153,6 +151,14 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("content-length", HeaderValue::from_static("x"));
         assert!(body_framing(&mut h, false, None).is_err());
+        // Read as a response's is: digits only, one field.
+        for bad in [&["+5"][..], &["5 "], &["18446744073709551616"], &["5", "5"]] {
+            let mut h = HeaderMap::new();
+            for v in bad {
+                h.append("content-length", HeaderValue::from_static(v));
+            }
+            assert!(body_framing(&mut h, false, None).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
