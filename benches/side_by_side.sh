@@ -18,14 +18,15 @@ W=$(mktemp -d /tmp/side-by-side.XXXX)
 BP=$((20000 + RANDOM % 10000))
 PN=$((BP + 1)) PA=$((BP + 2)) PB=$((BP + 3))
 mkdir -p "$W"/{run,logs,tmp,www}
-sed -e "s#@W@#$W#g" -e "s#@BACKEND_PORT@#$BP#g" "$BENCH_DIR/proxy/backend.nginx.conf" >"$W/backend.conf"
-cat >"$W/px.conf" <<EOC
-worker_processes 1; pid $W/run/px.pid; error_log $W/logs/px.err warn; events { worker_connections 8192; }
-http { access_log off; client_body_temp_path $W/tmp/cb; proxy_temp_path $W/tmp/px; fastcgi_temp_path $W/tmp/fc; uwsgi_temp_path $W/tmp/uw; scgi_temp_path $W/tmp/sc;
- tcp_nodelay on; keepalive_timeout 75s; keepalive_requests 1000000;
- upstream be { server 127.0.0.1:$BP; keepalive 512; keepalive_requests 1000000; keepalive_timeout 75s; }
- server { listen 127.0.0.1:$PN backlog=4096; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-EOC
+# The same configurations as proxy.sh: benches/proxy/*.
+render() { # TEMPLATE OUTPUT NAME PORT
+    sed -e "s|@W@|$W|g" -e "s|@NAME@|$3|g" -e "s|@PORT@|$4|g" -e "s|@BACKEND_PORT@|$BP|g" \
+        "$BENCH_DIR/proxy/$1" >"$2"
+}
+render backend.nginx.conf "$W/backend.conf" backend "$BP"
+render proxy.nginx.conf "$W/px.conf" px "$PN"
+render trafik.toml "$W/old.toml" old "$PA"
+render trafik.toml "$W/new.toml" new "$PB"
 PIDS=()
 cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; }
 trap cleanup EXIT
@@ -34,27 +35,11 @@ PIDS+=($!)
 taskset -c 1 nginx -p "$W/" -e "$W/logs/px.err" -c "$W/px.conf" -g 'daemon off; master_process off;' &
 N=$!
 PIDS+=("$N")
-start() { # BIN PORT: prints the pid
-    cat >"$W/t$2.toml" <<EOC
-logLevel = "ERROR"
-maxIdleConnsPerHost = 512
-defaultEntryPoints = ["http"]
-[entryPoints.http]
-address = "127.0.0.1:$2"
-[file]
-[backends.bench.servers.server1]
-url = "http://127.0.0.1:$BP"
-[frontends.bench]
-backend = "bench"
-[frontends.bench.routes.all]
-rule = "PathPrefix:/"
-EOC
-    taskset -c 1 "$1" --configFile "$W/t$2.toml" --workers 1 >"$W/logs/t$2.log" 2>&1 &
-    echo $!
-}
-TA=$(start "$OLD" "$PA")
+taskset -c 1 "$OLD" --configFile "$W/old.toml" --workers 1 >"$W/logs/old.log" 2>&1 &
+TA=$!
 PIDS+=("$TA")
-TB=$(start "$NEW" "$PB")
+taskset -c 1 "$NEW" --configFile "$W/new.toml" --workers 1 >"$W/logs/new.log" 2>&1 &
+TB=$!
 PIDS+=("$TB")
 for ((i = 0; i < 100; i++)); do
     curl -sf -o /dev/null "http://127.0.0.1:$PA/" && curl -sf -o /dev/null "http://127.0.0.1:$PB/" &&
