@@ -13,8 +13,10 @@
 # configuration, runs trafik under `valgrind --tool=callgrind`, sends WARM requests, zeroes
 # the counters, sends N requests on one keep-alive connection (curl's URL globbing), dumps
 # the counters and divides. Configurations: benches/proxy/trafik.toml ("bare") and
-# trafik-resilient.toml ("resilient"), plus any trafik.toml templates given as arguments
-# (rendered the same way: @PORT@ and @BACKEND_PORT@).
+# trafik-resilient.toml ("resilient"), nginx as a proxy (proxy.nginx.conf, the peer of
+# proxy.sh and table.sh; its ratio to "bare" is the exact one of user-space work), plus
+# any trafik.toml templates given as arguments (rendered the same way: @PORT@ and
+# @BACKEND_PORT@).
 #
 # Usage: benches/instructions.sh [--requests N] [--trafik-bin PATH] [EXTRA.toml...]
 #        benches/instructions.sh --table [--requests N] [--trafik-bin PATH]
@@ -42,7 +44,7 @@ while (($#)); do
         --requests) REQUESTS=$2; shift 2 ;;
         --trafik-bin) TRAFIK_BIN=$2; shift 2 ;;
         --table) TABLE=1; shift ;;
-        -h | --help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,31p' "$0"; exit 0 ;;
         *) EXTRA+=("$1"); shift ;;
     esac
 done
@@ -66,7 +68,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-render() { sed -e "s|@W@|$W|g" -e "s|@PORT@|$PORT|g" -e "s|@BACKEND_PORT@|$BACKEND_PORT|g" "$1" >"$2"; }
+render() { sed -e "s|@W@|$W|g" -e "s|@NAME@|px|g" -e "s|@PORT@|$PORT|g" -e "s|@BACKEND_PORT@|$BACKEND_PORT|g" "$1" >"$2"; }
 ready() { # ready URL: waits up to 60 s (valgrind starts slowly)
     local i
     for ((i = 0; i < 600; i++)); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
@@ -79,12 +81,18 @@ nginx -p "$W/" -e "$W/logs/backend.err" -c "$W/backend.conf" -g 'daemon off;' &
 PIDS+=($!)
 ready "http://127.0.0.1:$BACKEND_PORT/"
 
-# count NAME TEMPLATE: prints instructions per request.
+# count NAME TEMPLATE: prints instructions per request. A template named *.nginx.conf is
+# an nginx proxy (one worker, no master, so that callgrind sees the process that serves).
 count() {
     local name=$1 template=$2 out="$W/callgrind.$1"
-    render "$template" "$W/$name.toml"
-    valgrind --tool=callgrind --callgrind-out-file="$out" \
-        "$TRAFIK_BIN" --workers 1 -c "$W/$name.toml" >"$W/logs/$name.out" 2>&1 &
+    local cmd=("$TRAFIK_BIN" --workers 1 -c "$W/$name.toml")
+    if [[ $template == *.nginx.conf ]]; then
+        render "$template" "$W/$name.conf"
+        cmd=(nginx -p "$W/" -e "$W/logs/$name.err" -c "$W/$name.conf" -g 'daemon off; master_process off;')
+    else
+        render "$template" "$W/$name.toml"
+    fi
+    valgrind --tool=callgrind --callgrind-out-file="$out" "${cmd[@]}" >"$W/logs/$name.out" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
     ready "http://127.0.0.1:$PORT/"
@@ -182,6 +190,10 @@ printf '%-28s %10s %8s\n' configuration instr/req ratio
 printf '%-28s %10d %8s\n' bare "$bare" 1.000
 resilient=$(count resilient "$BENCH_DIR/proxy/trafik-resilient.toml")
 printf '%-28s %10d %8s\n' resilient "$resilient" "$(ratio "$resilient" "$bare")"
+# The same requests through nginx's proxy (benches/proxy/proxy.nginx.conf): the exact
+# ratio of user-space work, which table.sh's CPU times show only through the VM's noise.
+nginx_px=$(count nginx "$BENCH_DIR/proxy/proxy.nginx.conf")
+printf '%-28s %10d %8s\n' "nginx (proxy.nginx.conf)" "$nginx_px" "$(ratio "$nginx_px" "$bare")"
 for t in "${EXTRA[@]}"; do
     n=$(count "$(basename "$t" .toml)" "$t")
     printf '%-28s %10d %8s\n' "$(basename "$t")" "$n" "$(ratio "$n" "$bare")"
