@@ -11,7 +11,7 @@ use http::header::SET_COOKIE;
 use http::{HeaderValue, Request, Response};
 use tower::Service;
 
-use crate::proxy::headers::{Forwarded, add_forwarded};
+use crate::proxy::headers::{Forwarded, forwarded_fields};
 use crate::proxy::{ErrorKind, Forwarder, ProxyError, RequestBody, ResponseBody, Sending};
 use crate::request_context::{Attempts, RequestContext};
 use crate::runtime::BackendHandle;
@@ -70,9 +70,8 @@ impl Forward {
         if let Some(a) = attempts {
             a.begin(pick.index);
         }
-        if let Some(client) = client {
-            add_forwarded(req.headers_mut(), client, self.0.forwarder.server_name());
-        }
+        let forwarded = client
+            .map(|c| forwarded_fields(req.headers_mut(), c, self.0.forwarder.server_name()));
         let target = &backend.servers[pick.index].target;
         let learning = backend
             .balancer
@@ -82,7 +81,7 @@ impl Forward {
             sending: Some(
                 self.0
                     .forwarder
-                    .forward(req, target, self.0.pass_host_header),
+                    .forward(req, forwarded, target, self.0.pass_host_header),
             ),
             server: pick.index,
             set_cookie: pick.set_cookie,

@@ -22,7 +22,7 @@ use tokio::time::Sleep;
 
 use super::body::ResponseBody;
 use super::error::{ErrorKind, ProxyError, is_idempotent};
-use super::headers::strip_hop_by_hop;
+use super::headers::{ForwardedFields, strip_hop_by_hop};
 use super::request_body::RequestBody;
 
 /// How to reach one server, parsed once per configuration from its `url`.
@@ -189,14 +189,17 @@ impl Forwarder {
         );
     }
 
-    /// Forwards `req` (already rewritten by the frontend) to `target`. The client's Host is
-    /// kept when `pass_host_header`, else the server's authority is sent, as v1 does.
+    /// Forwards `req` (already rewritten by the frontend) with `forwarded` (its
+    /// `X-Forwarded-*` fields, see `headers::forwarded_fields`) to `target`. The client's
+    /// Host is kept when `pass_host_header`, else the server's authority is sent, as v1
+    /// does.
     ///
     /// A plain future rather than an `async fn`: its type can be named, so the backend
     /// layers above it hold it inline instead of boxing it for every request.
     pub fn forward(
         self: &Arc<Self>,
         mut req: Request<RequestBody>,
+        forwarded: Option<ForwardedFields>,
         target: &Target,
         pass_host_header: bool,
     ) -> Sending {
@@ -217,6 +220,14 @@ impl Forwarder {
         let client_authority = req.uri().authority().cloned();
         // trafik's own pool (plain http, no upgrade) sends the URI as it is: origin-form.
         let pooled = target.transport == Transport::Http && upgrade.is_none();
+        // trafik's own client writes the forwarded fields itself; hyper's take them in the map.
+        let forwarded = match forwarded {
+            Some(fields) if !pooled => {
+                fields.insert_into(req.headers_mut());
+                None
+            }
+            fields => fields,
+        };
         let mut parts = http::uri::Parts::default();
         if !pooled {
             parts.scheme = Some(if target.transport == Transport::Https {
@@ -259,7 +270,11 @@ impl Forwarder {
         let idempotent = is_idempotent(req.method());
         let response = match target.transport {
             Transport::Http if pooled => {
-                Response::Pooled(self.pools.of(&target.pool, &target.authority).send(req))
+                Response::Pooled(
+                    self.pools
+                        .of(&target.pool, &target.authority)
+                        .send(req, forwarded.unwrap_or_default()),
+                )
             }
             Transport::Http => Response::Legacy(self.http1.request(req)),
             Transport::H2c => Response::Legacy(self.h2c.request(req)),

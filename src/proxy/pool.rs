@@ -54,6 +54,7 @@ use super::body::ResponseBody;
 use super::error::{ErrorKind, ProxyError, is_idempotent};
 use super::h1::conn::{Conn, exchange};
 use super::h1::write::{self, BodyFraming};
+use super::headers::ForwardedFields;
 use super::request_body::RequestBody;
 
 /// The answer to one request sent through a pool. Boxed: an `async fn`'s future cannot
@@ -192,9 +193,14 @@ struct Idle {
 }
 
 impl HostPool {
-    /// Sends `req` (origin-form URI, Host set) over an idle connection, or a new one.
-    pub fn send(self: &Arc<Self>, req: Request<RequestBody>) -> PooledResponse {
-        Box::pin(send(self.clone(), req))
+    /// Sends `req` (origin-form URI, Host set) with `forwarded` written after its fields,
+    /// over an idle connection, or a new one.
+    pub fn send(
+        self: &Arc<Self>,
+        req: Request<RequestBody>,
+        forwarded: ForwardedFields,
+    ) -> PooledResponse {
+        Box::pin(send(self.clone(), req, forwarded))
     }
 
     /// The most recently used idle connection still usable. One the server closed (or
@@ -296,6 +302,7 @@ impl HostPool {
 async fn send(
     pool: Arc<HostPool>,
     req: Request<RequestBody>,
+    forwarded: ForwardedFields,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let (mut parts, mut body) = req.into_parts();
     let framing = write::body_framing(
@@ -316,7 +323,7 @@ async fn send(
         };
         // Encoded for each attempt (a second is rare): the buffer is the write buffer.
         let mut head = BytesMut::new();
-        write::encode_head(&parts, &mut head);
+        write::encode_head(&parts, &forwarded, &mut head);
         match exchange(conn, head, &mut body, framing, head_request, &pool).await {
             Ok(response) => return Ok(response),
             Err(failure) if reused && may_resend && failure.nothing_received => {
@@ -495,7 +502,7 @@ mod tests {
             .header("host", pool.authority.as_str())
             .body(RequestBody::Empty)
             .unwrap();
-        let response = pool.send(req).await?;
+        let response = pool.send(req, ForwardedFields::default()).await?;
         let body = http_body_util::BodyExt::collect(response.into_body())
             .await
             .unwrap()
@@ -693,19 +700,19 @@ mod tests {
         let server = server_dropping_second_requests().await;
         let pool = pools(10).get(&server.authority);
         get(&pool).await.unwrap();
-        let Err(e) = pool.send(request(&pool, "POST")).await else {
+        let Err(e) = pool.send(request(&pool, "POST"), ForwardedFields::default()).await else {
             panic!("a POST on the connection the server closed unanswered succeeded");
         };
         assert_eq!(e.kind, ErrorKind::Reset);
         assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
         // Nor is a request on a fresh connection.
-        let e = pool.send(request(&pool, "POST")).await;
+        let e = pool.send(request(&pool, "POST"), ForwardedFields::default()).await;
         assert_eq!(
             e.unwrap().status(),
             200,
             "first request on a new connection"
         );
-        let e = pool.send(request(&pool, "DELETE")).await;
+        let e = pool.send(request(&pool, "DELETE"), ForwardedFields::default()).await;
         assert_eq!(e.unwrap().status(), 200, "DELETE goes again on a new one");
         assert_eq!(server.accepted.load(Ordering::SeqCst), 3);
     }
@@ -732,7 +739,7 @@ mod tests {
             .header("content-length", "0")
             .body(RequestBody::Empty)
             .unwrap();
-        let response = pool.send(req).await.unwrap();
+        let response = pool.send(req, ForwardedFields::default()).await.unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
     }
@@ -782,7 +789,7 @@ mod tests {
             .header("host", pool.authority.as_str())
             .body(RequestBody::Empty)
             .unwrap();
-        let response = pool.send(req).await.unwrap();
+        let response = pool.send(req, ForwardedFields::default()).await.unwrap();
         drop(response);
         assert_eq!(pool.idle(), 0);
         until("closed", || server.closed.load(Ordering::SeqCst) == 1).await;

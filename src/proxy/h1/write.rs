@@ -10,6 +10,8 @@ use bytes::{BufMut, BytesMut};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::request::Parts;
 
+use crate::proxy::headers::ForwardedFields;
+
 /// The body's framing on the wire, and what the head says about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFraming {
@@ -55,12 +57,14 @@ pub fn body_framing(
     Ok(BodyFraming::Chunked)
 }
 
-/// `METHOD target HTTP/1.1`, the fields, the empty line.
-pub fn encode_head(parts: &Parts, out: &mut BytesMut) {
+/// `METHOD target HTTP/1.1`, the fields (the map's, then the forwarded ones, which the
+/// map does not have), the empty line.
+pub fn encode_head(parts: &Parts, forwarded: &ForwardedFields, out: &mut BytesMut) {
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let method = parts.method.as_str();
+    let fields = || parts.headers.iter().chain(forwarded.iter());
     let mut size = method.len() + target.len() + 14;
-    for (name, value) in &parts.headers {
+    for (name, value) in fields() {
         size += name.as_str().len() + value.len() + 4;
     }
     out.reserve(size);
@@ -68,7 +72,7 @@ pub fn encode_head(parts: &Parts, out: &mut BytesMut) {
     out.put_u8(b' ');
     out.put_slice(target.as_bytes());
     out.put_slice(b" HTTP/1.1\r\n");
-    for (name, value) in &parts.headers {
+    for (name, value) in fields() {
         out.put_slice(name.as_str().as_bytes());
         out.put_slice(b": ");
         out.put_slice(value.as_bytes());
@@ -116,10 +120,33 @@ mod tests {
     fn encodes_the_head_in_origin_form() {
         let p = parts("GET", "/a/b?c=d", &[("host", "backend"), ("x-a", "1")]);
         let mut out = BytesMut::new();
-        encode_head(&p, &mut out);
+        encode_head(&p, &ForwardedFields::default(), &mut out);
         assert_eq!(
             &out[..],
             b"GET /a/b?c=d HTTP/1.1\r\nhost: backend\r\nx-a: 1\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn writes_the_forwarded_fields_after_the_map() {
+        let mut p = parts("GET", "/", &[("host", "backend"), ("x-forwarded-proto", "https")]);
+        let client = crate::proxy::headers::Forwarded {
+            ip: "10.0.0.7".parse().unwrap(),
+            proto: "http",
+            host: None,
+        };
+        let fields = crate::proxy::headers::forwarded_fields(
+            &mut p.headers,
+            &client,
+            &HeaderValue::from_static("proxy1"),
+        );
+        let mut out = BytesMut::new();
+        encode_head(&p, &fields, &mut out);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "GET / HTTP/1.1\r\nhost: backend\r\nx-forwarded-proto: https\r\n\
+             x-forwarded-for: 10.0.0.7\r\nx-forwarded-port: 80\r\n\
+             x-forwarded-server: proxy1\r\nx-real-ip: 10.0.0.7\r\n\r\n"
         );
     }
 
