@@ -18,7 +18,7 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 
 /// The hop-by-hop headers, each with its bit in [`present`] (its position): `TE` and
 /// `Connection` last, as [`strip_hop_by_hop`] treats them apart.
-static HOP_BY_HOP: [&HeaderName; 9] = [
+pub(crate) static HOP_BY_HOP: [&HeaderName; 9] = [
     &KEEP_ALIVE,
     &PROXY_CONNECTION,
     &header::PROXY_AUTHENTICATE,
