@@ -70,19 +70,20 @@ impl Forward {
         if let Some(a) = attempts {
             a.begin(pick.index);
         }
-        let forwarded = client
-            .map(|c| forwarded_fields(req.headers_mut(), c, self.0.forwarder.server_name()));
+        let forwarded =
+            client.map(|c| forwarded_fields(req.headers_mut(), c, self.0.forwarder.server_name()));
         let target = &backend.servers[pick.index].target;
         let learning = backend
             .balancer
             .learns()
             .then(|| (backend.clone(), Instant::now()));
         Forwarding {
-            sending: Some(
-                self.0
-                    .forwarder
-                    .forward(req, forwarded, target, self.0.pass_host_header),
-            ),
+            sending: Some(self.0.forwarder.forward(
+                req,
+                forwarded,
+                target,
+                self.0.pass_host_header,
+            )),
             server: pick.index,
             set_cookie: pick.set_cookie,
             learning,

@@ -269,13 +269,11 @@ impl Forwarder {
 
         let idempotent = is_idempotent(req.method());
         let response = match target.transport {
-            Transport::Http if pooled => {
-                Response::Pooled(
-                    self.pools
-                        .of(&target.pool, &target.authority)
-                        .send(req, forwarded.unwrap_or_default()),
-                )
-            }
+            Transport::Http if pooled => Response::Pooled(
+                self.pools
+                    .of(&target.pool, &target.authority)
+                    .send(req, forwarded.unwrap_or_default()),
+            ),
             Transport::Http => Response::Legacy(self.http1.request(req)),
             Transport::H2c => Response::Legacy(self.h2c.request(req)),
             Transport::Https if tunnel.is_some() => Response::Legacy(self.https_http1.request(req)),

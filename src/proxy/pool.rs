@@ -700,19 +700,26 @@ mod tests {
         let server = server_dropping_second_requests().await;
         let pool = pools(10).get(&server.authority);
         get(&pool).await.unwrap();
-        let Err(e) = pool.send(request(&pool, "POST"), ForwardedFields::default()).await else {
+        let Err(e) = pool
+            .send(request(&pool, "POST"), ForwardedFields::default())
+            .await
+        else {
             panic!("a POST on the connection the server closed unanswered succeeded");
         };
         assert_eq!(e.kind, ErrorKind::Reset);
         assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
         // Nor is a request on a fresh connection.
-        let e = pool.send(request(&pool, "POST"), ForwardedFields::default()).await;
+        let e = pool
+            .send(request(&pool, "POST"), ForwardedFields::default())
+            .await;
         assert_eq!(
             e.unwrap().status(),
             200,
             "first request on a new connection"
         );
-        let e = pool.send(request(&pool, "DELETE"), ForwardedFields::default()).await;
+        let e = pool
+            .send(request(&pool, "DELETE"), ForwardedFields::default())
+            .await;
         assert_eq!(e.unwrap().status(), 200, "DELETE goes again on a new one");
         assert_eq!(server.accepted.load(Ordering::SeqCst), 3);
     }

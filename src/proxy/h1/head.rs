@@ -365,9 +365,20 @@ mod tests {
         for name in crate::proxy::headers::HOP_BY_HOP {
             let name = name.as_str();
             assert_ne!(field(name.as_bytes()), Field::EndToEnd, "{name}");
-            assert_ne!(field(name.to_uppercase().as_bytes()), Field::EndToEnd, "{name}");
+            assert_ne!(
+                field(name.to_uppercase().as_bytes()),
+                Field::EndToEnd,
+                "{name}"
+            );
         }
-        for name in ["content-lengthx", "connections", "x-te", "date", "upgrades", ""] {
+        for name in [
+            "content-lengthx",
+            "connections",
+            "x-te",
+            "date",
+            "upgrades",
+            "",
+        ] {
             assert_eq!(field(name.as_bytes()), Field::EndToEnd, "{name}");
         }
     }

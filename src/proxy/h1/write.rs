@@ -129,7 +129,11 @@ mod tests {
 
     #[test]
     fn writes_the_forwarded_fields_after_the_map() {
-        let mut p = parts("GET", "/", &[("host", "backend"), ("x-forwarded-proto", "https")]);
+        let mut p = parts(
+            "GET",
+            "/",
+            &[("host", "backend"), ("x-forwarded-proto", "https")],
+        );
         let client = crate::proxy::headers::Forwarded {
             ip: "10.0.0.7".parse().unwrap(),
             proto: "http",
