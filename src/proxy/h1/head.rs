@@ -117,7 +117,7 @@ fn field(name: &[u8]) -> Field {
 }
 
 impl Hop {
-    fn content_length(&mut self, value: &[u8]) {
+    fn read_content_length(&mut self, value: &[u8]) {
         for part in value.split(|b| *b == b',') {
             let n = parse_decimal(part.trim_ascii()).ok_or(());
             self.content_length = Some(match (self.content_length, n) {
@@ -128,7 +128,7 @@ impl Hop {
         }
     }
 
-    fn transfer_encoding(&mut self, value: &[u8]) {
+    fn read_transfer_encoding(&mut self, value: &[u8]) {
         self.transfer_encoding = true;
         self.chunked_last = value
             .rsplit(|b| *b == b',')
@@ -138,7 +138,7 @@ impl Hop {
 
     /// Reads a `Connection` field's tokens; true when it nominates other fields (or says
     /// `upgrade`), which `strip_hop_by_hop` then removes with it.
-    fn connection(&mut self, value: &[u8]) -> bool {
+    fn read_connection(&mut self, value: &[u8]) -> bool {
         let mut nominates = false;
         for token in value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
             if token.eq_ignore_ascii_case(b"close") {
@@ -205,15 +205,21 @@ pub fn parse(buf: &[u8]) -> Result<Option<Head>, HeadError> {
     let mut headers = HeaderMap::with_capacity(response.headers.len().max(MIN_FIELD_ROOM));
     let mut hop = Hop::default();
     for h in response.headers.iter() {
-        match field(h.name.as_bytes()) {
-            Field::ContentLength => hop.content_length(h.value),
-            Field::TransferEncoding => {
-                hop.transfer_encoding(h.value);
-                continue;
+        let kept = match field(h.name.as_bytes()) {
+            Field::ContentLength => {
+                hop.read_content_length(h.value);
+                true
             }
-            Field::Connection if hop.connection(h.value) => {}
-            Field::Connection | Field::OtherHop => continue,
-            Field::EndToEnd => {}
+            Field::TransferEncoding => {
+                hop.read_transfer_encoding(h.value);
+                false
+            }
+            Field::Connection => hop.read_connection(h.value),
+            Field::OtherHop => false,
+            Field::EndToEnd => true,
+        };
+        if !kept {
+            continue;
         }
         // httparse checked the name is a token and the value has no CR, LF or NUL;
         // http's types check again (and lowercase the name).
