@@ -199,7 +199,7 @@ impl Forwarder {
     pub fn forward(
         self: &Arc<Self>,
         mut req: Request<RequestBody>,
-        forwarded: Option<ForwardedFields>,
+        forwarded: ForwardedFields,
         target: &Target,
         pass_host_header: bool,
     ) -> Sending {
@@ -221,12 +221,11 @@ impl Forwarder {
         // trafik's own pool (plain http, no upgrade) sends the URI as it is: origin-form.
         let pooled = target.transport == Transport::Http && upgrade.is_none();
         // trafik's own client writes the forwarded fields itself; hyper's take them in the map.
-        let forwarded = match forwarded {
-            Some(fields) if !pooled => {
-                fields.insert_into(req.headers_mut());
-                None
-            }
-            fields => fields,
+        let forwarded = if pooled {
+            forwarded
+        } else {
+            forwarded.insert_into(req.headers_mut());
+            ForwardedFields::default()
         };
         let mut parts = http::uri::Parts::default();
         if !pooled {
@@ -272,7 +271,7 @@ impl Forwarder {
             Transport::Http if pooled => Response::Pooled(
                 self.pools
                     .of(&target.pool, &target.authority)
-                    .send(req, forwarded.unwrap_or_default()),
+                    .send(req, forwarded),
             ),
             Transport::Http => Response::Legacy(self.http1.request(req)),
             Transport::H2c => Response::Legacy(self.h2c.request(req)),
