@@ -8,5 +8,5 @@
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The test harness runs the trafik binary cargo builds beside it: the release one here.
-cargo test --release --locked --test provider_latency \
+cargo test --release --locked --test integration provider_latency:: \
     -- --ignored --nocapture --test-threads 1 2>&1 | grep -E "live after|test result|panicked"

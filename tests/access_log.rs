@@ -1,7 +1,7 @@
 //! `[accessLog]`: one line per request, in v1's Common Log Format or as JSON with v1's
 //! field names, written to `filePath`.
 
-mod common;
+use crate::common;
 use common::*;
 
 fn config(port: u16, backend: &str, format: &str) -> String {

@@ -3,7 +3,7 @@
 //! what the backend answered (`OriginStatus`) told apart from what the client got
 //! (`DownstreamStatus`).
 
-mod common;
+use crate::common;
 use common::*;
 
 /// trafik on `port`: frontend `fe` (`/app`) → backend `be` at `servers`, the access log in

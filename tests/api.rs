@@ -3,7 +3,7 @@
 //! (PUT, persistence across a restart, refusals that change nothing), auth on the API
 //! entry point with `/ping` left open, Prometheus metrics, and the dashboard's files.
 
-mod common;
+use crate::common;
 use std::time::Duration;
 
 use common::*;

@@ -6,7 +6,7 @@
 //! the framing rules of RFC 9112 §6.3 decide what passes, and a connection whose framing
 //! cannot be trusted never carries another request.
 
-mod common;
+use crate::common;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

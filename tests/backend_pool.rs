@@ -3,7 +3,7 @@
 //! `maxIdleConnsPerHost`, and the connections of a server that leaves the configuration
 //! closed.
 
-mod common;
+use crate::common;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 

@@ -7,7 +7,7 @@
 //! what they assert holds whatever the sweeper did by then (a loaded machine may run it
 //! late): reuse without a new connection, and no failed request.
 
-mod common;
+use crate::common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! store (Traefik 1.x's), so bucket, key spelling and value encoding are v1's by
 //! construction. The writer is built once per test binary (Go in GOPATH mode, offline).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

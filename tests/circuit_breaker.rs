@@ -2,7 +2,7 @@
 //! 503 for the fallback period, without trafik sending it anything. (The timing of the
 //! fallback and recovery ramp is unit-tested on a paused clock in trafik-middleware.)
 
-mod common;
+use crate::common;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,7 +3,7 @@
 //! is left alone (small, already encoded, no Accept-Encoding, HEAD, another entry point);
 //! an event stream still delivered event by event.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::convert::Infallible;

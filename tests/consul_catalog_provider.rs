@@ -3,7 +3,7 @@
 //! `tests/common/consul.rs` (catalog, health, blocking queries): no Consul server can be
 //! installed here. One double per test (in-process, cheap).
 
-mod common;
+use crate::common;
 use common::by_host::{served_by, status_of, wait_served};
 
 use std::time::Duration;

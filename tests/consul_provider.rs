@@ -3,7 +3,7 @@
 //! Consul's HTTP API in `tests/common/consul.rs` (KV, blocking queries, ACL tokens), one per
 //! test (it is in-process and cheap), each test under its own prefix all the same.
 
-mod common;
+use crate::common;
 use common::by_host::{served_by, wait_served};
 
 use std::time::Duration;

@@ -8,7 +8,7 @@
 
 #[path = "common/browser.rs"]
 mod browser;
-mod common;
+use crate::common;
 use std::time::Instant;
 
 use browser::*;

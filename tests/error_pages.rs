@@ -5,7 +5,7 @@
 //! pages, bad pages reported where they are written, and server-sent events reaching the
 //! client one by one.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

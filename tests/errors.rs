@@ -2,7 +2,7 @@
 //! forwarded headers follow the trust policy, and bad configuration is reported
 //! with file:line:col before anything starts.
 
-mod common;
+use crate::common;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread")]

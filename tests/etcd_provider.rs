@@ -3,7 +3,7 @@
 //! its own prefix; the tests that kill the store, or need TLS or auth, own their server.
 //! Keys are written as an operator would: `etcdctl` (v3) or etcd's Rust client.
 
-mod common;
+use crate::common;
 use common::proxied::Proxied;
 
 use std::path::Path;

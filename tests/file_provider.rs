@@ -2,7 +2,7 @@
 //! by renaming over the file, Kubernetes-style symlink swaps, broken edits that must
 //! not take the running configuration down, and duplicate names across a directory.
 
-mod common;
+use crate::common;
 use common::*;
 
 fn head(port: u16, file_section: &str) -> String {

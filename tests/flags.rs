@@ -4,7 +4,7 @@
 //! is tested against an in-memory store in `src/provider/kv/static_config.rs`; its
 //! end-to-end tests come with the store clients.)
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::path::Path;

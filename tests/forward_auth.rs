@@ -5,7 +5,7 @@
 //! `trustForwardHeader` on and off), an auth server that is down, over https with `tls.ca`,
 //! and a bad address located by `trafik check`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

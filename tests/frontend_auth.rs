@@ -4,7 +4,7 @@
 //! their own on one entry point, the whitelist answering before auth, and bad users
 //! files and lines located by `trafik check` while the other frontends keep serving.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

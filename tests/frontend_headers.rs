@@ -3,7 +3,7 @@
 //! client receives them (over http and https), SSLRedirect, allowedHosts, the frontend's
 //! own redirect, and a bad header name that skips its frontend only, located by `check`.
 
-mod common;
+use crate::common;
 use common::pki::*;
 use common::*;
 use serde_json::Value;

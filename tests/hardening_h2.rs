@@ -20,9 +20,9 @@
 //! * the other stream of the connection is answered with its own response, or not at all
 //!   when the connection is closed: never with another request's answer.
 
-mod common;
-mod raw_backend;
-mod raw_h2;
+use crate::common;
+use crate::raw_backend;
+use crate::raw_h2;
 
 use std::net::SocketAddr;
 

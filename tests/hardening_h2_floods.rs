@@ -23,9 +23,9 @@
 //!   64 MiB of what it used once serving (about 40 MiB), and it still serves a normal
 //!   HTTP/1.1 and a normal HTTP/2 request on new connections.
 
-mod common;
-mod raw_backend;
-mod raw_h2;
+use crate::common;
+use crate::raw_backend;
+use crate::raw_h2;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! request written by hand (a client library would tidy `Connection` up), asserting on
 //! what the backend received.
 
-mod common;
+use crate::common;
 
 use common::{Backend, Trafik, free_port};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! a malformed request body blamed on the backend, requests whose client went away left
 //! unreported, and log lines a client could forge.
 
-mod common;
+use crate::common;
 use std::time::{Duration, Instant};
 
 use common::*;

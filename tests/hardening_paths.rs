@@ -5,7 +5,7 @@
 //! backends actually received. `public` is behind `PathPrefix:/public`, `admin` behind
 //! `PathPrefix:/admin`; every other frontend leads to `public` through a path rewrite.
 
-mod common;
+use crate::common;
 
 use common::{Backend, DEADLINE, Trafik, free_port, run_trafik};
 use serde_json::Value;

@@ -28,8 +28,8 @@
 //! All cases run at once against one trafik, each on its own connection, so the file
 //! takes a few seconds. Adding a case is one line in `cases()`.
 
-mod common;
-mod raw_backend;
+use crate::common;
+use crate::raw_backend;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! Deadlines are set short (1–8 s) so the tests end soon; every wait for a close is
 //! generous (tens of seconds) and nothing asserts that something happened quickly.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};

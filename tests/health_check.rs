@@ -1,7 +1,7 @@
 //! Health checks: a server failing its check leaves the rotation and comes back when it
 //! passes again; a backend with no healthy server answers 503.
 
-mod common;
+use crate::common;
 use common::*;
 
 async fn server_of(port: u16) -> Option<String> {

@@ -1,7 +1,7 @@
 //! `trafik healthcheck` (the image's HEALTHCHECK): exit 0 when the running trafik's `/ping`
 //! answers 200, non-zero otherwise, reading the same configuration as the run.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

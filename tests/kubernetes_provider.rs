@@ -4,7 +4,7 @@
 //! Kubernetes can run on these machines. One double per test (in-process, cheap); the
 //! endpoints' addresses are 127.0.0.1 with the in-process backends' ports.
 
-mod common;
+use crate::common;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! `[backends.X.maxConn]` and `[backends.X.buffering]` through the binary, and the errors
 //! a bad resilience option gets: located, the backend skipped, the rest serving.
 
-mod common;
+use crate::common;
 use std::time::Duration;
 
 use common::*;

@@ -2,7 +2,7 @@
 //! moving traffic away from a slow server, and cookie stickiness that holds a client and
 //! lets go when its server dies.
 
-mod common;
+use crate::common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! rename-then-signal loses no line: under load, the renamed file and the new one together
 //! hold every request's line exactly once.
 
-mod common;
+use crate::common;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

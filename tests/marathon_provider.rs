@@ -4,7 +4,7 @@
 //! Marathon cannot be run here. The tasks are in-process `Backend`s on 127.0.0.1, their
 //! ports the tasks' host ports. One double per test (in-process, cheap).
 
-mod common;
+use crate::common;
 use common::by_host::{served_by, status_of, wait_served};
 
 use std::collections::BTreeSet;

@@ -3,7 +3,7 @@
 //! discovery, Debian's real ZooKeeper holding the leader election's `json.info_` znodes.
 //! Tasks run on the agent 127.0.0.1; their discovery ports are in-process `Backend`s'.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 

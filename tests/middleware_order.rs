@@ -5,7 +5,7 @@
 //! 401; a rate limit before auth would spend tokens on requests that never authenticate;
 //! error pages inside the whitelist would leave its 403 untouched.
 
-mod common;
+use crate::common;
 
 use common::{Backend, Trafik, client, free_port};
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! `passTLSClientCert` headers; `optional = true` lets certificate-less clients in, and a
 //! client can never forge the headers.
 
-mod common;
+use crate::common;
 use common::pki::*;
 use common::*;
 

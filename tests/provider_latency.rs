@@ -5,7 +5,7 @@
 //! makes one change (a new host) and polls every 2 ms until a request for it is served;
 //! the rounds' min / median / max are printed.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

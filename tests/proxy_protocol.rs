@@ -3,7 +3,7 @@
 //! HTTP/2 or TLS; what the backend received, the whitelist's answer and the access log say
 //! which client trafik believed.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::Ipv6Addr;

@@ -3,7 +3,7 @@
 //! header value, buckets kept across a reload that keeps the frontend, and bad rate sets
 //! reported where they are written (skipping only their frontend).
 
-mod common;
+use crate::common;
 
 use common::{Backend, Trafik, client, eventually, free_port, run_trafik, write_by_rename};
 

@@ -2,7 +2,7 @@
 //! and port in Location, path and query kept), 302/307 or 301/308 when permanent, and
 //! by regex + replacement; `curl -L` then lands on the TLS entry point.
 
-mod common;
+use crate::common;
 use common::pki::*;
 use common::*;
 

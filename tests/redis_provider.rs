@@ -5,7 +5,7 @@
 //! tool would. One shared server for the binary, each test under its own prefix; the tests
 //! that kill the server or need special settings own theirs.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

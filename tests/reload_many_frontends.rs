@@ -3,7 +3,7 @@
 //! lose no request. The load goes through a host template (`{a:[0-9]+}.0.0.1` matches the
 //! client's `127.0.0.1`), so it crosses the template index on every request.
 
-mod common;
+use crate::common;
 use std::time::{Duration, Instant};
 
 use common::load::{Counts, Load};

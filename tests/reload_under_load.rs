@@ -1,7 +1,7 @@
 //! A client hammering trafik through 50 reloads sees zero failed requests: each reload
 //! swaps the compiled runtime atomically and requests in flight finish on the old one.
 
-mod common;
+use crate::common;
 use common::load::{Counts, Load};
 use common::*;
 

@@ -2,7 +2,7 @@
 //! its traffic moves to the live server and comes back when it restarts. Retries go to
 //! another server, show in the access log, and never replay a body too large to keep.
 
-mod common;
+use crate::common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

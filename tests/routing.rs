@@ -2,7 +2,7 @@
 //! through the real binary: each frontend has its own backend, so the answer says
 //! which frontend matched and what path and headers reached the backend.
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::Value;
 

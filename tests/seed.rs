@@ -1,6 +1,6 @@
 //! The seed's trafik.toml, verbatim but for ports, runs end to end: the quick start.
 
-mod common;
+use crate::common;
 use common::*;
 
 fn seed(port: u16, backend: &str) -> String {

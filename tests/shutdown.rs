@@ -1,7 +1,7 @@
 //! Graceful shutdown: a slow request in flight at SIGTERM completes; with
 //! `requestAcceptGraceTimeout` new requests are still served for a while; exit status 0.
 
-mod common;
+use crate::common;
 use std::time::{Duration, Instant};
 
 use common::*;

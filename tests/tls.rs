@@ -2,7 +2,7 @@
 //! `curl`) and certificates the tests make: SNI choice, sniStrict, minimum version,
 //! HTTP/2 by ALPN, bad input, and errors at start that name what is wrong.
 
-mod common;
+use crate::common;
 use common::pki::*;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -2,7 +2,7 @@
 //! refused (502) when their certificate does not verify unless `insecureSkipVerify`,
 //! HTTP/2 negotiated by ALPN, and gRPC-style trailers passed through intact.
 
-mod common;
+use crate::common;
 use bytes::Bytes;
 use common::pki::*;
 use common::*;

@@ -2,7 +2,7 @@
 //! while trafik runs; new handshakes see the change, an open connection keeps working,
 //! and a bad certificate is skipped with an error naming it.
 
-mod common;
+use crate::common;
 use common::pki::*;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -4,7 +4,7 @@
 //! and went, which a per-client cache alone (rustls' default, 256 entries) would not
 //! allow.
 
-mod common;
+use crate::common;
 use std::sync::Arc;
 
 use common::pki::*;

@@ -2,7 +2,7 @@
 //! ways; a backend refusing the upgrade has its answer passed on. Raw bytes after the
 //! 101 stand in for WebSocket frames: trafik must not look at them.
 
-mod common;
+use crate::common;
 use std::convert::Infallible;
 
 use bytes::Bytes;

@@ -3,7 +3,7 @@
 //! Origin and encoded paths kept, a backend's 401 passed on, and open tunnels closed
 //! at the end of the grace period on shutdown, not before.
 
-mod common;
+use crate::common;
 use std::net::SocketAddr;
 use std::time::Duration;
 

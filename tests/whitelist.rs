@@ -3,7 +3,7 @@
 //! (from the right, past the entry point's trusted proxies), the internal routes behind
 //! an entry point's list, and bad entries reported where they are written.
 
-mod common;
+use crate::common;
 
 use common::{Backend, DEADLINE, Trafik, client, free_port, run_trafik};
 use serde_json::Value;

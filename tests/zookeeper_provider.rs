@@ -5,7 +5,7 @@
 //! One ZooKeeper for the whole binary (its JVM takes seconds to start), each test under a
 //! prefix of its own; the test that kills the store owns its server.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
