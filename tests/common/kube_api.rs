@@ -21,7 +21,8 @@
 //! Objects are put as the real API returns them (apiVersion, kind, metadata, spec, status);
 //! the double adds `uid`, `resourceVersion` and `creationTimestamp`. The test controls it:
 //! `put` / `delete`, `drop_watches` (every open watch ends cleanly, as the server's
-//! timeout ends them), `expire_history` (what came before is forgotten: older versions get
+//! timeout ends them), `hold_watches` (one kind's watches fall silent, as a slow watch
+//! connection does, and catch up in order when released), `expire_history` (what came before is forgotten: older versions get
 //! 410), `stop` / `restart` (the port closed and every connection cut; back with the same
 //! data).
 
@@ -114,6 +115,8 @@ struct Data {
     unauthorized: usize,
     /// `(namespace/name, body)` of each status PATCH.
     patches: Vec<(String, Value)>,
+    /// Plurals whose watches send nothing (no bookmark either) until released.
+    held: std::collections::BTreeSet<String>,
 }
 
 struct Shared {
@@ -145,6 +148,7 @@ impl KubeApi {
                 bookmarks_sent: 0,
                 unauthorized: 0,
                 patches: Vec::new(),
+                held: Default::default(),
             }),
             version_tx: watch::channel(1000).0,
             drop_tx: watch::channel(0).0,
@@ -209,6 +213,23 @@ impl KubeApi {
     /// clients resume from the last version they saw.
     pub fn drop_watches(&self) {
         self.shared.drop_tx.send_modify(|g| *g += 1);
+    }
+
+    /// While held, the watches of `plural` (`"ingresses"`…) send nothing: a watch stream
+    /// that lags behind the others, as each kind's is its own connection. Released, they
+    /// send what they held, in order. Lists and the other kinds' watches go on.
+    pub fn hold_watches(&self, plural: &str, held: bool) {
+        let latest = {
+            let mut data = self.shared.data.lock().unwrap();
+            if held {
+                data.held.insert(plural.to_string());
+            } else {
+                data.held.remove(plural);
+            }
+            data.version
+        };
+        // Wakes the watches, so the released ones catch up now.
+        self.shared.version_tx.send_replace(latest);
     }
 
     /// Forgets the history: a watch from any version before the latest gets 410 Gone (as
@@ -603,17 +624,22 @@ impl Shared {
             loop {
                 let (events, latest) = {
                     let data = data.data.lock().unwrap();
-                    let events: Vec<Value> = data
-                        .history
-                        .iter()
-                        .filter(|c| {
-                            c.version > cursor
-                                && in_scope(&c.key, &plural, namespace.as_deref())
-                                && selects(&selector, &c.object)
-                        })
-                        .map(|c| json!({"type": c.kind, "object": c.object}))
-                        .collect();
-                    (events, data.version)
+                    if data.held.contains(&plural) {
+                        // Nothing sent, the cursor kept, and no bookmark past what is held.
+                        (Vec::new(), cursor)
+                    } else {
+                        let events: Vec<Value> = data
+                            .history
+                            .iter()
+                            .filter(|c| {
+                                c.version > cursor
+                                    && in_scope(&c.key, &plural, namespace.as_deref())
+                                    && selects(&selector, &c.object)
+                            })
+                            .map(|c| json!({"type": c.kind, "object": c.object}))
+                            .collect();
+                        (events, data.version)
+                    }
                 };
                 cursor = latest;
                 for event in events {

@@ -14,7 +14,7 @@ use trafik_config::Diagnostic;
 use trafik_config::kubernetes::translate;
 
 use super::watch::{self, Said, Watches};
-use super::{NAME, Provider};
+use super::{NAME, Provider, publish};
 use crate::provider::follow;
 use crate::provider::kv::backoff::Backoff;
 use crate::provider::{ProviderUpdate, Snapshot};
@@ -27,6 +27,7 @@ pub async fn run(provider: Provider, tx: mpsc::Sender<ProviderUpdate>, status: A
     let mut watches = Watches::start(&provider.client, &scope);
     let mut health = Health::new(watches.labels.len());
     let mut last_sent = follow::LastSent::default();
+    let mut published = publish::Published::default();
     loop {
         let mut dirty = tokio::select! {
             event = watches.events.next() => {
@@ -61,7 +62,12 @@ pub async fn run(provider: Provider, tx: mpsc::Sender<ProviderUpdate>, status: A
         let translated = translate(&provider.settings, &cluster);
         if let Some(target) = &provider.publish {
             target
-                .publish(&provider.client, &provider.settings, &cluster)
+                .publish(
+                    &provider.client,
+                    &provider.settings,
+                    &cluster,
+                    &mut published,
+                )
                 .await;
         }
         let Some(update) = last_sent.update(
