@@ -648,28 +648,21 @@ async fn ingress_endpoint_publishes_the_address_in_the_ingress_status() {
     // Only trafik's Ingresses, and once.
     assert!(api.patches().iter().all(|(name, _)| name == "default/web"));
     assert_eq!(api.patches().len(), 1);
-    // An EndpointSlice's change is translated while trafik still sees the Ingress without
-    // the status it wrote: it does not write it again.
-    api.put(objects::endpoint_slice(
-        "default",
-        "one",
-        "one-0",
-        "http",
-        two.addr.port(),
-        1,
-    ));
+    // The Service's endpoints moved to another backend: a change trafik translates.
+    let move_to = |backend: &Backend| {
+        let port = backend.addr.port();
+        api.put(objects::endpoint_slice(
+            "default", "one", "one-0", "http", port, 1,
+        ));
+    };
+    // Translated while trafik still sees the Ingress without the status it wrote: it does
+    // not write it again.
+    move_to(&two);
     wait_served(p.http, "web.k8s.test", "two").await;
     assert_eq!(api.patches().len(), 1);
     // Released, the MODIFIED arrives and changes nothing either.
     api.hold_watches("ingresses", false);
-    api.put(objects::endpoint_slice(
-        "default",
-        "one",
-        "one-0",
-        "http",
-        one.addr.port(),
-        1,
-    ));
+    move_to(&one);
     wait_served(p.http, "web.k8s.test", "one").await;
     assert_eq!(api.patches().len(), 1);
 }
