@@ -215,7 +215,7 @@ const XF_SERVER_BIT: u16 = 1 << 4;
 const X_REAL_IP_BIT: u16 = 1 << 5;
 
 /// What the `X-Forwarded-*` family says about the client. It travels with the request
-/// down to the forwarder, which adds the headers to each attempt (see [`add_forwarded`]).
+/// down to the forwarder, which adds the headers to each attempt (see [`forwarded_fields`]).
 #[derive(Debug, Clone)]
 pub struct Forwarded {
     pub ip: IpAddr,
@@ -343,11 +343,6 @@ pub fn forwarded_fields(
     fields
 }
 
-/// [`forwarded_fields`], inserted into `headers`.
-pub fn add_forwarded(headers: &mut HeaderMap, client: &Forwarded, server_name: &HeaderValue) {
-    forwarded_fields(headers, client, server_name).insert_into(headers);
-}
-
 /// The address as a header value, formatted without a heap-allocated String.
 fn ip_header_value(ip: IpAddr) -> HeaderValue {
     use std::io::Write;
@@ -403,6 +398,11 @@ pub fn host_port(host: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`forwarded_fields`] inserted into `headers`: what hyper-util's clients send.
+    fn add_forwarded(headers: &mut HeaderMap, client: &Forwarded, server_name: &HeaderValue) {
+        forwarded_fields(headers, client, server_name).insert_into(headers);
+    }
 
     fn client(host: &'static str) -> Forwarded {
         Forwarded {
