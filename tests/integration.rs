@@ -1,7 +1,7 @@
 //! The integration suite as one test binary: each `tests/<area>.rs` below is a module of it.
 //!
 //! One binary rather than one per file: every test binary links the whole of trafik and its
-//! dependencies statically, and 60 of them took most of a clean build's disk (a CI machine
+//! dependencies statically, and 61 of them took most of a clean build's disk (a CI machine
 //! ran out of it) and a link each. Tests of different areas now share one process, which is
 //! safe because no test here changes the process's environment, working directory or
 //! limits, and each test starts its own trafik, backends and servers (the heavy servers,

@@ -22,9 +22,9 @@
 //! the double adds `uid`, `resourceVersion` and `creationTimestamp`. The test controls it:
 //! `put` / `delete`, `drop_watches` (every open watch ends cleanly, as the server's
 //! timeout ends them), `hold_watches` (one kind's watches fall silent, as a slow watch
-//! connection does, and catch up in order when released), `expire_history` (what came before is forgotten: older versions get
-//! 410), `stop` / `restart` (the port closed and every connection cut; back with the same
-//! data).
+//! connection does, and catch up in order when released), `expire_history` (what came
+//! before is forgotten: older versions get 410), `stop` / `restart` (the port closed and
+//! every connection cut; back with the same data).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -624,22 +624,24 @@ impl Shared {
             loop {
                 let (events, latest) = {
                     let data = data.data.lock().unwrap();
-                    if data.held.contains(&plural) {
-                        // Nothing sent, the cursor kept, and no bookmark past what is held.
-                        (Vec::new(), cursor)
+                    // A held watch stays where it is: nothing sent, nor a bookmark past it.
+                    let latest = if data.held.contains(&plural) {
+                        cursor
                     } else {
-                        let events: Vec<Value> = data
-                            .history
-                            .iter()
-                            .filter(|c| {
-                                c.version > cursor
-                                    && in_scope(&c.key, &plural, namespace.as_deref())
-                                    && selects(&selector, &c.object)
-                            })
-                            .map(|c| json!({"type": c.kind, "object": c.object}))
-                            .collect();
-                        (events, data.version)
-                    }
+                        data.version
+                    };
+                    let events: Vec<Value> = data
+                        .history
+                        .iter()
+                        .filter(|c| {
+                            c.version > cursor
+                                && c.version <= latest
+                                && in_scope(&c.key, &plural, namespace.as_deref())
+                                && selects(&selector, &c.object)
+                        })
+                        .map(|c| json!({"type": c.kind, "object": c.object}))
+                        .collect();
+                    (events, latest)
                 };
                 cursor = latest;
                 for event in events {
